@@ -1,0 +1,3 @@
+"""A network-engineering blog and podcast aggregator."""
+
+__version__ = "0.1.0"

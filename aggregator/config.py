@@ -1,0 +1,377 @@
+"""Load and validate feeds.yaml once, reporting every problem with its line and a fix."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from .addresses import AddressPolicy, parse_allow_entry
+from .errors import ConfigError
+from .types import Config, FeedConfig, FeedKind, FetchSettings, SiteConfig
+
+DEFAULT_CONFIG = "feeds.yaml"
+DEFAULT_DATABASE = "aggregator.db"
+
+TOP_KEYS = ("site", "languages", "fetch", "feeds", "database")
+SITE_KEYS = ("title", "url")
+FETCH_KEYS = (
+    "concurrency",
+    "per_host",
+    "timeout",
+    "deadline",
+    "max_bytes",
+    "max_redirects",
+    "allow_private_addresses",
+    "user_agent",
+    "parse_workers",
+)
+FEED_KEYS = ("url", "name", "kind", "language", "topics", "allow_private_addresses")
+
+
+class _Mapping(dict[str, Any]):
+    """A YAML mapping that remembers the line of each key."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+
+class _List(list[Any]):
+    line: int = 0
+    item_lines: list[int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
+    loader.flatten_mapping(node)
+    result = _Mapping()
+    result.line = node.start_mark.line + 1
+    result.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if not isinstance(key, str):
+            key = str(key)
+        if key in result:
+            raise _DuplicateKey(key, result.key_lines[key], line)
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = line
+    return result
+
+
+def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> _List:
+    result = _List(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = node.start_mark.line + 1
+    result.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return result
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, first: int, second: int) -> None:
+        self.key, self.first, self.second = key, first, second
+
+
+@dataclass
+class _Problems:
+    path: str
+    items: list[str]
+
+    def add(self, line: int, where: str, message: str) -> None:
+        self.items.append(f"line {line}, {where}: {message}")
+
+
+def _unknown_key(key: str, known: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
+    return f"unknown key '{key}'; {hint}"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_feed_url(url: Any) -> str | None:
+    """Return why a feed URL is unusable, or None."""
+    if not isinstance(url, str) or not url.strip():
+        return "must be a non-empty string such as https://example.net/feed.xml"
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https"):
+        return f"'{url}' is not an http(s) URL; only http:// and https:// feeds can be fetched"
+    if not parts.hostname:
+        return f"'{url}' has no host name"
+    return None
+
+
+def _normal_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme.lower()}://{host}{port}{parts.path or '/'}" + (
+        f"?{parts.query}" if parts.query else ""
+    )
+
+
+def load_config(path: str | os.PathLike[str], database: str | None = None) -> Config:
+    """Read and validate a configuration file. Raises ConfigError listing every problem."""
+    file = Path(path)
+    name = str(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(name, ["file not found; pass --config PATH or set AGGREGATOR_CONFIG"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(name, [f"cannot read the file: {exc}"]) from exc
+    return parse_config(text, name, database)
+
+
+def parse_config(text: str, name: str, database: str | None = None) -> Config:
+    try:
+        data = yaml.load(text, Loader=_LineLoader)
+    except _DuplicateKey as dup:
+        raise ConfigError(
+            name,
+            [f"line {dup.second}: key '{dup.key}' appears twice (first on line {dup.first}); keep one"],
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            name, [f"{where}not valid YAML ({problem}); check indentation and quoting"]
+        ) from exc
+
+    problems = _Problems(name, [])
+    if not isinstance(data, _Mapping):
+        raise ConfigError(name, ["the file must be a mapping with at least a 'feeds:' list"])
+
+    for key in data:
+        if key not in TOP_KEYS:
+            problems.add(data.key_lines[key], "top level", _unknown_key(key, TOP_KEYS))
+
+    site = _site(data, problems)
+    languages = _languages(data, problems)
+    fetch = _fetch(data, problems)
+    feeds = _feeds(data, problems)
+
+    db_value = database or data.get("database") or DEFAULT_DATABASE
+    if not isinstance(db_value, str):
+        problems.add(data.key_lines.get("database", 0), "database", "must be a file path")
+        db_value = DEFAULT_DATABASE
+    db_path = Path(db_value).expanduser()
+    if not db_path.is_absolute() and database is None:
+        # Relative to the config file, not the working directory: cron starts in $HOME.
+        db_path = Path(name).resolve().parent / db_path
+
+    if problems.items:
+        raise ConfigError(name, problems.items)
+    return Config(
+        path=name,
+        site=site,
+        languages=languages,
+        fetch=fetch,
+        feeds=tuple(feeds),
+        database=str(db_path.resolve()),
+    )
+
+
+def _site(data: _Mapping, problems: _Problems) -> SiteConfig:
+    raw = data.get("site")
+    if raw is None:
+        return SiteConfig()
+    if not isinstance(raw, _Mapping):
+        problems.add(data.key_lines["site"], "site", "must be a mapping with 'title' and 'url'")
+        return SiteConfig()
+    for key in raw:
+        if key not in SITE_KEYS:
+            problems.add(raw.key_lines[key], "site", _unknown_key(key, SITE_KEYS))
+    title = raw.get("title", SiteConfig.title)
+    if not isinstance(title, str) or not title.strip():
+        problems.add(raw.key_lines.get("title", raw.line), "site.title", "must be a non-empty string")
+        title = SiteConfig.title
+    url = raw.get("url", SiteConfig.url)
+    reason = check_feed_url(url)
+    if reason:
+        problems.add(raw.key_lines.get("url", raw.line), "site.url", reason)
+        url = SiteConfig.url
+    return SiteConfig(title=title.strip(), url=str(url).strip())
+
+
+def _languages(data: _Mapping, problems: _Problems) -> tuple[str, ...]:
+    raw = data.get("languages", ["en"])
+    line = data.key_lines.get("languages", 0)
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw:
+        problems.add(line, "languages", "must be a list of language codes such as [en]")
+        return ("en",)
+    out = []
+    for item in raw:
+        if not isinstance(item, str) or not item.strip().isalpha() or len(item.strip()) not in (2, 3):
+            problems.add(line, "languages", f"'{item}' is not an ISO 639-1 code such as en, de, fr")
+        else:
+            out.append(item.strip().lower())
+    return tuple(out) or ("en",)
+
+
+def _fetch(data: _Mapping, problems: _Problems) -> FetchSettings:
+    raw = data.get("fetch")
+    if raw is None:
+        return FetchSettings()
+    if not isinstance(raw, _Mapping):
+        problems.add(data.key_lines["fetch"], "fetch", "must be a mapping such as {per_host: 2}")
+        return FetchSettings()
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        line = raw.key_lines[key]
+        where = f"fetch.{key}"
+        if key not in FETCH_KEYS:
+            problems.add(line, "fetch", _unknown_key(key, FETCH_KEYS))
+        elif key in ("concurrency", "per_host", "max_redirects", "parse_workers"):
+            low = 0 if key in ("max_redirects", "parse_workers") else 1
+            if not _is_int(value) or value < low:
+                problems.add(line, where, f"must be a whole number >= {low}, not {value!r}")
+            else:
+                values[key] = value
+        elif key == "max_bytes":
+            if not _is_int(value) or value < 1024:
+                problems.add(line, where, f"must be a number of bytes >= 1024, not {value!r}")
+            else:
+                values[key] = value
+        elif key in ("timeout", "deadline"):
+            if not _is_number(value) or value <= 0:
+                problems.add(line, where, f"must be a number of seconds > 0, not {value!r}")
+            else:
+                values[key] = float(value)
+        elif key == "user_agent":
+            if not isinstance(value, str) or not value.strip() or "\n" in value or "\r" in value:
+                problems.add(line, where, "must be a one-line string")
+            else:
+                values[key] = value.strip()
+        elif key == "allow_private_addresses":
+            allowed = _allow_value(value, line, where, problems)
+            if allowed is not None:
+                values[key] = allowed
+    settings = FetchSettings(**values)
+    if settings.deadline < settings.timeout:
+        problems.add(
+            raw.key_lines.get("deadline", raw.line),
+            "fetch.deadline",
+            f"({settings.deadline:g}s) is shorter than fetch.timeout ({settings.timeout:g}s); "
+            "the deadline covers the whole fetch, so make it at least the timeout",
+        )
+    return settings
+
+
+def _allow_value(value: Any, line: int, where: str, problems: _Problems) -> bool | tuple[str, ...] | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        problems.add(line, where, "must be true, false or a list such as ['127.0.0.1:8765', '10.0.0.0/8']")
+        return None
+    ok = []
+    for item in value:
+        try:
+            parse_allow_entry(str(item))
+        except ValueError as exc:
+            problems.add(line, where, f"{exc}")
+        else:
+            ok.append(str(item).strip())
+    return tuple(ok)
+
+
+def _feeds(data: _Mapping, problems: _Problems) -> list[FeedConfig]:
+    raw = data.get("feeds")
+    if raw is None:
+        problems.add(1, "top level", "missing 'feeds:'; add a list of feeds, each with url and name")
+        return []
+    if not isinstance(raw, _List):
+        problems.add(data.key_lines["feeds"], "feeds", "must be a list of mappings, each with url and name")
+        return []
+    feeds: list[FeedConfig] = []
+    seen: dict[str, int] = {}
+    for index, (entry, line) in enumerate(zip(raw, raw.item_lines, strict=True)):
+        label = f"feeds[{index}]"
+        if not isinstance(entry, _Mapping):
+            problems.add(line, label, "must be a mapping with at least url and name")
+            continue
+        if isinstance(entry.get("name"), str) and entry["name"].strip():
+            label = f"feeds[{index}] ({entry['name'].strip()})"
+        bad = False
+
+        def add(key: str, message: str, *, entry: _Mapping = entry, label: str = label) -> None:
+            nonlocal bad
+            bad = True
+            problems.add(entry.key_lines.get(key, entry.line), f"{label} {key}", message)
+
+        for key in entry:
+            if key not in FEED_KEYS:
+                add(key, _unknown_key(key, FEED_KEYS))
+        url = entry.get("url")
+        if "url" not in entry:
+            add("url", "missing; every feed needs the address of its RSS/Atom document")
+        elif reason := check_feed_url(url):
+            add("url", reason)
+        else:
+            norm = _normal_url(str(url))
+            if norm in seen:
+                add("url", f"'{url}' is listed twice (also on line {seen[norm]}); remove one entry")
+            else:
+                seen[norm] = entry.key_lines["url"]
+        name = entry.get("name")
+        if not isinstance(name, str) or not name.strip():
+            add("name", "missing or empty; give the feed a display name")
+        kind = entry.get("kind", "blog")
+        if kind not in ("blog", "podcast"):
+            add("kind", f"is {kind!r}; use blog or podcast")
+        language = entry.get("language")
+        if language is not None and (
+            not isinstance(language, str) or not language.isalpha() or len(language) not in (2, 3)
+        ):
+            add("language", f"{language!r} is not an ISO 639-1 code such as en")
+        topics = entry.get("topics", [])
+        if isinstance(topics, str):
+            topics = [topics]
+        if not isinstance(topics, list) or not all(isinstance(t, str) and t.strip() for t in topics):
+            add("topics", "must be a list of topic names such as [bgp, multicast]")
+            topics = []
+        allow = entry.get("allow_private_addresses", False)
+        if not isinstance(allow, bool):
+            add("allow_private_addresses", "must be true or false")
+        if not bad:
+            feeds.append(
+                FeedConfig(
+                    url=str(url).strip(),
+                    name=str(name).strip(),
+                    kind=FeedKind(kind),
+                    language=language.lower() if language else None,
+                    topics=tuple(t.strip().lower() for t in topics),
+                    allow_private_addresses=bool(allow),
+                    line=entry.line,
+                )
+            )
+    return feeds
+
+
+def policy_for(config: Config, feed: FeedConfig) -> AddressPolicy:
+    """The address policy that applies to one feed."""
+    if feed.allow_private_addresses:
+        return AddressPolicy.allow_all()
+    return AddressPolicy.from_setting(config.fetch.allow_private_addresses)

@@ -1,0 +1,132 @@
+"""A small threaded HTTP server that serves feed documents from memory on loopback.
+
+Used by `aggregator demo` and by the test suite: it can answer with any status,
+honour ETag/If-None-Match with 304, gzip, redirect, delay, or trickle a body slowly.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Route:
+    body: bytes = b""
+    status: int = 200
+    content_type: str = "application/rss+xml; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None  # answer If-None-Match with 304
+    last_modified: str | None = None
+    gzip: bool = False
+    delay: float = 0.0  # before the status line
+    trickle: float = 0.0  # seconds between single bytes of the body
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:
+        owner = self.server.owner
+        with owner.lock:
+            owner.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+            route = owner.routes.get(self.path)
+        if route is None:
+            self._send(404, b"not found", {"Content-Type": "text/plain"})
+            return
+        if route.delay:
+            time.sleep(route.delay)
+        headers = {"Content-Type": route.content_type, **route.headers}
+        if route.etag:
+            headers["ETag"] = route.etag
+            if self.headers.get("If-None-Match") == route.etag:
+                self._send(304, b"", {"ETag": route.etag})
+                return
+        if route.last_modified:
+            headers["Last-Modified"] = route.last_modified
+            if route.etag is None and self.headers.get("If-Modified-Since") == route.last_modified:
+                self._send(304, b"", {"Last-Modified": route.last_modified})
+                return
+        body = route.body
+        if route.gzip:
+            body = gzip.compress(body)
+            headers["Content-Encoding"] = "gzip"
+        if route.trickle:
+            self.send_response(route.status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for i in range(len(body)):
+                    self.wfile.write(body[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(route.trickle)
+            except OSError:
+                pass
+            return
+        self._send(route.status, body, headers)
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        try:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:
+            pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: FeedServer
+
+
+class FeedServer:
+    """`with FeedServer() as s: s.routes['/a.xml'] = Route(body=...); s.url('/a.xml')`."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.lock = threading.Lock()
+        self._server = _Server((host, port), _Handler)
+        self._server.owner = self
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def host(self) -> str:
+        return str(self._server.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def url(self, path: str) -> str:
+        return f"http://{self.host}:{self.port}{path}"
+
+    def hits(self, path: str) -> int:
+        with self.lock:
+            return sum(1 for p, _ in self.requests if p == path)
+
+    def start(self) -> FeedServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FeedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

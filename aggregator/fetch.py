@@ -1,0 +1,314 @@
+"""Fetch feed documents politely and safely. The only module that touches the network.
+
+- one httpx.AsyncClient per address policy, with a guarded network backend that
+  resolves every host itself and refuses addresses the policy does not allow, on
+  every connection, so every redirect hop is checked by the address actually used;
+- redirects followed by hand, so each hop is checked, counted and a permanent one
+  recorded;
+- conditional GET, a per-host limit, connect/read timeouts, an overall deadline and
+  a cap on the decompressed body size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpcore
+import httpx
+
+from . import __version__
+from .addresses import AddressPolicy
+from .errors import BlockedAddress, FetchError
+from .types import FetchResult, FetchSettings, Outcome
+
+PROJECT_URL = "https://github.com/netplanet/aggregator"
+USER_AGENT = f"aggregator/{__version__} (network-engineering feed aggregator; +{PROJECT_URL})"
+ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"
+)
+REDIRECTS = (301, 302, 303, 307, 308)
+MAX_RETRY_AFTER = 7 * 24 * 3600.0
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves the host, refuses disallowed addresses, then connects to a vetted address.
+
+    Connecting to the address that was checked (not re-resolving the name) closes the
+    DNS-rebinding gap; TLS still verifies the host name, which httpcore passes separately.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, policy: AddressPolicy) -> None:
+        self._inner = inner
+        self._policy = policy
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
+        except (TimeoutError, OSError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        refused = [a for a in addresses if not self._policy.permits(a, port)]
+        if refused:
+            raise BlockedAddress(
+                f"{host}:{port}",
+                f"{host} resolves to {refused[0]}, a private, loopback, link-local or "
+                "reserved address; refused (allow it with fetch.allow_private_addresses, "
+                "or allow_private_addresses: true on this feed)",
+            )
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout, OSError) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise BlockedAddress(path, "unix sockets are never used for feeds")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def _guarded_client(settings: FetchSettings, policy: AddressPolicy) -> httpx.AsyncClient:
+    limits = httpx.Limits(
+        max_connections=settings.concurrency * 2,
+        max_keepalive_connections=settings.concurrency,
+        keepalive_expiry=10.0,
+    )
+    transport = httpx.AsyncHTTPTransport(limits=limits, retries=0, trust_env=False)
+    pool = getattr(transport, "_pool", None)
+    inner = getattr(pool, "_network_backend", None)
+    if pool is None or inner is None:  # pragma: no cover - guards an httpx upgrade
+        raise RuntimeError("this httpx version hides its connection pool; pin httpx<0.29")
+    pool._network_backend = _GuardedBackend(inner, policy)
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=httpx.Timeout(settings.timeout, pool=None),
+        follow_redirects=False,
+        trust_env=False,
+        headers={"User-Agent": settings.user_agent or USER_AGENT, "Accept": ACCEPT},
+    )
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, min((when - now).total_seconds(), MAX_RETRY_AFTER))
+
+
+def _reason(status: int) -> str:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    return f"HTTP {status} {phrase}".strip()
+
+
+class Fetcher:
+    """Fetches feeds. Use as `async with Fetcher(settings) as f: await f.fetch(...)`."""
+
+    def __init__(
+        self,
+        settings: FetchSettings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        client_factory: Callable[[FetchSettings, AddressPolicy], httpx.AsyncClient] = _guarded_client,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._client_factory = client_factory
+        self._clients: dict[AddressPolicy, httpx.AsyncClient] = {}
+        self._host_limits: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(settings.per_host)
+        )
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+    def _client(self, policy: AddressPolicy) -> httpx.AsyncClient:
+        # A client per policy: a pooled connection opened under a looser policy must
+        # never be reused for a feed with a stricter one.
+        client = self._clients.get(policy)
+        if client is None:
+            client = self._clients[policy] = self._client_factory(self.settings, policy)
+        return client
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        policy: AddressPolicy | None = None,
+    ) -> FetchResult:
+        """Fetch one feed. Never raises for a feed problem: the result says what happened."""
+        started = time.monotonic()
+        policy = policy or AddressPolicy()
+        try:
+            async with asyncio.timeout(self.settings.deadline):
+                result = await self._fetch(url, etag, last_modified, policy)
+        except TimeoutError:
+            result = self._error(
+                url, None, f"took longer than the {self.settings.deadline:g} s deadline; gave up"
+            )
+        except FetchError as exc:
+            result = self._error(url, None, exc.message)
+        except httpx.TimeoutException as exc:
+            kind = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting for data"
+            result = self._error(url, None, f"timed out {kind} (timeout {self.settings.timeout:g} s)")
+        except httpx.HTTPError as exc:
+            result = self._error(url, None, f"{type(exc).__name__}: {exc}".rstrip(": "))
+        except (OSError, ValueError) as exc:
+            result = self._error(url, None, f"{type(exc).__name__}: {exc}")
+        return _with_elapsed(result, time.monotonic() - started)
+
+    def _error(self, url: str, status: int | None, message: str, **extra: Any) -> FetchResult:
+        return FetchResult(url=url, status=status, error=message, outcome=Outcome.ERROR, **extra)
+
+    async def _fetch(
+        self, url: str, etag: str | None, last_modified: str | None, policy: AddressPolicy
+    ) -> FetchResult:
+        client = self._client(policy)
+        current = url
+        permanent: str | None = None
+        all_permanent = True
+        for _hop in range(self.settings.max_redirects + 1):
+            parts = urlsplit(current)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                return self._error(url, None, f"redirected to '{current}', which is not an http(s) URL")
+            headers = {}
+            if etag:
+                headers["If-None-Match"] = etag
+            if last_modified:
+                headers["If-Modified-Since"] = last_modified
+            async with (
+                self._host_limits[parts.hostname.lower()],
+                client.stream("GET", current, headers=headers) as response,
+            ):
+                status = response.status_code
+                if status in REDIRECTS and "location" in response.headers:
+                    target = urljoin(current, response.headers["location"].strip())
+                    if status in (301, 308) and all_permanent:
+                        permanent = target
+                    else:
+                        all_permanent = False
+                    current = target
+                    continue
+                if status == 304:
+                    return FetchResult(
+                        url=url,
+                        status=status,
+                        outcome=Outcome.NOT_MODIFIED,
+                        etag=response.headers.get("etag") or etag,
+                        last_modified=response.headers.get("last-modified") or last_modified,
+                        final_url=current,
+                        permanent_redirect=permanent,
+                    )
+                if status == 410:
+                    return FetchResult(
+                        url=url,
+                        status=status,
+                        outcome=Outcome.GONE,
+                        error="HTTP 410 Gone: the publisher removed this feed; "
+                        "remove it from the configuration",
+                        final_url=current,
+                        permanent_redirect=permanent,
+                    )
+                if status in (429, 503):
+                    wait = parse_retry_after(response.headers.get("retry-after"), self._clock())
+                    note = f"; asked to retry after {wait:.0f} s" if wait is not None else ""
+                    return self._error(
+                        url,
+                        status,
+                        _reason(status) + note,
+                        retry_after=wait,
+                        final_url=current,
+                        permanent_redirect=permanent,
+                    )
+                if status >= 400 or status < 200 or status in REDIRECTS:
+                    return self._error(
+                        url, status, _reason(status), final_url=current, permanent_redirect=permanent
+                    )
+                body = await self._read_capped(current, response)
+                return FetchResult(
+                    url=url,
+                    status=status,
+                    body=body,
+                    headers=tuple(
+                        (k.lower(), v)
+                        for k, v in response.headers.items()
+                        if k.lower() in ("content-type", "content-location", "content-language")
+                    ),
+                    etag=response.headers.get("etag"),
+                    last_modified=response.headers.get("last-modified"),
+                    outcome=Outcome.OK,
+                    final_url=current,
+                    permanent_redirect=permanent,
+                )
+        return self._error(
+            url, None, f"more than {self.settings.max_redirects} redirects; stopped at {current}"
+        )
+
+    async def _read_capped(self, url: str, response: httpx.Response) -> bytes:
+        cap = self.settings.max_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise FetchError(
+                url, f"body of {int(declared):,} bytes is over the {cap:,}-byte limit (fetch.max_bytes)"
+            )
+        chunks: list[bytes] = []
+        total = 0
+        # aiter_bytes yields decompressed data, so a gzip bomb is counted at its real size.
+        async for chunk in response.aiter_bytes():
+            total += len(chunk)
+            if total > cap:
+                raise FetchError(
+                    url, f"body is over the {cap:,}-byte limit (fetch.max_bytes) after decompression"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _with_elapsed(result: FetchResult, elapsed: float) -> FetchResult:
+    from dataclasses import replace
+
+    return replace(result, elapsed=elapsed)

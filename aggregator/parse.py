@@ -1,0 +1,278 @@
+"""Turn a fetched body into a ParsedFeed: feedparser in, frozen records out.
+
+feedparser's own sanitizer and relative-URI resolution are turned off (they cost most
+of its time); nh3 sanitizes with an allow-list and resolves URLs instead. This module
+is pure (no I/O, the clock passed in), so it can run in worker processes.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from html import escape
+from typing import Any
+
+import feedparser
+
+from .errors import ParseError
+from .sanitize import clean_html, clean_text, excerpt, plain_text
+from .types import Chapter, Enclosure, ParsedEntry, ParsedFeed, PodcastInfo
+from .urls import clean_link, resolve
+
+EARLIEST_DATE = datetime(1995, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(hours=48)
+MAX_ENTITY_DECLARATIONS = 64
+MAX_EXPANSION = 10  # parsed text may be at most this many times the body, plus slack
+EXPANSION_SLACK = 256 * 1024
+MAX_FIELD = 1000  # guid, title, author: longer values are cut
+
+_HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+_ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s*)?([^\s>]+)\s*([^>]*)>", re.IGNORECASE)
+_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
+_CHARREF_ONLY = re.compile(rb"&#[0-9]+;|&#x[0-9a-fA-F]+;")
+
+
+def check_entities(url: str, body: bytes) -> None:
+    """Refuse documents whose DTD could expand entities explosively or pull external ones.
+
+    Plain entity declarations (`<!ENTITY copy "(c)">`) stay allowed: some real feeds use them.
+    """
+    match = _FIRST_ELEMENT.search(body)
+    head = body[: match.start()] if match else body[:65536]
+    if b"<!ENTITY" not in head.upper():
+        return
+    declarations = _ENTITY_DECL.findall(head)
+    if len(declarations) > MAX_ENTITY_DECLARATIONS:
+        raise ParseError(
+            url, f"refused: the document declares {len(declarations)} entities (entity-expansion attack?)"
+        )
+    for percent, name, rest in declarations:
+        value = _CHARREF_ONLY.sub(b"", rest)
+        if percent or b"SYSTEM" in rest.upper() or b"PUBLIC" in rest.upper():
+            raise ParseError(
+                url, f"refused: entity '{name.decode(errors='replace')}' is external or a parameter entity"
+            )
+        if b"&" in value or b"%" in value:
+            raise ParseError(
+                url,
+                f"refused: entity '{name.decode(errors='replace')}' expands other entities "
+                "(entity-expansion attack, 'billion laughs')",
+            )
+
+
+def _struct_to_datetime(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, ValueError, TypeError, OSError):
+        return None
+
+
+def _plausible(value: datetime | None, now: datetime) -> bool:
+    return value is not None and EARLIEST_DATE <= value <= now + FUTURE_SLACK
+
+
+def _dates(entry: Mapping[str, Any], now: datetime) -> tuple[datetime | None, datetime | None, str | None]:
+    published = _struct_to_datetime(entry.get("published_parsed"))
+    updated = _struct_to_datetime(entry.get("updated_parsed"))
+    note = None
+    given = [d for d in (published, updated) if d is not None]
+    if published is not None and not _plausible(published, now):
+        note = f"published date {published:%Y-%m-%d} is implausible; ignored"
+        published = None
+    if updated is not None and not _plausible(updated, now):
+        note = note or f"updated date {updated:%Y-%m-%d} is implausible; ignored"
+        updated = None
+    if not given:
+        note = "no date in the feed"
+    return published, updated, note
+
+
+def _text(value: Any, detail: Mapping[str, Any] | None) -> str:
+    if not value:
+        return ""
+    value = str(value)
+    kind = (detail or {}).get("type", "text/html")
+    if kind == "text/plain":
+        return clean_text(value)
+    return plain_text(value)
+
+
+def _html_of(value: str, kind: str | None, base: str | None) -> str:
+    if kind == "text/plain":
+        paragraphs = [p.strip() for p in value.split("\n\n") if p.strip()]
+        return "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
+    return clean_html(value, base)
+
+
+def _content(entry: Mapping[str, Any], feed_url: str) -> tuple[str, str]:
+    content_html = ""
+    contents = entry.get("content") or []
+    best = None
+    for item in contents:
+        if item.get("type") in ("text/html", "application/xhtml+xml"):
+            best = item
+            break
+    if best is None and contents:
+        best = contents[0]
+    if best is not None:
+        content_html = _html_of(best.get("value", ""), best.get("type"), best.get("base") or feed_url)
+    summary_html = ""
+    summary = entry.get("summary")
+    if summary:
+        detail = entry.get("summary_detail") or {}
+        summary_html = _html_of(summary, detail.get("type"), detail.get("base") or feed_url)
+    return content_html, summary_html
+
+
+def _int(value: Any) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 0 else None
+
+
+def parse_duration(value: Any) -> int | None:
+    """itunes:duration as seconds: '1:02:03', '48:05', '2917' or '2917.5'."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        parts = [float(p) for p in text.split(":")]
+    except ValueError:
+        return None
+    if len(parts) > 3 or any(p < 0 for p in parts):
+        return None
+    seconds = 0.0
+    for part in parts:
+        seconds = seconds * 60 + part
+    return round(seconds)
+
+
+def _podcast(entry: Mapping[str, Any], base: str) -> PodcastInfo | None:
+    chapters: list[Chapter] = []
+    psc = entry.get("psc_chapters") or {}
+    for chapter in psc.get("chapters", []):
+        start = chapter.get("start_parsed")
+        title = clean_text(str(chapter.get("title", "")))[:MAX_FIELD]
+        if start is None or not title:
+            continue
+        chapters.append(
+            Chapter(start=start.total_seconds(), title=title, href=resolve(chapter.get("href"), base))
+        )
+    chapters.sort(key=lambda c: c.start)
+    chapters_url = resolve((entry.get("podcast_chapters") or {}).get("url"), base)
+    image = entry.get("image") or {}
+    info = PodcastInfo(
+        duration=parse_duration(entry.get("itunes_duration")),
+        episode=_int(entry.get("itunes_episode")),
+        season=_int(entry.get("itunes_season")),
+        chapters=tuple(chapters),
+        chapters_url=chapters_url,
+        image=resolve(image.get("href") if isinstance(image, Mapping) else None, base),
+    )
+    if info == PodcastInfo():
+        return None
+    return info
+
+
+def _enclosures(entry: Mapping[str, Any], base: str) -> tuple[Enclosure, ...]:
+    out: list[Enclosure] = []
+    seen: set[str] = set()
+    for item in entry.get("enclosures") or []:
+        url = resolve(item.get("href"), base)
+        if not url or url in seen:
+            continue
+        seen.add(url)
+        kind = clean_text(str(item.get("type") or ""))[:100] or None
+        out.append(Enclosure(url=url, type=kind, length=_int(item.get("length"))))
+    return tuple(out)
+
+
+def _authors(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    names: list[str] = []
+    for author in entry.get("authors") or []:
+        name = author.get("name") or author.get("email") if isinstance(author, Mapping) else None
+        if name:
+            names.append(plain_text(str(name))[:MAX_FIELD])
+    if not names and entry.get("author"):
+        names.append(plain_text(str(entry["author"]))[:MAX_FIELD])
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def _entry(entry: Mapping[str, Any], feed_url: str, now: datetime) -> ParsedEntry:
+    base = feed_url
+    link = clean_link(entry.get("link"), base)
+    content_html, summary_html = _content(entry, feed_url)
+    title = _text(entry.get("title"), entry.get("title_detail"))[:MAX_FIELD]
+    published, updated, note = _dates(entry, now)
+    guid = entry.get("id")
+    guid = clean_text(str(guid))[:MAX_FIELD] if guid else None
+    text = plain_text(content_html or summary_html)
+    return ParsedEntry(
+        guid=guid or None,
+        link=link,
+        title=title,
+        authors=_authors(entry),
+        published=published,
+        updated=updated,
+        content_html=content_html,
+        summary_html=summary_html,
+        excerpt=excerpt(plain_text(summary_html) or text),
+        enclosures=_enclosures(entry, base),
+        podcast=_podcast(entry, base),
+        date_note=note,
+    )
+
+
+def parse_feed(
+    url: str, body: bytes, headers: Mapping[str, str] | None = None, now: datetime | None = None
+) -> ParsedFeed:
+    """Parse a feed body fetched from url. Raises ParseError when it is not a usable feed."""
+    now = now or datetime.now(UTC)
+    check_entities(url, body)
+    response_headers = {k.lower(): v for k, v in (headers or {}).items()}
+    response_headers.setdefault("content-location", url)
+    # A file-like object: given bytes or a str, feedparser may treat them as a path or URL to open.
+    result = feedparser.parse(
+        io.BytesIO(body),
+        response_headers=response_headers,
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+    entries = result.get("entries") or []
+    problem = result.get("bozo_exception")
+    # A missing or odd Content-Type, or an encoding override, is not a defect of the feed.
+    bozo = bool(result.get("bozo")) and not isinstance(problem, _HARMLESS)
+    if not entries and (bozo or not result.get("version")):
+        why = f" ({problem})" if problem else ""
+        if not result.get("version"):
+            raise ParseError(
+                url, f"not an RSS or Atom feed{why}; is the URL a web page rather than its feed?"
+            )
+        if bozo:
+            raise ParseError(url, f"malformed feed with no readable entries{why}")
+    feed = result.get("feed") or {}
+    parsed = tuple(_entry(e, url, now) for e in entries)
+    size = sum(len(e.content_html) + len(e.summary_html) + len(e.title) for e in parsed)
+    if size > MAX_EXPANSION * len(body) + EXPANSION_SLACK:
+        raise ParseError(url, f"refused: {len(body):,} bytes expanded to {size:,} characters of text")
+    warning = None
+    if bozo:
+        warning = f"malformed XML, read leniently: {problem}"
+    language = feed.get("language")
+    return ParsedFeed(
+        url=url,
+        title=_text(feed.get("title"), feed.get("title_detail"))[:MAX_FIELD],
+        link=clean_link(feed.get("link"), url),
+        language=clean_text(str(language))[:20].lower() if language else None,
+        entries=parsed,
+        warning=warning,
+    )

@@ -1,0 +1,177 @@
+"""The update run: which feeds are due, fetch them concurrently, parse, store.
+
+Fetching is async (one event loop); parsing is CPU-bound pure Python, so for larger
+runs it goes to a pool of worker processes, one per core; storing happens in this
+process, one transaction per feed, as each feed finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime
+
+from .config import policy_for
+from .errors import ParseError
+from .fetch import Fetcher
+from .lock import RunLock
+from .parse import parse_feed
+from .store import Store
+from .types import Config, FeedConfig, FeedOutcome, FetchResult, Outcome, ParsedFeed, RunSummary
+
+Clock = Callable[[], datetime]
+Progress = Callable[[FeedOutcome], None]
+
+# Below this many feeds to fetch, starting worker processes costs more than it saves.
+POOL_MIN_FEEDS = 16
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_job(url: str, body: bytes, headers: dict[str, str], now: datetime) -> ParsedFeed | str:
+    """Runs in a worker: a ParsedFeed, or the reason the body is not a usable feed."""
+    try:
+        return parse_feed(url, body, headers, now)
+    except ParseError as exc:
+        return exc.message
+    except Exception as exc:  # a parser bug must cost one feed, not the run
+        return f"could not parse: {type(exc).__name__}: {exc}"
+
+
+def _executor(workers: int, feeds: int) -> Executor:
+    if workers > 1 and feeds >= POOL_MIN_FEEDS:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["aggregator.parse"])
+        return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    return ThreadPoolExecutor(max_workers=1)
+
+
+def due_feeds(
+    config: Config, store: Store, now: datetime, force: bool, only: Sequence[str] = ()
+) -> tuple[list[FeedConfig], list[tuple[FeedConfig, str]]]:
+    """Split configured feeds into those to fetch now and those skipped, with the reason."""
+    states = store.feed_states()
+    due, skipped = [], []
+    for feed in config.feeds:
+        if only and feed.url not in only and feed.name not in only:
+            continue
+        state = states.get(feed.url)
+        if state is None or force:
+            due.append(feed)
+        elif state.gone:
+            skipped.append((feed, "gone (HTTP 410); remove it from the configuration, or use --force"))
+        elif state.next_fetch is not None and state.next_fetch > now:
+            skipped.append(
+                (
+                    feed,
+                    f"waiting until {state.next_fetch:%Y-%m-%d %H:%M} UTC after "
+                    f"{state.consecutive_errors} error(s) or a Retry-After",
+                )
+            )
+        else:
+            due.append(feed)
+    return due, skipped
+
+
+def update(
+    config: Config,
+    store: Store,
+    *,
+    clock: Clock = utcnow,
+    force: bool = False,
+    only: Sequence[str] = (),
+    progress: Progress | None = None,
+    on_start: Callable[[int], None] | None = None,
+    fetcher: Fetcher | None = None,
+) -> RunSummary:
+    """Fetch every due feed and store what changed. Feed failures are outcomes, not errors."""
+    now = clock()
+    store.sync_feeds(config.feeds, now)
+    due, skipped = due_feeds(config, store, now, force, only)
+    run_id = store.start_run(now, os.getpid())
+    outcomes: list[FeedOutcome] = [store.record_skip(run_id, f.url, why, now) for f, why in skipped]
+    if on_start:
+        on_start(len(due))
+    outcomes += asyncio.run(_fetch_all(config, store, run_id, due, clock, progress, fetcher))
+    store.finish_run(run_id, clock(), outcomes)
+    order = {f.url: i for i, f in enumerate(config.feeds)}
+    outcomes.sort(key=lambda o: order.get(o.url, len(order)))
+    return RunSummary(run_id=run_id, outcomes=tuple(outcomes))
+
+
+async def _fetch_all(
+    config: Config,
+    store: Store,
+    run_id: int,
+    feeds: list[FeedConfig],
+    clock: Clock,
+    progress: Progress | None,
+    fetcher: Fetcher | None,
+) -> list[FeedOutcome]:
+    if not feeds:
+        return []
+    states = store.feed_states()
+    limit = asyncio.Semaphore(config.fetch.concurrency)
+    workers = config.fetch.parse_workers or os.cpu_count() or 1
+    executor = _executor(workers, len(feeds))
+    loop = asyncio.get_running_loop()
+    outcomes: list[FeedOutcome] = []
+    own_fetcher = fetcher is None
+    fetcher = fetcher or Fetcher(config.fetch, clock=clock)
+
+    async def parse(result: FetchResult) -> ParsedFeed | str:
+        nonlocal executor
+        assert result.body is not None
+        args = (result.url, result.body, dict(result.headers), clock())
+        try:
+            return await loop.run_in_executor(executor, parse_job, *args)
+        except BrokenProcessPool:
+            # A worker died (out of memory on a hostile feed?): finish in-process.
+            executor = ThreadPoolExecutor(max_workers=1)
+            return await loop.run_in_executor(executor, parse_job, *args)
+
+    async def one(feed: FeedConfig) -> None:
+        state = states.get(feed.url)
+        parsed: ParsedFeed | None = None
+        error: str | None = None
+        try:
+            async with limit:
+                result = await fetcher.fetch(
+                    feed.url,
+                    etag=state.etag if state else None,
+                    last_modified=state.last_modified if state else None,
+                    policy=policy_for(config, feed),
+                )
+            if result.outcome is Outcome.OK and result.body is not None:
+                got = await parse(result)
+                if isinstance(got, str):
+                    error = got
+                else:
+                    parsed = got
+        except Exception as exc:  # never let one feed end the run
+            result = FetchResult(url=feed.url, status=None, outcome=Outcome.ERROR)
+            error = f"internal error: {type(exc).__name__}: {exc}"
+        outcome = store.record(run_id, result, parsed, clock(), error)
+        outcomes.append(outcome)
+        if progress:
+            progress(outcome)
+
+    try:
+        await asyncio.gather(*(one(feed) for feed in feeds))
+    finally:
+        if own_fetcher:
+            await fetcher.aclose()
+        executor.shutdown(wait=True, cancel_futures=True)
+    return outcomes
+
+
+def run_update(config: Config, **kwargs: object) -> RunSummary:
+    """Lock the database, open it, update. Raises LockHeld when another run is active."""
+    with RunLock(config.database), Store(config.database) as store:
+        return update(config, store, **kwargs)  # type: ignore[arg-type]

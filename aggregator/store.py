@@ -1,0 +1,529 @@
+"""SQLite storage through sqlite-utils. The only module that runs SQL.
+
+The schema is created and changed only by the recorded migrations below. Each feed's
+result is written in one transaction (its posts, its HTTP validators and its state
+together), so a run killed at any moment leaves every feed either fully updated or
+untouched, and the next run completes the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from .errors import DatabaseError
+from .types import FeedConfig, FeedOutcome, FetchResult, Outcome, ParsedEntry, ParsedFeed
+
+migrations = Migrations("aggregator")
+
+BACKOFF_BASE = timedelta(minutes=15)
+BACKOFF_MAX = timedelta(hours=24)
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE feeds (
+            url TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'blog',
+            title TEXT,
+            link TEXT,
+            language TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            last_status INTEGER,
+            last_fetch TEXT,
+            last_success TEXT,
+            consecutive_errors INTEGER NOT NULL DEFAULT 0,
+            next_fetch TEXT,
+            last_error TEXT,
+            last_warning TEXT,
+            redirect_url TEXT,
+            gone INTEGER NOT NULL DEFAULT 0,
+            added TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE posts (
+            id TEXT PRIMARY KEY,
+            feed_url TEXT NOT NULL REFERENCES feeds(url),
+            guid TEXT,
+            link TEXT,
+            title TEXT NOT NULL DEFAULT '',
+            authors TEXT NOT NULL DEFAULT '[]',
+            published TEXT NOT NULL,
+            updated TEXT,
+            date_source TEXT NOT NULL,
+            date_note TEXT,
+            first_seen TEXT NOT NULL,
+            last_changed TEXT NOT NULL,
+            content_html TEXT NOT NULL DEFAULT '',
+            summary_html TEXT NOT NULL DEFAULT '',
+            excerpt TEXT NOT NULL DEFAULT '',
+            enclosures TEXT NOT NULL DEFAULT '[]',
+            duration INTEGER,
+            episode INTEGER,
+            season INTEGER,
+            chapters TEXT NOT NULL DEFAULT '[]',
+            chapters_url TEXT,
+            image TEXT,
+            content_hash TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX posts_feed_guid ON posts(feed_url, guid)")
+    db.execute("CREATE INDEX posts_feed_link ON posts(feed_url, link)")
+    db.execute("CREATE INDEX posts_published ON posts(published)")
+    db.execute(
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            started TEXT NOT NULL,
+            finished TEXT,
+            pid INTEGER,
+            feeds INTEGER NOT NULL DEFAULT 0,
+            ok INTEGER NOT NULL DEFAULT 0,
+            not_modified INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            new_posts INTEGER NOT NULL DEFAULT 0,
+            updated_posts INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE fetch_log (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            feed_url TEXT NOT NULL,
+            at TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            status INTEGER,
+            error TEXT,
+            new_posts INTEGER NOT NULL DEFAULT 0,
+            updated_posts INTEGER NOT NULL DEFAULT 0,
+            elapsed_ms INTEGER
+        )"""
+    )
+    db.execute("CREATE INDEX fetch_log_feed ON fetch_log(feed_url, run_id)")
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def post_id(feed_url: str, kind: str, key: str) -> str:
+    return hashlib.sha256(f"{feed_url}\x00{kind}\x00{key}".encode()).hexdigest()[:20]
+
+
+def content_hash(entry: ParsedEntry) -> str:
+    data = asdict(entry)
+    data["published"] = iso(entry.published)
+    data["updated"] = iso(entry.updated)
+    blob = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class FeedState:
+    url: str
+    etag: str | None
+    last_modified: str | None
+    next_fetch: datetime | None
+    gone: bool
+    consecutive_errors: int
+
+
+@dataclass(frozen=True)
+class StoreCounts:
+    new: int
+    updated: int
+
+
+def backoff(errors: int) -> timedelta:
+    """Wait after `errors` consecutive failures: 15 min, 30 min, 1 h ... at most 24 h."""
+    if errors <= 0:
+        return timedelta(0)
+    wait: timedelta = BACKOFF_BASE * (2 ** min(errors - 1, 16))
+    return min(wait, BACKOFF_MAX)
+
+
+class Store:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            self.db.enable_wal()
+            # WAL + NORMAL: a committed transaction survives a killed process; only
+            # an OS crash can lose the last ones, which the next run fetches again.
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            migrations.apply(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseError(
+                f"{self.path}: cannot open or migrate the database ({exc}); "
+                "check the path and that it is an aggregator database"
+            ) from exc
+        except OSError as exc:
+            raise DatabaseError(f"{self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _tx(self) -> Any:
+        return self.db.atomic()
+
+    # -- feeds --------------------------------------------------------------
+
+    def sync_feeds(self, feeds: Iterable[FeedConfig], now: datetime) -> None:
+        rows = [(f.url, f.name, f.kind.value, iso(now)) for f in feeds]
+        with self._tx():
+            self.db.conn.executemany(
+                """INSERT INTO feeds (url, name, kind, added) VALUES (?, ?, ?, ?)
+                ON CONFLICT(url) DO UPDATE SET name = excluded.name, kind = excluded.kind""",
+                rows,
+            )
+
+    def feed_states(self) -> dict[str, FeedState]:
+        out = {}
+        for row in self.db.query(
+            "SELECT url, etag, last_modified, next_fetch, gone, consecutive_errors FROM feeds"
+        ):
+            out[row["url"]] = FeedState(
+                url=row["url"],
+                etag=row["etag"],
+                last_modified=row["last_modified"],
+                next_fetch=parse_iso(row["next_fetch"]),
+                gone=bool(row["gone"]),
+                consecutive_errors=row["consecutive_errors"],
+            )
+        return out
+
+    def feeds(self, urls: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        rows = list(self.db.query("SELECT * FROM feeds ORDER BY name COLLATE NOCASE, url"))
+        if urls is None:
+            return rows
+        wanted = {u: i for i, u in enumerate(urls)}
+        return sorted((r for r in rows if r["url"] in wanted), key=lambda r: wanted[r["url"]])
+
+    # -- runs ---------------------------------------------------------------
+
+    def start_run(self, now: datetime, pid: int) -> int:
+        with self._tx():
+            cursor = self.db.execute("INSERT INTO runs (started, pid) VALUES (?, ?)", [iso(now), pid])
+        assert cursor.lastrowid is not None
+        return int(cursor.lastrowid)
+
+    def finish_run(self, run_id: int, now: datetime, outcomes: Iterable[FeedOutcome]) -> None:
+        items = list(outcomes)
+
+        def n(kind: Outcome) -> int:
+            return sum(1 for o in items if o.outcome is kind)
+
+        with self._tx():
+            self.db.execute(
+                """UPDATE runs SET finished = ?, feeds = ?, ok = ?, not_modified = ?, failed = ?,
+                skipped = ?, new_posts = ?, updated_posts = ? WHERE id = ?""",
+                [
+                    iso(now),
+                    len(items),
+                    n(Outcome.OK),
+                    n(Outcome.NOT_MODIFIED),
+                    n(Outcome.ERROR) + n(Outcome.GONE),
+                    n(Outcome.SKIPPED),
+                    sum(o.new for o in items),
+                    sum(o.updated for o in items),
+                    run_id,
+                ],
+            )
+
+    def interrupted_runs(self) -> int:
+        row = self.db.execute("SELECT count(*) FROM runs WHERE finished IS NULL").fetchone()
+        return int(row[0])
+
+    def last_run(self) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT 1"))
+        return rows[0] if rows else None
+
+    # -- results ------------------------------------------------------------
+
+    def record(
+        self,
+        run_id: int,
+        fetched: FetchResult,
+        parsed: ParsedFeed | None,
+        now: datetime,
+        error: str | None = None,
+    ) -> FeedOutcome:
+        """Store one feed's result (posts, validators, state, log) in one transaction."""
+        outcome = fetched.outcome
+        error = error or fetched.error
+        if error and outcome in (Outcome.OK, Outcome.NOT_MODIFIED):
+            outcome = Outcome.ERROR
+        counts = StoreCounts(0, 0)
+        with self._tx():
+            if outcome is Outcome.OK and parsed is not None:
+                counts = self._store_entries(fetched.url, parsed, now)
+                self._feed_success(fetched, parsed, now)
+            elif outcome is Outcome.NOT_MODIFIED:
+                self._feed_success(fetched, None, now)
+            else:
+                self._feed_failure(fetched, outcome, error or "unknown error", now)
+            self.db.execute(
+                """INSERT INTO fetch_log (run_id, feed_url, at, outcome, status, error,
+                new_posts, updated_posts, elapsed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [
+                    run_id,
+                    fetched.url,
+                    iso(now),
+                    outcome.value,
+                    fetched.status,
+                    error,
+                    counts.new,
+                    counts.updated,
+                    round(fetched.elapsed * 1000),
+                ],
+            )
+        return FeedOutcome(
+            url=fetched.url,
+            outcome=outcome,
+            status=fetched.status,
+            new=counts.new,
+            updated=counts.updated,
+            error=error,
+            elapsed=fetched.elapsed,
+        )
+
+    def record_skip(self, run_id: int, url: str, reason: str, now: datetime) -> FeedOutcome:
+        with self._tx():
+            self.db.execute(
+                "INSERT INTO fetch_log (run_id, feed_url, at, outcome, error) VALUES (?, ?, ?, ?, ?)",
+                [run_id, url, iso(now), Outcome.SKIPPED.value, reason],
+            )
+        return FeedOutcome(url=url, outcome=Outcome.SKIPPED, error=reason)
+
+    def _feed_success(self, fetched: FetchResult, parsed: ParsedFeed | None, now: datetime) -> None:
+        self.db.execute(
+            """UPDATE feeds SET etag = ?, last_modified = ?, last_status = ?, last_fetch = ?,
+            last_success = ?, consecutive_errors = 0, next_fetch = NULL, last_error = NULL,
+            last_warning = ?, redirect_url = ?, gone = 0,
+            title = coalesce(?, title), link = coalesce(?, link), language = coalesce(?, language)
+            WHERE url = ?""",
+            [
+                fetched.etag,
+                fetched.last_modified,
+                fetched.status,
+                iso(now),
+                iso(now),
+                parsed.warning if parsed else None,
+                fetched.permanent_redirect,
+                (parsed.title or None) if parsed else None,
+                parsed.link if parsed else None,
+                parsed.language if parsed else None,
+                fetched.url,
+            ],
+        )
+
+    def _feed_failure(self, fetched: FetchResult, outcome: Outcome, error: str, now: datetime) -> None:
+        row = self.db.execute("SELECT consecutive_errors FROM feeds WHERE url = ?", [fetched.url]).fetchone()
+        errors = (row[0] if row else 0) + 1
+        wait = backoff(errors)
+        if fetched.retry_after is not None:
+            wait = max(wait, timedelta(seconds=fetched.retry_after))
+        self.db.execute(
+            """UPDATE feeds SET last_status = ?, last_fetch = ?, consecutive_errors = ?,
+            next_fetch = ?, last_error = ?, gone = ?,
+            redirect_url = coalesce(?, redirect_url) WHERE url = ?""",
+            [
+                fetched.status,
+                iso(now),
+                errors,
+                iso(now + wait),
+                error,
+                1 if outcome is Outcome.GONE else 0,
+                fetched.permanent_redirect,
+                fetched.url,
+            ],
+        )
+
+    def _store_entries(self, feed_url: str, parsed: ParsedFeed, now: datetime) -> StoreCounts:
+        existing = list(
+            self.db.execute(
+                "SELECT id, guid, link, title, published, date_source, content_hash "
+                "FROM posts WHERE feed_url = ?",
+                [feed_url],
+            ).fetchall()
+        )
+        by_id = {row[0]: row for row in existing}
+        by_guid = {row[1]: row for row in existing if row[1]}
+        by_link = {row[2]: row for row in existing if row[2]}
+        by_title = {(row[3], row[4]): row for row in existing if row[3]}
+        guids_now = {e.guid for e in parsed.entries if e.guid}
+        link_counts: dict[str, int] = {}
+        for e in parsed.entries:
+            if e.link:
+                link_counts[e.link] = link_counts.get(e.link, 0) + 1
+
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        seen_ids: set[str] = set()
+        for entry in parsed.entries:
+            if not (entry.guid or entry.link or entry.title):
+                continue  # nothing to identify or show
+            match = by_guid.get(entry.guid) if entry.guid else None
+            distinctive_link = entry.link and link_counts.get(entry.link) == 1
+            if match is None and distinctive_link:
+                candidate = by_link.get(entry.link or "")
+                # Same page under a new guid: a publisher that churned its GUIDs, as long
+                # as the old guid is gone from the feed (else these are two posts).
+                if candidate is not None and (not candidate[1] or candidate[1] not in guids_now):
+                    match = candidate
+            date = entry.published or entry.updated
+            if match is None and not entry.guid and not entry.link:
+                match = by_title.get((entry.title, iso(date) if date else None))
+            if match is not None:
+                pid = match[0]
+            elif entry.guid:
+                pid = post_id(feed_url, "guid", entry.guid)
+            elif entry.link:
+                pid = post_id(feed_url, "link", entry.link)
+            else:
+                pid = post_id(feed_url, "title", f"{entry.title}\x00{iso(date) or ''}")
+            if pid in seen_ids:
+                continue  # the same post twice in one document: keep the first
+            seen_ids.add(pid)
+            digest = content_hash(entry)
+            row = match or by_id.get(pid)
+            if row is not None and row[6] == digest:
+                continue
+            record = self._row(pid, feed_url, entry, digest, now, row)
+            (updates if row is not None else inserts).append(record)
+
+        if inserts:
+            self._insert(inserts)
+        if updates:
+            self._update(updates)
+        return StoreCounts(new=len(inserts), updated=len(updates))
+
+    @staticmethod
+    def _row(
+        pid: str, feed_url: str, entry: ParsedEntry, digest: str, now: datetime, old: Any
+    ) -> dict[str, Any]:
+        date = entry.published or entry.updated
+        if date is not None:
+            published, source = iso(date), "feed"
+        elif old is not None:
+            # Keep the first-seen date an undated post got on its first fetch.
+            published, source = old[4], old[5]
+        else:
+            published, source = iso(now), "first_seen"
+        podcast = entry.podcast
+        return {
+            "id": pid,
+            "feed_url": feed_url,
+            "guid": entry.guid,
+            "link": entry.link,
+            "title": entry.title,
+            "authors": json.dumps(list(entry.authors), ensure_ascii=False),
+            "published": published,
+            "updated": iso(entry.updated),
+            "date_source": source,
+            "date_note": entry.date_note,
+            "first_seen": iso(now),
+            "last_changed": iso(now),
+            "content_html": entry.content_html,
+            "summary_html": entry.summary_html,
+            "excerpt": entry.excerpt,
+            "enclosures": json.dumps([asdict(e) for e in entry.enclosures], ensure_ascii=False),
+            "duration": podcast.duration if podcast else None,
+            "episode": podcast.episode if podcast else None,
+            "season": podcast.season if podcast else None,
+            "chapters": json.dumps(
+                [asdict(c) for c in podcast.chapters] if podcast else [], ensure_ascii=False
+            ),
+            "chapters_url": podcast.chapters_url if podcast else None,
+            "image": podcast.image if podcast else None,
+            "content_hash": digest,
+        }
+
+    _COLUMNS: ClassVar[list[str]] = [
+        "id",
+        "feed_url",
+        "guid",
+        "link",
+        "title",
+        "authors",
+        "published",
+        "updated",
+        "date_source",
+        "date_note",
+        "first_seen",
+        "last_changed",
+        "content_html",
+        "summary_html",
+        "excerpt",
+        "enclosures",
+        "duration",
+        "episode",
+        "season",
+        "chapters",
+        "chapters_url",
+        "image",
+        "content_hash",
+    ]
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
+        columns = ", ".join(self._COLUMNS)
+        marks = ", ".join(f":{c}" for c in self._COLUMNS)
+        self.db.conn.executemany(f"INSERT INTO posts ({columns}) VALUES ({marks})", rows)
+
+    def _update(self, rows: list[dict[str, Any]]) -> None:
+        # first_seen is never rewritten: a changed post is not a new post.
+        keep = {"id", "feed_url", "first_seen"}
+        sets = ", ".join(f"{c} = :{c}" for c in self._COLUMNS if c not in keep)
+        self.db.conn.executemany(f"UPDATE posts SET {sets} WHERE id = :id", rows)
+
+    # -- reading ------------------------------------------------------------
+
+    def posts(self, feed_url: str | None = None) -> Iterator[dict[str, Any]]:
+        if feed_url:
+            yield from self.db.query(
+                "SELECT * FROM posts WHERE feed_url = ? ORDER BY published DESC, id", [feed_url]
+            )
+        else:
+            yield from self.db.query("SELECT * FROM posts ORDER BY published DESC, id")
+
+    def count_posts(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM posts").fetchone()[0])
+
+    def feed_post_counts(self) -> dict[str, int]:
+        return {
+            row[0]: row[1]
+            for row in self.db.execute("SELECT feed_url, count(*) FROM posts GROUP BY feed_url")
+        }

@@ -1,0 +1,177 @@
+"""Frozen, typed records passed between stages.
+
+Third-party shapes (feedparser dicts, httpx responses) are converted into these at
+the edge of the module that talks to the library, and never cross a stage boundary.
+All datetimes are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class FeedKind(enum.StrEnum):
+    BLOG = "blog"
+    PODCAST = "podcast"
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    url: str
+    name: str
+    kind: FeedKind = FeedKind.BLOG
+    language: str | None = None
+    topics: tuple[str, ...] = ()
+    allow_private_addresses: bool = False
+    line: int = 0  # where the entry starts in feeds.yaml, for messages
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    concurrency: int = 64
+    per_host: int = 2
+    timeout: float = 20.0
+    deadline: float = 60.0
+    max_bytes: int = 10_000_000
+    max_redirects: int = 5
+    # False: none; True: every private address; otherwise the exact allowed
+    # addresses, networks and host:port pairs.
+    allow_private_addresses: bool | tuple[str, ...] = False
+    user_agent: str = ""
+    parse_workers: int = 0  # 0 = one per CPU core
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    title: str = "Network Engineering Planet"
+    url: str = "http://localhost/"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    site: SiteConfig
+    languages: tuple[str, ...]
+    fetch: FetchSettings
+    feeds: tuple[FeedConfig, ...]
+    database: str  # absolute path
+
+
+class Outcome(enum.StrEnum):
+    OK = "ok"
+    NOT_MODIFIED = "not_modified"
+    ERROR = "error"
+    GONE = "gone"
+    SKIPPED = "skipped"  # not due yet (backoff, Retry-After) or marked gone
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What the network gave for one feed: a body to parse, or not."""
+
+    url: str
+    status: int | None
+    body: bytes | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    final_url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    permanent_redirect: str | None = None
+    retry_after: float | None = None  # seconds
+    error: str | None = None
+    outcome: Outcome = Outcome.OK
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    url: str
+    type: str | None = None
+    length: int | None = None
+
+
+@dataclass(frozen=True)
+class Chapter:
+    start: float  # seconds from the start of the episode
+    title: str
+    href: str | None = None
+
+
+@dataclass(frozen=True)
+class PodcastInfo:
+    duration: int | None = None  # seconds
+    episode: int | None = None
+    season: int | None = None
+    chapters: tuple[Chapter, ...] = ()
+    chapters_url: str | None = None
+    image: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedEntry:
+    guid: str | None
+    link: str | None  # absolute, tracking parameters removed
+    title: str  # plain text
+    authors: tuple[str, ...]
+    published: datetime | None  # as the feed gave it, if plausible
+    updated: datetime | None
+    content_html: str  # sanitized
+    summary_html: str  # sanitized
+    excerpt: str  # plain text
+    enclosures: tuple[Enclosure, ...] = ()
+    podcast: PodcastInfo | None = None
+    date_note: str | None = None  # why a feed date was not used
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    url: str
+    title: str
+    link: str | None
+    language: str | None
+    entries: tuple[ParsedEntry, ...]
+    warning: str | None = None  # recovered from malformed XML, for example
+
+
+@dataclass(frozen=True)
+class FeedOutcome:
+    """The result of one feed in one run: always recorded, never raised."""
+
+    url: str
+    outcome: Outcome
+    status: int | None = None
+    new: int = 0
+    updated: int = 0
+    error: str | None = None
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: int
+    outcomes: tuple[FeedOutcome, ...] = field(default_factory=tuple)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for o in self.outcomes if o.outcome is outcome)
+
+    @property
+    def new(self) -> int:
+        return sum(o.new for o in self.outcomes)
+
+    @property
+    def updated(self) -> int:
+        return sum(o.updated for o in self.outcomes)
+
+    @property
+    def failed(self) -> int:
+        return self.count(Outcome.ERROR) + self.count(Outcome.GONE)
+
+    def line(self) -> str:
+        return (
+            f"{len(self.outcomes)} feeds: {self.count(Outcome.OK)} ok, "
+            f"{self.count(Outcome.NOT_MODIFIED)} not modified, {self.failed} failed, "
+            f"{self.count(Outcome.SKIPPED)} skipped; "
+            f"{self.new} new posts, {self.updated} updated"
+        )

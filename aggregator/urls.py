@@ -1,0 +1,76 @@
+"""URL cleaning: absolute http(s) links with tracking parameters removed."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+SAFE_SCHEMES = frozenset({"http", "https"})
+# Parameters that only identify the campaign or the click, never the page.
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "twclid",
+        "igshid",
+        "mc_cid",
+        "mc_eid",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+        "oly_anon_id",
+        "oly_enc_id",
+        "vero_id",
+        "wickedid",
+        "rb_clickid",
+        "s_cid",
+        "ref_src",
+    }
+)
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_")
+
+
+def is_tracking(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
+
+
+def clean_link(value: str | None, base: str | None = None) -> str | None:
+    """Resolve against base, keep only http(s), drop tracking parameters and the fragment.
+
+    Returns None for anything that must not become a link (javascript:, data:, ...).
+    """
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        absolute = urljoin(base, value) if base else value
+        parts = urlsplit(absolute)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in SAFE_SCHEMES or not parts.hostname:
+        return None
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking(k)]
+    netloc = parts.netloc
+    if parts.hostname != parts.hostname.lower() or "@" in netloc:
+        host = parts.hostname.lower()
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(query, doseq=True), ""))
+
+
+def resolve(value: str | None, base: str | None, schemes: frozenset[str] = SAFE_SCHEMES) -> str | None:
+    """Resolve a URL from content against base; None unless its scheme is allowed."""
+    if not value:
+        return None
+    try:
+        absolute = urljoin(base, value.strip()) if base else value.strip()
+        scheme = urlsplit(absolute).scheme.lower()
+    except ValueError:
+        return None
+    return absolute if scheme in schemes else None
