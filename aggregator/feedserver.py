@@ -38,6 +38,15 @@ class _Handler(BaseHTTPRequestHandler):
         with owner.lock:
             owner.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
             route = owner.routes.get(self.path)
+            owner.active += 1
+            owner.max_active = max(owner.max_active, owner.active)
+        try:
+            self._answer(route)
+        finally:
+            with owner.lock:
+                owner.active -= 1
+
+    def _answer(self, route: Route | None) -> None:
         if route is None:
             self._send(404, b"not found", {"Content-Type": "text/plain"})
             return
@@ -98,9 +107,13 @@ class FeedServer:
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.lock = threading.Lock()
+        self.active = 0  # requests being answered now
+        self.max_active = 0  # the most answered at once, to check per-host limits
         self._server = _Server((host, port), _Handler)
         self._server.owner = self
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def host(self) -> str:

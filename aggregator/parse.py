@@ -77,8 +77,9 @@ def _plausible(value: datetime | None, now: datetime) -> bool:
 
 
 def _dates(entry: Mapping[str, Any], now: datetime) -> tuple[datetime | None, datetime | None, str | None]:
-    published = _struct_to_datetime(entry.get("published_parsed"))
-    updated = _struct_to_datetime(entry.get("updated_parsed"))
+    # dict.get skips FeedParserDict's deprecated updated->published fallback mapping.
+    published = _struct_to_datetime(dict.get(entry, "published_parsed"))
+    updated = _struct_to_datetime(dict.get(entry, "updated_parsed"))
     note = None
     given = [d for d in (published, updated) if d is not None]
     if published is not None and not _plausible(published, now):

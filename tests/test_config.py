@@ -1,0 +1,129 @@
+"""feeds.yaml: validated once, every problem named with file, line, key and a fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from aggregator.cli import cli
+from aggregator.config import load_config
+from aggregator.errors import ConfigError
+from aggregator.types import FeedKind
+
+ROOT = Path(__file__).parent.parent
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+    return info.value.problems
+
+
+def test_committed_feeds_yaml_lists_real_networking_feeds() -> None:
+    config = load_config(ROOT / "feeds.yaml")
+    assert len(config.feeds) >= 25
+    urls = {f.url for f in config.feeds}
+    for expected in ("ipspace.net", "packetpushers", "cloudflare", "apnic", "kubernetes.io"):
+        assert any(expected in u for u in urls), expected
+    assert any(f.kind is FeedKind.PODCAST for f in config.feeds)
+    assert all(u.startswith("https://") for u in urls)
+
+
+def test_minimal_config_gets_documented_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("feeds:\n  - url: https://blog.example.net/feed\n    name: Blog\n")
+    config = load_config(path)
+    assert config.languages == ("en",)
+    assert config.fetch.per_host == 2
+    assert config.fetch.max_bytes == 10_000_000
+    assert config.fetch.allow_private_addresses is False
+    assert config.feeds[0].kind is FeedKind.BLOG
+    # The database sits beside the config, not in the working directory (cron runs in $HOME).
+    assert config.database == str(tmp_path / "aggregator.db")
+
+
+def test_duplicate_url_names_both_lines(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        "feeds:\n"
+        "  - url: https://blog.example.net/feed\n    name: A\n"
+        "  - url: https://BLOG.example.net/feed\n    name: B\n",
+    )
+    assert found == [
+        "line 4, feeds[1] (B) url: 'https://BLOG.example.net/feed' is listed twice "
+        "(also on line 2); remove one entry"
+    ]
+
+
+def test_non_http_url_unknown_key_and_bad_kind_reported_together(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        "feeds:\n"
+        "  - url: ftp://files.example.net/feed.xml\n    name: Files\n"
+        "  - url: https://pod.example.net/rss\n    name: Pod\n    kind: vlog\n    topcs: [bgp]\n",
+    )
+    text = "\n".join(found)
+    assert "line 2, feeds[0] (Files) url: 'ftp://files.example.net/feed.xml' is not an http(s) URL" in text
+    assert "line 6, feeds[1] (Pod) kind: is 'vlog'; use blog or podcast" in text
+    assert "line 7, feeds[1] (Pod) topcs: unknown key 'topcs'; did you mean 'topics'?" in text
+
+
+def test_unknown_top_level_and_fetch_keys(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        "fetch:\n  per_hots: 3\n  timeout: -1\nfeed:\n  - url: https://a.example.net/\n",
+    )
+    text = "\n".join(found)
+    assert "line 2, fetch: unknown key 'per_hots'; did you mean 'per_host'?" in text
+    assert "line 3, fetch.timeout: must be a number of seconds > 0, not -1" in text
+    assert "line 4, top level: unknown key 'feed'; did you mean 'feeds'?" in text
+
+
+def test_missing_name_and_url(tmp_path: Path) -> None:
+    found = problems(tmp_path, "feeds:\n  - name: Nameless\n  - url: https://a.example.net/feed\n")
+    text = "\n".join(found)
+    assert "line 2, feeds[0] (Nameless) url: missing" in text
+    assert "line 3, feeds[1] name: missing or empty" in text
+
+
+def test_duplicate_yaml_key_and_broken_yaml(tmp_path: Path) -> None:
+    found = problems(tmp_path, "feeds: []\nfeeds: []\n")
+    assert found == ["line 2: key 'feeds' appears twice (first on line 1); keep one"]
+    found = problems(tmp_path, "feeds:\n  - url: [unclosed\n")
+    assert found[0].startswith("line 3: not valid YAML")
+
+
+def test_allow_private_addresses_forms(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        "fetch:\n  allow_private_addresses: ['127.0.0.1:8765', '10.0.0.0/8', '[::1]:80']\n"
+        "feeds:\n  - url: http://10.1.2.3/feed\n    name: Lab\n    allow_private_addresses: true\n"
+    )
+    config = load_config(path)
+    assert config.fetch.allow_private_addresses == ("127.0.0.1:8765", "10.0.0.0/8", "[::1]:80")
+    assert config.feeds[0].allow_private_addresses is True
+    found = problems(tmp_path, "fetch:\n  allow_private_addresses: ['intranet.local:80']\nfeeds: []\n")
+    assert "line 2, fetch.allow_private_addresses: 'intranet.local:80' is not an IP address" in found[0]
+
+
+def test_missing_file_says_how_to_point_at_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found; pass --config PATH or set AGGREGATOR_CONFIG"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_check_command_prints_summary_and_fails_on_errors(tmp_path: Path) -> None:
+    runner = CliRunner()
+    good = runner.invoke(cli, ["--config", str(ROOT / "feeds.yaml"), "check"])
+    assert good.exit_code == 0, good.output
+    assert "OK" in good.output and "blogs" in good.output and "podcasts" in good.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("feeds:\n  - url: javascript:alert(1)\n    name: X\n")
+    result = runner.invoke(cli, ["--config", str(bad), "check"])
+    assert result.exit_code == 2
+    assert f"{bad}: 1 problem(s)" in result.output
+    assert "line 2, feeds[0] (X) url:" in result.output

@@ -1,0 +1,175 @@
+"""Fetching from a real HTTP server on 127.0.0.1: politeness, limits and the address guard."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import time
+
+import pytest
+
+from aggregator.addresses import AddressPolicy
+from aggregator.feedserver import FeedServer, Route
+from aggregator.fetch import USER_AGENT, Fetcher, parse_retry_after
+from aggregator.types import FetchResult, FetchSettings, Outcome
+from conftest import fixture_bytes
+
+RSS = fixture_bytes("rss2.xml")
+
+
+def allow(*servers: FeedServer) -> AddressPolicy:
+    return AddressPolicy.from_setting(tuple(f"{s.host}:{s.port}" for s in servers))
+
+
+def fetch(url: str, policy: AddressPolicy, settings: FetchSettings | None = None, **kw: str) -> FetchResult:
+    async def go() -> FetchResult:
+        async with Fetcher(settings or FetchSettings(timeout=3, deadline=5)) as fetcher:
+            return await fetcher.fetch(url, policy=policy, **kw)
+
+    return asyncio.run(go())
+
+
+def test_200_stores_validators_and_sends_user_agent(server: FeedServer) -> None:
+    server.routes["/f.xml"] = Route(body=RSS, etag='"v1"', last_modified="Mon, 16 Nov 2026 08:00:00 GMT")
+    result = fetch(server.url("/f.xml"), allow(server))
+    assert result.outcome is Outcome.OK and result.status == 200
+    assert result.body == RSS
+    assert result.etag == '"v1"'
+    assert result.last_modified == "Mon, 16 Nov 2026 08:00:00 GMT"
+    headers = server.requests[-1][1]
+    assert headers["user-agent"] == USER_AGENT
+    assert "aggregator" in USER_AGENT and "https://" in USER_AGENT
+    assert "gzip" in headers["accept-encoding"]
+
+
+def test_conditional_get_gives_304(server: FeedServer) -> None:
+    server.routes["/f.xml"] = Route(body=RSS, etag='"v1"')
+    result = fetch(server.url("/f.xml"), allow(server), etag='"v1"')
+    assert result.outcome is Outcome.NOT_MODIFIED and result.body is None
+    assert server.requests[-1][1]["if-none-match"] == '"v1"'
+    server.routes["/lm.xml"] = Route(body=RSS, last_modified="Mon, 16 Nov 2026 08:00:00 GMT")
+    result = fetch(server.url("/lm.xml"), allow(server), last_modified="Mon, 16 Nov 2026 08:00:00 GMT")
+    assert result.outcome is Outcome.NOT_MODIFIED
+
+
+def test_gzip_body_is_decompressed(server: FeedServer) -> None:
+    server.routes["/z.xml"] = Route(body=RSS, gzip=True)
+    assert fetch(server.url("/z.xml"), allow(server)).body == RSS
+
+
+def test_permanent_redirect_is_recorded_temporary_is_not(server: FeedServer) -> None:
+    server.routes["/new.xml"] = Route(body=RSS)
+    server.routes["/old.xml"] = Route(status=301, headers={"Location": "/new.xml"})
+    server.routes["/tmp.xml"] = Route(status=302, headers={"Location": "/new.xml"})
+    server.routes["/p308.xml"] = Route(status=308, headers={"Location": server.url("/new.xml")})
+    moved = fetch(server.url("/old.xml"), allow(server))
+    assert moved.outcome is Outcome.OK and moved.body == RSS
+    assert moved.permanent_redirect == server.url("/new.xml")
+    assert fetch(server.url("/p308.xml"), allow(server)).permanent_redirect == server.url("/new.xml")
+    assert fetch(server.url("/tmp.xml"), allow(server)).permanent_redirect is None
+
+
+def test_redirect_loop_stops(server: FeedServer) -> None:
+    server.routes["/a"] = Route(status=302, headers={"Location": "/b"})
+    server.routes["/b"] = Route(status=302, headers={"Location": "/a"})
+    result = fetch(server.url("/a"), allow(server))
+    assert result.outcome is Outcome.ERROR and "redirects" in (result.error or "")
+
+
+def test_410_marks_gone_and_404_is_an_error(server: FeedServer) -> None:
+    server.routes["/gone.xml"] = Route(status=410, body=b"gone")
+    gone = fetch(server.url("/gone.xml"), allow(server))
+    assert gone.outcome is Outcome.GONE and "410" in (gone.error or "")
+    missing = fetch(server.url("/missing.xml"), allow(server))
+    assert missing.outcome is Outcome.ERROR and missing.error == "HTTP 404 Not Found"
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_is_read(server: FeedServer, status: int) -> None:
+    server.routes["/busy"] = Route(status=status, headers={"Retry-After": "3600"})
+    result = fetch(server.url("/busy"), allow(server))
+    assert result.outcome is Outcome.ERROR and result.retry_after == 3600
+
+
+def test_retry_after_http_date() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    assert parse_retry_after("Tue, 24 Nov 2026 13:00:00 GMT", now) == 3600
+    assert parse_retry_after("soon", now) is None
+
+
+def test_slow_trickle_hits_the_overall_deadline(server: FeedServer) -> None:
+    # One byte every 0.2 s never trips the read timeout; only the deadline stops it.
+    server.routes["/slow"] = Route(body=RSS, trickle=0.2)
+    started = time.monotonic()
+    result = fetch(server.url("/slow"), allow(server), FetchSettings(timeout=1, deadline=1.5))
+    assert time.monotonic() - started < 4
+    assert result.outcome is Outcome.ERROR and "deadline" in (result.error or "")
+
+
+def test_read_timeout(server: FeedServer) -> None:
+    server.routes["/stall"] = Route(body=RSS, delay=2)
+    result = fetch(server.url("/stall"), allow(server), FetchSettings(timeout=0.5, deadline=5))
+    assert result.outcome is Outcome.ERROR and "timed out" in (result.error or "")
+
+
+def test_oversized_body_is_refused(server: FeedServer) -> None:
+    server.routes["/big"] = Route(body=b"<rss>" + b"x" * 50_000)
+    result = fetch(server.url("/big"), allow(server), FetchSettings(max_bytes=20_000))
+    assert result.outcome is Outcome.ERROR and "limit" in (result.error or "")
+
+
+def test_gzip_bomb_is_counted_after_decompression(server: FeedServer) -> None:
+    body = b"<rss>" + b" " * 5_000_000
+    assert len(gzip.compress(body)) < 20_000
+    server.routes["/bomb"] = Route(body=body, gzip=True)
+    result = fetch(server.url("/bomb"), allow(server), FetchSettings(max_bytes=1_000_000))
+    assert result.outcome is Outcome.ERROR and "after decompression" in (result.error or "")
+
+
+def test_loopback_refused_by_default(server: FeedServer) -> None:
+    server.routes["/f.xml"] = Route(body=RSS)
+    result = fetch(server.url("/f.xml"), AddressPolicy())
+    assert result.outcome is Outcome.ERROR and "refused" in (result.error or "")
+    assert server.hits("/f.xml") == 0
+    by_name = fetch(f"http://localhost:{server.port}/f.xml", AddressPolicy())
+    assert by_name.outcome is Outcome.ERROR and "refused" in (by_name.error or "")
+    assert server.hits("/f.xml") == 0
+
+
+def test_metadata_address_refused() -> None:
+    result = fetch("http://169.254.169.254/latest/meta-data/", AddressPolicy())
+    assert result.outcome is Outcome.ERROR and "169.254.169.254" in (result.error or "")
+
+
+def test_redirect_to_another_local_address_is_refused(server: FeedServer, other_server: FeedServer) -> None:
+    other_server.routes["/internal"] = Route(body=RSS)
+    server.routes["/hop"] = Route(status=302, headers={"Location": other_server.url("/internal")})
+    result = fetch(server.url("/hop"), allow(server))
+    assert result.outcome is Outcome.ERROR and "refused" in (result.error or "")
+    assert other_server.hits("/internal") == 0
+    # Allowed explicitly, the same redirect goes through.
+    assert fetch(server.url("/hop"), allow(server, other_server)).outcome is Outcome.OK
+    assert fetch(server.url("/hop"), AddressPolicy.allow_all()).outcome is Outcome.OK
+
+
+def test_non_http_redirect_is_refused(server: FeedServer) -> None:
+    server.routes["/file"] = Route(status=301, headers={"Location": "file:///etc/passwd"})
+    result = fetch(server.url("/file"), allow(server))
+    assert result.outcome is Outcome.ERROR and "not an http(s) URL" in (result.error or "")
+
+
+def test_per_host_limit_is_respected(server: FeedServer) -> None:
+    for i in range(6):
+        server.routes[f"/f{i}"] = Route(body=RSS, delay=0.3)
+
+    async def go() -> list[FetchResult]:
+        async with Fetcher(FetchSettings(per_host=2, concurrency=10)) as fetcher:
+            return await asyncio.gather(
+                *(fetcher.fetch(server.url(f"/f{i}"), policy=allow(server)) for i in range(6))
+            )
+
+    results = asyncio.run(go())
+    assert all(r.outcome is Outcome.OK for r in results)
+    assert server.max_active == 2

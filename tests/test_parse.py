@@ -1,0 +1,148 @@
+"""Parsing: typed records out, hostile content neutralised, dates and URLs made sane."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from aggregator.errors import ParseError
+from aggregator.parse import parse_duration, parse_feed
+from conftest import fixture_bytes
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def parse(name: str, url: str = "https://feeds.example.net/feed.xml"):
+    return parse_feed(url, fixture_bytes(name), {"content-type": "application/rss+xml"}, NOW)
+
+
+def test_rss2_fields_dates_and_relative_urls() -> None:
+    feed = parse("rss2.xml", "https://rss2.example.net/feed.xml")
+    assert feed.title == "Packet Path Notes"
+    first, second, third = feed.entries
+    assert first.guid == "rss2-001"
+    assert first.title == "Tuning BGP timers on eBGP sessions"
+    assert first.authors == ("Ana Novak",)
+    assert first.published == datetime(2026, 11, 16, 8, 30, tzinfo=UTC)  # +0100 -> UTC
+    assert 'href="https://rss2.example.net/posts/bfd/"' in first.content_html
+    assert 'src="https://rss2.example.net/img/timers.png"' in first.content_html
+    assert "<pre><code>" in first.content_html
+    # Tracking parameters go, the parameter that names the page stays.
+    assert second.link == "https://rss2.example.net/posts/ospf-stub/?id=7"
+    assert third.guid is None and third.link is None and third.title == "Weekly lab notes"
+
+
+def test_rss1_and_atom() -> None:
+    rdf = parse("rss1.rdf")
+    assert len(rdf.entries) == 2
+    assert all(e.updated is not None and e.authors for e in rdf.entries)
+    atom = parse("atom.xml")
+    first = atom.entries[0]
+    # Relative alternate link resolved against xml:base.
+    assert first.link == "https://atom.example.org/blog/2026/11/gateway-api/"
+    # An HTML title becomes plain text.
+    assert first.title == "Moving from Ingress to Gateway API"
+    assert first.content_html.startswith("<p>")
+
+
+def test_podcast_duration_episode_and_chapters() -> None:
+    feed = parse("podcast.xml")
+    ep12, ep13 = feed.entries
+    assert ep12.enclosures[0].url == "https://media.example.net/ep12.mp3"
+    assert ep12.enclosures[0].length == 48213000
+    assert ep12.enclosures[0].type == "audio/mpeg"
+    assert ep12.podcast is not None and ep12.podcast.duration == 3723
+    assert ep12.podcast.episode == 12
+    assert [(c.start, c.title) for c in ep12.podcast.chapters] == [
+        (0.0, "Intro"),
+        (330.0, "PIM sparse mode"),
+        (2470.5, "Listener questions"),
+    ]
+    assert ep13.podcast is not None and ep13.podcast.duration == 2917
+    assert ep13.podcast.chapters_url == "https://media.example.net/ep13.chapters.json"
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("1:02:03", 3723), ("48:05", 2885), ("2917", 2917), ("2917.6", 2918), ("", None), ("abc", None)],
+)
+def test_duration_formats(text: str, seconds: int | None) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_hostile_markup_never_survives() -> None:
+    entry = parse("hostile.xml").entries[0]
+    html = entry.content_html + entry.summary_html
+    for bad in ("<script", "onerror", "onmouseover", "javascript:", "vbscript:", "data:text",
+                "<iframe", "<form", "<input", "<svg", "<style", "<object", "style="):
+        assert bad not in html.lower(), bad
+    assert '<a href="https://ok.example.net/x" rel="nofollow noopener noreferrer">MPLS</a>' in html
+    assert entry.link is None  # javascript: link dropped
+    assert entry.enclosures == ()  # javascript: enclosure dropped
+    # Author fields carry no CR/LF: they can never split an email header or a log line.
+    assert all("\r" not in a and "\n" not in a for a in entry.authors)
+
+
+def test_entity_bomb_is_refused_quickly() -> None:
+    with pytest.raises(ParseError, match="entity-expansion"):
+        parse("entity-bomb.xml")
+
+
+def test_external_entity_is_refused() -> None:
+    body = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY x SYSTEM "file:///etc/passwd">\n]>\n'
+        b"<rss version='2.0'><channel><title>t</title><item><title>&x;</title></item></channel></rss>"
+    )
+    with pytest.raises(ParseError, match="external"):
+        parse_feed("https://a.example.net/", body, {}, NOW)
+
+
+def test_plain_entities_are_still_allowed() -> None:
+    body = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY rarr "&#8594;">\n]>\n'
+        b"<rss version='2.0'><channel><title>t</title><item><guid>g</guid>"
+        b"<title>OSPF &rarr; IS-IS</title></item></channel></rss>"
+    )
+    assert parse_feed("https://a.example.net/", body, {}, NOW).entries[0].title == "OSPF → IS-IS"
+
+
+def test_wide_expansion_is_refused() -> None:
+    value = b"x" * 900
+    body = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY big "' + value + b'">\n]>\n'
+        b"<rss version='2.0'><channel><title>t</title><item><guid>g</guid><description>"
+        + b"&big;" * 20000
+        + b"</description></item></channel></rss>"
+    )
+    with pytest.raises(ParseError, match="expanded"):
+        parse_feed("https://a.example.net/", body, {}, NOW)
+
+
+def test_implausible_and_missing_dates_follow_the_rule() -> None:
+    entries = {e.guid: e for e in parse("future-and-epoch.xml").entries}
+    assert entries["dates-future-2999"].published is None
+    assert "implausible" in (entries["dates-future-2999"].date_note or "")
+    assert entries["dates-epoch-1970"].published is None
+    assert entries["dates-none"].date_note == "no date in the feed"
+
+
+def test_malformed_xml_is_read_leniently_with_a_warning() -> None:
+    feed = parse("malformed.xml")
+    assert feed.warning and "malformed XML" in feed.warning
+    assert feed.entries[0].title == "Checking MTU along a GRE tunnel"
+
+
+def test_html_page_is_not_a_feed() -> None:
+    body = b"<!doctype html><html><head><title>Blog</title></head><body><p>Hi</p></body></html>"
+    with pytest.raises(ParseError, match="not an RSS or Atom feed"):
+        parse_feed("https://a.example.net/", body, {"content-type": "text/html"}, NOW)
+
+
+def test_body_that_is_a_local_path_is_never_opened(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.xml"
+    secret.write_bytes(fixture_bytes("rss2.xml"))
+    # Given bytes, feedparser would open this as a file; we hand it a stream instead.
+    with pytest.raises(ParseError):
+        parse_feed("https://a.example.net/", str(secret).encode(), {}, NOW)
