@@ -16,6 +16,7 @@ import socket
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -184,8 +185,7 @@ class Fetcher:
         started = time.monotonic()
         policy = policy or AddressPolicy()
         try:
-            async with asyncio.timeout(self.settings.deadline):
-                result = await self._fetch(url, etag, last_modified, policy)
+            result = await self._fetch(url, etag, last_modified, policy)
         except TimeoutError:
             result = self._error(
                 url, None, f"took longer than the {self.settings.deadline:g} s deadline; gave up"
@@ -211,6 +211,10 @@ class Fetcher:
         current = url
         permanent: str | None = None
         all_permanent = True
+        loop = asyncio.get_running_loop()
+        # The deadline starts when the first request may go out, not while the feed
+        # queues for its host's slot behind other feeds of the same host.
+        deadline: float | None = None
         for _hop in range(self.settings.max_redirects + 1):
             parts = urlsplit(current)
             if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -220,73 +224,87 @@ class Fetcher:
                 headers["If-None-Match"] = etag
             if last_modified:
                 headers["If-Modified-Since"] = last_modified
-            async with (
-                self._host_limits[parts.hostname.lower()],
-                client.stream("GET", current, headers=headers) as response,
-            ):
-                status = response.status_code
-                if status in REDIRECTS and "location" in response.headers:
-                    target = urljoin(current, response.headers["location"].strip())
-                    if status in (301, 308) and all_permanent:
-                        permanent = target
-                    else:
-                        all_permanent = False
-                    current = target
-                    continue
-                if status == 304:
-                    return FetchResult(
-                        url=url,
-                        status=status,
-                        outcome=Outcome.NOT_MODIFIED,
-                        etag=response.headers.get("etag") or etag,
-                        last_modified=response.headers.get("last-modified") or last_modified,
-                        final_url=current,
-                        permanent_redirect=permanent,
-                    )
-                if status == 410:
-                    return FetchResult(
-                        url=url,
-                        status=status,
-                        outcome=Outcome.GONE,
-                        error="HTTP 410 Gone: the publisher removed this feed; "
-                        "remove it from the configuration",
-                        final_url=current,
-                        permanent_redirect=permanent,
-                    )
-                if status in (429, 503):
-                    wait = parse_retry_after(response.headers.get("retry-after"), self._clock())
-                    note = f"; asked to retry after {wait:.0f} s" if wait is not None else ""
-                    return self._error(
-                        url,
-                        status,
-                        _reason(status) + note,
-                        retry_after=wait,
-                        final_url=current,
-                        permanent_redirect=permanent,
-                    )
-                if status >= 400 or status < 200 or status in REDIRECTS:
-                    return self._error(
-                        url, status, _reason(status), final_url=current, permanent_redirect=permanent
-                    )
-                body = await self._read_capped(current, response)
-                return FetchResult(
-                    url=url,
-                    status=status,
-                    body=body,
-                    headers=tuple(
-                        (k.lower(), v)
-                        for k, v in response.headers.items()
-                        if k.lower() in ("content-type", "content-location", "content-language")
-                    ),
-                    etag=response.headers.get("etag"),
-                    last_modified=response.headers.get("last-modified"),
-                    outcome=Outcome.OK,
-                    final_url=current,
-                    permanent_redirect=permanent,
-                )
+            async with self._host_limits[parts.hostname.lower()]:
+                deadline = deadline or loop.time() + self.settings.deadline
+                async with asyncio.timeout_at(deadline):
+                    result = await self._request(client, url, current, headers, permanent)
+            if isinstance(result, FetchResult):
+                return result
+            if result[1] and all_permanent:
+                permanent = result[0]
+            else:
+                all_permanent = False
+            current = result[0]
         return self._error(
             url, None, f"more than {self.settings.max_redirects} redirects; stopped at {current}"
         )
+
+    async def _request(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        current: str,
+        headers: dict[str, str],
+        permanent: str | None,
+    ) -> FetchResult | tuple[str, bool]:
+        """One hop: a final result, or (redirect target, whether it is permanent)."""
+        etag = headers.get("If-None-Match")
+        last_modified = headers.get("If-Modified-Since")
+        async with client.stream("GET", current, headers=headers) as response:
+            status = response.status_code
+            if status in REDIRECTS and "location" in response.headers:
+                target = urljoin(current, response.headers["location"].strip())
+                return target, status in (301, 308)
+            if status == 304:
+                return FetchResult(
+                    url=url,
+                    status=status,
+                    outcome=Outcome.NOT_MODIFIED,
+                    etag=response.headers.get("etag") or etag,
+                    last_modified=response.headers.get("last-modified") or last_modified,
+                    final_url=current,
+                    permanent_redirect=permanent,
+                )
+            if status == 410:
+                return FetchResult(
+                    url=url,
+                    status=status,
+                    outcome=Outcome.GONE,
+                    error="HTTP 410 Gone: the publisher removed this feed; remove it from the configuration",
+                    final_url=current,
+                    permanent_redirect=permanent,
+                )
+            if status in (429, 503):
+                wait = parse_retry_after(response.headers.get("retry-after"), self._clock())
+                note = f"; asked to retry after {wait:.0f} s" if wait is not None else ""
+                return self._error(
+                    url,
+                    status,
+                    _reason(status) + note,
+                    retry_after=wait,
+                    final_url=current,
+                    permanent_redirect=permanent,
+                )
+            if status >= 400 or status < 200 or status in REDIRECTS:
+                return self._error(
+                    url, status, _reason(status), final_url=current, permanent_redirect=permanent
+                )
+            body = await self._read_capped(current, response)
+            return FetchResult(
+                url=url,
+                status=status,
+                body=body,
+                headers=tuple(
+                    (k.lower(), v)
+                    for k, v in response.headers.items()
+                    if k.lower() in ("content-type", "content-location", "content-language")
+                ),
+                etag=response.headers.get("etag"),
+                last_modified=response.headers.get("last-modified"),
+                outcome=Outcome.OK,
+                final_url=current,
+                permanent_redirect=permanent,
+            )
 
     async def _read_capped(self, url: str, response: httpx.Response) -> bytes:
         cap = self.settings.max_bytes
@@ -309,6 +327,4 @@ class Fetcher:
 
 
 def _with_elapsed(result: FetchResult, elapsed: float) -> FetchResult:
-    from dataclasses import replace
-
     return replace(result, elapsed=elapsed)

@@ -76,7 +76,7 @@ def _plausible(value: datetime | None, now: datetime) -> bool:
     return value is not None and EARLIEST_DATE <= value <= now + FUTURE_SLACK
 
 
-def _dates(entry: Mapping[str, Any], now: datetime) -> tuple[datetime | None, datetime | None, str | None]:
+def _dates(entry: Any, now: datetime) -> tuple[datetime | None, datetime | None, str | None]:
     # dict.get skips FeedParserDict's deprecated updated->published fallback mapping.
     published = _struct_to_datetime(dict.get(entry, "published_parsed"))
     updated = _struct_to_datetime(dict.get(entry, "updated_parsed"))

@@ -7,12 +7,12 @@ import gzip
 import time
 
 import pytest
+from conftest import fixture_bytes
 
 from aggregator.addresses import AddressPolicy
 from aggregator.feedserver import FeedServer, Route
 from aggregator.fetch import USER_AGENT, Fetcher, parse_retry_after
 from aggregator.types import FetchResult, FetchSettings, Outcome
-from conftest import fixture_bytes
 
 RSS = fixture_bytes("rss2.xml")
 

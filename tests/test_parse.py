@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import fixture_bytes
 
 from aggregator.errors import ParseError
 from aggregator.parse import parse_duration, parse_feed
-from conftest import fixture_bytes
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -75,8 +75,21 @@ def test_duration_formats(text: str, seconds: int | None) -> None:
 def test_hostile_markup_never_survives() -> None:
     entry = parse("hostile.xml").entries[0]
     html = entry.content_html + entry.summary_html
-    for bad in ("<script", "onerror", "onmouseover", "javascript:", "vbscript:", "data:text",
-                "<iframe", "<form", "<input", "<svg", "<style", "<object", "style="):
+    for bad in (
+        "<script",
+        "onerror",
+        "onmouseover",
+        "javascript:",
+        "vbscript:",
+        "data:text",
+        "<iframe",
+        "<form",
+        "<input",
+        "<svg",
+        "<style",
+        "<object",
+        "style=",
+    ):
         assert bad not in html.lower(), bad
     assert '<a href="https://ok.example.net/x" rel="nofollow noopener noreferrer">MPLS</a>' in html
     assert entry.link is None  # javascript: link dropped

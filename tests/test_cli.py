@@ -1,0 +1,141 @@
+"""The command line as cron and a person use it: real subprocesses, real files."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from click.testing import CliRunner
+from conftest import WriteConfig, serve_fixture
+
+from aggregator.cli import cli
+from aggregator.feedserver import FeedServer, Route
+
+ROOT = Path(__file__).parent.parent
+
+
+def aggregator(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["aggregator", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_update_is_silent_without_a_terminal_and_exits_0_on_partial_failure(
+    server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str]
+) -> None:
+    serve_fixture(server, "/ok.xml", "rss2.xml")
+    config = write_config(["/ok.xml", "/missing.xml"])
+    result = aggregator("--config", config.path, "update", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr == ""
+    verbose = aggregator("--config", config.path, "update", "-v", "--force", env=cli_env)
+    assert verbose.returncode == 0
+    assert "failed: Feed 1: HTTP 404 Not Found" in verbose.stdout
+    assert verbose.stdout.strip().endswith(
+        "2 feeds: 1 ok, 0 not modified, 1 failed, 0 skipped; 0 new posts, 0 updated"
+    )
+
+
+def test_run_is_the_cron_entry_point(
+    server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str]
+) -> None:
+    serve_fixture(server, "/ok.xml", "rss2.xml")
+    config = write_config(["/ok.xml"])
+    result = aggregator("--config", config.path, "run", "-v", env=cli_env)
+    assert result.returncode == 0
+    assert "3 new posts" in result.stdout
+    quiet = aggregator("--config", config.path, "run", "-q", env=cli_env)
+    assert quiet.returncode == 0 and quiet.stdout == ""
+
+
+def test_environment_variables_choose_config_and_database(
+    server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    serve_fixture(server, "/ok.xml", "rss2.xml")
+    config = write_config(["/ok.xml"])
+    db = tmp_path / "elsewhere" / "posts.db"
+    env = {**cli_env, "AGGREGATOR_CONFIG": config.path, "AGGREGATOR_DB": str(db)}
+    assert aggregator("update", env=env).returncode == 0
+    assert db.exists()
+    assert not Path(config.database).exists()
+
+
+def test_config_error_exits_non_zero_with_the_file_and_line(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    bad = tmp_path / "feeds.yaml"
+    bad.write_text("feeds:\n  - url: https://a.example.net/feed\n    name: A\n    kind: vlog\n")
+    result = aggregator("--config", str(bad), "update", env=cli_env)
+    assert result.returncode == 2
+    assert f"{bad}: 1 problem(s)" in result.stderr
+    assert "line 4, feeds[0] (A) kind: is 'vlog'; use blog or podcast" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_database_error_exits_non_zero_with_a_clear_message(
+    write_config: WriteConfig, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    config = write_config(["/ok.xml"])
+    not_a_db = tmp_path / "junk.db"
+    not_a_db.write_bytes(b"this is not sqlite" * 100)
+    result = aggregator("--config", config.path, "--db", str(not_a_db), "update", env=cli_env)
+    assert result.returncode == 3
+    assert "database error" in result.stderr and str(not_a_db) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_status_shows_health_of_every_feed(
+    server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str]
+) -> None:
+    serve_fixture(server, "/new.xml", "rss2.xml")
+    server.routes["/old.xml"] = Route(status=301, headers={"Location": "/new.xml"})
+    server.routes["/gone.xml"] = Route(status=410)
+    server.routes["/err.xml"] = Route(status=500)
+    config = write_config(
+        [("/old.xml", "Moved Blog"), ("/gone.xml", "Gone Blog"), ("/err.xml", "Broken Blog")]
+    )
+    aggregator("--config", config.path, "update", env=cli_env)
+    result = aggregator("--config", config.path, "status", env=cli_env)
+    assert result.returncode == 0
+    lines = {line.split("  ")[0].strip(): line for line in result.stdout.splitlines()}
+    assert f"moved permanently: change url to {server.url('/new.xml')}" in lines["Moved Blog"]
+    assert re.search(r"Moved Blog\s+200\s+\d+s ago\s+0\s+next run\s+3", lines["Moved Blog"])
+    assert "gone (410)" in lines["Gone Blog"]
+    assert re.search(r"Broken Blog\s+500\s+never\s+1\s+in 15m\s+0\s+HTTP 500", lines["Broken Blog"])
+    assert "Last run" in result.stdout and "finished" in result.stdout
+
+
+def test_status_before_first_run_says_what_to_do(write_config: WriteConfig) -> None:
+    config = write_config(["/ok.xml"])
+    result = CliRunner().invoke(cli, ["--config", config.path, "status"])
+    assert result.exit_code == 3
+    assert "run `aggregator update` first" in result.output
+
+
+def test_demo_runs_offline_and_says_where_to_look(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    out = tmp_path / "demo"
+    result = aggregator("demo", "--out", str(out), env=cli_env)
+    assert result.returncode == 0, result.stderr
+    assert "Packet Notes" in result.stdout and "On the Wire" in result.stdout
+    assert re.search(r"Half Written Blog\s+ok", result.stdout)
+    assert re.search(r"Retired Blog\s+gone", result.stdout)
+    assert re.search(r"Packet Notes\s+not_modified", result.stdout)  # second run: 304
+    assert f"Stored 33 posts in {out / 'aggregator.db'}" in result.stdout
+    status = aggregator("--config", str(out / "feeds.yaml"), "status", env=cli_env)
+    assert "moved permanently" in status.stdout
+
+
+def test_readme_documents_every_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name in cli.commands:
+        assert f"aggregator {name}" in readme, f"README does not document `aggregator {name}`"
+    ci = (ROOT / ".ci" / "run").read_text()
+    first_block = readme.split("```")[1].split("\n", 1)[1]
+    commands = [ln.split("#")[0].strip() for ln in first_block.splitlines() if ln.strip()]
+    assert commands[0] == "make demo"
+    assert commands[1] == "make test"
+    assert "\nmake test\n" in ci, "the README's test command must be what CI runs"

@@ -1,0 +1,119 @@
+"""Cron safety with real subprocesses: one writer at a time, SIGKILL at any moment is harmless."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import WriteConfig
+from feedgen import Item, rss
+
+from aggregator.feedserver import FeedServer, Route
+
+FEEDS = 24
+ITEMS = 15
+
+
+def start(config_path: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        ["aggregator", "--config", config_path, "update", "-q"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def wait_for(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached before the deadline")
+
+
+def logged(db: str) -> int:
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return int(conn.execute("SELECT count(*) FROM fetch_log").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def slow_feeds(server: FeedServer, delay: float) -> list[str]:
+    paths = []
+    for i in range(FEEDS):
+        body = rss(
+            *(
+                Item(f"Post {i}.{j}", guid=f"g{i}-{j}", link=f"https://b{i}.example.net/{j}/")
+                for j in range(ITEMS)
+            )
+        )
+        server.routes[f"/f{i}"] = Route(body=body, etag=f'"e{i}"', delay=delay * (i % 4))
+        paths.append(f"/f{i}")
+    return paths
+
+
+def test_second_run_exits_quickly_while_the_first_holds_the_lock(
+    server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str]
+) -> None:
+    config = write_config(slow_feeds(server, 0.15), fetch="per_host: 1")
+    first = start(config.path, cli_env)
+    lock = Path(f"{config.database}.lock")
+    wait_for(lambda: lock.exists() and lock.read_text().strip() == str(first.pid))
+    began = time.monotonic()
+    second = subprocess.run(
+        ["aggregator", "--config", config.path, "update", "-q"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+    assert second.returncode == 0
+    assert f"another aggregator run (pid {first.pid})" in second.stderr
+    assert time.monotonic() - began < 5
+    assert first.poll() is None  # the first is still at work, undisturbed
+    assert first.wait(timeout=60) == 0
+    with sqlite3.connect(config.database) as conn:
+        assert conn.execute("SELECT count(*) FROM posts").fetchone()[0] == FEEDS * ITEMS
+        assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+
+
+def test_sigkill_at_any_moment_loses_and_duplicates_nothing(
+    server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str]
+) -> None:
+    config = write_config(slow_feeds(server, 0.05), fetch="per_host: 1")
+    db = config.database
+    # Kill before the database exists, then after 1, 5, 11 and 17 feeds were stored.
+    for stored in (0, 1, 5, 11, 17):
+        proc = start(config.path, cli_env)
+        if stored:
+            wait_for(lambda s=stored, p=proc: logged(db) >= s or p.poll() is not None)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    final = start(config.path, cli_env)
+    _, err = final.communicate(timeout=60)
+    assert final.returncode == 0, err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT count(*) FROM posts").fetchone()[0] == FEEDS * ITEMS
+        dupes = conn.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM posts GROUP BY feed_url, guid HAVING count(*) > 1)"
+        ).fetchone()[0]
+        assert dupes == 0
+        # Every feed ends with its validator stored, so the next run asks with If-None-Match.
+        assert conn.execute("SELECT count(*) FROM feeds WHERE etag IS NOT NULL").fetchone()[0] == FEEDS
+        interrupted = conn.execute("SELECT count(*) FROM runs WHERE finished IS NULL").fetchone()[0]
+        assert interrupted >= 1
+    again = start(config.path, cli_env)
+    again.communicate(timeout=60)
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT not_modified, new_posts FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    assert row == (FEEDS, 0)

@@ -1,0 +1,149 @@
+"""The update run end to end: real server, real SQLite file, injected clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from conftest import Clock, WriteConfig, fixture_bytes, serve_fixture
+from feedgen import Item, rss
+
+from aggregator.feedserver import FeedServer, Route
+from aggregator.pipeline import run_update, update
+from aggregator.store import Store
+from aggregator.types import Outcome
+
+
+def outcomes(summary) -> dict[str, Outcome]:
+    return {o.url.rsplit("/", 1)[-1]: o.outcome for o in summary.outcomes}
+
+
+def test_every_kind_of_feed_in_one_run(server: FeedServer, write_config: WriteConfig, clock: Clock) -> None:
+    serve_fixture(server, "/rss2.xml", "rss2.xml", etag='"1"')
+    serve_fixture(server, "/rss1.rdf", "rss1.rdf")
+    serve_fixture(server, "/atom.xml", "atom.xml", gzip=True)
+    serve_fixture(server, "/podcast.xml", "podcast.xml")
+    serve_fixture(server, "/malformed.xml", "malformed.xml")
+    server.routes["/gone.xml"] = Route(status=410)
+    server.routes["/html"] = Route(body=b"<html><body>not a feed</body></html>", content_type="text/html")
+    config = write_config(
+        [
+            "/rss2.xml",
+            "/rss1.rdf",
+            "/atom.xml",
+            "/podcast.xml",
+            "/malformed.xml",
+            "/gone.xml",
+            "/html",
+            "/missing.xml",
+        ]
+    )
+    with Store(config.database) as store:
+        summary = update(config, store, clock=clock)
+        assert outcomes(summary) == {
+            "rss2.xml": Outcome.OK,
+            "rss1.rdf": Outcome.OK,
+            "atom.xml": Outcome.OK,
+            "podcast.xml": Outcome.OK,
+            "malformed.xml": Outcome.OK,
+            "gone.xml": Outcome.GONE,
+            "html": Outcome.ERROR,
+            "missing.xml": Outcome.ERROR,
+        }
+        assert summary.new == store.count_posts() == 3 + 2 + 2 + 2 + 2
+        log = list(store.db.query("SELECT outcome, count(*) n FROM fetch_log GROUP BY outcome"))
+        assert {r["outcome"]: r["n"] for r in log} == {"ok": 5, "gone": 1, "error": 2}
+        feeds = {r["url"].rsplit("/", 1)[-1]: r for r in store.feeds()}
+        assert feeds["rss2.xml"]["etag"] == '"1"'
+        assert feeds["html"]["last_error"].startswith("not an RSS or Atom feed")
+        assert feeds["missing.xml"]["last_error"] == "HTTP 404 Not Found"
+        assert feeds["malformed.xml"]["last_warning"].startswith("malformed XML")
+
+        clock.now += timedelta(minutes=30)
+        second = update(config, store, clock=clock)
+        got = outcomes(second)
+        assert got["rss2.xml"] is Outcome.NOT_MODIFIED
+        assert got["gone.xml"] is Outcome.SKIPPED  # 410: not asked again
+        assert got["missing.xml"] is Outcome.ERROR  # backoff of 15 min has passed
+        assert second.new == 0 and store.count_posts() == 11
+
+
+def test_failing_feed_backs_off_and_is_skipped_until_due(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    server.routes["/err"] = Route(status=500)
+    config = write_config(["/err"])
+    with Store(config.database) as store:
+        for expected_errors, wait in ((1, 15), (2, 30), (3, 60)):
+            assert outcomes(update(config, store, clock=clock))["err"] is Outcome.ERROR
+            row = store.feeds()[0]
+            assert row["consecutive_errors"] == expected_errors
+            assert row["next_fetch"] == (clock.now + timedelta(minutes=wait)).isoformat(timespec="seconds")
+            clock.now += timedelta(minutes=wait - 1)
+            assert outcomes(update(config, store, clock=clock))["err"] is Outcome.SKIPPED
+            clock.now += timedelta(minutes=1)
+        hits = server.hits("/err")
+        server.routes["/err"] = Route(body=fixture_bytes("rss2.xml"))
+        assert outcomes(update(config, store, clock=clock))["err"] is Outcome.OK
+        assert server.hits("/err") == hits + 1
+        assert store.feeds()[0]["consecutive_errors"] == 0
+
+
+def test_retry_after_is_honoured_for_that_feed_only(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    server.routes["/busy"] = Route(status=429, headers={"Retry-After": "7200"})
+    serve_fixture(server, "/fine", "rss2.xml")
+    config = write_config(["/busy", "/fine"])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        clock.now += timedelta(hours=1)
+        got = outcomes(update(config, store, clock=clock))
+        assert got == {"busy": Outcome.SKIPPED, "fine": Outcome.OK}
+        assert server.hits("/busy") == 1
+        clock.now += timedelta(hours=1, minutes=1)
+        assert outcomes(update(config, store, clock=clock))["busy"] is Outcome.ERROR
+        assert server.hits("/busy") == 2
+
+
+def test_permanent_redirect_is_suggested_not_applied(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    serve_fixture(server, "/new.xml", "rss2.xml")
+    server.routes["/old.xml"] = Route(status=301, headers={"Location": "/new.xml"})
+    config = write_config(["/old.xml"])
+    before = Path(config.path).read_text()
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        row = store.feeds()[0]
+    assert row["url"] == server.url("/old.xml")
+    assert row["redirect_url"] == server.url("/new.xml")
+    assert Path(config.path).read_text() == before
+
+
+def test_changed_feed_updates_posts_and_publisher_edits_do_not_duplicate(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    link = "https://blog.example.net/2026/11/igmp/"
+    server.routes["/f"] = Route(body=rss(Item("IGMP snooping", guid="1", link=link)))
+    config = write_config(["/f"])
+    with Store(config.database) as store:
+        assert update(config, store, clock=clock).new == 1
+        server.routes["/f"] = Route(
+            body=rss(Item("IGMP snooping, fixed", guid="2", link=link + "?utm_source=x"))
+        )
+        clock.now += timedelta(hours=1)
+        second = update(config, store, clock=clock)
+        assert (second.new, second.updated) == (0, 1)
+        assert [p["title"] for p in store.posts()] == ["IGMP snooping, fixed"]
+
+
+def test_parse_pool_is_used_for_larger_runs(server: FeedServer, write_config: WriteConfig) -> None:
+    # Enough feeds to start worker processes: results must be the same as in-process.
+    paths = []
+    for i in range(20):
+        server.routes[f"/f{i}"] = Route(body=rss(*(Item(f"Post {i}-{j}", guid=f"{i}-{j}") for j in range(5))))
+        paths.append(f"/f{i}")
+    config = write_config(paths)
+    summary = run_update(config)
+    assert summary.count(Outcome.OK) == 20 and summary.new == 100

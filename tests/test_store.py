@@ -1,0 +1,163 @@
+"""Storage and post identity: stable ids, no duplicates, changes updated in place."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from feedgen import Item, rss
+
+from aggregator.parse import parse_feed
+from aggregator.store import Store, backoff
+from aggregator.types import FetchResult, Outcome
+
+URL = "https://blog.example.net/feed.xml"
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+class Harness:
+    def __init__(self, path: Path) -> None:
+        self.store = Store(path)
+        self.store.sync_feeds([], T0)
+        self.store.db.execute(
+            "INSERT OR IGNORE INTO feeds (url, name, kind, added) VALUES (?, 'Blog', 'blog', ?)",
+            [URL, T0.isoformat()],
+        )
+        self.run = self.store.start_run(T0, 1)
+
+    def store_doc(self, body: bytes, now: datetime = T0) -> tuple[int, int]:
+        parsed = parse_feed(URL, body, {}, now)
+        result = FetchResult(url=URL, status=200, body=body, outcome=Outcome.OK)
+        outcome = self.store.record(self.run, result, parsed, now)
+        return outcome.new, outcome.updated
+
+    def rows(self) -> list[dict]:
+        return list(self.store.db.query("SELECT * FROM posts ORDER BY title"))
+
+
+def harness(tmp_path: Path) -> Harness:
+    return Harness(tmp_path / "a.db")
+
+
+def test_schema_is_created_by_recorded_migrations_in_wal_mode(tmp_path: Path) -> None:
+    Store(tmp_path / "a.db").close()
+    conn = sqlite3.connect(tmp_path / "a.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    applied = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations")]
+    assert applied == ["m001_initial"]
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"feeds", "posts", "runs", "fetch_log"} <= tables
+    Store(tmp_path / "a.db").close()  # reopening applies nothing twice
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
+
+
+def test_refetching_the_same_content_creates_nothing(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    doc = rss(Item("BGP add-path", guid="a"), Item("OSPF LSAs", guid="b"))
+    assert h.store_doc(doc) == (2, 0)
+    ids = [r["id"] for r in h.rows()]
+    assert h.store_doc(doc, T0 + timedelta(hours=1)) == (0, 0)
+    assert [r["id"] for r in h.rows()] == ids
+
+
+def test_changed_content_updates_in_place(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    h.store_doc(rss(Item("BGP add-path", guid="a", body="<p>v1</p>")))
+    before = h.rows()[0]
+    later = T0 + timedelta(hours=2)
+    assert h.store_doc(rss(Item("BGP add-path (updated)", guid="a", body="<p>v2</p>")), later) == (0, 1)
+    (after,) = h.rows()
+    assert after["id"] == before["id"]
+    assert after["title"] == "BGP add-path (updated)" and "v2" in after["content_html"]
+    assert after["first_seen"] == before["first_seen"]  # still not a new post
+    assert after["last_changed"] == later.isoformat(timespec="seconds")
+
+
+def test_guid_churn_with_same_link_is_the_same_post(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    link = "https://blog.example.net/2026/11/rpki/"
+    h.store_doc(rss(Item("RPKI ROV rollout", guid="wp-101", link=link)))
+    assert h.store_doc(rss(Item("RPKI ROV rollout, revised", guid="urn:uuid:9f", link=link))) == (0, 1)
+    (row,) = h.rows()
+    assert row["title"] == "RPKI ROV rollout, revised"
+
+
+def test_no_guid_identity_uses_link_without_tracking_parameters(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    h.store_doc(rss(Item("EVPN", link="https://blog.example.net/evpn/?utm_source=rss&utm_medium=feed")))
+    assert h.store_doc(rss(Item("EVPN multihoming", link="https://blog.example.net/evpn/?fbclid=xyz"))) == (
+        0,
+        1,
+    )
+    assert [r["link"] for r in h.rows()] == ["https://blog.example.net/evpn/"]
+
+
+def test_no_guid_no_link_uses_title_and_date(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    doc = rss(
+        Item("Weekly notes", date="Mon, 16 Nov 2026 08:00:00 GMT"),
+        Item("Weekly notes", date="Mon, 23 Nov 2026 08:00:00 GMT"),
+    )
+    assert h.store_doc(doc) == (2, 0)
+    assert h.store_doc(doc) == (0, 0)
+
+
+def test_episodes_sharing_one_link_stay_separate(tmp_path: Path) -> None:
+    # Many podcast feeds point every episode at the show's home page.
+    h = harness(tmp_path)
+    home = "https://pod.example.net/"
+    doc = rss(
+        *(
+            Item(f"Episode {n}", guid=f"ep-{n}", link=home, enclosure=f"https://m.example.net/{n}.mp3")
+            for n in range(1, 4)
+        )
+    )
+    assert h.store_doc(doc) == (3, 0)
+    more = rss(
+        *(
+            Item(f"Episode {n}", guid=f"ep-{n}", link=home, enclosure=f"https://m.example.net/{n}.mp3")
+            for n in range(1, 5)
+        )
+    )
+    assert h.store_doc(more) == (1, 0)
+    assert len(h.rows()) == 4
+
+
+def test_duplicate_flood_in_one_document_stores_each_post_once(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    doc = rss(*[Item("Same post", guid="dup")] * 500, Item("Other", guid="other"))
+    assert h.store_doc(doc) == (2, 0)
+
+
+def test_undated_post_keeps_its_first_seen_date(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    h.store_doc(rss(Item("Undated", guid="u", date=None)), T0)
+    h.store_doc(rss(Item("Undated", guid="u", date=None, body="<p>edited</p>")), T0 + timedelta(days=3))
+    (row,) = h.rows()
+    assert row["published"] == T0.isoformat(timespec="seconds")
+    assert row["date_source"] == "first_seen"
+
+
+def test_post_row_keeps_everything_a_publisher_gave(tmp_path: Path) -> None:
+    from conftest import fixture_bytes
+
+    h = harness(tmp_path)
+    h.store_doc(fixture_bytes("podcast.xml"))
+    row = next(r for r in h.rows() if r["guid"] == "pod-ep-12")
+    assert row["duration"] == 3723 and row["episode"] == 12
+    assert json.loads(row["enclosures"])[0]["url"] == "https://media.example.net/ep12.mp3"
+    assert [c["title"] for c in json.loads(row["chapters"])] == [
+        "Intro",
+        "PIM sparse mode",
+        "Listener questions",
+    ]
+    assert len(row["content_hash"]) == 64 and row["excerpt"]
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    assert backoff(1) == timedelta(minutes=15)
+    assert backoff(2) == timedelta(minutes=30)
+    assert backoff(4) == timedelta(hours=2)
+    assert backoff(40) == timedelta(hours=24)
