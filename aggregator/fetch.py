@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import socket
 import time
 from collections import defaultdict
@@ -294,6 +295,7 @@ class Fetcher:
                 url=url,
                 status=status,
                 body=body,
+                body_hash=hashlib.sha256(body).hexdigest(),
                 headers=tuple(
                     (k.lower(), v)
                     for k, v in response.headers.items()

@@ -8,9 +8,11 @@ is pure (no I/O, the clock passed in), so it can run in worker processes.
 from __future__ import annotations
 
 import calendar
+import hashlib
 import io
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
@@ -18,7 +20,7 @@ from typing import Any
 import feedparser
 
 from .errors import ParseError
-from .sanitize import clean_html, clean_text, excerpt, plain_text
+from .sanitize import clean_html, clean_text, excerpt, plain_text, text_of_clean_html
 from .types import Chapter, Enclosure, ParsedEntry, ParsedFeed, PodcastInfo
 from .urls import clean_link, resolve
 
@@ -28,6 +30,7 @@ MAX_ENTITY_DECLARATIONS = 64
 MAX_EXPANSION = 10  # parsed text may be at most this many times the body, plus slack
 EXPANSION_SLACK = 256 * 1024
 MAX_FIELD = 1000  # guid, title, author: longer values are cut
+EXCERPT_SOURCE = 4000  # characters of HTML read to make a ~300-character excerpt
 
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 _ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s*)?([^\s>]+)\s*([^>]*)>", re.IGNORECASE)
@@ -124,7 +127,8 @@ def _content(entry: Mapping[str, Any], feed_url: str) -> tuple[str, str]:
         content_html = _html_of(best.get("value", ""), best.get("type"), best.get("base") or feed_url)
     summary_html = ""
     summary = entry.get("summary")
-    if summary:
+    # feedparser copies content into summary when there is no description: keep one copy.
+    if summary and not (best is not None and summary == best.get("value")):
         detail = entry.get("summary_detail") or {}
         summary_html = _html_of(summary, detail.get("type"), detail.get("base") or feed_url)
     return content_html, summary_html
@@ -216,7 +220,10 @@ def _entry(entry: Mapping[str, Any], feed_url: str, now: datetime) -> ParsedEntr
     published, updated, note = _dates(entry, now)
     guid = entry.get("id")
     guid = clean_text(str(guid))[:MAX_FIELD] if guid else None
-    text = plain_text(content_html or summary_html)
+    # The excerpt needs a few hundred characters: convert only the start of the HTML.
+    lead = text_of_clean_html(summary_html[:EXCERPT_SOURCE]) or text_of_clean_html(
+        content_html[:EXCERPT_SOURCE]
+    )
     return ParsedEntry(
         guid=guid or None,
         link=link,
@@ -226,11 +233,16 @@ def _entry(entry: Mapping[str, Any], feed_url: str, now: datetime) -> ParsedEntr
         updated=updated,
         content_html=content_html,
         summary_html=summary_html,
-        excerpt=excerpt(plain_text(summary_html) or text),
+        excerpt=excerpt(lead),
         enclosures=_enclosures(entry, base),
         podcast=_podcast(entry, base),
         date_note=note,
     )
+
+
+def _fingerprinted(entry: ParsedEntry) -> ParsedEntry:
+    # repr of a frozen dataclass lists every field in order: a stable digest of the content.
+    return replace(entry, content_hash=hashlib.sha256(repr(entry).encode()).hexdigest())
 
 
 def parse_feed(
@@ -261,7 +273,7 @@ def parse_feed(
         if bozo:
             raise ParseError(url, f"malformed feed with no readable entries{why}")
     feed = result.get("feed") or {}
-    parsed = tuple(_entry(e, url, now) for e in entries)
+    parsed = tuple(_fingerprinted(_entry(e, url, now)) for e in entries)
     size = sum(len(e.content_html) + len(e.summary_html) + len(e.title) for e in parsed)
     if size > MAX_EXPANSION * len(body) + EXPANSION_SLACK:
         raise ParseError(url, f"refused: {len(body):,} bytes expanded to {size:,} characters of text")

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from .config import policy_for
@@ -98,7 +99,7 @@ def update(
     outcomes: list[FeedOutcome] = [store.record_skip(run_id, f.url, why, now) for f, why in skipped]
     if on_start:
         on_start(len(due))
-    outcomes += asyncio.run(_fetch_all(config, store, run_id, due, clock, progress, fetcher))
+    outcomes += asyncio.run(_fetch_all(config, store, run_id, due, clock, progress, fetcher, force))
     store.finish_run(run_id, clock(), outcomes)
     order = {f.url: i for i, f in enumerate(config.feeds)}
     outcomes.sort(key=lambda o: order.get(o.url, len(order)))
@@ -113,6 +114,7 @@ async def _fetch_all(
     clock: Clock,
     progress: Progress | None,
     fetcher: Fetcher | None,
+    force: bool = False,
 ) -> list[FeedOutcome]:
     if not feeds:
         return []
@@ -148,6 +150,15 @@ async def _fetch_all(
                     last_modified=state.last_modified if state else None,
                     policy=policy_for(config, feed),
                 )
+            if (
+                result.outcome is Outcome.OK
+                and not force
+                and state is not None
+                and state.body_hash is not None
+                and result.body_hash == state.body_hash
+            ):
+                # A server without validators sent the same bytes again: nothing to parse.
+                result = replace(result, outcome=Outcome.NOT_MODIFIED, body=None)
             if result.outcome is Outcome.OK and result.body is not None:
                 got = await parse(result)
                 if isinstance(got, str):

@@ -50,6 +50,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             last_error TEXT,
             last_warning TEXT,
             redirect_url TEXT,
+            body_hash TEXT,
             gone INTEGER NOT NULL DEFAULT 0,
             added TEXT NOT NULL
         )"""
@@ -133,14 +134,6 @@ def post_id(feed_url: str, kind: str, key: str) -> str:
     return hashlib.sha256(f"{feed_url}\x00{kind}\x00{key}".encode()).hexdigest()[:20]
 
 
-def content_hash(entry: ParsedEntry) -> str:
-    data = asdict(entry)
-    data["published"] = iso(entry.published)
-    data["updated"] = iso(entry.updated)
-    blob = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
 @dataclass(frozen=True)
 class FeedState:
     url: str
@@ -149,6 +142,7 @@ class FeedState:
     next_fetch: datetime | None
     gone: bool
     consecutive_errors: int
+    body_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,19 +195,40 @@ class Store:
 
     # -- feeds --------------------------------------------------------------
 
-    def sync_feeds(self, feeds: Iterable[FeedConfig], now: datetime) -> None:
+    def sync_feeds(self, feeds: Iterable[FeedConfig], now: datetime) -> list[tuple[str, str]]:
+        """Add configured feeds, update names and kinds; return the feeds that moved.
+
+        When a new URL in the configuration is the permanent redirect a stored feed
+        reported, and that feed's old URL is no longer configured, the owner has taken
+        the suggestion: the feed keeps its history under the new URL instead of
+        starting over and storing every post a second time.
+        """
+        feeds = list(feeds)
         rows = [(f.url, f.name, f.kind.value, iso(now)) for f in feeds]
+        configured = {f.url for f in feeds}
+        stored = {row[0]: row[1] for row in self.db.execute("SELECT url, redirect_url FROM feeds")}
+        moves = []
+        for url in configured - stored.keys():
+            old = next((o for o, target in stored.items() if target == url and o not in configured), None)
+            if old is not None:
+                moves.append((old, url))
         with self._tx():
+            self.db.execute("PRAGMA defer_foreign_keys = ON")
+            for old, new in moves:
+                self.db.execute("UPDATE feeds SET url = ?, redirect_url = NULL WHERE url = ?", [new, old])
+                self.db.execute("UPDATE posts SET feed_url = ? WHERE feed_url = ?", [new, old])
+                self.db.execute("UPDATE fetch_log SET feed_url = ? WHERE feed_url = ?", [new, old])
             self.db.conn.executemany(
                 """INSERT INTO feeds (url, name, kind, added) VALUES (?, ?, ?, ?)
                 ON CONFLICT(url) DO UPDATE SET name = excluded.name, kind = excluded.kind""",
                 rows,
             )
+        return moves
 
     def feed_states(self) -> dict[str, FeedState]:
         out = {}
         for row in self.db.query(
-            "SELECT url, etag, last_modified, next_fetch, gone, consecutive_errors FROM feeds"
+            "SELECT url, etag, last_modified, next_fetch, gone, consecutive_errors, body_hash FROM feeds"
         ):
             out[row["url"]] = FeedState(
                 url=row["url"],
@@ -222,6 +237,7 @@ class Store:
                 next_fetch=parse_iso(row["next_fetch"]),
                 gone=bool(row["gone"]),
                 consecutive_errors=row["consecutive_errors"],
+                body_hash=row["body_hash"],
             )
         return out
 
@@ -332,7 +348,7 @@ class Store:
         self.db.execute(
             """UPDATE feeds SET etag = ?, last_modified = ?, last_status = ?, last_fetch = ?,
             last_success = ?, consecutive_errors = 0, next_fetch = NULL, last_error = NULL,
-            last_warning = ?, redirect_url = ?, gone = 0,
+            redirect_url = ?, gone = 0,
             title = coalesce(?, title), link = coalesce(?, link), language = coalesce(?, language)
             WHERE url = ?""",
             [
@@ -341,7 +357,6 @@ class Store:
                 fetched.status,
                 iso(now),
                 iso(now),
-                parsed.warning if parsed else None,
                 fetched.permanent_redirect,
                 (parsed.title or None) if parsed else None,
                 parsed.link if parsed else None,
@@ -349,6 +364,11 @@ class Store:
                 fetched.url,
             ],
         )
+        if parsed is not None:  # a 304 keeps what the last parse found
+            self.db.execute(
+                "UPDATE feeds SET last_warning = ?, body_hash = ? WHERE url = ?",
+                [parsed.warning, fetched.body_hash, fetched.url],
+            )
 
     def _feed_failure(self, fetched: FetchResult, outcome: Outcome, error: str, now: datetime) -> None:
         row = self.db.execute("SELECT consecutive_errors FROM feeds WHERE url = ?", [fetched.url]).fetchone()
@@ -418,7 +438,7 @@ class Store:
             if pid in seen_ids:
                 continue  # the same post twice in one document: keep the first
             seen_ids.add(pid)
-            digest = content_hash(entry)
+            digest = entry.content_hash
             row = match or by_id.get(pid)
             if row is not None and row[6] == digest:
                 continue

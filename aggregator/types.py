@@ -83,6 +83,7 @@ class FetchResult:
     error: str | None = None
     outcome: Outcome = Outcome.OK
     elapsed: float = 0.0
+    body_hash: str | None = None  # sha256 of the body, to skip parsing a byte-identical one
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ class ParsedEntry:
     enclosures: tuple[Enclosure, ...] = ()
     podcast: PodcastInfo | None = None
     date_note: str | None = None  # why a feed date was not used
+    content_hash: str = ""  # digest of all the fields above, set by the parser
 
 
 @dataclass(frozen=True)

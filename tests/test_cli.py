@@ -139,3 +139,37 @@ def test_readme_documents_every_command() -> None:
     assert commands[0] == "make demo"
     assert commands[1] == "make test"
     assert "\nmake test\n" in ci, "the README's test command must be what CI runs"
+
+
+def test_terminal_gets_a_progress_bar_and_a_summary(
+    server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str]
+) -> None:
+    import os
+    import pty
+
+    serve_fixture(server, "/ok.xml", "rss2.xml")
+    config = write_config(["/ok.xml", "/missing.xml"])
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        ["aggregator", "--config", config.path, "update"],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**cli_env, "COLUMNS": "100"},
+    )
+    os.close(terminal)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(controller)
+    assert proc.wait(timeout=30) == 0
+    text = output.decode(errors="replace")
+    assert "Fetching feeds" in text
+    assert "failed: Feed 1: HTTP 404 Not Found" in text
+    assert "2 feeds: 1 ok, 0 not modified, 1 failed, 0 skipped; 3 new posts, 0 updated" in text

@@ -99,7 +99,7 @@ def test_retry_after_is_honoured_for_that_feed_only(
         update(config, store, clock=clock)
         clock.now += timedelta(hours=1)
         got = outcomes(update(config, store, clock=clock))
-        assert got == {"busy": Outcome.SKIPPED, "fine": Outcome.OK}
+        assert got == {"busy": Outcome.SKIPPED, "fine": Outcome.NOT_MODIFIED}
         assert server.hits("/busy") == 1
         clock.now += timedelta(hours=1, minutes=1)
         assert outcomes(update(config, store, clock=clock))["busy"] is Outcome.ERROR
@@ -147,3 +147,42 @@ def test_parse_pool_is_used_for_larger_runs(server: FeedServer, write_config: Wr
     config = write_config(paths)
     summary = run_update(config)
     assert summary.count(Outcome.OK) == 20 and summary.new == 100
+
+
+def test_taking_the_redirect_suggestion_keeps_the_feed_history(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    serve_fixture(server, "/new.xml", "rss2.xml")
+    server.routes["/old.xml"] = Route(status=301, headers={"Location": "/new.xml"})
+    config = write_config([("/old.xml", "Blog")])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        ids = sorted(p["id"] for p in store.posts())
+    config = write_config([("/new.xml", "Blog")])  # the owner applies the suggestion
+    with Store(config.database) as store:
+        clock.now += timedelta(hours=1)
+        summary = update(config, store, clock=clock)
+        assert summary.new == 0
+        assert sorted(p["id"] for p in store.posts()) == ids
+        assert [f["url"] for f in store.feeds()] == [server.url("/new.xml")]
+        assert store.feeds()[0]["redirect_url"] is None
+
+
+def test_identical_body_without_validators_is_not_parsed_again(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    serve_fixture(server, "/plain.xml", "rss2.xml")  # no ETag, no Last-Modified
+    config = write_config(["/plain.xml"])
+    with Store(config.database) as store:
+        assert update(config, store, clock=clock).new == 3
+        clock.now += timedelta(hours=1)
+        second = update(config, store, clock=clock)
+        assert outcomes(second)["plain.xml"] is Outcome.NOT_MODIFIED
+        assert store.feeds()[0]["last_status"] == 200
+        server.routes["/plain.xml"] = Route(
+            body=fixture_bytes("rss2.xml").replace(b"OSPF stub", b"OSPF NSSA")
+        )
+        third = update(config, store, clock=clock)
+        assert (outcomes(third)["plain.xml"], third.updated) == (Outcome.OK, 1)
+        forced = update(config, store, clock=clock, force=True)
+        assert outcomes(forced)["plain.xml"] is Outcome.OK  # --force parses even the same bytes
