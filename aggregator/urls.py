@@ -55,12 +55,16 @@ def clean_link(value: str | None, base: str | None = None) -> str | None:
     if parts.scheme.lower() not in SAFE_SCHEMES or not parts.hostname:
         return None
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking(k)]
-    netloc = parts.netloc
-    if parts.hostname != parts.hostname.lower() or "@" in netloc:
-        host = parts.hostname.lower()
-        if ":" in host:
-            host = f"[{host}]"
-        netloc = host + (f":{parts.port}" if parts.port else "")
+    # Rebuilt from its parts: host lower-cased, user:password dropped, default port dropped.
+    host = parts.hostname
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:  # a port out of range or not a number
+        return None
+    default = {"http": 80, "https": 443}[parts.scheme.lower()]
+    netloc = host + (f":{port}" if port and port != default else "")
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(query, doseq=True), ""))
 
 

@@ -405,6 +405,14 @@ class FeedServer:
     def counts(self) -> tuple[int, int, int]:
         return self.stats[STAT_200], self.stats[STAT_304], self.stats[STAT_OTHER]
 
+    def cpu(self) -> float:
+        """User + system CPU seconds used by the server process so far."""
+        try:
+            times = _psutil().Process(self.process.pid).cpu_times()
+        except Exception:  # gone: nothing to report
+            return 0.0
+        return float(times.user + times.system)
+
     def stop(self) -> None:
         if self.process.is_alive():
             self.process.terminate()
@@ -498,6 +506,15 @@ class PeakTreeRss:
             self._sample(root)
 
 
+def steal_seconds() -> float:
+    """Linux: CPU time stolen by the hypervisor, summed over all CPUs (0 where unknown)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def become_subreaper() -> bool:
     """Linux: orphaned descendants (a tool's forkserver, say) are re-parented to this process.
 
@@ -540,6 +557,8 @@ class Measurement:
     peak_rss: int
     returncode: int
     responses: tuple[int, int, int]  # 200s, 304s, others answered by the server meanwhile
+    server_cpu: float  # CPU seconds the feed server used meanwhile
+    steal: float  # CPU seconds the hypervisor gave to others meanwhile (all CPUs)
     orphans: int = 0
 
 
@@ -547,7 +566,7 @@ def measure(
     command: Sequence[str], cwd: Path, env: dict[str, str], log: Path, server: FeedServer
 ) -> Measurement:
     """Run one command to completion; wall, CPU (user+sys) and peak tree RSS."""
-    before_responses = server.counts()
+    before_responses, before_server, before_steal = server.counts(), server.cpu(), steal_seconds()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with log.open("ab") as out:
         out.write(f"$ {' '.join(command)}\n".encode())
@@ -568,7 +587,9 @@ def measure(
         after_responses[1] - before_responses[1],
         after_responses[2] - before_responses[2],
     )
-    return Measurement(wall, cpu, sampler.peak, returncode, responses, orphans)
+    server_cpu = server.cpu() - before_server
+    steal = steal_seconds() - before_steal
+    return Measurement(wall, cpu, sampler.peak, returncode, responses, server_cpu, steal, orphans)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -813,7 +834,7 @@ def _fmt(value: float | None, spec: str) -> str:
 def print_table(results: Results, expected_posts: int) -> None:
     header = (
         f"{'tool':<9} {'run':<6} {'wall s':>8} {'CPU s':>8} {'peak MB':>8} {'posts':>7} "
-        f"{'HTTP 200/304/other':>19}  note"
+        f"{'HTTP 200/304/other':>19} {'srv CPU':>8}  note"
     )
     print()
     print(header)
@@ -822,14 +843,18 @@ def print_table(results: Results, expected_posts: int) -> None:
         m = row.measurement
         responses = "/".join(str(n) for n in m.responses) if m else "-"
         wall, cpu, peak = (m.wall, m.cpu, m.peak_rss / MB) if m else (None, None, None)
+        server_cpu = m.server_cpu if m else None
         note = row.note
         if m and m.orphans:
             note = (note + "; " if note else "") + f"reaped {m.orphans} orphaned process(es)"
         print(
             f"{row.tool:<9} {row.run:<6} {_fmt(wall, '8.2f')} {_fmt(cpu, '8.2f')} "
-            f"{_fmt(peak, '8.1f')} {_fmt(row.posts, '7d')} {responses:>19}  {note}"
+            f"{_fmt(peak, '8.1f')} {_fmt(row.posts, '7d')} {responses:>19} {_fmt(server_cpu, '8.2f')}  {note}"
         )
     print(f"(posts expected: {expected_posts}; posts are the rows stored after the run)")
+    steal = sum(row.measurement.steal for row in results.rows if row.measurement)
+    if steal > 0.5:
+        print(f"warning: the hypervisor stole {steal:.1f} CPU s during the runs; the numbers are noisy")
 
 
 def _ratio(results: Results, other: str, run: str) -> float | None:
