@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import select
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -45,11 +48,48 @@ def parse_job(url: str, body: bytes, headers: dict[str, str], now: datetime) -> 
         return f"could not parse: {type(exc).__name__}: {exc}"
 
 
+def _exit_with(pid: int) -> None:
+    """Worker initializer: exit as soon as the run that started this worker is gone.
+
+    A pool worker blocks on its task queue forever if the run is killed with SIGKILL,
+    and keeps the fork server alive with it; cron would pile them up run after run.
+    """
+    try:
+        handle: int | None = os.pidfd_open(pid)
+    except OSError:
+        handle = None
+        if not _alive(pid):
+            os._exit(0)
+
+    def watch() -> None:
+        if handle is not None:
+            select.select([handle], [], [])  # readable once the process has exited
+        else:
+            while _alive(pid):
+                time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-run", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _executor(workers: int, feeds: int) -> Executor:
     if workers > 1 and feeds >= POOL_MIN_FEEDS:
+        # forkserver, not fork: this process has threads (DNS lookups) by now.
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["aggregator.parse"])
-        return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        return ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
+        )
     return ThreadPoolExecutor(max_workers=1)
 
 

@@ -311,7 +311,9 @@ def _not_modified(doc: FeedDoc, headers: dict[str, str]) -> bool:
     return False
 
 
-async def _serve(routes: dict[str, FeedDoc], hosts: list[str], port: int, latency: float, stats: Any) -> None:
+async def _serve(
+    routes: dict[str, FeedDoc], hosts: list[str], port: int, latency: float, stats: Any, ready: Any
+) -> None:
     dates = _DateCache()
 
     def respond(method: str, target: str, headers: dict[str, str]) -> tuple[int, list[str], bytes]:
@@ -382,17 +384,18 @@ async def _serve(routes: dict[str, FeedDoc], hosts: list[str], port: int, latenc
                 await writer.wait_closed()
 
     server = await asyncio.start_server(handle, host=hosts, port=port, backlog=1024, reuse_address=True)
+    ready.set()  # bound on every address: connections from now on reach this server
     async with server:
         await server.serve_forever()
 
 
 def serve_forever(
-    routes: dict[str, FeedDoc], hosts: list[str], port: int, latency: float, stats: Any
+    routes: dict[str, FeedDoc], hosts: list[str], port: int, latency: float, stats: Any, ready: Any
 ) -> None:
     """Entry point of the server process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us with SIGTERM
     raise_nofile_limit()
-    asyncio.run(_serve(routes, hosts, port, latency, stats))
+    asyncio.run(_serve(routes, hosts, port, latency, stats, ready))
 
 
 @dataclass
@@ -426,20 +429,28 @@ def start_server(feeds: Sequence[FeedDoc], hosts: list[str], port: int, latency:
     """Fork the server process and wait, with a deadline, until every address accepts."""
     context = multiprocessing.get_context("fork")  # the feeds are inherited, not pickled
     stats = context.Array("q", 3)
+    ready = context.Event()
     routes = {doc.path: doc for doc in feeds}
     process = context.Process(
-        target=serve_forever, args=(routes, hosts, port, latency, stats), name="feed-server", daemon=True
+        target=serve_forever,
+        args=(routes, hosts, port, latency, stats, ready),
+        name="feed-server",
+        daemon=True,
     )
     process.start()
     server = FeedServer(process, stats)
     deadline = time.monotonic() + READY_DEADLINE
     pending = list(hosts)
-    while pending:
+    # First the server says it has bound every address (so nothing else answers on the port),
+    # then each address must accept a connection.
+    while not ready.wait(0.02) or pending:
         if not process.is_alive():
             raise RuntimeError(f"the feed server exited (code {process.exitcode}); is port {port} in use?")
         if time.monotonic() > deadline:
             server.stop()
             raise RuntimeError(f"the feed server did not accept connections within {READY_DEADLINE:g} s")
+        if not ready.is_set():
+            continue
         try:
             with socket.create_connection((pending[-1], port), timeout=1.0):
                 pending.pop()
@@ -958,7 +969,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Generated {len(feeds)} feeds, {expected} items, {total_bytes / MB:.1f} MB "
         f"in {time.perf_counter() - started:.1f} s (seed {args.seed})"
     )
-    server = start_server(feeds, hosts, args.port, args.latency)
+    try:
+        server = start_server(feeds, hosts, args.port, args.latency)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(
         f"Serving on {len(hosts)} addresses {hosts[0]}..{hosts[-1]} port {args.port}, "
         f"latency {args.latency:g} s, open-file limit {limit}"

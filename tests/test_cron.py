@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 from conftest import WriteConfig
@@ -44,6 +45,19 @@ def logged(db: str) -> int:
             return int(conn.execute("SELECT count(*) FROM fetch_log").fetchone()[0])
     except sqlite3.Error:
         return 0
+
+
+def processes_with(marker: str) -> list[int]:
+    """Processes (fork server, parser workers...) that inherited this environment marker."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
 
 
 def slow_feeds(server: FeedServer, delay: float) -> list[str]:
@@ -91,6 +105,8 @@ def test_sigkill_at_any_moment_loses_and_duplicates_nothing(
 ) -> None:
     config = write_config(slow_feeds(server, 0.05), fetch="per_host: 1")
     db = config.database
+    marker = f"AGGREGATOR_TEST_RUN={uuid.uuid4()}"
+    cli_env = {**cli_env, "AGGREGATOR_TEST_RUN": marker.split("=", 1)[1]}
     # Kill before the database exists, then after 1, 5, 11 and 17 feeds were stored.
     for stored in (0, 1, 5, 11, 17):
         proc = start(config.path, cli_env)
@@ -98,6 +114,8 @@ def test_sigkill_at_any_moment_loses_and_duplicates_nothing(
             wait_for(lambda s=stored, p=proc: logged(db) >= s or p.poll() is not None)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        # The parser workers and their fork server leave with the killed run.
+        wait_for(lambda: not processes_with(marker), timeout=10)
     final = start(config.path, cli_env)
     _, err = final.communicate(timeout=60)
     assert final.returncode == 0, err
