@@ -241,8 +241,24 @@ def _entry(entry: Mapping[str, Any], feed_url: str, now: datetime) -> ParsedEntr
 
 
 def _fingerprinted(entry: ParsedEntry) -> ParsedEntry:
-    # repr of a frozen dataclass lists every field in order: a stable digest of the content.
-    return replace(entry, content_hash=hashlib.sha256(repr(entry).encode()).hexdigest())
+    """Set a digest of everything the entry carries, to tell a changed post from a re-fetch."""
+    digest = hashlib.sha256()
+    for part in (
+        entry.guid,
+        entry.link,
+        entry.title,
+        "\x1f".join(entry.authors),
+        entry.published and entry.published.isoformat(),
+        entry.updated and entry.updated.isoformat(),
+        entry.date_note,
+        entry.content_html,
+        entry.summary_html,
+        repr(entry.enclosures),  # small records: repr lists every field in order
+        repr(entry.podcast),
+    ):
+        digest.update((part or "").encode())
+        digest.update(b"\x00")
+    return replace(entry, content_hash=digest.hexdigest())
 
 
 def parse_feed(

@@ -517,13 +517,24 @@ class PeakTreeRss:
             self._sample(root)
 
 
-def steal_seconds() -> float:
-    """Linux: CPU time stolen by the hypervisor, summed over all CPUs (0 where unknown)."""
+def machine_cpu() -> tuple[float, float]:
+    """Linux: (busy, stolen) CPU seconds of the whole machine so far, summed over all CPUs.
+
+    busy is user + nice + system + irq + softirq; stolen is what the hypervisor gave to
+    other guests. (0, 0) where /proc/stat is not available.
+    """
     try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
-        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
+        fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, steal / tick
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def become_subreaper() -> bool:
@@ -569,6 +580,7 @@ class Measurement:
     returncode: int
     responses: tuple[int, int, int]  # 200s, 304s, others answered by the server meanwhile
     server_cpu: float  # CPU seconds the feed server used meanwhile
+    other_cpu: float  # CPU seconds used meanwhile by processes that are neither tool, server nor us
     steal: float  # CPU seconds the hypervisor gave to others meanwhile (all CPUs)
     orphans: int = 0
 
@@ -577,7 +589,8 @@ def measure(
     command: Sequence[str], cwd: Path, env: dict[str, str], log: Path, server: FeedServer
 ) -> Measurement:
     """Run one command to completion; wall, CPU (user+sys) and peak tree RSS."""
-    before_responses, before_server, before_steal = server.counts(), server.cpu(), steal_seconds()
+    before_responses, before_server = server.counts(), server.cpu()
+    before_machine, before_own = machine_cpu(), own_cpu()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with log.open("ab") as out:
         out.write(f"$ {' '.join(command)}\n".encode())
@@ -599,8 +612,10 @@ def measure(
         after_responses[2] - before_responses[2],
     )
     server_cpu = server.cpu() - before_server
-    steal = steal_seconds() - before_steal
-    return Measurement(wall, cpu, sampler.peak, returncode, responses, server_cpu, steal, orphans)
+    after_machine = machine_cpu()
+    busy, steal = after_machine[0] - before_machine[0], after_machine[1] - before_machine[1]
+    other_cpu = max(0.0, busy - cpu - server_cpu - (own_cpu() - before_own)) if busy else 0.0
+    return Measurement(wall, cpu, sampler.peak, returncode, responses, server_cpu, other_cpu, steal, orphans)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -845,7 +860,7 @@ def _fmt(value: float | None, spec: str) -> str:
 def print_table(results: Results, expected_posts: int) -> None:
     header = (
         f"{'tool':<9} {'run':<6} {'wall s':>8} {'CPU s':>8} {'peak MB':>8} {'posts':>7} "
-        f"{'HTTP 200/304/other':>19} {'srv CPU':>8}  note"
+        f"{'HTTP 200/304/other':>19} {'srv CPU':>8} {'oth CPU':>8}  note"
     )
     print()
     print(header)
@@ -854,18 +869,26 @@ def print_table(results: Results, expected_posts: int) -> None:
         m = row.measurement
         responses = "/".join(str(n) for n in m.responses) if m else "-"
         wall, cpu, peak = (m.wall, m.cpu, m.peak_rss / MB) if m else (None, None, None)
-        server_cpu = m.server_cpu if m else None
+        server_cpu, other_cpu = (m.server_cpu, m.other_cpu) if m else (None, None)
         note = row.note
         if m and m.orphans:
             note = (note + "; " if note else "") + f"reaped {m.orphans} orphaned process(es)"
         print(
             f"{row.tool:<9} {row.run:<6} {_fmt(wall, '8.2f')} {_fmt(cpu, '8.2f')} "
-            f"{_fmt(peak, '8.1f')} {_fmt(row.posts, '7d')} {responses:>19} {_fmt(server_cpu, '8.2f')}  {note}"
+            f"{_fmt(peak, '8.1f')} {_fmt(row.posts, '7d')} {responses:>19} {_fmt(server_cpu, '8.2f')} "
+            f"{_fmt(other_cpu, '8.2f')}  {note}"
         )
     print(f"(posts expected: {expected_posts}; posts are the rows stored after the run)")
     steal = sum(row.measurement.steal for row in results.rows if row.measurement)
     if steal > 0.5:
         print(f"warning: the hypervisor stole {steal:.1f} CPU s during the runs; the numbers are noisy")
+    for row in results.rows:
+        m = row.measurement
+        if m and m.other_cpu > max(1.0, 0.1 * m.wall):
+            print(
+                f"warning: other processes used {m.other_cpu:.1f} CPU s during the {row.run} run "
+                f"of {row.tool} ({m.wall:.1f} s); they competed for the CPUs, run again on a quiet machine"
+            )
 
 
 def _ratio(results: Results, other: str, run: str) -> float | None:
