@@ -8,7 +8,6 @@ from functools import lru_cache
 
 import nh3
 
-
 TAGS = frozenset(
     [
         "a",
