@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import socket
+import ssl
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -24,6 +26,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import certifi
 import httpcore
 import httpx
 
@@ -61,12 +64,7 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
-        except (TimeoutError, OSError) as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        addresses = await self._resolve(host, port, timeout)
         refused = [a for a in addresses if not self._policy.permits(a, port)]
         if refused:
             raise BlockedAddress(
@@ -84,6 +82,19 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         assert last is not None
         raise last
 
+    @staticmethod
+    async def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
+        try:
+            return [str(ipaddress.ip_address(host.strip("[]")))]  # a literal: nothing to look up
+        except ValueError:
+            pass
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
+        except (TimeoutError, OSError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> httpcore.AsyncNetworkStream:
@@ -93,20 +104,55 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+class _PerHostTransport(httpx.AsyncBaseTransport):
+    """A small connection pool per origin, each behind the address guard.
+
+    httpcore's pool scans every connection it holds on each request, checking each
+    idle one with system calls; with one big pool across hundreds of hosts that cost
+    grows with the square of the pool. Pools of per_host connections keep it flat.
+    """
+
+    def __init__(self, settings: FetchSettings, policy: AddressPolicy, ssl_context: ssl.SSLContext) -> None:
+        self._settings = settings
+        self._policy = policy
+        self._ssl_context = ssl_context
+        self._pools: dict[tuple[bytes, bytes, int | None], httpx.AsyncHTTPTransport] = {}
+
+    def _pool(self, url: httpx.URL) -> httpx.AsyncHTTPTransport:
+        key = (url.raw_scheme, url.raw_host, url.port)
+        transport = self._pools.get(key)
+        if transport is None:
+            limit = self._settings.per_host
+            transport = httpx.AsyncHTTPTransport(
+                verify=self._ssl_context,
+                limits=httpx.Limits(
+                    max_connections=limit, max_keepalive_connections=limit, keepalive_expiry=10.0
+                ),
+                retries=0,
+                trust_env=False,
+            )
+            pool = getattr(transport, "_pool", None)
+            inner = getattr(pool, "_network_backend", None)
+            if pool is None or inner is None:  # pragma: no cover - guards an httpx upgrade
+                raise RuntimeError("this httpx version hides its connection pool; pin httpx<0.29")
+            pool._network_backend = _GuardedBackend(inner, self._policy)
+            self._pools[key] = transport
+        return transport
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._pool(request.url).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for transport in pools:
+            await transport.aclose()
+
+
 def _guarded_client(settings: FetchSettings, policy: AddressPolicy) -> httpx.AsyncClient:
-    limits = httpx.Limits(
-        max_connections=settings.concurrency * 2,
-        max_keepalive_connections=settings.concurrency,
-        keepalive_expiry=10.0,
-    )
-    transport = httpx.AsyncHTTPTransport(limits=limits, retries=0, trust_env=False)
-    pool = getattr(transport, "_pool", None)
-    inner = getattr(pool, "_network_backend", None)
-    if pool is None or inner is None:  # pragma: no cover - guards an httpx upgrade
-        raise RuntimeError("this httpx version hides its connection pool; pin httpx<0.29")
-    pool._network_backend = _GuardedBackend(inner, policy)
+    # One TLS context for every pool: building one loads the CA bundle, which is slow.
+    ssl_context = ssl.create_default_context(cafile=certifi.where())
     return httpx.AsyncClient(
-        transport=transport,
+        transport=_PerHostTransport(settings, policy, ssl_context),
         timeout=httpx.Timeout(settings.timeout, pool=None),
         follow_redirects=False,
         trust_env=False,

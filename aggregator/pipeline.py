@@ -161,6 +161,9 @@ async def _fetch_all(
     states = store.feed_states()
     limit = asyncio.Semaphore(config.fetch.concurrency)
     workers = config.fetch.parse_workers or os.cpu_count() or 1
+    # Bodies waiting for a parser. A feed keeps its fetch slot until it gets one, so
+    # when parsing is the bottleneck fetching slows down instead of piling up bodies.
+    backlog = asyncio.Semaphore(workers * 2)
     executor = _executor(workers, len(feeds))
     loop = asyncio.get_running_loop()
     outcomes: list[FeedOutcome] = []
@@ -182,6 +185,7 @@ async def _fetch_all(
         state = states.get(feed.url)
         parsed: ParsedFeed | None = None
         error: str | None = None
+        queued = False
         try:
             async with limit:
                 result = await fetcher.fetch(
@@ -190,6 +194,9 @@ async def _fetch_all(
                     last_modified=state.last_modified if state else None,
                     policy=policy_for(config, feed),
                 )
+                if result.body is not None:
+                    await backlog.acquire()
+                    queued = True
             if (
                 result.outcome is Outcome.OK
                 and not force
@@ -208,6 +215,9 @@ async def _fetch_all(
         except Exception as exc:  # never let one feed end the run
             result = FetchResult(url=feed.url, status=None, outcome=Outcome.ERROR)
             error = f"internal error: {type(exc).__name__}: {exc}"
+        finally:
+            if queued:
+                backlog.release()
         outcome = store.record(run_id, result, parsed, clock(), error)
         outcomes.append(outcome)
         if progress:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 SAFE_SCHEMES = frozenset({"http", "https"})
 # Parameters that only identify the campaign or the click, never the page.
@@ -48,13 +48,18 @@ def clean_link(value: str | None, base: str | None = None) -> str | None:
         return None
     value = value.strip()
     try:
-        absolute = urljoin(base, value) if base else value
+        absolute = value if not base or value.startswith(("https://", "http://")) else urljoin(base, value)
         parts = urlsplit(absolute)
     except ValueError:
         return None
     if parts.scheme.lower() not in SAFE_SCHEMES or not parts.hostname:
         return None
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking(k)]
+    # Filter the raw query, so the parameters that stay keep their exact spelling and order.
+    query = "&".join(
+        piece
+        for piece in parts.query.split("&")
+        if piece and not is_tracking(unquote_plus(piece.split("=", 1)[0]))
+    )
     # Rebuilt from its parts: host lower-cased, user:password dropped, default port dropped.
     host = parts.hostname
     if ":" in host:
@@ -65,7 +70,7 @@ def clean_link(value: str | None, base: str | None = None) -> str | None:
         return None
     default = {"http": 80, "https": 443}[parts.scheme.lower()]
     netloc = host + (f":{port}" if port and port != default else "")
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(query, doseq=True), ""))
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", query, ""))
 
 
 def resolve(value: str | None, base: str | None, schemes: frozenset[str] = SAFE_SCHEMES) -> str | None:
