@@ -8,6 +8,7 @@ process, one transaction per feed, as each feed finishes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import select
@@ -51,9 +52,13 @@ def parse_job(url: str, body: bytes, headers: dict[str, str], now: datetime) -> 
 def _exit_with(pid: int) -> None:
     """Worker initializer: exit as soon as the run that started this worker is gone.
 
-    A pool worker blocks on its task queue forever if the run is killed with SIGKILL,
-    and keeps the fork server alive with it; cron would pile them up run after run.
+    A pool worker blocks on its task queue forever if the run is killed with SIGKILL;
+    cron would pile them up run after run.
     """
+    # Workers yield the CPU to the run's own process, which feeds them bodies: a
+    # starved feeder leaves both cores idle.
+    with contextlib.suppress(OSError):
+        os.nice(5)
     try:
         handle: int | None = os.pidfd_open(pid)
     except OSError:
@@ -82,14 +87,27 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _executor(workers: int, feeds: int) -> Executor:
+def _noop() -> None:
+    pass
+
+
+def start_parsers(workers: int, feeds: int) -> Executor:
+    """The parser pool for a run: worker processes when the run is big enough.
+
+    Call it before the event loop starts: the workers are forked at once, while this
+    process has no other thread (a fork copies locks other threads may hold). Forked
+    workers share the already imported code with this process, which keeps the run's
+    memory low and needs no fork server.
+    """
     if workers > 1 and feeds >= POOL_MIN_FEEDS:
-        # forkserver, not fork: this process has threads (DNS lookups) by now.
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["aggregator.parse"])
-        return ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_exit_with,
+            initargs=(os.getpid(),),
         )
+        pool.submit(_noop).result()  # a fork pool starts every worker on its first task
+        return pool
     return ThreadPoolExecutor(max_workers=1)
 
 
@@ -139,7 +157,15 @@ def update(
     outcomes: list[FeedOutcome] = [store.record_skip(run_id, f.url, why, now) for f, why in skipped]
     if on_start:
         on_start(len(due))
-    outcomes += asyncio.run(_fetch_all(config, store, run_id, due, clock, progress, fetcher, force))
+    workers = config.fetch.parse_workers or os.cpu_count() or 1
+    executor = start_parsers(workers, len(due)) if due else None
+    try:
+        outcomes += asyncio.run(
+            _fetch_all(config, store, run_id, due, clock, progress, fetcher, executor, workers, force)
+        )
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
     store.finish_run(run_id, clock(), outcomes)
     order = {f.url: i for i, f in enumerate(config.feeds)}
     outcomes.sort(key=lambda o: order.get(o.url, len(order)))
@@ -154,32 +180,35 @@ async def _fetch_all(
     clock: Clock,
     progress: Progress | None,
     fetcher: Fetcher | None,
+    executor: Executor | None,
+    workers: int,
     force: bool = False,
 ) -> list[FeedOutcome]:
     if not feeds:
         return []
     states = store.feed_states()
     limit = asyncio.Semaphore(config.fetch.concurrency)
-    workers = config.fetch.parse_workers or os.cpu_count() or 1
     # Bodies waiting for a parser. A feed keeps its fetch slot until it gets one, so
     # when parsing is the bottleneck fetching slows down instead of piling up bodies.
-    backlog = asyncio.Semaphore(workers * 2)
-    executor = _executor(workers, len(feeds))
+    backlog = asyncio.Semaphore(workers * 4)
+    assert executor is not None
     loop = asyncio.get_running_loop()
     outcomes: list[FeedOutcome] = []
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher(config.fetch, clock=clock)
 
+    broken = False
+
     async def parse(result: FetchResult) -> ParsedFeed | str:
-        nonlocal executor
+        nonlocal broken
         assert result.body is not None
         args = (result.url, result.body, dict(result.headers), clock())
-        try:
-            return await loop.run_in_executor(executor, parse_job, *args)
-        except BrokenProcessPool:
-            # A worker died (out of memory on a hostile feed?): finish in-process.
-            executor = ThreadPoolExecutor(max_workers=1)
-            return await loop.run_in_executor(executor, parse_job, *args)
+        if not broken:
+            try:
+                return await loop.run_in_executor(executor, parse_job, *args)
+            except BrokenProcessPool:
+                broken = True  # a worker died (killed for memory?): finish in this process
+        return parse_job(*args)
 
     async def one(feed: FeedConfig) -> None:
         state = states.get(feed.url)
@@ -228,7 +257,6 @@ async def _fetch_all(
     finally:
         if own_fetcher:
             await fetcher.aclose()
-        executor.shutdown(wait=True, cancel_futures=True)
     return outcomes
 
 

@@ -123,7 +123,14 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return value.astimezone(UTC).isoformat(timespec="seconds")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="seconds")
+
+
+def _json_list(items: Iterable[Any]) -> str:
+    values = [i if isinstance(i, str) else asdict(i) for i in items]
+    return json.dumps(values, ensure_ascii=False) if values else "[]"
 
 
 def parse_iso(value: str | None) -> datetime | None:
@@ -470,7 +477,7 @@ class Store:
             "guid": entry.guid,
             "link": entry.link,
             "title": entry.title,
-            "authors": json.dumps(list(entry.authors), ensure_ascii=False),
+            "authors": _json_list(entry.authors),
             "published": published,
             "updated": iso(entry.updated),
             "date_source": source,
@@ -480,13 +487,11 @@ class Store:
             "content_html": entry.content_html,
             "summary_html": entry.summary_html,
             "excerpt": entry.excerpt,
-            "enclosures": json.dumps([asdict(e) for e in entry.enclosures], ensure_ascii=False),
+            "enclosures": _json_list(entry.enclosures),
             "duration": podcast.duration if podcast else None,
             "episode": podcast.episode if podcast else None,
             "season": podcast.season if podcast else None,
-            "chapters": json.dumps(
-                [asdict(c) for c in podcast.chapters] if podcast else [], ensure_ascii=False
-            ),
+            "chapters": _json_list(podcast.chapters if podcast else ()),
             "chapters_url": podcast.chapters_url if podcast else None,
             "image": podcast.image if podcast else None,
             "content_hash": digest,

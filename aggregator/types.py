@@ -30,7 +30,7 @@ class FeedConfig:
 
 @dataclass(frozen=True)
 class FetchSettings:
-    concurrency: int = 64
+    concurrency: int = 128
     per_host: int = 2
     timeout: float = 20.0
     deadline: float = 60.0
