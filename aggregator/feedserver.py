@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -22,6 +23,7 @@ class Route:
     etag: str | None = None  # answer If-None-Match with 304
     last_modified: str | None = None
     gzip: bool = False
+    encoding: str | None = None  # "gzip" or "deflate"
     delay: float = 0.0  # before the status line
     trickle: float = 0.0  # seconds between single bytes of the body
 
@@ -64,9 +66,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(304, b"", {"Last-Modified": route.last_modified})
                 return
         body = route.body
-        if route.gzip:
+        encoding = "gzip" if route.gzip else route.encoding
+        if encoding == "gzip":
             body = gzip.compress(body)
-            headers["Content-Encoding"] = "gzip"
+        elif encoding == "deflate":
+            body = zlib.compress(body)
+        if encoding:
+            headers["Content-Encoding"] = encoding
         if route.trickle:
             self.send_response(route.status)
             for key, value in headers.items():

@@ -173,3 +173,33 @@ def test_per_host_limit_is_respected(server: FeedServer) -> None:
     results = asyncio.run(go())
     assert all(r.outcome is Outcome.OK for r in results)
     assert server.max_active == 2
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "[::1]",
+        "[::ffff:127.0.0.1]",
+        "2130706433",
+        "0x7f.0.0.1",
+        "0.0.0.0",
+        "127.1",
+        "[fe80::1]",
+        "10.0.0.1",
+        "192.168.1.1",
+        "100.64.0.1",
+    ],
+)
+def test_every_spelling_of_a_private_address_is_refused(server: FeedServer, host: str) -> None:
+    # Resolution happens before the check, so numeric tricks end up as the address they mean.
+    result = fetch(
+        f"http://{host}:{server.port}/f.xml", AddressPolicy(), FetchSettings(timeout=1, deadline=2)
+    )
+    assert result.outcome is Outcome.ERROR
+    assert "refused" in (result.error or "") or "resolve" in (result.error or "")
+    assert server.hits("/f.xml") == 0
+
+
+def test_deflate_body_is_decompressed(server: FeedServer) -> None:
+    server.routes["/d.xml"] = Route(body=RSS, encoding="deflate")
+    assert fetch(server.url("/d.xml"), allow(server)).body == RSS
