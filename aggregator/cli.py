@@ -259,10 +259,17 @@ def demo(out: Path) -> None:
         config, _summaries = run_demo(out, click.echo)
         with Store(config.database) as store:
             total = store.count_posts()
+    # Name the commands as this one was run (.venv/bin/aggregator after `make demo`).
+    here = Path(sys.argv[0])
+    command = str(here) if here.parent != Path() and here.name == "aggregator" else "aggregator"
+    sqlite_utils = Path(command).with_name("sqlite-utils") if "/" in command else Path("sqlite-utils")
     click.echo(f"\nStored {total} posts in {config.database}")
     click.echo("Look around:")
-    click.echo(f"  aggregator --config {out / 'feeds.yaml'} status")
-    click.echo(f"  sqlite3 {config.database} 'select published, title from posts order by published desc'")
+    click.echo(f"  {command} --config {out / 'feeds.yaml'} status")
+    click.echo(
+        f"  {sqlite_utils} {config.database} --table "
+        "'select published, title from posts order by published desc limit 10'"
+    )
 
 
 def main() -> None:

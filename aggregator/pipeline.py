@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from .config import policy_for
-from .errors import ParseError
+from .errors import AggregatorError, ParseError
 from .fetch import Fetcher
 from .lock import RunLock
 from .parse import parse_feed
@@ -115,6 +115,13 @@ def due_feeds(
     config: Config, store: Store, now: datetime, force: bool, only: Sequence[str] = ()
 ) -> tuple[list[FeedConfig], list[tuple[FeedConfig, str]]]:
     """Split configured feeds into those to fetch now and those skipped, with the reason."""
+    known = {f.url for f in config.feeds} | {f.name for f in config.feeds}
+    unknown = [name for name in only if name not in known]
+    if unknown:
+        raise AggregatorError(
+            f"--feed {unknown[0]!r} is neither the name nor the URL of a feed in {config.path}; "
+            "`aggregator status` lists them"
+        )
     states = store.feed_states()
     due, skipped = [], []
     for feed in config.feeds:

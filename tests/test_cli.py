@@ -173,3 +173,10 @@ def test_terminal_gets_a_progress_bar_and_a_summary(
     assert "Fetching feeds" in text
     assert "failed: Feed 1: HTTP 404 Not Found" in text
     assert "2 feeds: 1 ok, 0 not modified, 1 failed, 0 skipped; 3 new posts, 0 updated" in text
+
+
+def test_unknown_feed_name_is_a_clear_error(write_config: WriteConfig) -> None:
+    config = write_config([("/a.xml", "Alpha")])
+    result = CliRunner().invoke(cli, ["--config", config.path, "update", "--feed", "Alpah"])
+    assert result.exit_code == 1
+    assert "--feed 'Alpah' is neither the name nor the URL of a feed" in result.output

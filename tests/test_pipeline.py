@@ -186,3 +186,17 @@ def test_identical_body_without_validators_is_not_parsed_again(
         assert (outcomes(third)["plain.xml"], third.updated) == (Outcome.OK, 1)
         forced = update(config, store, clock=clock, force=True)
         assert outcomes(forced)["plain.xml"] is Outcome.OK  # --force parses even the same bytes
+
+
+def test_only_the_named_feeds_are_fetched(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    serve_fixture(server, "/a.xml", "rss2.xml")
+    serve_fixture(server, "/b.xml", "atom.xml")
+    config = write_config([("/a.xml", "Alpha"), ("/b.xml", "Beta")])
+    with Store(config.database) as store:
+        summary = update(config, store, clock=clock, only=["Beta"])
+        assert [o.url for o in summary.outcomes] == [server.url("/b.xml")]
+        assert server.hits("/a.xml") == 0
+        summary = update(config, store, clock=clock, only=[server.url("/a.xml")])
+        assert [o.url for o in summary.outcomes] == [server.url("/a.xml")]
