@@ -286,10 +286,6 @@ class Store:
                 ],
             )
 
-    def interrupted_runs(self) -> int:
-        row = self.db.execute("SELECT count(*) FROM runs WHERE finished IS NULL").fetchone()
-        return int(row[0])
-
     def last_run(self) -> dict[str, Any] | None:
         rows = list(self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT 1"))
         return rows[0] if rows else None
