@@ -93,6 +93,12 @@ def check(obj: Context) -> None:
         f"timeout {config.fetch.timeout:g} s, deadline {config.fetch.deadline:g} s, "
         f"max {config.fetch.max_bytes:,} bytes"
     )
+    from .overrides import load_overrides
+    from .pipeline import overrides_path
+
+    with _errors():
+        overrides = load_overrides(overrides_path(config))
+    click.echo(f"  overrides: {len(overrides.allow)} allow, {len(overrides.deny)} deny ({overrides.path})")
     if allow:
         what = "all private addresses" if allow is True else ", ".join(allow or ())
         click.echo(f"  private addresses allowed: {what}")
@@ -214,7 +220,9 @@ def status(obj: Context, as_json: bool) -> None:
     )
     click.echo(header)
     for row in rows:
-        if row["gone"]:
+        if row["quarantined"]:
+            note = f"QUARANTINED: {row['quarantine_reason']}; `aggregator release` ends it"
+        elif row["gone"]:
             note = "gone (410): remove it from the configuration"
         elif row["redirect_url"]:
             note = f"moved permanently: change url to {row['redirect_url']}"
@@ -270,6 +278,197 @@ def demo(out: Path) -> None:
         f"  {sqlite_utils} {config.database} --table "
         "'select published, title from posts order by published desc limit 10'"
     )
+
+
+def _open_store(obj: Context) -> tuple[Config, Store]:
+    config = obj.config()
+    if not Path(config.database).exists():
+        raise DatabaseError(f"{config.database} does not exist yet; run `aggregator update` first")
+    return config, Store(config.database)
+
+
+@cli.command()
+@click.option("--feed", help="Only this feed (URL or name).")
+@click.option(
+    "--reason",
+    type=click.Choice(["non_english", "offtopic", "spam", "feed_drift"]),
+    help="Only posts dropped for this reason.",
+)
+@click.option("--since", help="Only posts published on or after this date (YYYY-MM-DD).")
+@click.option("--limit", default=200, show_default=True, help="At most this many posts.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per post.")
+@click.pass_obj
+def dropped(
+    obj: Context, feed: str | None, reason: str | None, since: str | None, limit: int, as_json: bool
+) -> None:
+    """List dropped and held posts, newest first, with the reason."""
+    with _errors():
+        _config, store = _open_store(obj)
+        with store:
+            rows = store.dropped(feed, reason, since, limit)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
+        return
+    if not rows:
+        click.echo("No dropped or held posts match.")
+        return
+    click.echo(
+        f"{'POST':<20} {'PUBLISHED':<10} {'STATUS':<7} {'REASON':<11} {'LANG':<4} {'SCORE':>5}  FEED: TITLE"
+    )
+    for row in rows:
+        score = f"{row['score']:.2f}" if row["score"] is not None else "-"
+        click.echo(
+            f"{row['id']:<20} {row['published'][:10]:<10} {row['status']:<7} {row['reason'] or '-':<11} "
+            f"{row['lang'] or '-':<4} {score:>5}  {row['feed']}: {row['title'][:80]}"
+        )
+
+
+@cli.command()
+@click.argument("post")
+@click.pass_obj
+def explain(obj: Context, post: str) -> None:
+    """Why a post was kept, dropped or held: language, model terms, signals, baseline."""
+    from .screen import Screener
+
+    with _errors():
+        config, store = _open_store(obj)
+        with store:
+            row = store.post(post)
+            if row is None:
+                raise AggregatorError(f"no post with id {post!r}; `aggregator dropped` lists ids")
+            baseline = store.baseline(row["feed_url"])
+        screener = Screener.load(config.languages)
+    scores = json.loads(row["scores"] or "{}")
+    click.echo(f"{row['title']}")
+    click.echo(
+        f"  post {row['id']} from {row['feed_name']}, {row['published'][:10]}: {row['link'] or '(no link)'}"
+    )
+    status = row["status"] + (f" ({row['reason']})" if row["reason"] else "")
+    click.echo(f"  status: {status}" + (f", by override: {row['override']}" if row["override"] else ""))
+    if row["screen_status"] and row["override"]:
+        click.echo(f"  screening alone said: {row['screen_status']} ({row['screen_reason'] or 'no reason'})")
+    click.echo(f"  model: {row['model_version'] or 'not screened'}")
+    language = scores.get("language") or {}
+    probs = ", ".join(f"{k} {v:.2f}" for k, v in language.items()) or "none"
+    decided = scores.get("language_decided_by", "?")
+    click.echo(f"  language: {row['lang']} (decided by {decided}; langdetect: {probs})")
+    click.echo(f"  networking score: {row['score']} (threshold {screener.threshold:.3f})")
+    from .sanitize import text_of_clean_html
+
+    text = f"{row['title']}\n{text_of_clean_html((row['summary_html'] or row['content_html'])[:3000])}"
+    terms = screener.model.terms(text)
+    click.echo("  terms behind the score (+ networking, - other):")
+    for term, weight in terms:
+        click.echo(f"    {weight:+.3f}  {term}")
+    signals = scores.get("signals") or []
+    click.echo(f"  spam signals: {', '.join(signals) if signals else 'none'}")
+    if scores.get("baseline"):
+        click.echo(f"  feed baseline: {scores['baseline']}")
+    click.echo(
+        f"  feed baseline now: {baseline.screened} screened, {baseline.keep_rate:.0%} kept, usual language "
+        f"{baseline.usual_lang or 'unknown'}, {baseline.departures} departures in a row"
+        + (", QUARANTINED" if baseline.quarantined else "")
+    )
+
+
+@cli.command()
+@click.argument("feed")
+@click.pass_obj
+def release(obj: Context, feed: str) -> None:
+    """End a feed's quarantine (URL or name) and publish its held posts."""
+    with _errors():
+        config, store = _open_store(obj)
+        match = [f for f in config.feeds if feed in (f.url, f.name)]
+        if not match:
+            raise AggregatorError(f"{feed!r} is neither the name nor the URL of a feed in {config.path}")
+        with store:
+            count = store.release(match[0].url, datetime.now(UTC))
+    click.echo(f"{match[0].name}: quarantine ended; {count} held post(s) published")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def label(obj: Context, file: Path) -> None:
+    """Screen JSON Lines (id, title, summary[, feed_url, feed_title, lang_hint]); print verdicts.
+
+    Standard output carries one JSON line per input line and nothing else.
+    """
+    from .label import label_rows, read_rows
+
+    with _errors():
+        context = _label_context(obj)
+        out = sys.stdout
+        for result in label_rows(read_rows(file), context):
+            out.write(json.dumps(result, ensure_ascii=False) + "\n")
+
+
+def _label_context(obj: Context) -> Any:
+    from .label import LabelContext
+    from .overrides import load_overrides
+    from .screen import Screener
+
+    try:
+        config = obj.config()
+        languages, config_dir = config.languages, Path(config.path).parent
+        database = config.database
+    except ConfigError:
+        if Path(obj.config_path).exists():
+            raise
+        languages, config_dir, database = ("en",), Path.cwd(), None  # no config: defaults
+    screener = Screener.load(languages)
+    overrides = load_overrides(config_dir / "overrides.yaml")
+    if database and Path(database).exists():
+        store = Store(database)
+        known = {row["url"] for row in store.feeds()}
+        return LabelContext(screener, lambda url: store.baseline(url) if url in known else None, overrides)
+    return LabelContext(screener, overrides=overrides)
+
+
+@cli.command()
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Evaluation set (default: models/data/eval_screening.jsonl).",
+)
+@click.option("--show", default=15, show_default=True, help="Mistakes to list.")
+@click.pass_obj
+def evaluate(obj: Context, file: Path | None, show: int) -> None:
+    """Measure screening on the team's evaluation set (never trained on)."""
+    from .label import LabelContext, read_rows
+    from .label import evaluate as run_evaluation
+    from .screen import MODEL_DIR, Screener
+
+    path = file or MODEL_DIR / "data" / "eval_screening.jsonl"
+    with _errors():
+        rows = list(read_rows(path))
+        result = run_evaluation(rows, LabelContext(Screener.load(("en",))))
+    click.echo(f"{path}: {result.total} posts")
+    for expect in sorted(result.by_expect):
+        counts = result.by_expect[expect]
+        detail = ", ".join(f"{k} {v}" for k, v in counts.most_common())
+        click.echo(f"  expected {expect:<12} {sum(counts.values()):>4}: {detail}")
+    click.echo(f"non-English caught:                  {result.rate('non_english', True):.1%} (target 100%)")
+    click.echo(f"English networking wrongly dropped:  {1 - result.rate('keep', False):.1%} (target <= 1%)")
+    spam = [r for r in rows if r["expect"] in ("spam", "offtopic")]
+    caught = sum(1 for row, result_row in result.mistakes if row["expect"] in ("spam", "offtopic"))
+    rate = 1 - caught / len(spam) if spam else 1.0
+    click.echo(f"English spam and off-topic caught:   {rate:.1%} (target >= 95%)")
+    for row, got in result.mistakes[:show]:
+        click.echo(f"  wrong: expected {row['expect']}, got {got['reason'] or 'keep'}: {row['title'][:90]}")
+
+
+@cli.command()
+@click.pass_obj
+def train(obj: Context) -> None:
+    """Train the screening model from models/data (deterministic) and write models/."""
+    from .train import train_screening
+
+    with _errors():
+        train_screening(echo=click.echo)
 
 
 def main() -> None:

@@ -19,14 +19,18 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 from .config import policy_for
 from .errors import AggregatorError, ParseError
 from .fetch import Fetcher
 from .lock import RunLock
+from .overrides import load_overrides
 from .parse import parse_feed
+from .sanitize import text_of_clean_html
+from .screen import Screener, Verdict
 from .store import Store
-from .types import Config, FeedConfig, FeedOutcome, FetchResult, Outcome, ParsedFeed, RunSummary
+from .types import Config, FeedConfig, FeedOutcome, FetchResult, Outcome, ParsedEntry, ParsedFeed, RunSummary
 
 Clock = Callable[[], datetime]
 Progress = Callable[[FeedOutcome], None]
@@ -39,14 +43,41 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def parse_job(url: str, body: bytes, headers: dict[str, str], now: datetime) -> ParsedFeed | str:
-    """Runs in a worker: a ParsedFeed, or the reason the body is not a usable feed."""
+# The screener the parser workers use: set before they are forked, so each worker has
+# the loaded model without it being sent along with every feed.
+_worker_screener: list[Screener] = []
+
+Parsed = tuple[ParsedFeed, dict[str, Verdict]]
+
+
+def parse_job(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    now: datetime,
+    known: frozenset[str] = frozenset(),
+    hint: str | None = None,
+) -> Parsed | str:
+    """Runs in a worker: the parsed feed and verdicts for its new or changed entries, or
+    the reason the body is not a usable feed. Entries already stored unchanged are not
+    screened again: language detection runs once per post content."""
     try:
-        return parse_feed(url, body, headers, now)
+        parsed = parse_feed(url, body, headers, now)
+        fresh = [e for e in parsed.entries if e.content_hash not in known]
+        verdicts: dict[str, Verdict] = {}
+        if fresh and _worker_screener:
+            hint = hint or (parsed.language or "")[:2].lower() or None
+            found = _worker_screener[0].screen([(e.title, screening_text(e), hint) for e in fresh])
+            verdicts = {e.content_hash: v for e, v in zip(fresh, found, strict=True)}
+        return parsed, verdicts
     except ParseError as exc:
         return exc.message
     except Exception as exc:  # a parser bug must cost one feed, not the run
         return f"could not parse: {type(exc).__name__}: {exc}"
+
+
+def screening_text(entry: ParsedEntry) -> str:
+    return text_of_clean_html((entry.summary_html or entry.content_html)[:3000])
 
 
 def _exit_with(pid: int) -> None:
@@ -91,7 +122,7 @@ def _noop() -> None:
     pass
 
 
-def start_parsers(workers: int, feeds: int) -> Executor:
+def start_parsers(workers: int, feeds: int, screener: Screener | None = None) -> Executor:
     """The parser pool for a run: worker processes when the run is big enough.
 
     Call it before the event loop starts: the workers are forked at once, while this
@@ -99,6 +130,7 @@ def start_parsers(workers: int, feeds: int) -> Executor:
     workers share the already imported code with this process, which keeps the run's
     memory low and needs no fork server.
     """
+    _worker_screener[:] = [screener] if screener else []
     if workers > 1 and feeds >= POOL_MIN_FEEDS:
         pool = ProcessPoolExecutor(
             max_workers=workers,
@@ -109,6 +141,10 @@ def start_parsers(workers: int, feeds: int) -> Executor:
         pool.submit(_noop).result()  # a fork pool starts every worker on its first task
         return pool
     return ThreadPoolExecutor(max_workers=1)
+
+
+def overrides_path(config: Config) -> Path:
+    return Path(config.path).parent / "overrides.yaml"
 
 
 def due_feeds(
@@ -155,8 +191,11 @@ def update(
     progress: Progress | None = None,
     on_start: Callable[[int], None] | None = None,
     fetcher: Fetcher | None = None,
+    screener: Screener | None = None,
 ) -> RunSummary:
     """Fetch every due feed and store what changed. Feed failures are outcomes, not errors."""
+    screener = screener or Screener.load(config.languages)
+    overrides = load_overrides(overrides_path(config))
     now = clock()
     store.sync_feeds(config.feeds, now)
     due, skipped = due_feeds(config, store, now, force, only)
@@ -165,14 +204,17 @@ def update(
     if on_start:
         on_start(len(due))
     workers = config.fetch.parse_workers or os.cpu_count() or 1
-    executor = start_parsers(workers, len(due)) if due else None
+    executor = start_parsers(workers, len(due), screener) if due else None
     try:
         outcomes += asyncio.run(
-            _fetch_all(config, store, run_id, due, clock, progress, fetcher, executor, workers, force)
+            _fetch_all(
+                config, store, run_id, due, clock, progress, fetcher, executor, workers, force, screener
+            )
         )
     finally:
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+    store.apply_overrides(overrides)
     store.finish_run(run_id, clock(), outcomes)
     order = {f.url: i for i, f in enumerate(config.feeds)}
     outcomes.sort(key=lambda o: order.get(o.url, len(order)))
@@ -190,6 +232,7 @@ async def _fetch_all(
     executor: Executor | None,
     workers: int,
     force: bool = False,
+    screener: Screener | None = None,
 ) -> list[FeedOutcome]:
     if not feeds:
         return []
@@ -206,10 +249,21 @@ async def _fetch_all(
 
     broken = False
 
-    async def parse(result: FetchResult) -> ParsedFeed | str:
+    declared = {f.url: f.language for f in config.feeds}
+    threshold = screener.threshold if screener else 0.5
+
+    async def parse(result: FetchResult) -> Parsed | str:
         nonlocal broken
         assert result.body is not None
-        args = (result.url, result.body, dict(result.headers), clock())
+        hint = declared.get(result.url) or store.baseline(result.url).usual_lang
+        args = (
+            result.url,
+            result.body,
+            dict(result.headers),
+            clock(),
+            store.content_hashes(result.url),
+            hint,
+        )
         if not broken:
             try:
                 return await loop.run_in_executor(executor, parse_job, *args)
@@ -220,6 +274,7 @@ async def _fetch_all(
     async def one(feed: FeedConfig) -> None:
         state = states.get(feed.url)
         parsed: ParsedFeed | None = None
+        verdicts: dict[str, Verdict] = {}
         error: str | None = None
         queued = False
         try:
@@ -247,14 +302,14 @@ async def _fetch_all(
                 if isinstance(got, str):
                     error = got
                 else:
-                    parsed = got
+                    parsed, verdicts = got
         except Exception as exc:  # never let one feed end the run
             result = FetchResult(url=feed.url, status=None, outcome=Outcome.ERROR)
             error = f"internal error: {type(exc).__name__}: {exc}"
         finally:
             if queued:
                 backlog.release()
-        outcome = store.record(run_id, result, parsed, clock(), error)
+        outcome = store.record(run_id, result, parsed, clock(), error, verdicts, threshold)
         outcomes.append(outcome)
         if progress:
             progress(outcome)

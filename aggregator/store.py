@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +20,10 @@ from typing import Any, ClassVar
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from .baseline import Baseline, judge
 from .errors import DatabaseError
+from .overrides import Overrides
+from .screen import Verdict
 from .types import FeedConfig, FeedOutcome, FetchResult, Outcome, ParsedEntry, ParsedFeed
 
 migrations = Migrations("aggregator")
@@ -118,6 +121,34 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX fetch_log_feed ON fetch_log(feed_url, run_id)")
+
+
+@migrations()
+def m002_screening(db: sqlite_utils.Database) -> None:
+    # What screening decided (screen_*), and what is published after overrides (status).
+    for column, kind in (
+        ("status", "TEXT NOT NULL DEFAULT 'kept'"),
+        ("reason", "TEXT"),
+        ("screen_status", "TEXT"),
+        ("screen_reason", "TEXT"),
+        ("override", "TEXT"),
+        ("lang", "TEXT"),
+        ("score", "REAL"),
+        ("scores", "TEXT"),
+        ("model_version", "TEXT"),
+        ("screened_at", "TEXT"),
+    ):
+        db.execute(f"ALTER TABLE posts ADD COLUMN {column} {kind}")
+    db.execute("CREATE INDEX posts_status ON posts(status, published)")
+    for column, kind in (
+        ("base_screened", "INTEGER NOT NULL DEFAULT 0"),
+        ("base_kept", "INTEGER NOT NULL DEFAULT 0"),
+        ("base_lang", "TEXT"),
+        ("departures", "INTEGER NOT NULL DEFAULT 0"),
+        ("quarantined", "TEXT"),
+        ("quarantine_reason", "TEXT"),
+    ):
+        db.execute(f"ALTER TABLE feeds ADD COLUMN {column} {kind}")
 
 
 def iso(value: datetime | None) -> str | None:
@@ -299,6 +330,8 @@ class Store:
         parsed: ParsedFeed | None,
         now: datetime,
         error: str | None = None,
+        verdicts: Mapping[str, Verdict] | None = None,
+        threshold: float = 0.5,
     ) -> FeedOutcome:
         """Store one feed's result (posts, validators, state, log) in one transaction."""
         outcome = fetched.outcome
@@ -308,7 +341,7 @@ class Store:
         counts = StoreCounts(0, 0)
         with self._tx():
             if outcome is Outcome.OK and parsed is not None:
-                counts = self._store_entries(fetched.url, parsed, now)
+                counts = self._store_entries(fetched.url, parsed, now, verdicts, threshold)
                 self._feed_success(fetched, parsed, now)
             elif outcome is Outcome.NOT_MODIFIED:
                 self._feed_success(fetched, None, now)
@@ -395,7 +428,14 @@ class Store:
             ],
         )
 
-    def _store_entries(self, feed_url: str, parsed: ParsedFeed, now: datetime) -> StoreCounts:
+    def _store_entries(
+        self,
+        feed_url: str,
+        parsed: ParsedFeed,
+        now: datetime,
+        verdicts: Mapping[str, Verdict] | None = None,
+        threshold: float = 0.5,
+    ) -> StoreCounts:
         existing = list(
             self.db.execute(
                 "SELECT id, guid, link, title, published, date_source, content_hash "
@@ -448,11 +488,155 @@ class Store:
             record = self._row(pid, feed_url, entry, digest, now, row)
             (updates if row is not None else inserts).append(record)
 
+        self._screen_rows(feed_url, inserts + updates, verdicts, threshold, now)
         if inserts:
             self._insert(inserts)
         if updates:
             self._update(updates)
         return StoreCounts(new=len(inserts), updated=len(updates))
+
+    def apply_overrides(self, overrides: Overrides) -> int:
+        """Publish what the owner allowed, drop what they denied, restore the rest."""
+        changed = 0
+        query = "SELECT id, link, feed_url, status, reason, screen_status, screen_reason, override FROM posts"
+        if not overrides:
+            query += " WHERE override IS NOT NULL"
+        rows = self.db.execute(query).fetchall()
+        updates = []
+        for pid, link, feed_url, status, reason, screen_status, screen_reason, current in rows:
+            decision = overrides.decide(pid, link, feed_url)
+            want: tuple[str, str | None, str | None]
+            if decision == "allow":
+                want = ("kept", None, "allow")
+            elif decision == "deny":
+                want = ("dropped", screen_reason or "offtopic", "deny")
+            else:
+                want = (screen_status or "kept", screen_reason, None)
+            if (status, reason, current) != want:
+                updates.append((*want, pid))
+        if updates:
+            with self._tx():
+                self.db.conn.executemany(
+                    "UPDATE posts SET status = ?, reason = ?, override = ? WHERE id = ?", updates
+                )
+            changed = len(updates)
+        return changed
+
+    def release(self, feed_url: str, now: datetime) -> int:
+        """End a feed's quarantine: its held posts are published."""
+        with self._tx():
+            self.db.execute(
+                "UPDATE feeds SET quarantined = NULL, quarantine_reason = NULL, departures = 0 WHERE url = ?",
+                [feed_url],
+            )
+            cursor = self.db.execute(
+                """UPDATE posts SET screen_status = 'kept', screen_reason = NULL,
+                status = CASE WHEN override = 'deny' THEN status ELSE 'kept' END,
+                reason = CASE WHEN override = 'deny' THEN reason ELSE NULL END
+                WHERE feed_url = ? AND screen_status = 'held'""",
+                [feed_url],
+            )
+        return int(cursor.rowcount)
+
+    def dropped(
+        self, feed: str | None = None, reason: str | None = None, since: str | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        where, args = ["p.status != 'kept'"], []
+        if feed:
+            where.append("(p.feed_url = ? OR f.name = ?)")
+            args += [feed, feed]
+        if reason:
+            where.append("p.reason = ?")
+            args.append(reason)
+        if since:
+            where.append("p.published >= ?")
+            args.append(since)
+        sql = (
+            "SELECT p.id, p.published, p.status, p.reason, p.lang, p.score, p.title, p.link, "
+            "f.name AS feed FROM posts p JOIN feeds f ON f.url = p.feed_url WHERE "
+            + " AND ".join(where)
+            + " ORDER BY p.published DESC, p.id LIMIT ?"
+        )
+        return list(self.db.query(sql, [*args, limit]))
+
+    def post(self, post_id: str) -> dict[str, Any] | None:
+        rows = list(
+            self.db.query(
+                "SELECT p.*, f.name AS feed_name FROM posts p JOIN feeds f ON f.url = p.feed_url "
+                "WHERE p.id = ? OR p.id LIKE ? ORDER BY p.id LIMIT 2",
+                [post_id, f"{post_id}%"],
+            )
+        )
+        return rows[0] if len(rows) == 1 or (rows and rows[0]["id"] == post_id) else None
+
+    def content_hashes(self, feed_url: str) -> frozenset[str]:
+        rows = self.db.execute("SELECT content_hash FROM posts WHERE feed_url = ?", [feed_url])
+        return frozenset(row[0] for row in rows)
+
+    def baseline(self, feed_url: str) -> Baseline:
+        row = self.db.execute(
+            "SELECT base_screened, base_kept, base_lang, departures, quarantined FROM feeds WHERE url = ?",
+            [feed_url],
+        ).fetchone()
+        if row is None:
+            return Baseline()
+        return Baseline(row[0], row[1], row[2], row[3], row[4] is not None)
+
+    def _screen_rows(
+        self,
+        feed_url: str,
+        rows: list[dict[str, Any]],
+        verdicts: Mapping[str, Verdict] | None,
+        threshold: float,
+        now: datetime,
+    ) -> None:
+        """Apply each new or changed post's verdict and the feed's baseline, oldest first."""
+        if not rows or verdicts is None:
+            return
+        base = self.baseline(feed_url)
+        start = base
+        reason_for_quarantine = None
+        for row in sorted(rows, key=lambda r: (r["published"], r["id"])):
+            verdict = verdicts.get(row["content_hash"])
+            if verdict is None:
+                continue
+            judgement = judge(base, verdict, threshold)
+            base = judgement.baseline
+            scores = verdict.scores()
+            if judgement.note:
+                scores["baseline"] = judgement.note
+            if judgement.quarantined_now:
+                reason_for_quarantine = (
+                    f"{base.departures} posts in a row departed from this feed's usual "
+                    f"language ({base.usual_lang}) or topic, the last one {row['id']}"
+                )
+            row.update(
+                status=judgement.status,
+                reason=judgement.reason,
+                screen_status=judgement.status,
+                screen_reason=judgement.reason,
+                lang=verdict.lang,
+                score=round(verdict.score, 4),
+                scores=json.dumps(scores, ensure_ascii=False, sort_keys=True),
+                model_version=verdict.model_version,
+                screened_at=iso(now),
+            )
+        if base != start:
+            self.db.execute(
+                """UPDATE feeds SET base_screened = ?, base_kept = ?, base_lang = ?, departures = ?,
+                quarantined = CASE WHEN ? THEN coalesce(quarantined, ?) ELSE quarantined END,
+                quarantine_reason = coalesce(?, quarantine_reason) WHERE url = ?""",
+                [
+                    base.screened,
+                    base.kept,
+                    base.usual_lang,
+                    base.departures,
+                    base.quarantined,
+                    iso(now),
+                    reason_for_quarantine,
+                    feed_url,
+                ],
+            )
 
     @staticmethod
     def _row(
@@ -491,6 +675,15 @@ class Store:
             "chapters_url": podcast.chapters_url if podcast else None,
             "image": podcast.image if podcast else None,
             "content_hash": digest,
+            "status": "kept",
+            "reason": None,
+            "screen_status": None,
+            "screen_reason": None,
+            "lang": None,
+            "score": None,
+            "scores": None,
+            "model_version": None,
+            "screened_at": None,
         }
 
     _COLUMNS: ClassVar[list[str]] = [
@@ -517,6 +710,15 @@ class Store:
         "chapters_url",
         "image",
         "content_hash",
+        "status",
+        "reason",
+        "screen_status",
+        "screen_reason",
+        "lang",
+        "score",
+        "scores",
+        "model_version",
+        "screened_at",
     ]
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:

@@ -1,0 +1,74 @@
+"""Per-feed baselines: a feed learns its usual language and keep rate from its history.
+
+A post that departs from an established baseline counts as a departure; several in a
+row put the feed into quarantine, where new posts are held until the owner runs
+`aggregator release`. Pure logic: the store keeps the numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .screen import Verdict
+
+MIN_HISTORY = 10  # screened posts before a feed's baseline counts
+MIN_KEEP_RATE = 0.8  # a feed whose posts are mostly kept has a baseline worth defending
+QUARANTINE_AFTER = 3  # departures in a row
+
+
+@dataclass(frozen=True)
+class Baseline:
+    screened: int = 0
+    kept: int = 0
+    usual_lang: str | None = None
+    departures: int = 0  # in a row
+    quarantined: bool = False
+
+    @property
+    def established(self) -> bool:
+        return self.screened >= MIN_HISTORY and self.kept >= MIN_KEEP_RATE * self.screened
+
+    @property
+    def keep_rate(self) -> float:
+        return self.kept / self.screened if self.screened else 0.0
+
+
+@dataclass(frozen=True)
+class Judgement:
+    status: str  # "kept", "dropped" or "held"
+    reason: str | None
+    note: str | None
+    baseline: Baseline
+    quarantined_now: bool = False
+
+
+def judge(baseline: Baseline, verdict: Verdict, threshold: float) -> Judgement:
+    """Apply the feed's baseline to one post's verdict, oldest post first."""
+    status, reason, note = ("kept", None, None) if verdict.keep else ("dropped", verdict.reason, None)
+    if verdict.keep and baseline.established:
+        if baseline.usual_lang and verdict.lang != baseline.usual_lang:
+            status, reason = "dropped", "feed_drift"
+            note = f"language {verdict.lang}, while this feed writes in {baseline.usual_lang}"
+        elif baseline.departures and verdict.score < (1 + threshold) / 2:
+            # Right after a departure, a post that only just passes is not given the benefit.
+            status, reason = "dropped", "feed_drift"
+            note = (
+                f"networking score {verdict.score:.2f} is weak, and the previous post of this "
+                "feed was dropped"
+            )
+    departure = status != "kept" and baseline.established
+    departures = baseline.departures + 1 if departure else 0
+    quarantined_now = not baseline.quarantined and baseline.established and departures >= QUARANTINE_AFTER
+    quarantined = baseline.quarantined or quarantined_now
+    if quarantined and status == "kept":
+        status, reason = "held", "feed_drift"
+        note = "the feed is in quarantine; `aggregator release` publishes held posts"
+    updated = replace(
+        baseline,
+        screened=baseline.screened + 1,
+        kept=baseline.kept + (1 if status == "kept" else 0),
+        usual_lang=baseline.usual_lang or (verdict.lang if status == "kept" else None),
+        departures=departures,
+        quarantined=quarantined,
+    )
+    return Judgement(status, reason, note, updated, quarantined_now)

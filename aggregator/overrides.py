@@ -1,0 +1,98 @@
+"""The owner's overrides: allow or deny posts by post id, URL pattern or feed.
+
+overrides.yaml, beside feeds.yaml, looks like:
+
+    allow:
+      - post: 3f2a9c0d1e2b4a5c6d7e      # a post id from `aggregator dropped`
+      - url: "https://blog.example.net/2026/11/*"   # shell-style pattern on the post link
+    deny:
+      - feed: https://hijacked.example.net/feed/   # every post of one feed
+      - url: "*casino*"
+
+Deny wins over allow when both match. Applied on every run to every post, so removing
+an entry gives the post back its screening verdict.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+KINDS = ("post", "url", "feed")
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str  # post, url or feed
+    value: str
+
+    def matches(self, post_id: str, link: str | None, feed_url: str) -> bool:
+        if self.kind == "post":
+            return post_id == self.value
+        if self.kind == "feed":
+            return feed_url == self.value
+        return link is not None and fnmatch.fnmatchcase(link, self.value)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    allow: tuple[Rule, ...] = ()
+    deny: tuple[Rule, ...] = ()
+    path: str | None = None
+
+    def decide(self, post_id: str, link: str | None, feed_url: str) -> str | None:
+        """'deny', 'allow' or None for one post."""
+        if any(rule.matches(post_id, link, feed_url) for rule in self.deny):
+            return "deny"
+        if any(rule.matches(post_id, link, feed_url) for rule in self.allow):
+            return "allow"
+        return None
+
+    def __bool__(self) -> bool:
+        return bool(self.allow or self.deny)
+
+
+def load_overrides(path: Path) -> Overrides:
+    """Read overrides.yaml; a missing file means no overrides."""
+    if not path.exists():
+        return Overrides(path=str(path))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ConfigError(str(path), [f"{where}not valid YAML; check indentation and quoting"]) from exc
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), ["must be a mapping with 'allow:' and/or 'deny:' lists"])
+    rules: dict[str, list[Rule]] = {"allow": [], "deny": []}
+    for key, items in data.items():
+        if key not in rules:
+            problems.append(f"unknown key '{key}'; use allow: or deny:")
+            continue
+        for index, item in enumerate(items or []):
+            rule = _rule(item)
+            if rule is None:
+                problems.append(
+                    f"{key}[{index}]: expected one of post: ID, url: PATTERN or feed: URL, got {item!r}"
+                )
+            else:
+                rules[key].append(rule)
+    if problems:
+        raise ConfigError(str(path), problems)
+    return Overrides(tuple(rules["allow"]), tuple(rules["deny"]), str(path))
+
+
+def _rule(item: Any) -> Rule | None:
+    if not isinstance(item, dict) or len(item) != 1:
+        return None
+    kind, value = next(iter(item.items()))
+    if kind not in KINDS or not isinstance(value, str) or not value.strip():
+        return None
+    return Rule(kind, value.strip())

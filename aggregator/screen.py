@@ -1,0 +1,420 @@
+"""Screening: keep English networking posts; drop other languages, spam and off-topic posts.
+
+Pure functions over a post's text, so the same code serves `aggregator update` (in the
+parser workers) and `aggregator label`. The decision, in order:
+
+1. language: langdetect (seeded) on title + text; short or unsure text does not decide
+   alone, the feed's declared or usual language does, and the reason says so;
+2. spam signals: gambling and lottery vocabulary, spam trades, link-farm repetition;
+3. the trained model: probability that the post is about networking or cloud-native
+   infrastructure, against a threshold chosen on held-out data.
+
+Per-feed baselines (drift, quarantine) need the feed's history and live in baseline.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import AggregatorError
+
+MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
+TEXT_LIMIT = 1000  # characters of title + text screened: enough to decide, cheap to run
+
+# -- language -------------------------------------------------------------------------
+
+# Function words: frequent in any English prose, rare in other languages' (and never
+# technical terms), so their share tells English apart quickly and without guessing.
+ENGLISH_WORDS = frozenset(
+    """a about after all also an and are as at be because been but by can could did do does
+    for from had has have how if in into is it its just more most my new no not of on one
+    only or our out over should so some than that the their them then there these they this
+    to up us was we were what when where which while who why will with would you your""".split()
+)
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
+MIN_WORDS = 8  # fewer ordinary words than this: too short for a language to be told
+MIN_CONFIDENCE = 0.90
+ENGLISH_SHARE = 0.12  # share of English function words above which text is English
+
+
+@dataclass(frozen=True)
+class Language:
+    lang: str
+    confidence: float
+    probabilities: dict[str, float]
+    decided_by: str  # "function words", "langdetect", "feed language", "feed usual language"
+
+
+def _ordinary_words(text: str) -> list[str]:
+    # Acronyms and product names (BGP, OSPF, Kubernetes) say nothing about the language.
+    return [w for w in _WORD.findall(text) if not w.isupper() and len(w) > 1]
+
+
+@lru_cache(maxsize=1)
+def _langdetect() -> Any:
+    from langdetect import DetectorFactory
+    from langdetect.detector_factory import init_factory
+
+    DetectorFactory.seed = 0  # langdetect samples at random: a fixed seed, same answers
+    init_factory()
+    from langdetect.detector_factory import _factory
+
+    return _factory
+
+
+ENGLISH_VOCABULARY_SHARE = 0.8  # share of words from the English corpus vocabulary
+
+
+def detect_language(
+    text: str,
+    fallback: str | None,
+    fallback_kind: str = "feed language",
+    vocabulary: frozenset[str] = frozenset(),
+) -> Language:
+    """The language of text; short or unsure text defers to the fallback (the feed's).
+
+    Two cheap checks come before langdetect (which costs about 2 ms a post): the share of
+    English function words, and the share of words that the team's English corpus uses
+    (so terse technical English without function words needs no guessing either).
+    """
+    words = _ordinary_words(text)
+    lowered = [w.lower() for w in words]
+    if len(words) >= MIN_WORDS:
+        share = sum(1 for w in lowered if w in ENGLISH_WORDS) / len(words)
+        if share >= ENGLISH_SHARE:
+            return Language("en", 1.0, {"en": 1.0}, "function words")
+        if vocabulary and sum(1 for w in lowered if w in vocabulary) / len(words) >= ENGLISH_VOCABULARY_SHARE:
+            return Language("en", 1.0, {"en": 1.0}, "English vocabulary")
+        found = _probabilities(text)
+        probabilities = dict(found)
+        if found and found[0][1] >= MIN_CONFIDENCE:
+            return Language(found[0][0], found[0][1], probabilities, "langdetect")
+        if fallback:
+            return Language(fallback, 0.0, probabilities, f"{fallback_kind} (langdetect unsure)")
+        if found:
+            return Language(found[0][0], found[0][1], probabilities, "langdetect")
+    elif words:
+        # Short text. Mostly English words ("Kubernetes Gateway API", "OSPF vs IS-IS"):
+        # langdetect would guess wildly, so the feed decides. Mostly words English does
+        # not use ("Prediksi togel hari ini"): langdetect decides if it is sure.
+        known = sum(1 for w in lowered if w in vocabulary or w in ENGLISH_WORDS)
+        if vocabulary and known / len(words) < 0.5:
+            found = _probabilities(text)
+            if found and found[0][1] >= MIN_CONFIDENCE and found[0][0] != "en":
+                return Language(found[0][0], found[0][1], dict(found), "langdetect (short text)")
+    if fallback:
+        return Language(fallback, 0.0, {}, f"{fallback_kind} (text too short to tell)")
+    return Language("und", 0.0, {}, "text too short to tell")
+
+
+def _probabilities(text: str) -> list[tuple[str, float]]:
+    detector = _langdetect().create()
+    detector.append(text)
+    try:
+        found = detector.get_probabilities()
+    except Exception:  # langdetect raises when it finds no features at all
+        return []
+    return [(p.lang.split("-")[0], round(p.prob, 4)) for p in found]
+
+
+# -- spam signals ----------------------------------------------------------------------
+
+# Each term is a documented signal; see README "Screening". Two distinct terms, or one
+# strong term, make a post spam.
+STRONG_SPAM = frozenset(
+    """togel paito slot gacor judi bandar toto sgp hk prediksi jitu angka keluaran maxwin
+    bocoran rtp pragmatic sbobet casino casinos sportsbook bookmaker bookmakers betting jackpot
+    jackpots viagra cialis payday""".split()
+)
+SPAM_PHRASES = (
+    "free spins",
+    "bonus code",
+    "no deposit",
+    "online slots",
+    "online slot",
+    "slot online",
+    "live draw",
+    "result hk",
+    "result sgp",
+    "keluaran hk",
+    "keluaran sgp",
+    "data sgp",
+    "data hk",
+    "lottery results",
+    "lottery prediction",
+    "winning numbers",
+    "essay writing service",
+    "write my essay",
+    "buy followers",
+    "buy instagram",
+    "buy backlinks",
+    "guest post service",
+    "crypto giveaway",
+    "airdrop",
+    "double your",
+    "100x",
+    "pump signal",
+    "weight loss pills",
+    "online pharmacy",
+    "without prescription",
+    "cheap pills",
+    "loan approval",
+    "bad credit loan",
+    "click here",
+    "download crack",
+    "free download crack",
+    "keygen",
+    "serial key",
+)
+_SPAM_WORD = re.compile(r"[a-z0-9]+")
+
+
+def spam_signals(text: str) -> list[str]:
+    """The spam signals found in text, as short labels for the reason and explain."""
+    lowered = text.lower()
+    words = _SPAM_WORD.findall(lowered)
+    signals = sorted({f"term:{w}" for w in words if w in STRONG_SPAM})
+    signals += [f"phrase:{p}" for p in SPAM_PHRASES if p in lowered]
+    # Link farms repeat their keyword: one content word making a quarter of a long text.
+    content = [w for w in words if len(w) > 3 and w not in ENGLISH_WORDS]
+    if len(content) >= 12:
+        word, count = Counter(content).most_common(1)[0]
+        if count >= 5 and count / len(content) >= 0.25:
+            signals.append(f"repetition:{word}x{count}")
+    if lowered.count("http") >= 6:
+        signals.append("links:many")
+    return signals
+
+
+def is_spam(signals: list[str]) -> bool:
+    strong = [s for s in signals if s.startswith("term:")]
+    return len(signals) >= 2 or any(s.split(":", 1)[1] in STRONG_SPAM for s in strong)
+
+
+# -- the model --------------------------------------------------------------------------
+
+
+class ModelError(AggregatorError):
+    """The trained model is missing, damaged or made for another version."""
+
+
+@dataclass(frozen=True)
+class LinearTextModel:
+    """A linear model over hashed word n-grams, stored as plain arrays (no pickle).
+
+    The hashing vectorizer has no vocabulary to store, and a linear model is one weight
+    per hashed feature, so the whole model is a card (JSON) and one array (.npz).
+    """
+
+    card: dict[str, Any]
+    coef: np.ndarray[Any, Any]  # (n_features,) or (n_features, n_labels)
+    intercept: np.ndarray[Any, Any]
+    vectorizer: Any = field(repr=False)
+
+    @property
+    def version(self) -> str:
+        return str(self.card["version"])
+
+    @classmethod
+    def load(cls, stem: Path) -> LinearTextModel:
+        card_path, array_path = stem.with_suffix(".json"), stem.with_suffix(".npz")
+        try:
+            card = json.loads(card_path.read_text(encoding="utf-8"))
+            with np.load(array_path, allow_pickle=False) as arrays:
+                coef, intercept = arrays["coef"], arrays["intercept"]
+        except FileNotFoundError as exc:
+            raise ModelError(f"{exc.filename}: the trained model is missing; run `aggregator train`") from exc
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"{stem}: cannot read the model ({exc}); run `aggregator train`") from exc
+        return cls(card=card, coef=coef, intercept=intercept, vectorizer=make_vectorizer(card))
+
+    def transform(self, texts: list[str]) -> Any:
+        return self.vectorizer.transform(texts)
+
+    def decision(self, texts: list[str]) -> np.ndarray[Any, Any]:
+        result: np.ndarray[Any, Any] = self.transform(texts) @ self.coef + self.intercept
+        return result
+
+    def probability(self, texts: list[str]) -> np.ndarray[Any, Any]:
+        result: np.ndarray[Any, Any] = 1.0 / (1.0 + np.exp(-self.decision(texts)))
+        return result
+
+    def terms(self, text: str, column: int | None = None, top: int = 8) -> list[tuple[str, float]]:
+        """The terms of text that moved the score most, with their contribution."""
+        from sklearn.utils import murmurhash3_32
+
+        analyzer = self.vectorizer.build_analyzer()
+        grams = analyzer(text)
+        if not grams:
+            return []
+        counts = Counter(grams)
+        norm = float(np.sqrt(sum(c * c for c in counts.values())))
+        n_features = self.vectorizer.n_features
+        out = []
+        for term, count in counts.items():
+            index = abs(murmurhash3_32(term, seed=0)) % n_features
+            weights = self.coef[index] if column is None else self.coef[index, column]
+            out.append((term, float(weights) * count / norm))
+        out.sort(key=lambda item: -abs(item[1]))
+        return out[:top]
+
+
+VECTORIZER_KEYS = ("n_features", "ngram_range", "token_pattern", "lowercase", "norm", "sublinear_tf")
+
+
+def make_vectorizer(card: dict[str, Any]) -> Any:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    params = card.get("vectorizer", {})
+    unknown = set(params) - set(VECTORIZER_KEYS)
+    if unknown:
+        raise ModelError(
+            f"model {card.get('version')} needs vectorizer settings this version does not know "
+            f"({', '.join(sorted(unknown))}); upgrade the aggregator or run `aggregator train`"
+        )
+    return HashingVectorizer(
+        n_features=int(params.get("n_features", 2**18)),
+        ngram_range=tuple(params.get("ngram_range", (1, 2))),
+        token_pattern=params.get("token_pattern", r"(?u)\b[\w][\w.\-/]*\w\b|\b\w\b"),
+        lowercase=bool(params.get("lowercase", True)),
+        norm=params.get("norm", "l2"),
+        alternate_sign=False,
+    )
+
+
+# -- the verdict --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    keep: bool
+    reason: str | None  # None, "non_english", "spam", "offtopic" (feed_drift: baseline.py)
+    lang: str
+    lang_note: str
+    lang_probabilities: dict[str, float]
+    score: float  # probability of networking content
+    signals: tuple[str, ...]
+    model_version: str
+    evidence: tuple[str, ...] = ()  # networking terms found
+
+    def scores(self) -> dict[str, Any]:
+        return {
+            "networking": round(self.score, 4),
+            "language": self.lang_probabilities,
+            "language_decided_by": self.lang_note,
+            "signals": list(self.signals),
+            "networking_terms": list(self.evidence),
+        }
+
+
+_TERM_TOKEN = re.compile(r"(?u)[\w][\w.\-/]*\w|\w")
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Networking terms (models/networking_terms.txt): evidence a post is about networking."""
+
+    words: frozenset[str]
+    phrases: frozenset[tuple[str, ...]]
+
+    @classmethod
+    def load(cls, path: Path) -> Lexicon:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot read the networking terms ({exc})") from exc
+        terms = [line.strip().lower() for line in lines if line.strip() and not line.startswith("#")]
+        return cls(
+            frozenset(t for t in terms if " " not in t),
+            frozenset(tuple(t.split()) for t in terms if " " in t),
+        )
+
+    def hits(self, text: str) -> list[str]:
+        tokens = _TERM_TOKEN.findall(text.lower())
+        found = [t for t in tokens if t in self.words]
+        for size in {len(p) for p in self.phrases}:
+            found += [
+                " ".join(tokens[i : i + size])
+                for i in range(len(tokens) - size + 1)
+                if tuple(tokens[i : i + size]) in self.phrases
+            ]
+        return found
+
+
+@dataclass(frozen=True)
+class Screener:
+    model: LinearTextModel
+    lexicon: Lexicon
+    vocabulary: frozenset[str] = frozenset()
+    languages: tuple[str, ...] = ("en",)
+
+    @property
+    def threshold(self) -> float:
+        """Networking probability needed when the post names networking terms."""
+        return float(self.model.card["threshold"])
+
+    @property
+    def strong(self) -> float:
+        """Networking probability needed when it names none."""
+        return float(self.model.card["strong_threshold"])
+
+    @classmethod
+    def load(cls, languages: tuple[str, ...] = ("en",), model_dir: Path = MODEL_DIR) -> Screener:
+        vocabulary_path = model_dir / "english_words.txt"
+        try:
+            vocabulary = frozenset(vocabulary_path.read_text(encoding="utf-8").split())
+        except OSError as exc:
+            raise ModelError(f"{vocabulary_path}: missing ({exc}); run `aggregator train`") from exc
+        return cls(
+            LinearTextModel.load(model_dir / "screen"),
+            Lexicon.load(model_dir / "networking_terms.txt"),
+            vocabulary,
+            languages,
+        )
+
+    def on_topic(self, score: float, evidence: list[str]) -> bool:
+        return score >= self.strong or (bool(evidence) and score >= self.threshold)
+
+    def screen(self, items: list[tuple[str, str, str | None]]) -> list[Verdict]:
+        """Verdicts for (title, text, feed language or None) triples, in order."""
+        texts = [f"{title}\n{text}"[:TEXT_LIMIT] for title, text, _ in items]
+        scores: list[float] = list(self.model.probability(texts)) if texts else []
+        out = []
+        default = self.languages[0]
+        for (_title, _text, hint), text, score in zip(items, texts, scores, strict=True):
+            if hint:
+                language = detect_language(text, hint, vocabulary=self.vocabulary)
+            else:  # nothing known of the feed: the site's own language is the fallback
+                language = detect_language(text, default, "site language", self.vocabulary)
+            signals = tuple(spam_signals(text))
+            evidence = self.lexicon.hits(text)
+            if language.lang not in self.languages:
+                reason: str | None = "non_english"
+            elif is_spam(list(signals)):
+                reason = "spam"
+            elif not self.on_topic(score, evidence):
+                reason = "offtopic"
+            else:
+                reason = None
+            out.append(
+                Verdict(
+                    keep=reason is None,
+                    reason=reason,
+                    lang=language.lang,
+                    lang_note=language.decided_by,
+                    lang_probabilities=language.probabilities,
+                    score=float(score),
+                    signals=signals,
+                    evidence=tuple(dict.fromkeys(evidence))[:10],
+                    model_version=self.model.version,
+                )
+            )
+        return out

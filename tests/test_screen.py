@@ -1,0 +1,121 @@
+"""Screening rules that hold whatever the trained weights: language, spam signals, baselines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aggregator.baseline import QUARANTINE_AFTER, Baseline, judge
+from aggregator.errors import ConfigError
+from aggregator.overrides import load_overrides
+from aggregator.screen import LinearTextModel, ModelError, Verdict, detect_language, is_spam, spam_signals
+
+
+@pytest.mark.parametrize(
+    "title", ["Kubernetes Gateway API", "OSPF vs IS-IS", "EVPN Type-5 Routes", "RPKI ROV"]
+)
+def test_short_technical_titles_take_the_feed_language(title: str) -> None:
+    language = detect_language(title, "en")
+    assert language.lang == "en"
+    assert "feed language" in language.decided_by and "too short" in language.decided_by
+
+
+def test_english_prose_is_told_by_function_words_without_langdetect() -> None:
+    text = "Tuning BGP timers on eBGP sessions: what happens when a peer flaps during the window."
+    language = detect_language(text, None)
+    assert (language.lang, language.decided_by) == ("en", "function words")
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        (
+            "Prediksi togel hongkong malam ini lengkap dengan angka main dan paito warna terbaru untuk "
+            "para pemain setia yang ingin menang besar",
+            "id",
+        ),
+        (
+            "Die Konfiguration von OSPF-Bereichen im Rechenzentrum ist einfacher als gedacht, wenn man "
+            "die Grenzen der einzelnen Router sauber plant",
+            "de",
+        ),
+    ],
+)
+def test_other_languages_are_detected_even_with_an_english_feed(text: str, lang: str) -> None:
+    language = detect_language(text, "en")
+    assert language.lang == lang and language.decided_by == "langdetect"
+
+
+def test_language_detection_is_deterministic() -> None:
+    text = "Kurze Notiz zu BGP und OSPF im Labor mit ein paar Routern und einem Switch dazu"
+    assert len({detect_language(text, None).probabilities.__repr__() for _ in range(5)}) == 1
+
+
+def test_spam_signals() -> None:
+    assert is_spam(spam_signals("Prediksi togel SGP malam ini"))
+    assert is_spam(spam_signals("Best online slots 2026: free spins and a bonus code"))
+    stuffed = " ".join(["cheap vpn download"] * 8)
+    assert any(s.startswith("repetition:") for s in spam_signals(stuffed))
+    assert spam_signals("BGP route reflector design for a regional ISP") == []
+    assert not is_spam(spam_signals("How we moved our anycast DNS to a new transit provider"))
+
+
+def verdict(keep: bool = True, reason: str | None = None, lang: str = "en", score: float = 0.9) -> Verdict:
+    return Verdict(keep, reason, lang, "test", {}, score, (), "test-model")
+
+
+def test_a_new_feed_has_no_baseline_to_defend() -> None:
+    base = Baseline()
+    for _ in range(5):
+        result = judge(base, verdict(False, "non_english", "id"), 0.5)
+        base = result.baseline
+        assert result.status == "dropped" and not result.quarantined_now
+    assert not base.quarantined
+
+
+def test_an_established_feed_goes_into_quarantine_after_departures_in_a_row() -> None:
+    base = Baseline()
+    for _ in range(12):
+        base = judge(base, verdict(), 0.5).baseline
+    assert base.established and base.usual_lang == "en"
+    for i in range(QUARANTINE_AFTER):
+        result = judge(base, verdict(False, "spam", "id", 0.1), 0.5)
+        base = result.baseline
+        assert result.quarantined_now == (i == QUARANTINE_AFTER - 1)
+    held = judge(base, verdict(), 0.5)
+    assert (held.status, held.reason) == ("held", "feed_drift")
+
+
+def test_a_kept_post_breaks_the_run_of_departures() -> None:
+    base = Baseline(screened=20, kept=20, usual_lang="en")
+    for _ in range(QUARANTINE_AFTER - 1):
+        base = judge(base, verdict(False, "offtopic", score=0.1), 0.5).baseline
+    base = judge(base, verdict(score=0.95), 0.5).baseline
+    assert base.departures == 0
+    assert not judge(base, verdict(False, "offtopic", score=0.1), 0.5).baseline.quarantined
+
+
+def test_language_change_in_an_established_feed_is_feed_drift() -> None:
+    base = Baseline(screened=20, kept=20, usual_lang="en")
+    result = judge(base, verdict(lang="de"), 0.5)
+    assert (result.status, result.reason) == ("dropped", "feed_drift")
+    assert "de" in (result.note or "")
+
+
+def test_overrides_file_errors_name_the_entry(tmp_path: Path) -> None:
+    path = tmp_path / "overrides.yaml"
+    path.write_text("allow:\n  - post: abc\n  - link: https://x/\ndeny:\n  - feed: https://f.example.net/\n")
+    with pytest.raises(ConfigError) as info:
+        load_overrides(path)
+    assert "allow[1]: expected one of post: ID, url: PATTERN or feed: URL" in str(info.value)
+    path.write_text("allow:\n  - url: 'https://b.example.net/2026/*'\ndeny:\n  - url: '*casino*'\n")
+    rules = load_overrides(path)
+    assert rules.decide("p1", "https://b.example.net/2026/11/x/", "f") == "allow"
+    assert rules.decide("p2", "https://b.example.net/2026/casino/", "f") == "deny"
+    assert rules.decide("p3", "https://other.example.net/", "f") is None
+
+
+def test_missing_model_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="run `aggregator train`"):
+        LinearTextModel.load(tmp_path / "screen")

@@ -1,0 +1,211 @@
+"""Screening inside real runs: hijacked feeds, quarantine, overrides, and the CLI around them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+from click.testing import CliRunner
+from conftest import Clock, WriteConfig
+from feedgen import Item, rss
+
+from aggregator.cli import cli
+from aggregator.feedserver import FeedServer, Route
+from aggregator.pipeline import update
+from aggregator.store import Store
+
+DEMO = Path(__file__).parent.parent / "aggregator" / "demo" / "feeds"
+
+NETWORKING = [
+    (
+        "Route reflector clusters in a regional ISP",
+        "How we split our iBGP mesh into two route reflector "
+        "clusters, kept the next hops reachable and tested failover of each reflector.",
+    ),
+    (
+        "OSPF area design for a campus core",
+        "Why we kept area 0 small, summarised the building areas and "
+        "used stub areas for the access layer switches.",
+    ),
+    (
+        "Debugging IGMP snooping on access switches",
+        "The querier was missing on the video VLAN, so the "
+        "switches flooded multicast to every port until we configured one.",
+    ),
+    (
+        "RPKI route origin validation at our edge",
+        "We now drop invalid routes from transit and peers; this "
+        "post covers the validators we run and how we monitor them.",
+    ),
+    (
+        "EVPN multihoming with ESI LAG",
+        "Dual-homing servers to two leaves without MLAG: the Ethernet segment, "
+        "designated forwarder election and the failure cases we tested.",
+    ),
+    (
+        "Cilium network policies for namespaces",
+        "Default deny between namespaces in our Kubernetes clusters, "
+        "with Cilium policies for DNS and for the ingress controller.",
+    ),
+]
+INDONESIAN = [
+    (
+        "Prediksi togel hongkong malam ini",
+        "Angka main dan paito warna terlengkap untuk para pemain setia "
+        "yang ingin menang besar malam ini dengan prediksi jitu.",
+    ),
+    (
+        "Cara merawat murai batu agar rajin berkicau",
+        "Burung murai batu perlu makanan yang cukup, kandang "
+        "yang bersih dan dijemur setiap pagi supaya suaranya tetap bagus.",
+    ),
+    (
+        "Legenda Danau Toba dan asal usulnya",
+        "Cerita rakyat dari Sumatera Utara ini mengisahkan seorang "
+        "petani yang menangkap ikan ajaib lalu melanggar janjinya.",
+    ),
+    (
+        "Bocoran angka keluaran sgp hari ini",
+        "Data keluaran lengkap dan prediksi angka jitu untuk pasaran "
+        "singapura, dijamin akurat untuk para pemain togel online.",
+    ),
+]
+
+
+def items(rows: list[tuple[str, str]], start: int, day: int = 1) -> list[Item]:
+    return [
+        Item(
+            title,
+            guid=f"g{start + i}",
+            link=f"https://lab.example.net/{start + i}/",
+            date=f"Mon, {day + i // 8:02d} Nov 2026 {8 + i % 8:02d}:00:00 GMT",
+            body=f"<p>{text}</p>",
+        )
+        for i, (title, text) in enumerate(rows)
+    ]
+
+
+def test_hijacked_demo_feed_keeps_networking_and_drops_indonesian_spam(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    server.routes["/lab-rat.xml"] = Route(body=(DEMO / "hijacked-blog.xml").read_bytes())
+    config = write_config(["/lab-rat.xml"])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        rows = list(store.db.query("SELECT title, status, reason, lang, model_version FROM posts"))
+    kept = [r for r in rows if r["status"] == "kept"]
+    dropped = [r for r in rows if r["status"] == "dropped"]
+    assert len(kept) == 3 and len(dropped) == 5
+    assert {r["reason"] for r in dropped} == {"non_english"}
+    assert {r["lang"] for r in dropped} == {"id"}
+    assert all(r["model_version"].startswith("screen-") for r in rows)
+
+
+def test_an_established_feed_that_turns_to_spam_is_quarantined_and_released(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    history = items(NETWORKING * 2, 0)  # 12 good posts: an established baseline
+    server.routes["/f.xml"] = Route(body=rss(*history))
+    config = write_config([("/f.xml", "Lab Notes")])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        hijack = items(INDONESIAN, 100, day=20) + items(NETWORKING[:1], 200, day=23)
+        server.routes["/f.xml"] = Route(body=rss(*history, *hijack))
+        clock.now += timedelta(hours=1)
+        update(config, store, clock=clock)
+        feed = store.feeds()[0]
+        assert feed["quarantined"] is not None
+        statuses = {r["title"]: (r["status"], r["reason"]) for r in store.posts()}
+        assert statuses[INDONESIAN[0][0]] == ("dropped", "non_english")
+        # The first good-looking post after the hijack is held, not published.
+        held = [p for p in store.posts() if p["status"] == "held"]
+        assert [(p["link"], p["reason"]) for p in held] == [("https://lab.example.net/200/", "feed_drift")]
+    runner = CliRunner()
+    status = runner.invoke(cli, ["--config", config.path, "status"])
+    assert "QUARANTINED" in status.output
+    released = runner.invoke(cli, ["--config", config.path, "release", "Lab Notes"])
+    assert released.exit_code == 0 and "1 held post(s) published" in released.output
+    with Store(config.database) as store:
+        assert store.feeds()[0]["quarantined"] is None
+        assert not [p for p in store.posts() if p["status"] == "held"]
+
+
+def test_overrides_apply_on_the_next_run_and_stay(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    good = items(NETWORKING[:2], 0)
+    bad = items(INDONESIAN[:1], 50)
+    server.routes["/f.xml"] = Route(body=rss(*good, *bad))
+    config = write_config(["/f.xml"])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        dropped_id = next(p["id"] for p in store.posts() if p["status"] == "dropped")
+        Path(config.path).with_name("overrides.yaml").write_text(
+            f"allow:\n  - post: {dropped_id}\ndeny:\n  - url: 'https://lab.example.net/1/'\n"
+        )
+        clock.now += timedelta(hours=1)
+        update(config, store, clock=clock)
+        by_link = {p["link"]: p for p in store.posts()}
+        assert by_link["https://lab.example.net/50/"]["status"] == "kept"
+        assert by_link["https://lab.example.net/50/"]["override"] == "allow"
+        assert by_link["https://lab.example.net/1/"]["status"] == "dropped"
+        # Fetched again unchanged: the allowed post stays allowed.
+        clock.now += timedelta(hours=1)
+        update(config, store, clock=clock, force=True)
+        assert {p["link"]: p["status"] for p in store.posts()}["https://lab.example.net/50/"] == "kept"
+        # Removing the entry gives the post back its screening verdict.
+        Path(config.path).with_name("overrides.yaml").write_text("")
+        update(config, store, clock=clock)
+        assert {p["link"]: p["status"] for p in store.posts()}["https://lab.example.net/50/"] == "dropped"
+
+
+def test_dropped_and_explain_show_the_reason(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    server.routes["/f.xml"] = Route(body=rss(*items(NETWORKING[:1], 0), *items(INDONESIAN[:1], 9)))
+    config = write_config([("/f.xml", "Lab Notes")])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+    runner = CliRunner()
+    listing = runner.invoke(cli, ["--config", config.path, "dropped", "--reason", "non_english"])
+    assert listing.exit_code == 0
+    assert "non_english" in listing.output and INDONESIAN[0][0] in listing.output
+    post_id = listing.output.splitlines()[1].split()[0]
+    explained = runner.invoke(cli, ["--config", config.path, "explain", post_id[:12]])
+    assert explained.exit_code == 0, explained.output
+    assert "status: dropped (non_english)" in explained.output
+    assert "language: id (decided by langdetect" in explained.output
+    assert "terms behind the score" in explained.output
+    none = runner.invoke(cli, ["--config", config.path, "dropped", "--reason", "spam"])
+    assert "No dropped or held posts match." in none.output
+
+
+def test_label_prints_one_json_line_per_input_and_nothing_else(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    lines = [
+        {"id": "a", "title": "Kubernetes Gateway API", "summary": ""},
+        {"id": "b", "title": INDONESIAN[0][0], "summary": INDONESIAN[0][1]},
+        {"id": "c", "title": "Best online slots 2026", "summary": "Free spins and a bonus code today."},
+        {"id": "d", "title": NETWORKING[0][0], "summary": NETWORKING[0][1], "lang_hint": "en"},
+    ] * 300
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    result = subprocess.run(
+        ["aggregator", "--config", str(tmp_path / "none.yaml"), "label", str(path)],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(out) == len(lines)
+    first = {row["id"]: row for row in out[:4]}
+    assert first["a"]["keep"] is True and first["a"]["lang"] == "en"
+    assert (first["b"]["keep"], first["b"]["reason"], first["b"]["lang"]) == (False, "non_english", "id")
+    assert (first["c"]["keep"], first["c"]["reason"]) == (False, "spam")
+    assert first["d"]["keep"] is True and first["d"]["tags"] == []
+    assert set(first["d"]) == {"id", "keep", "reason", "lang", "tags", "scores"}
