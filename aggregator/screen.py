@@ -14,10 +14,13 @@ Per-feed baselines (drift, quarantine) need the feed's history and live in basel
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import re
+import zlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ import numpy as np
 from .errors import AggregatorError
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
-TEXT_LIMIT = 1000  # characters of title + text screened: enough to decide, cheap to run
+TEXT_LIMIT = 600  # characters of title + text screened: enough to decide, cheap to run
 
 # -- language -------------------------------------------------------------------------
 
@@ -54,7 +57,7 @@ class Language:
 
 
 def _ordinary_words(text: str) -> list[str]:
-    # Acronyms and product names (BGP, OSPF, Kubernetes) say nothing about the language.
+    # Acronyms (BGP, OSPF) say nothing about the language.
     return [w for w in _WORD.findall(text) if not w.isupper() and len(w) > 1]
 
 
@@ -78,6 +81,7 @@ def detect_language(
     fallback: str | None,
     fallback_kind: str = "feed language",
     vocabulary: frozenset[str] = frozenset(),
+    lowered: list[str] | None = None,
 ) -> Language:
     """The language of text; short or unsure text defers to the fallback (the feed's).
 
@@ -85,13 +89,14 @@ def detect_language(
     English function words, and the share of words that the team's English corpus uses
     (so terse technical English without function words needs no guessing either).
     """
-    words = _ordinary_words(text)
-    lowered = [w.lower() for w in words]
+    if lowered is None:
+        lowered = [w.lower() for w in _ordinary_words(text)]
+    words = lowered
     if len(words) >= MIN_WORDS:
-        share = sum(1 for w in lowered if w in ENGLISH_WORDS) / len(words)
+        share = sum(map(ENGLISH_WORDS.__contains__, lowered)) / len(words)
         if share >= ENGLISH_SHARE:
             return Language("en", 1.0, {"en": 1.0}, "function words")
-        if vocabulary and sum(1 for w in lowered if w in vocabulary) / len(words) >= ENGLISH_VOCABULARY_SHARE:
+        if vocabulary and sum(map(vocabulary.__contains__, lowered)) / len(words) >= ENGLISH_VOCABULARY_SHARE:
             return Language("en", 1.0, {"en": 1.0}, "English vocabulary")
         found = _probabilities(text)
         probabilities = dict(found)
@@ -174,15 +179,20 @@ SPAM_PHRASES = (
     "keygen",
     "serial key",
 )
-_SPAM_WORD = re.compile(r"[a-z0-9]+")
+_SPAM_SEQUENCES = {tuple(p.split()) for p in SPAM_PHRASES}
+_SPAM_FIRST = {p[0] for p in _SPAM_SEQUENCES}
 
 
-def spam_signals(text: str) -> list[str]:
+def spam_signals(text: str, words: list[str] | None = None) -> list[str]:
     """The spam signals found in text, as short labels for the reason and explain."""
     lowered = text.lower()
-    words = _SPAM_WORD.findall(lowered)
+    words = tokens(text) if words is None else words
     signals = sorted({f"term:{w}" for w in words if w in STRONG_SPAM})
-    signals += [f"phrase:{p}" for p in SPAM_PHRASES if p in lowered]
+    found: set[str] = set()
+    for i, word in enumerate(words):
+        if word in _SPAM_FIRST:
+            found.update(" ".join(seq) for seq in _SPAM_SEQUENCES if tuple(words[i : i + len(seq)]) == seq)
+    signals += sorted(f"phrase:{p}" for p in found)
     # Link farms repeat their keyword: one content word making a quarter of a long text.
     content = [w for w in words if len(w) > 3 and w not in ENGLISH_WORDS]
     if len(content) >= 12:
@@ -206,22 +216,69 @@ class ModelError(AggregatorError):
     """The trained model is missing, damaged or made for another version."""
 
 
+TOKEN = re.compile(r"(?u)[\w][\w.\-/]*\w|\w")
+FEATURE_VERSION = "crc32-words12-v2"
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case word tokens; dots, dashes and slashes inside a word stay (802.1x, is-is)."""
+    return TOKEN.findall(text.lower())
+
+
+def tokens_with_case(text: str) -> tuple[list[str], list[str]]:
+    """(tokens(text), the ordinary words for language checks), tokenizing once."""
+    return TOKEN.findall(text.lower()), [w.lower() for w in _ordinary_words(text)]
+
+
+def grams(words: list[str]) -> list[str]:
+    """Words and word pairs: the model's features before hashing."""
+    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
+
+
+_PAIR = np.uint64(1_000_003)
+_PAIR_SALT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def gram_indices(words: list[str], n_features: int) -> np.ndarray[Any, Any]:
+    """Hashed feature index of every word and word pair, in order (words first).
+
+    A pair's hash is computed from its two words' hashes with NumPy, so only the words
+    are hashed one by one: most of the cost of featurising in Python.
+    """
+    h = np.fromiter((zlib.crc32(w.encode()) for w in words), dtype=np.uint64, count=len(words))
+    pairs = (h[:-1] * _PAIR + h[1:]) ^ _PAIR_SALT
+    return np.concatenate([h, pairs]) % np.uint64(n_features)
+
+
+def hashed(words: list[str], n_features: int) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """(feature indices, weights): counts of hashed grams, scaled to unit length."""
+    if not words:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    index, counts = np.unique(gram_indices(words, n_features), return_counts=True)
+    weights = counts / math.sqrt(float(counts @ counts))
+    return index.astype(np.int64), weights
+
+
 @dataclass(frozen=True)
 class LinearTextModel:
-    """A linear model over hashed word n-grams, stored as plain arrays (no pickle).
+    """A linear model over hashed word 1-2-grams, stored as plain arrays (no pickle).
 
-    The hashing vectorizer has no vocabulary to store, and a linear model is one weight
-    per hashed feature, so the whole model is a card (JSON) and one array (.npz).
+    Hashing needs no vocabulary, and a linear model is one weight per hashed feature, so
+    the whole model is a card (JSON) and one array (.npz). Scoring needs only NumPy, so
+    a run does not load scikit-learn (which `aggregator train` uses).
     """
 
     card: dict[str, Any]
-    coef: np.ndarray[Any, Any]  # (n_features,) or (n_features, n_labels)
-    intercept: np.ndarray[Any, Any]
-    vectorizer: Any = field(repr=False)
+    coef: np.ndarray[Any, Any]  # (n_features,)
+    intercept: float
 
     @property
     def version(self) -> str:
         return str(self.card["version"])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.card["features"]["n_features"])
 
     @classmethod
     def load(cls, stem: Path) -> LinearTextModel:
@@ -234,60 +291,35 @@ class LinearTextModel:
             raise ModelError(f"{exc.filename}: the trained model is missing; run `aggregator train`") from exc
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"{stem}: cannot read the model ({exc}); run `aggregator train`") from exc
-        return cls(card=card, coef=coef, intercept=intercept, vectorizer=make_vectorizer(card))
+        kind = card.get("features", {}).get("kind")
+        if kind != FEATURE_VERSION:
+            raise ModelError(
+                f"{card_path}: model {card.get('version')} uses features '{kind}', this version of "
+                f"the aggregator computes '{FEATURE_VERSION}'; run `aggregator train`"
+            )
+        if coef.shape != (int(card["features"]["n_features"]),):
+            raise ModelError(f"{array_path}: weights do not match the card; run `aggregator train`")
+        return cls(card=card, coef=coef.astype(np.float64), intercept=float(intercept.reshape(-1)[0]))
 
-    def transform(self, texts: list[str]) -> Any:
-        return self.vectorizer.transform(texts)
+    def probability_of(self, words: list[str]) -> float:
+        index, weight = hashed(words, self.n_features)
+        z = float(self.coef[index] @ weight) + self.intercept
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
-    def decision(self, texts: list[str]) -> np.ndarray[Any, Any]:
-        result: np.ndarray[Any, Any] = self.transform(texts) @ self.coef + self.intercept
-        return result
+    def probability(self, texts: list[str]) -> list[float]:
+        return [self.probability_of(tokens(text)) for text in texts]
 
-    def probability(self, texts: list[str]) -> np.ndarray[Any, Any]:
-        result: np.ndarray[Any, Any] = 1.0 / (1.0 + np.exp(-self.decision(texts)))
-        return result
-
-    def terms(self, text: str, column: int | None = None, top: int = 8) -> list[tuple[str, float]]:
-        """The terms of text that moved the score most, with their contribution."""
-        from sklearn.utils import murmurhash3_32
-
-        analyzer = self.vectorizer.build_analyzer()
-        grams = analyzer(text)
-        if not grams:
-            return []
-        counts = Counter(grams)
-        norm = float(np.sqrt(sum(c * c for c in counts.values())))
-        n_features = self.vectorizer.n_features
-        out = []
-        for term, count in counts.items():
-            index = abs(murmurhash3_32(term, seed=0)) % n_features
-            weights = self.coef[index] if column is None else self.coef[index, column]
-            out.append((term, float(weights) * count / norm))
-        out.sort(key=lambda item: -abs(item[1]))
+    def terms(self, text: str, top: int = 8) -> list[tuple[str, float]]:
+        """The grams of text that moved the score most, with their contribution."""
+        words = tokens(text)
+        index, weight = hashed(words, self.n_features)
+        by_index = dict(zip(index.tolist(), weight.tolist(), strict=True))
+        seen: dict[str, float] = {}
+        positions = gram_indices(words, self.n_features).tolist()
+        for gram, position in zip(grams(words), positions, strict=True):
+            seen[gram] = float(self.coef[position]) * by_index[position]
+        out = sorted(seen.items(), key=lambda item: -abs(item[1]))
         return out[:top]
-
-
-VECTORIZER_KEYS = ("n_features", "ngram_range", "token_pattern", "lowercase", "norm", "sublinear_tf")
-
-
-def make_vectorizer(card: dict[str, Any]) -> Any:
-    from sklearn.feature_extraction.text import HashingVectorizer
-
-    params = card.get("vectorizer", {})
-    unknown = set(params) - set(VECTORIZER_KEYS)
-    if unknown:
-        raise ModelError(
-            f"model {card.get('version')} needs vectorizer settings this version does not know "
-            f"({', '.join(sorted(unknown))}); upgrade the aggregator or run `aggregator train`"
-        )
-    return HashingVectorizer(
-        n_features=int(params.get("n_features", 2**18)),
-        ngram_range=tuple(params.get("ngram_range", (1, 2))),
-        token_pattern=params.get("token_pattern", r"(?u)\b[\w][\w.\-/]*\w\b|\b\w\b"),
-        lowercase=bool(params.get("lowercase", True)),
-        norm=params.get("norm", "l2"),
-        alternate_sign=False,
-    )
 
 
 # -- the verdict --------------------------------------------------------------------------
@@ -315,7 +347,12 @@ class Verdict:
         }
 
 
-_TERM_TOKEN = re.compile(r"(?u)[\w][\w.\-/]*\w|\w")
+@lru_cache(maxsize=8)
+def _phrase_starts(phrases: frozenset[tuple[str, ...]]) -> dict[str, list[tuple[str, ...]]]:
+    starts: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in phrases:
+        starts.setdefault(phrase[0], []).append(phrase)
+    return starts
 
 
 @dataclass(frozen=True)
@@ -337,16 +374,18 @@ class Lexicon:
             frozenset(tuple(t.split()) for t in terms if " " in t),
         )
 
-    def hits(self, text: str) -> list[str]:
-        tokens = _TERM_TOKEN.findall(text.lower())
-        found = [t for t in tokens if t in self.words]
-        for size in {len(p) for p in self.phrases}:
-            found += [
-                " ".join(tokens[i : i + size])
-                for i in range(len(tokens) - size + 1)
-                if tuple(tokens[i : i + size]) in self.phrases
-            ]
+    def hits(self, words: list[str]) -> list[str]:
+        """The terms found in a token list (from tokens())."""
+        found = [t for t in words if t in self.words]
+        starts = self._starts
+        for i, word in enumerate(words):
+            if word in starts:
+                found += [" ".join(p) for p in starts[word] if tuple(words[i : i + len(p)]) == p]
         return found
+
+    @property
+    def _starts(self) -> dict[str, list[tuple[str, ...]]]:
+        return _phrase_starts(self.phrases)
 
 
 @dataclass(frozen=True)
@@ -373,6 +412,7 @@ class Screener:
             vocabulary = frozenset(vocabulary_path.read_text(encoding="utf-8").split())
         except OSError as exc:
             raise ModelError(f"{vocabulary_path}: missing ({exc}); run `aggregator train`") from exc
+        _langdetect()  # load its language profiles once, before parser workers are forked
         return cls(
             LinearTextModel.load(model_dir / "screen"),
             Lexicon.load(model_dir / "networking_terms.txt"),
@@ -386,16 +426,20 @@ class Screener:
     def screen(self, items: list[tuple[str, str, str | None]]) -> list[Verdict]:
         """Verdicts for (title, text, feed language or None) triples, in order."""
         texts = [f"{title}\n{text}"[:TEXT_LIMIT] for title, text, _ in items]
-        scores: list[float] = list(self.model.probability(texts)) if texts else []
+        tokenized = [tokens_with_case(text) for text in texts]
+        token_lists = [t for t, _ in tokenized]
+        scores = [self.model.probability_of(words) for words in token_lists]
         out = []
         default = self.languages[0]
-        for (_title, _text, hint), text, score in zip(items, texts, scores, strict=True):
+        for (_title, _text, hint), text, (words, ordinary), score in zip(
+            items, texts, tokenized, scores, strict=True
+        ):
             if hint:
-                language = detect_language(text, hint, vocabulary=self.vocabulary)
+                language = detect_language(text, hint, vocabulary=self.vocabulary, lowered=ordinary)
             else:  # nothing known of the feed: the site's own language is the fallback
-                language = detect_language(text, default, "site language", self.vocabulary)
-            signals = tuple(spam_signals(text))
-            evidence = self.lexicon.hits(text)
+                language = detect_language(text, default, "site language", self.vocabulary, ordinary)
+            signals = tuple(spam_signals(text, words))
+            evidence = self.lexicon.hits(words)
             if language.lang not in self.languages:
                 reason: str | None = "non_english"
             elif is_spam(list(signals)):

@@ -19,15 +19,9 @@ from typing import Any
 import numpy as np
 
 from .errors import AggregatorError
-from .screen import MODEL_DIR, TEXT_LIMIT, make_vectorizer
+from .screen import FEATURE_VERSION, MODEL_DIR, TEXT_LIMIT, hashed, tokens
 
-VECTORIZER = {
-    "n_features": 2**18,
-    "ngram_range": [1, 2],
-    "token_pattern": r"(?u)\b[\w][\w.\-/]*\w\b|\b\w\b",
-    "lowercase": True,
-    "norm": "l2",
-}
+N_FEATURES = 2**18
 C_GRID = (1.0, 4.0, 16.0)
 MAX_NETWORKING_DROPPED = 0.01  # the threshold keeps at least 99% of networking posts
 FOLDS = 5
@@ -72,6 +66,22 @@ def load_corpus(data_dir: Path) -> tuple[list[str], np.ndarray[Any, Any], str, l
     return texts, np.array(labels), digest.hexdigest(), prose
 
 
+def feature_matrix(texts: list[str]) -> Any:
+    """The same hashed features the screener computes at run time, as a sparse matrix."""
+    from scipy.sparse import csr_matrix
+
+    rows, cols, values = [], [], []
+    for row, text in enumerate(texts):
+        index, weight = hashed(tokens(text), N_FEATURES)
+        rows.append(np.full(len(index), row))
+        cols.append(index)
+        values.append(weight)
+    return csr_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(len(texts), N_FEATURES),
+    )
+
+
 def choose_thresholds(
     scores: np.ndarray[Any, Any], labels: np.ndarray[Any, Any], evidence: np.ndarray[Any, Any]
 ) -> tuple[float, float, float, float]:
@@ -103,9 +113,9 @@ def train_screening(
 
     texts, labels, data_hash, prose = load_corpus(data_dir)
     lexicon = Lexicon.load(out_dir / "networking_terms.txt")
-    evidence = np.array([bool(lexicon.hits(t)) for t in texts])
-    card: dict[str, Any] = {"vectorizer": VECTORIZER}
-    X = make_vectorizer(card).transform(texts)
+    evidence = np.array([bool(lexicon.hits(tokens(t))) for t in texts])
+    card: dict[str, Any] = {"features": {"kind": FEATURE_VERSION, "n_features": N_FEATURES}}
+    X = feature_matrix(texts)
     folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=0)
 
     best: tuple[float, float, np.ndarray[Any, Any]] | None = None
