@@ -22,7 +22,7 @@ from .errors import AggregatorError
 from .screen import FEATURE_VERSION, MODEL_DIR, TEXT_LIMIT, hashed, tokens
 
 N_FEATURES = 2**18
-C_GRID = (1.0, 4.0, 16.0)
+C_GRID = (4.0, 16.0, 64.0, 256.0)
 MAX_NETWORKING_DROPPED = 0.01  # the threshold keeps at least 99% of networking posts
 FOLDS = 5
 
