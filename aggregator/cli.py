@@ -274,6 +274,7 @@ def demo(out: Path) -> None:
     click.echo(f"\nStored {total} posts in {config.database}")
     click.echo("Look around:")
     click.echo(f"  {command} --config {out / 'feeds.yaml'} status")
+    click.echo(f"  {command} --config {out / 'feeds.yaml'} dropped")
     click.echo(
         f"  {sqlite_utils} {config.database} --table "
         "'select published, title from posts order by published desc limit 10'"

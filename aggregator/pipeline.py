@@ -77,7 +77,8 @@ def parse_job(
 
 
 def screening_text(entry: ParsedEntry) -> str:
-    return text_of_clean_html((entry.summary_html or entry.content_html)[:3000])
+    # Screening reads the first 600 characters of text; 1500 of HTML hold that.
+    return text_of_clean_html((entry.summary_html or entry.content_html)[:1500])
 
 
 def _exit_with(pid: int) -> None:

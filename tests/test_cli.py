@@ -125,6 +125,8 @@ def test_demo_runs_offline_and_says_where_to_look(tmp_path: Path, cli_env: dict[
     assert re.search(r"Retired Blog\s+gone", result.stdout)
     assert re.search(r"Packet Notes\s+not_modified", result.stdout)  # second run: 304
     assert f"Stored 33 posts in {out / 'aggregator.db'}" in result.stdout
+    assert "5 dropped (non_english)" in result.stdout  # the hijacked blog's Indonesian posts
+    assert "28 kept" in result.stdout
     status = aggregator("--config", str(out / "feeds.yaml"), "status", env=cli_env)
     assert "moved permanently" in status.stdout
 

@@ -11,6 +11,7 @@ from typing import Any
 from ..config import load_config
 from ..feedserver import FeedServer, Route
 from ..pipeline import run_update
+from ..store import Store
 from ..types import Config, RunSummary
 
 RSS = "application/rss+xml; charset=utf-8"
@@ -95,5 +96,12 @@ def run_demo(folder: Path, echo: Callable[[str], None]) -> tuple[Config, list[Ru
                 detail = outcome.error or f"{outcome.new} new, {outcome.updated} updated"
                 echo(f"  {names[outcome.url]:<22} {outcome.outcome.value:<13} {detail}")
             echo(f"  {summary.line()}")
+    with Store(config.database) as store:
+        counts = store.db.execute(
+            "SELECT status, coalesce(reason, ''), count(*) FROM posts GROUP BY 1, 2 ORDER BY 1, 2"
+        ).fetchall()
+    echo("\n== screening")
+    for status, reason, count in counts:
+        echo(f"  {count:>3} {status}" + (f" ({reason})" if reason else ""))
     shutil.rmtree(folder / "__pycache__", ignore_errors=True)
     return config, summaries
