@@ -376,7 +376,9 @@ class Lexicon:
 
     def hits(self, words: list[str]) -> list[str]:
         """The terms found in a token list (from tokens())."""
-        found = [t for t in words if t in self.words]
+        vocabulary = self.words
+        # A plural counts as its singular: "transceivers", "trunks", "cidrs".
+        found = [t for t in words if t in vocabulary or (t[-1:] == "s" and t[:-1] in vocabulary)]
         starts = self._starts
         for i, word in enumerate(words):
             if word in starts:

@@ -22,7 +22,7 @@ from .errors import AggregatorError
 from .screen import FEATURE_VERSION, MODEL_DIR, TEXT_LIMIT, hashed, tokens
 
 N_FEATURES = 2**18
-C_GRID = (4.0, 16.0, 64.0, 256.0)
+ALPHA_GRID = (0.03, 0.1, 0.3)
 MAX_NETWORKING_DROPPED = 0.01  # the threshold keeps at least 99% of networking posts
 FOLDS = 5
 
@@ -82,6 +82,23 @@ def feature_matrix(texts: list[str]) -> Any:
     )
 
 
+def nb_weights(X: Any, labels: np.ndarray[Any, Any], alpha: float) -> tuple[np.ndarray[Any, Any], float]:
+    """Multinomial naive Bayes as a linear model: (weight per feature, bias).
+
+    A feature that never occurs in the training texts gets weight 0: smoothing alone
+    would give every unseen word the same pull towards the smaller class, so a post in
+    vocabulary the corpus never saw (a recipe, a workout) would look like that class.
+    """
+    from sklearn.naive_bayes import MultinomialNB
+
+    model = MultinomialNB(alpha=alpha).fit(X, labels)
+    weights = model.feature_log_prob_[1] - model.feature_log_prob_[0]
+    seen = np.asarray(X.sum(axis=0)).ravel() > 0
+    weights = np.where(seen, weights, 0.0)
+    bias = float(model.class_log_prior_[1] - model.class_log_prior_[0])
+    return weights, bias
+
+
 def choose_thresholds(
     scores: np.ndarray[Any, Any], labels: np.ndarray[Any, Any], evidence: np.ndarray[Any, Any]
 ) -> tuple[float, float, float, float]:
@@ -106,8 +123,7 @@ def train_screening(
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     import sklearn
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import StratifiedKFold
 
     from .screen import Lexicon, _ordinary_words
 
@@ -118,23 +134,28 @@ def train_screening(
     X = feature_matrix(texts)
     folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=0)
 
-    best: tuple[float, float, np.ndarray[Any, Any]] | None = None
-    for c in C_GRID:
-        model = LogisticRegression(C=c, solver="liblinear", class_weight="balanced", random_state=0)
-        oof = cross_val_predict(model, X, labels, cv=folds, method="predict_proba")[:, 1]
-        loss = float(-np.mean(labels * np.log(oof + 1e-9) + (1 - labels) * np.log(1 - oof + 1e-9)))
-        echo(f"  C={c:g}: out-of-fold log loss {loss:.4f}")
-        if best is None or loss < best[0]:
-            best = (loss, c, oof)
+    # Multinomial naive Bayes: on a corpus this size it ranks short texts better than a
+    # logistic regression did, and it is a linear model in log space, stored the same way.
+    # The smoothing is chosen by what matters: off-topic caught at 99% networking kept,
+    # on out-of-fold predictions.
+    best: tuple[float, float, float, float, float] | None = None
+    for alpha in ALPHA_GRID:
+        oof = np.zeros(len(labels))
+        for train_rows, test_rows in folds.split(X, labels):
+            fold_coef, fold_intercept = nb_weights(X[train_rows], labels[train_rows], alpha)
+            oof[test_rows] = 1 / (1 + np.exp(-(X[test_rows] @ fold_coef + fold_intercept)))
+        low, high, kept, caught = choose_thresholds(oof, labels, evidence)
+        echo(f"  alpha={alpha:g}: out-of-fold {kept:.1%} networking kept, {caught:.1%} other caught")
+        if best is None or caught > best[4]:
+            best = (alpha, low, high, kept, caught)
     assert best is not None
-    _, c, oof = best
-    threshold, strong, kept, caught = choose_thresholds(oof, labels, evidence)
+    alpha, threshold, strong, kept, caught = best
 
-    final = LogisticRegression(C=c, solver="liblinear", class_weight="balanced", random_state=0)
-    final.fit(X, labels)
-    coef = final.coef_[0].astype(np.float32)
-    intercept = final.intercept_.astype(np.float32)
-    version = f"screen-{data_hash[:10]}-c{c:g}"
+    weights, bias = nb_weights(X, labels, alpha)
+    coef = weights.astype(np.float32)
+    intercept = np.array([bias], dtype=np.float32)
+    c = alpha
+    version = f"screen-{data_hash[:10]}-nb{c:g}"
     card.update(
         {
             "version": version,
@@ -142,7 +163,8 @@ def train_screening(
             "trained": clock().isoformat(timespec="seconds"),
             "training_data_sha256": data_hash,
             "examples": {"networking": int(labels.sum()), "other": int(len(labels) - labels.sum())},
-            "C": c,
+            "model": "multinomial naive Bayes",
+            "alpha": c,
             "threshold": round(threshold, 6),
             "strong_threshold": round(strong, 6),
             "out_of_fold": {"networking_kept": round(kept, 4), "offtopic_caught": round(caught, 4)},
