@@ -414,11 +414,14 @@ class Screener:
             vocabulary = frozenset(vocabulary_path.read_text(encoding="utf-8").split())
         except OSError as exc:
             raise ModelError(f"{vocabulary_path}: missing ({exc}); run `aggregator train`") from exc
-        _langdetect()  # load its language profiles once, before parser workers are forked
+        lexicon = Lexicon.load(model_dir / "networking_terms.txt")
+        # langdetect is loaded on first use only (80 MB of profiles): most English posts
+        # never need it. Networking terms count as English words: "eigrp" or "wireshark"
+        # say nothing about another language.
         return cls(
             LinearTextModel.load(model_dir / "screen"),
-            Lexicon.load(model_dir / "networking_terms.txt"),
-            vocabulary,
+            lexicon,
+            vocabulary | lexicon.words,
             languages,
         )
 
