@@ -30,7 +30,7 @@ import numpy as np
 from .errors import AggregatorError
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
-TEXT_LIMIT = 600  # characters of title + text screened: enough to decide, cheap to run
+TEXT_LIMIT = 400  # characters of title + text screened: enough to decide, cheap to run
 
 # -- language -------------------------------------------------------------------------
 
@@ -73,7 +73,7 @@ def _langdetect() -> Any:
     return _factory
 
 
-ENGLISH_VOCABULARY_SHARE = 0.8  # share of words from the English corpus vocabulary
+ENGLISH_VOCABULARY_SHARE = 0.7  # share of words from the English corpus vocabulary
 
 
 def detect_language(
@@ -111,9 +111,11 @@ def detect_language(
         # langdetect would guess wildly, so the feed decides. Mostly words English does
         # not use ("Prediksi togel hari ini"): langdetect decides if it is sure.
         known = sum(1 for w in lowered if w in vocabulary or w in ENGLISH_WORDS)
-        if vocabulary and known / len(words) < 0.5:
+        if vocabulary and known / len(words) <= 0.5:
             found = _probabilities(text)
-            if found and found[0][1] >= MIN_CONFIDENCE and found[0][0] != "en":
+            english = dict(found).get("en", 0.0)
+            # Most words are not English and langdetect does not see English either.
+            if found and found[0][0] != "en" and found[0][1] >= 0.5 and english < 0.1:
                 return Language(found[0][0], found[0][1], dict(found), "langdetect (short text)")
     if fallback:
         return Language(fallback, 0.0, {}, f"{fallback_kind} (text too short to tell)")
