@@ -7,7 +7,7 @@ row put the feed into quarantine, where new posts are held until the owner runs
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .screen import Verdict
 
@@ -63,8 +63,7 @@ def judge(baseline: Baseline, verdict: Verdict, threshold: float) -> Judgement:
     if quarantined and status == "kept":
         status, reason = "held", "feed_drift"
         note = "the feed is in quarantine; `aggregator release` publishes held posts"
-    updated = replace(
-        baseline,
+    updated = Baseline(
         screened=baseline.screened + 1,
         kept=baseline.kept + (1 if status == "kept" else 0),
         usual_lang=baseline.usual_lang or (verdict.lang if status == "kept" else None),

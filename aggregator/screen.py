@@ -219,7 +219,7 @@ class ModelError(AggregatorError):
 
 
 TOKEN = re.compile(r"(?u)[\w][\w.\-/]*\w|\w")
-FEATURE_VERSION = "crc32-words12-v2"
+FEATURE_VERSION = "crc32-words12-v3"
 
 
 def tokens(text: str) -> list[str]:
@@ -253,12 +253,16 @@ def gram_indices(words: list[str], n_features: int) -> np.ndarray[Any, Any]:
 
 
 def hashed(words: list[str], n_features: int) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """(feature indices, weights): counts of hashed grams, scaled to unit length."""
+    """(feature indices, weights): each gram counts 1/sqrt(number of grams).
+
+    Indices may repeat; a repeated gram adds up (in scoring, and in the sparse matrix
+    training builds). Scaling by the square root of the length keeps long and short
+    posts comparable without counting first.
+    """
     if not words:
         return np.empty(0, dtype=np.int64), np.empty(0)
-    index, counts = np.unique(gram_indices(words, n_features), return_counts=True)
-    weights = counts / math.sqrt(float(counts @ counts))
-    return index.astype(np.int64), weights
+    index = gram_indices(words, n_features).astype(np.int64)
+    return index, np.full(len(index), 1.0 / math.sqrt(len(index)))
 
 
 @dataclass(frozen=True)
@@ -315,7 +319,9 @@ class LinearTextModel:
         """The grams of text that moved the score most, with their contribution."""
         words = tokens(text)
         index, weight = hashed(words, self.n_features)
-        by_index = dict(zip(index.tolist(), weight.tolist(), strict=True))
+        by_index: dict[int, float] = {}
+        for position, value in zip(index.tolist(), weight.tolist(), strict=True):
+            by_index[position] = by_index.get(position, 0.0) + value
         seen: dict[str, float] = {}
         positions = gram_indices(words, self.n_features).tolist()
         for gram, position in zip(grams(words), positions, strict=True):
