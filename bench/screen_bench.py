@@ -1,0 +1,94 @@
+"""Screening throughput on one core, beside plain langdetect on the same posts.
+
+Usage: .venv/bin/python bench/screen_bench.py [--repeat N]
+
+Posts: the team's evaluation set (models/data/eval_screening.jsonl: short and long,
+English and other languages) plus long posts built from the training corpus, repeated.
+Prints posts per second for the full screening path (`aggregator label` without its
+start-up), for langdetect alone (what a naive filter pays per post), the model's load
+time and the process's peak memory. A benchmark, not a test: it always exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from aggregator.label import LabelContext, label_rows  # noqa: E402
+from aggregator.screen import Screener  # noqa: E402
+
+
+def posts(repeat: int) -> list[dict[str, str]]:
+    data = ROOT / "models" / "data"
+    short = [json.loads(line) for line in (data / "eval_screening.jsonl").read_text().splitlines() if line]
+    corpus = [
+        json.loads(line)
+        for path in sorted(data.glob("train_*.jsonl"))
+        for line in path.read_text().splitlines()
+        if line
+    ]
+    # Long posts: several corpus summaries run together, about 2-3 KB each.
+    long = [
+        {
+            "id": f"long-{i}",
+            "title": corpus[i]["title"],
+            "summary": " ".join(r.get("summary", "") for r in corpus[i : i + 12]),
+        }
+        for i in range(0, len(corpus) - 12, 12)
+    ]
+    mix = short + long
+    return [dict(row, id=f"{row['id']}-{n}") for n in range(repeat) for row in mix]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+
+    started = time.perf_counter()
+    screener = Screener.load()
+    load = time.perf_counter() - started
+    rows = posts(args.repeat)
+    long_share = sum(1 for r in rows if r["id"].startswith("long")) / len(rows)
+
+    list(label_rows(rows[:50], LabelContext(screener)))  # warm up (langdetect profiles)
+    started = time.process_time()
+    results = list(label_rows(rows, LabelContext(screener)))
+    ours = time.process_time() - started
+
+    from langdetect import DetectorFactory, detect_langs
+
+    DetectorFactory.seed = 0
+    sample = rows[: min(len(rows), 2000)]
+    started = time.process_time()
+    for row in sample:
+        with contextlib.suppress(Exception):  # langdetect raises on text without features
+            detect_langs(f"{row['title']}\n{row.get('summary', '')}"[:1000])
+    naive = (time.process_time() - started) / len(sample)
+
+    kept = sum(1 for r in results if r["keep"])
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"posts screened:          {len(rows)} ({long_share:.0%} long), {kept} kept")
+    print(
+        f"screening, one core:     {len(rows) / ours:,.0f} posts/s ({ours / len(rows) * 1e6:.0f} us a post)"
+    )
+    print(f"langdetect alone:        {1 / naive:,.0f} posts/s ({naive * 1e6:.0f} us a post)")
+    print(f"ratio (ours / langdetect alone): {(len(rows) / ours) * naive:.1f}x the throughput")
+    print(f"model load:              {load * 1000:.0f} ms")
+    print(f"peak memory:             {peak:.0f} MB")
+    print(f"target >= 500 posts/s:   {'PASS' if len(rows) / ours >= 500 else 'MISS'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
