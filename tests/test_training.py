@@ -1,0 +1,95 @@
+"""The screening model: trained deterministically, stored safely, measured on held-out posts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from aggregator.cli import cli
+from aggregator.screen import MODEL_DIR, LinearTextModel, ModelError, Screener
+from aggregator.train import train_screening
+
+
+def train_into(folder: Path) -> dict:
+    folder.mkdir()
+    shutil.copy(MODEL_DIR / "networking_terms.txt", folder)
+    return train_screening(
+        MODEL_DIR / "data", folder, clock=lambda: datetime(2026, 11, 24, tzinfo=UTC), echo=lambda _: None
+    )
+
+
+def test_training_is_deterministic_and_matches_the_committed_model(tmp_path: Path) -> None:
+    first, second = train_into(tmp_path / "a"), train_into(tmp_path / "b")
+    assert first == second
+    assert (tmp_path / "a" / "screen.npz").read_bytes() == (tmp_path / "b" / "screen.npz").read_bytes()
+    committed = json.loads((MODEL_DIR / "screen.json").read_text())
+    # The committed model is what training on the committed corpus gives.
+    assert committed["version"] == first["version"]
+    assert committed["training_data_sha256"] == first["training_data_sha256"]
+    card = first
+    assert card["versions"]["scikit-learn"] and card["out_of_fold"]["networking_kept"] >= 0.99
+    assert 0 < card["threshold"] <= card["strong_threshold"] < 1
+
+
+def test_a_model_for_other_features_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    train_into(tmp_path / "m")
+    card_path = tmp_path / "m" / "screen.json"
+    card = json.loads(card_path.read_text())
+    card["features"]["kind"] = "something-else"
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="run `aggregator train`"):
+        LinearTextModel.load(tmp_path / "m" / "screen")
+
+
+def test_the_model_file_is_plain_data() -> None:
+    import numpy as np
+
+    with np.load(MODEL_DIR / "screen.npz", allow_pickle=False) as arrays:  # refuses pickled objects
+        assert set(arrays.files) == {"coef", "intercept"}
+
+
+def test_evaluate_meets_the_targets_on_the_team_evaluation_set() -> None:
+    result = CliRunner().invoke(cli, ["evaluate"])
+    assert result.exit_code == 0, result.output
+    rates = {}
+    for line in result.output.splitlines():
+        for name in (
+            "non-English caught",
+            "English networking wrongly dropped",
+            "English spam and off-topic caught",
+        ):
+            if line.startswith(name):
+                rates[name] = float(line.split(":")[1].split("%")[0])
+    assert rates["non-English caught"] == 100.0
+    assert rates["English networking wrongly dropped"] <= 1.0
+    assert rates["English spam and off-topic caught"] >= 95.0
+
+
+def test_near_misses_are_off_topic_and_infrastructure_is_on_topic() -> None:
+    screener = Screener.load()
+    verdicts = screener.screen(
+        [
+            ("Build your downline fast with our network marketing system", "", "en"),
+            ("Ten tips for networking at your next industry mixer", "", "en"),
+            ("Fine-tuning a convolutional neural network on a single GPU", "", "en"),
+            (
+                "Sourdough starter troubleshooting",
+                "Why your starter smells of acetone and what to feed it.",
+                "en",
+            ),
+            (
+                "Anycast DNS for a small ISP",
+                "Three sites, two resolvers each, and BGP to steer queries.",
+                "en",
+            ),
+            ("Wi-Fi 7 multi-link operation in a busy office", "", "en"),
+            ("Cilium replaces kube-proxy in our clusters", "", "en"),
+            ("Zero trust network access for contractors", "", "en"),
+        ]
+    )
+    assert [v.keep for v in verdicts] == [False, False, False, False, True, True, True, True]
