@@ -384,7 +384,7 @@ def release(obj: Context, feed: str) -> None:
         if not match:
             raise AggregatorError(f"{feed!r} is neither the name nor the URL of a feed in {config.path}")
         with store:
-            count = store.release(match[0].url, datetime.now(UTC))
+            count = store.release(match[0].url)
     click.echo(f"{match[0].name}: quarantine ended; {count} held post(s) published")
 
 

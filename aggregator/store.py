@@ -522,7 +522,7 @@ class Store:
             changed = len(updates)
         return changed
 
-    def release(self, feed_url: str, now: datetime) -> int:
+    def release(self, feed_url: str) -> int:
         """End a feed's quarantine: its held posts are published."""
         with self._tx():
             self.db.execute(
