@@ -81,7 +81,8 @@ def _label_batch(rows: list[dict[str, Any]], context: LabelContext) -> Iterator[
         }
 
 
-def read_rows(path: Path) -> Iterator[dict[str, Any]]:
+def read_rows(path: Path, required: tuple[str, ...] = ("id", "title")) -> Iterator[dict[str, Any]]:
+    """JSON Lines, one object a line, each with the required keys; errors name the line."""
     from .errors import AggregatorError
 
     with path.open(encoding="utf-8") as handle:
@@ -92,8 +93,10 @@ def read_rows(path: Path) -> Iterator[dict[str, Any]]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise AggregatorError(f"{path}, line {number}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(row, dict) or "id" not in row or "title" not in row:
-                raise AggregatorError(f"{path}, line {number}: each line needs at least id and title")
+            if not isinstance(row, dict) or any(key not in row for key in required):
+                raise AggregatorError(
+                    f"{path}, line {number}: each line needs at least {' and '.join(required)}"
+                )
             yield row
 
 

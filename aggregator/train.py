@@ -19,27 +19,13 @@ from typing import Any
 import numpy as np
 
 from .errors import AggregatorError
+from .label import read_rows
 from .screen import FEATURE_VERSION, MODEL_DIR, TEXT_LIMIT, hashed, tokens
 
 N_FEATURES = 2**18
 ALPHA_GRID = (0.03, 0.1, 0.3)
 MAX_NETWORKING_DROPPED = 0.01  # the threshold keeps at least 99% of networking posts
 FOLDS = 5
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise AggregatorError(f"{path}, line {number}: not valid JSON ({exc.msg})") from exc
-        if not isinstance(row, dict) or "title" not in row:
-            raise AggregatorError(f"{path}, line {number}: expected an object with at least 'title'")
-        rows.append(row)
-    return rows
 
 
 def screening_text(row: dict[str, Any]) -> str:
@@ -55,7 +41,7 @@ def load_corpus(data_dir: Path) -> tuple[list[str], np.ndarray[Any, Any], str, l
     texts, labels, prose = [], [], []
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-        for row in read_jsonl(path):
+        for row in read_rows(path, required=("title",)):
             label = row.get("label")
             if label not in ("networking", "offtopic", "spam"):
                 continue
