@@ -362,6 +362,10 @@ def explain(obj: Context, post: str) -> None:
     click.echo("  terms behind the score (+ networking, - other):")
     for term, weight in terms:
         click.echo(f"    {weight:+.3f}  {term}")
+    tags = json.loads(row["tags"] or "[]")
+    click.echo("  topics: " + ("none" if not tags else ""))
+    for tag in tags:
+        click.echo(f"    {tag['topic']:<12} score {tag['score']:.2f}, from: {', '.join(tag['terms'])}")
     signals = scores.get("signals") or []
     click.echo(f"  spam signals: {', '.join(signals) if signals else 'none'}")
     if scores.get("baseline"):
@@ -435,10 +439,16 @@ def _label_context(obj: Context) -> Any:
     default=None,
     help="Evaluation set (default: models/data/eval_screening.jsonl).",
 )
+@click.option(
+    "--topics-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Topic evaluation set (default: models/data/topics_eval.jsonl).",
+)
 @click.option("--show", default=15, show_default=True, help="Mistakes to list.")
 @click.pass_obj
-def evaluate(obj: Context, file: Path | None, show: int) -> None:
-    """Measure screening on the team's evaluation set (never trained on)."""
+def evaluate(obj: Context, file: Path | None, topics_file: Path | None, show: int) -> None:
+    """Measure screening and topic tagging on the team's evaluation sets (never trained on)."""
     from .label import LabelContext, read_rows
     from .label import evaluate as run_evaluation
     from .screen import MODEL_DIR, Screener
@@ -460,16 +470,35 @@ def evaluate(obj: Context, file: Path | None, show: int) -> None:
     click.echo(f"English spam and off-topic caught:   {rate:.1%} (target >= 95%)")
     for row, got in result.mistakes[:show]:
         click.echo(f"  wrong: expected {row['expect']}, got {got['reason'] or 'keep'}: {row['title'][:90]}")
+    _evaluate_topics(topics_file or MODEL_DIR / "data" / "topics_eval.jsonl")
+
+
+def _evaluate_topics(path: Path) -> None:
+    from .label import evaluate_topics, read_rows
+    from .screen import Screener
+
+    with _errors():
+        rows = list(read_rows(path, required=("id", "title", "topics")))
+        result = evaluate_topics(rows, Screener.load(("en",)))
+    click.echo(f"\n{path}: {result.rows} posts with known topics")
+    click.echo(f"  {'TOPIC':<12} {'POSTS':>5} {'PRECISION':>9} {'RECALL':>7} {'F1':>6}")
+    for topic, (support, precision, recall, f1) in result.metrics.items():
+        click.echo(f"  {topic:<12} {support:>5} {precision:>9.3f} {recall:>7.3f} {f1:>6.3f}")
+    click.echo(f"  micro-F1 over all topics: {result.micro_f1:.3f}")
+    if result.confusions:
+        pairs = ", ".join(f"{a} as {b} ({n})" for (a, b), n in result.confusions.most_common(8))
+        click.echo(f"  confusions (missed topic tagged as another): {pairs}")
 
 
 @cli.command()
 @click.pass_obj
 def train(obj: Context) -> None:
-    """Train the screening model from models/data (deterministic) and write models/."""
-    from .train import train_screening
+    """Train the screening and topic models from models/data (deterministic) into models/."""
+    from .train import train_screening, train_topics
 
     with _errors():
         train_screening(echo=click.echo)
+        train_topics(echo=click.echo)
 
 
 def main() -> None:

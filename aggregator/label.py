@@ -76,7 +76,7 @@ def _label_batch(rows: list[dict[str, Any]], context: LabelContext) -> Iterator[
             "keep": keep,
             "reason": reason,
             "lang": verdict.lang,
-            "tags": [],
+            "tags": [t.topic for t in verdict.tags],
             "scores": scores,
         }
 
@@ -124,3 +124,39 @@ def evaluate(rows: list[dict[str, Any]], context: LabelContext) -> Evaluation:
         if wrong:
             mistakes.append((row, result))
     return Evaluation(len(rows), by_expect, mistakes)
+
+
+@dataclass(frozen=True)
+class TopicEvaluation:
+    rows: int
+    metrics: dict[str, tuple[int, float, float, float]]  # topic -> (support, P, R, F1)
+    confusions: Counter[tuple[str, str]]  # (expected, given instead) pairs
+    micro_f1: float
+
+
+def evaluate_topics(rows: list[dict[str, Any]], screener: Screener) -> TopicEvaluation:
+    """Per-topic precision, recall and F1 of the tags given to posts with known topics."""
+    assert screener.topics is not None
+    topics = screener.topics.topics
+    given = [
+        {t.topic for t in verdict.tags} for verdict in screener.screen([(*_text(row), "en") for row in rows])
+    ]
+    metrics = {}
+    total_tp = total_fp = total_fn = 0
+    confusions: Counter[tuple[str, str]] = Counter()
+    pairs = [(set(row["topics"]), got) for row, got in zip(rows, given, strict=True)]
+    for topic in topics:
+        tp = sum(1 for want, got in pairs if topic in want and topic in got)
+        fp = sum(1 for want, got in pairs if topic not in want and topic in got)
+        fn = sum(1 for want, got in pairs if topic in want and topic not in got)
+        precision = tp / (tp + fp) if tp + fp else 1.0
+        recall = tp / (tp + fn) if tp + fn else 1.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        metrics[topic] = (tp + fn, precision, recall, f1)
+        total_tp, total_fp, total_fn = total_tp + tp, total_fp + fp, total_fn + fn
+    for row, got in zip(rows, given, strict=True):
+        for missed in set(row["topics"]) - got:
+            for extra in got - set(row["topics"]):
+                confusions[(missed, extra)] += 1
+    micro = 2 * total_tp / (2 * total_tp + total_fp + total_fn) if total_tp else 0.0
+    return TopicEvaluation(len(rows), metrics, confusions, micro)

@@ -23,11 +23,14 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import AggregatorError
+
+if TYPE_CHECKING:
+    from .classify import Tag, TopicModel
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
 TEXT_LIMIT = 400  # characters of title + text screened: enough to decide, cheap to run
@@ -344,6 +347,7 @@ class Verdict:
     signals: tuple[str, ...]
     model_version: str
     evidence: tuple[str, ...] = ()  # networking terms found
+    tags: tuple[Tag, ...] = ()  # topics, when a topic model is loaded
 
     def scores(self) -> dict[str, Any]:
         return {
@@ -352,6 +356,7 @@ class Verdict:
             "language_decided_by": self.lang_note,
             "signals": list(self.signals),
             "networking_terms": list(self.evidence),
+            "topics": {t.topic: round(t.score, 4) for t in self.tags},
         }
 
 
@@ -376,10 +381,17 @@ class Lexicon:
             lines = path.read_text(encoding="utf-8").splitlines()
         except OSError as exc:
             raise ModelError(f"{path}: cannot read the networking terms ({exc})") from exc
-        terms = [line.strip().lower() for line in lines if line.strip() and not line.startswith("#")]
+        return cls.from_terms(
+            [line.strip().lower() for line in lines if line.strip() and not line.startswith("#")]
+        )
+
+    @classmethod
+    def from_terms(cls, terms: list[str]) -> Lexicon:
+        # Terms are matched on tokens(): split them the same way.
+        split = [tuple(tokens(t)) for t in terms]
         return cls(
-            frozenset(t for t in terms if " " not in t),
-            frozenset(tuple(t.split()) for t in terms if " " in t),
+            frozenset(t[0] for t in split if len(t) == 1),
+            frozenset(t for t in split if len(t) > 1),
         )
 
     def hits(self, words: list[str]) -> list[str]:
@@ -404,6 +416,7 @@ class Screener:
     lexicon: Lexicon
     vocabulary: frozenset[str] = frozenset()
     languages: tuple[str, ...] = ("en",)
+    topics: TopicModel | None = None  # tags posts too, from the same tokens
 
     @property
     def threshold(self) -> float:
@@ -416,7 +429,9 @@ class Screener:
         return float(self.model.card["strong_threshold"])
 
     @classmethod
-    def load(cls, languages: tuple[str, ...] = ("en",), model_dir: Path = MODEL_DIR) -> Screener:
+    def load(
+        cls, languages: tuple[str, ...] = ("en",), model_dir: Path = MODEL_DIR, topics: bool = True
+    ) -> Screener:
         vocabulary_path = model_dir / "english_words.txt"
         try:
             vocabulary = frozenset(vocabulary_path.read_text(encoding="utf-8").split())
@@ -426,11 +441,14 @@ class Screener:
         # langdetect is loaded on first use only (80 MB of profiles): most English posts
         # never need it. Networking terms count as English words: "eigrp" or "wireshark"
         # say nothing about another language.
+        from .classify import TopicModel
+
         return cls(
             LinearTextModel.load(model_dir / "screen"),
             lexicon,
             vocabulary | lexicon.words,
             languages,
+            TopicModel.load(model_dir) if topics else None,
         )
 
     def on_topic(self, score: float, evidence: list[str]) -> bool:
@@ -471,6 +489,7 @@ class Screener:
                     score=float(score),
                     signals=signals,
                     evidence=tuple(dict.fromkeys(evidence))[:10],
+                    tags=tuple(self.topics.tag(words)) if self.topics else (),
                     model_version=self.model.version,
                 )
             )

@@ -151,6 +151,22 @@ def m002_screening(db: sqlite_utils.Database) -> None:
         db.execute(f"ALTER TABLE feeds ADD COLUMN {column} {kind}")
 
 
+@migrations()
+def m003_topics(db: sqlite_utils.Database) -> None:
+    # tags: the post's topics as JSON [{topic, score, terms}]; post_topics: the same,
+    # one row per topic, for pages and feeds that list a topic's posts.
+    db.execute("ALTER TABLE posts ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'")
+    db.execute(
+        """CREATE TABLE post_topics (
+            post_id TEXT NOT NULL REFERENCES posts(id),
+            topic TEXT NOT NULL,
+            score REAL NOT NULL,
+            PRIMARY KEY (post_id, topic)
+        )"""
+    )
+    db.execute("CREATE INDEX post_topics_topic ON post_topics(topic, post_id)")
+
+
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
@@ -618,6 +634,7 @@ class Store:
                     f"language ({base.usual_lang}) or topic, the last one {row['id']}"
                 )
             row.update(
+                tags=json.dumps([t.as_dict() for t in verdict.tags], ensure_ascii=False),
                 status=judgement.status,
                 reason=judgement.reason,
                 screen_status=judgement.status,
@@ -682,6 +699,7 @@ class Store:
             "chapters_url": podcast.chapters_url if podcast else None,
             "image": podcast.image if podcast else None,
             "content_hash": digest,
+            "tags": "[]",
             "status": "kept",
             "reason": None,
             "screen_status": None,
@@ -717,6 +735,7 @@ class Store:
         "chapters_url",
         "image",
         "content_hash",
+        "tags",
         "status",
         "reason",
         "screen_status",
@@ -732,12 +751,22 @@ class Store:
         columns = ", ".join(self._COLUMNS)
         marks = ", ".join(f":{c}" for c in self._COLUMNS)
         self.db.conn.executemany(f"INSERT INTO posts ({columns}) VALUES ({marks})", rows)
+        self._index_topics(rows)
+
+    def _index_topics(self, rows: list[dict[str, Any]]) -> None:
+        tagged = [(r["id"], t["topic"], t["score"]) for r in rows for t in json.loads(r["tags"])]
+        if tagged:
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO post_topics (post_id, topic, score) VALUES (?, ?, ?)", tagged
+            )
 
     def _update(self, rows: list[dict[str, Any]]) -> None:
         # first_seen is never rewritten: a changed post is not a new post.
         keep = {"id", "feed_url", "first_seen"}
         sets = ", ".join(f"{c} = :{c}" for c in self._COLUMNS if c not in keep)
         self.db.conn.executemany(f"UPDATE posts SET {sets} WHERE id = :id", rows)
+        self.db.conn.executemany("DELETE FROM post_topics WHERE post_id = ?", [(r["id"],) for r in rows])
+        self._index_topics(rows)
 
     # -- reading ------------------------------------------------------------
 

@@ -171,3 +171,121 @@ def train_screening(
         f"{kept:.1%} of networking kept, {caught:.1%} of the rest caught"
     )
     return card
+
+
+TOPIC_C_GRID = (2.0, 8.0, 32.0)
+
+
+def load_topic_corpus(data_dir: Path, topics: tuple[str, ...]) -> tuple[list[str], np.ndarray[Any, Any], str]:
+    """Texts and a (posts x topics) 0/1 matrix from topics_train_*.jsonl."""
+    files = sorted(data_dir.glob("topics_train_*.jsonl"))
+    if not files:
+        raise AggregatorError(f"{data_dir}: no topics_train_*.jsonl files to train on")
+    digest = hashlib.sha256()
+    texts, rows = [], []
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        for row in read_rows(path, required=("title", "topics")):
+            unknown = set(row["topics"]) - set(topics)
+            if unknown:
+                raise AggregatorError(f"{path}: {row.get('id')}: unknown topics {sorted(unknown)}")
+            texts.append(screening_text(row))
+            rows.append([1 if t in row["topics"] else 0 for t in topics])
+    return texts, np.array(rows), digest.hexdigest()
+
+
+def best_f1_thresholds(
+    scores: np.ndarray[Any, Any], truth: np.ndarray[Any, Any], evidence: np.ndarray[Any, Any]
+) -> tuple[float, float, float, float, float]:
+    """(threshold with keywords, threshold without, precision, recall, F1) that maximise F1
+    on held-out scores."""
+    best = (0.5, 0.5, 0.0, 0.0, 0.0)
+    grid = np.round(np.arange(0.02, 0.99, 0.02), 2)
+    positives = float(truth.sum())
+    for low in grid:
+        for high in grid[grid >= low]:
+            predicted = (scores >= high) | (evidence & (scores >= low))
+            tp = float(np.sum(predicted & (truth == 1)))
+            precision = tp / max(1.0, float(predicted.sum()))
+            recall = tp / max(1.0, positives)
+            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+            if f1 > best[4]:
+                best = (float(low), float(high), precision, recall, f1)
+    return best
+
+
+def train_topics(
+    data_dir: Path = MODEL_DIR / "data",
+    out_dir: Path = MODEL_DIR,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """One logistic regression per topic; each threshold maximises out-of-fold F1."""
+    import sklearn
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold
+
+    from .classify import load_taxonomy
+
+    taxonomy = load_taxonomy(out_dir / "topics.yaml")
+    topics = tuple(t.name for t in taxonomy)
+    texts, truth, data_hash = load_topic_corpus(data_dir, topics)
+    X = feature_matrix(texts)
+    words = [tokens(t) for t in texts]
+    folds = list(KFold(n_splits=FOLDS, shuffle=True, random_state=0).split(X))
+
+    def model(c: float) -> Any:
+        return LogisticRegression(C=c, solver="liblinear", class_weight="balanced", random_state=0)
+
+    coef = np.zeros((N_FEATURES, len(topics)), dtype=np.float32)
+    intercept = np.zeros(len(topics), dtype=np.float32)
+    thresholds, metrics = {}, {}
+    for j, topic in enumerate(topics):
+        y = truth[:, j]
+        evidence = np.array([bool(taxonomy[j].evidence(w)) for w in words])
+        if y.sum() < FOLDS:
+            raise AggregatorError(f"topic {topic}: only {int(y.sum())} training examples; write more")
+        best: tuple[float, tuple[float, float, float, float, float]] | None = None
+        for c in TOPIC_C_GRID:
+            oof = np.zeros(len(y))
+            for train_rows, test_rows in folds:
+                oof[test_rows] = model(c).fit(X[train_rows], y[train_rows]).predict_proba(X[test_rows])[:, 1]
+            result = best_f1_thresholds(oof, y, evidence)
+            if best is None or result[4] > best[1][4]:
+                best = (c, result)
+        assert best is not None
+        c, (low, high, precision, recall, f1) = best
+        final = model(c).fit(X, y)
+        coef[:, j] = final.coef_[0]
+        intercept[j] = final.intercept_[0]
+        thresholds[topic] = {"with_keywords": low, "without": high}
+        metrics[topic] = {
+            "examples": int(y.sum()),
+            "C": c,
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f1": round(f1, 4),
+        }
+        echo(
+            f"  {topic:<12} {int(y.sum()):>4} examples  out-of-fold "
+            f"P {precision:.2f} R {recall:.2f} F1 {f1:.2f}"
+        )
+    card = {
+        "version": f"topics-{data_hash[:10]}",
+        "kind": "topic tagging, one logistic regression per topic",
+        "trained": clock().isoformat(timespec="seconds"),
+        "training_data_sha256": data_hash,
+        "features": {"kind": FEATURE_VERSION, "n_features": N_FEATURES},
+        "topics": list(topics),
+        "thresholds": thresholds,
+        "out_of_fold": metrics,
+        "versions": {
+            "python": platform.python_version(),
+            "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__,
+        },
+    }
+    np.savez_compressed(out_dir / "topics.npz", coef=coef, intercept=intercept)
+    (out_dir / "topics.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    echo(f"topic model {card['version']}: {len(topics)} topics")
+    return card

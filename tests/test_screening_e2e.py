@@ -207,5 +207,6 @@ def test_label_prints_one_json_line_per_input_and_nothing_else(
     assert first["a"]["keep"] is True and first["a"]["lang"] == "en"
     assert (first["b"]["keep"], first["b"]["reason"], first["b"]["lang"]) == (False, "non_english", "id")
     assert (first["c"]["keep"], first["c"]["reason"]) == (False, "spam")
-    assert first["d"]["keep"] is True and first["d"]["tags"] == []
+    assert first["d"]["keep"] is True and first["d"]["tags"] == ["bgp"]  # route reflectors
+    assert first["d"]["scores"]["topics"]["bgp"] > 0.5
     assert set(first["d"]) == {"id", "keep", "reason", "lang", "tags", "scores"}

@@ -1,0 +1,81 @@
+"""Topic tagging: the taxonomy, the tricky cases, and tags stored with scores and terms."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+from conftest import Clock, WriteConfig
+from feedgen import Item, rss
+
+from aggregator.classify import load_taxonomy
+from aggregator.cli import cli
+from aggregator.feedserver import FeedServer, Route
+from aggregator.pipeline import update
+from aggregator.screen import Screener, tokens
+from aggregator.store import Store
+
+
+def tags(title: str, summary: str = "") -> set[str]:
+    screener = Screener.load()
+    (verdict,) = screener.screen([(title, summary, "en")])
+    return {t.topic for t in verdict.tags}
+
+
+def test_taxonomy_has_the_required_topics_with_descriptions() -> None:
+    taxonomy = {t.name: t for t in load_taxonomy()}
+    assert {"multicast", "bgp", "igp", "kubernetes"} <= set(taxonomy)
+    assert len(taxonomy) >= 10
+    assert all(t.description and t.covers and t.keywords.words for t in taxonomy.values())
+
+
+def test_the_near_misses_of_the_issue() -> None:
+    assert {"kubernetes", "bgp"} <= tags(
+        "Calico in BGP mode", "Peering every node with the top-of-rack switches instead of an overlay."
+    )
+    assert "igp" in tags("An OSPF lab in containers", "Three FRR routers in containerlab, areas 0 and 1.")
+    mdns = tags("Multicast DNS across VLANs", "Bonjour and mDNS reflectors for printers and AirPlay.")
+    assert "dns" in mdns and "multicast" not in mdns
+    assert "multicast" in tags("PIM sparse mode RP placement for a trading floor")
+
+
+def test_multicast_dns_is_not_multicast_evidence() -> None:
+    (multicast,) = [t for t in load_taxonomy() if t.name == "multicast"]
+    assert multicast.evidence(tokens("IGMP snooping on the access switches")) == ["igmp", "igmp snooping"]
+    assert multicast.evidence(tokens("multicast dns reflectors")) == []
+
+
+def test_update_stores_tags_with_scores_and_terms(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    server.routes["/f.xml"] = Route(
+        body=rss(
+            Item(
+                "IGMP snooping without a querier", guid="m1", body="<p>The video VLAN flooded every port.</p>"
+            ),
+            Item(
+                "Cilium network policies per namespace", guid="k1", body="<p>Default deny in the cluster.</p>"
+            ),
+        )
+    )
+    config = write_config(["/f.xml"])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        rows = {p["guid"]: json.loads(p["tags"]) for p in store.posts()}
+        indexed = {(r["post_id"], r["topic"]) for r in store.db.query("SELECT * FROM post_topics")}
+        posts = {p["guid"]: p["id"] for p in store.posts()}
+    assert [t["topic"] for t in rows["m1"]] == ["multicast"]
+    assert "igmp" in " ".join(rows["m1"][0]["terms"]) and rows["m1"][0]["score"] > 0.5
+    assert "kubernetes" in [t["topic"] for t in rows["k1"]]
+    assert (posts["m1"], "multicast") in indexed
+    explained = CliRunner().invoke(cli, ["--config", config.path, "explain", posts["m1"]])
+    assert "multicast" in explained.output and "score" in explained.output
+
+
+def test_evaluate_prints_per_topic_metrics() -> None:
+    result = CliRunner().invoke(cli, ["evaluate"])
+    assert result.exit_code == 0, result.output
+    assert "PRECISION" in result.output and "micro-F1 over all topics" in result.output
+    for topic in ("multicast", "bgp", "igp", "kubernetes"):
+        line = next(ln for ln in result.output.splitlines() if ln.strip().startswith(topic + " "))
+        assert float(line.split()[-1]) > 0.8  # a floor against regressions; the target (0.95) is open
