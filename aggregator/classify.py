@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
-from .screen import FEATURE_VERSION, MODEL_DIR, Lexicon, ModelError, gram_indices, grams, hashed
+from .screen import FEATURE_VERSION, MODEL_DIR, Lexicon, ModelError, gram_indices, hashed
 
 TERMS_PER_TAG = 5
 
@@ -29,13 +30,9 @@ class Topic:
     keywords: Lexicon
     exclude: tuple[tuple[str, ...], ...] = ()  # phrases whose words are not evidence
 
-    def evidence(self, words: list[str]) -> list[str]:
-        found = self.keywords.hits(words)
-        for phrase in self.exclude:
-            size = len(phrase)
-            if any(tuple(words[i : i + size]) == phrase for i in range(len(words) - size + 1)):
-                found = [f for f in found if f not in phrase and f != " ".join(phrase)]
-        return found
+    def evidence(self, words: list[str]) -> bool:
+        """Whether the words name this topic (the same test tagging applies)."""
+        return self.name in keyword_index((self,)).topics_in(words)
 
 
 def load_taxonomy(path: Path = MODEL_DIR / "topics.yaml") -> tuple[Topic, ...]:
@@ -112,32 +109,94 @@ class TopicModel:
         return cls(card, coef.astype(np.float32), intercept.astype(np.float64), low, high, topics, taxonomy)
 
     def scores(self, words: list[str]) -> np.ndarray[Any, Any]:
-        index, weight = hashed(words, self.coef.shape[0])
+        index, weight = hashed(words, self.n_features)
         z = weight @ self.coef[index] + self.intercept if len(index) else self.intercept
         result: np.ndarray[Any, Any] = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
         return result
 
+    @property
+    def n_features(self) -> int:
+        return int(self.card["features"]["n_features"])
+
     def tag(self, words: list[str]) -> list[Tag]:
         scores = self.scores(words)
-        chosen = [
-            i
-            for i, topic in enumerate(self.taxonomy)
-            if scores[i] >= self.high[i] or (scores[i] >= self.low[i] and topic.evidence(words))
-        ]
+        candidates = [i for i in range(len(self.topics)) if scores[i] >= self.low[i]]
+        if not candidates:
+            return []
+        evidence = (
+            self.keywords.topics_in(words) if any(scores[i] < self.high[i] for i in candidates) else set()
+        )
+        chosen = [i for i in candidates if scores[i] >= self.high[i] or self.topics[i] in evidence]
         if not chosen:
             return []
-        n_features = self.coef.shape[0]
-        positions = gram_indices(words, n_features).tolist()
-        gram_list = grams(words)
+        positions = gram_indices(words, self.n_features)
         tags = []
         for i in sorted(chosen, key=lambda j: -scores[j]):
             weights = self.coef[positions, i]
-            order = np.argsort(-weights)
             terms: list[str] = []
-            for k in order:
+            for k in np.argsort(-weights)[: TERMS_PER_TAG * 3]:
                 if weights[k] <= 0 or len(terms) >= TERMS_PER_TAG:
                     break
-                if gram_list[k] not in terms:
-                    terms.append(gram_list[k])
+                # Positions are the words first, then the pairs of neighbouring words.
+                gram = words[k] if k < len(words) else f"{words[k - len(words)]} {words[k - len(words) + 1]}"
+                if gram not in terms:
+                    terms.append(gram)
             tags.append(Tag(self.topics[i], float(scores[i]), tuple(terms)))
         return tags
+
+    @property
+    def keywords(self) -> KeywordIndex:
+        return keyword_index(self.taxonomy)
+
+
+@dataclass(frozen=True)
+class KeywordIndex:
+    """Every topic's keywords in one index, so one pass over a post finds them all."""
+
+    words: dict[str, frozenset[str]]  # word -> topics
+    phrases: dict[str, tuple[tuple[tuple[str, ...], frozenset[str]], ...]]  # first word -> ...
+    exclude: tuple[tuple[tuple[str, ...], str], ...]  # (phrase, topic it is no evidence of)
+
+    def topics_in(self, words: list[str]) -> set[str]:
+        found: set[str] = set()
+        for i, word in enumerate(words):
+            topics = self.words.get(word) or (self.words.get(word[:-1]) if word[-1:] == "s" else None)
+            if topics:
+                found |= topics
+            for phrase, phrase_topics in self.phrases.get(word, ()):
+                if tuple(words[i : i + len(phrase)]) == phrase:
+                    found |= phrase_topics
+        for phrase, topic in self.exclude:
+            if topic in found and self._only_inside(words, phrase, topic):
+                found.discard(topic)
+        return found
+
+    def _only_inside(self, words: list[str], phrase: tuple[str, ...], topic: str) -> bool:
+        # "multicast dns" is no multicast evidence, but "IGMP ... multicast dns" still is.
+        size = len(phrase)
+        inside = {
+            i + k
+            for i in range(len(words) - size + 1)
+            if tuple(words[i : i + size]) == phrase
+            for k in range(size)
+        }
+        if not inside:
+            return False
+        others = [w for i, w in enumerate(words) if i not in inside]
+        return topic not in KeywordIndex(self.words, self.phrases, ()).topics_in(others)
+
+
+@lru_cache(maxsize=4)
+def keyword_index(taxonomy: tuple[Topic, ...]) -> KeywordIndex:
+    words: dict[str, set[str]] = {}
+    phrases: dict[str, dict[tuple[str, ...], set[str]]] = {}
+    for topic in taxonomy:
+        for word in topic.keywords.words:
+            words.setdefault(word, set()).add(topic.name)
+        for phrase in topic.keywords.phrases:
+            phrases.setdefault(phrase[0], {}).setdefault(phrase, set()).add(topic.name)
+    return KeywordIndex(
+        {w: frozenset(t) for w, t in words.items()},
+        {w: tuple((p, frozenset(t)) for p, t in by.items()) for w, by in phrases.items()},
+        tuple((phrase, topic.name) for topic in taxonomy for phrase in topic.exclude),
+    )

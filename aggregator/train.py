@@ -225,13 +225,14 @@ def train_topics(
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
 
-    from .classify import load_taxonomy
+    from .classify import keyword_index, load_taxonomy
 
     taxonomy = load_taxonomy(out_dir / "topics.yaml")
     topics = tuple(t.name for t in taxonomy)
     texts, truth, data_hash = load_topic_corpus(data_dir, topics)
     X = feature_matrix(texts)
-    words = [tokens(t) for t in texts]
+    index = keyword_index(taxonomy)
+    found = [index.topics_in(tokens(t)) for t in texts]
     folds = list(KFold(n_splits=FOLDS, shuffle=True, random_state=0).split(X))
 
     def model(c: float) -> Any:
@@ -242,7 +243,7 @@ def train_topics(
     thresholds, metrics = {}, {}
     for j, topic in enumerate(topics):
         y = truth[:, j]
-        evidence = np.array([bool(taxonomy[j].evidence(w)) for w in words])
+        evidence = np.array([topic in topics_found for topics_found in found])
         if y.sum() < FOLDS:
             raise AggregatorError(f"topic {topic}: only {int(y.sum())} training examples; write more")
         best: tuple[float, tuple[float, float, float, float, float]] | None = None
