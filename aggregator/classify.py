@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .screen import FEATURE_VERSION, MODEL_DIR, Lexicon, ModelError, gram_indices, hashed
+from .screen import FEATURE_VERSION, MODEL_DIR, Features, Lexicon, ModelError, hashed
 
 TERMS_PER_TAG = 5
 
@@ -71,6 +71,7 @@ class TopicModel:
     high: np.ndarray[Any, Any]  # (n_topics,) score needed without
     topics: tuple[str, ...]
     taxonomy: tuple[Topic, ...]
+    keywords: KeywordIndex
 
     @property
     def version(self) -> str:
@@ -106,10 +107,19 @@ class TopicModel:
             )
         low = np.array([card["thresholds"][t]["with_keywords"] for t in topics])
         high = np.array([card["thresholds"][t]["without"] for t in topics])
-        return cls(card, coef.astype(np.float32), intercept.astype(np.float64), low, high, topics, taxonomy)
+        return cls(
+            card,
+            coef.astype(np.float32),
+            intercept.astype(np.float64),
+            low,
+            high,
+            topics,
+            taxonomy,
+            keyword_index(taxonomy),
+        )
 
-    def scores(self, words: list[str]) -> np.ndarray[Any, Any]:
-        index, weight = hashed(words, self.n_features)
+    def scores(self, words: list[str], features: Features | None = None) -> np.ndarray[Any, Any]:
+        index, weight = features or hashed(words, self.n_features)
         z = weight @ self.coef[index] + self.intercept if len(index) else self.intercept
         result: np.ndarray[Any, Any] = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
         return result
@@ -118,8 +128,10 @@ class TopicModel:
     def n_features(self) -> int:
         return int(self.card["features"]["n_features"])
 
-    def tag(self, words: list[str]) -> list[Tag]:
-        scores = self.scores(words)
+    def tag(self, words: list[str], features: Features | None = None) -> list[Tag]:
+        """Topics of a post's tokens; features: hashed(words) when the caller has them."""
+        features = features or hashed(words, self.n_features)
+        scores = self.scores(words, features)
         candidates = [i for i in range(len(self.topics)) if scores[i] >= self.low[i]]
         if not candidates:
             return []
@@ -129,12 +141,15 @@ class TopicModel:
         chosen = [i for i in candidates if scores[i] >= self.high[i] or self.topics[i] in evidence]
         if not chosen:
             return []
-        positions = gram_indices(words, self.n_features)
+        positions = features[0]  # hashed() keeps the grams' order: words, then pairs
+        gathered = self.coef[positions]  # (grams, topics), gathered once for every tag
         tags = []
         for i in sorted(chosen, key=lambda j: -scores[j]):
-            weights = self.coef[positions, i]
+            weights = gathered[:, i]
+            top = min(TERMS_PER_TAG * 3, len(weights))
+            best = np.argpartition(-weights, top - 1)[:top]
             terms: list[str] = []
-            for k in np.argsort(-weights)[: TERMS_PER_TAG * 3]:
+            for k in best[np.argsort(-weights[best])]:
                 if weights[k] <= 0 or len(terms) >= TERMS_PER_TAG:
                     break
                 # Positions are the words first, then the pairs of neighbouring words.
@@ -143,10 +158,6 @@ class TopicModel:
                     terms.append(gram)
             tags.append(Tag(self.topics[i], float(scores[i]), tuple(terms)))
         return tags
-
-    @property
-    def keywords(self) -> KeywordIndex:
-        return keyword_index(self.taxonomy)
 
 
 @dataclass(frozen=True)

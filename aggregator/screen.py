@@ -255,7 +255,10 @@ def gram_indices(words: list[str], n_features: int) -> np.ndarray[Any, Any]:
     return np.concatenate([h, pairs]) % np.uint64(n_features)
 
 
-def hashed(words: list[str], n_features: int) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+Features = tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]
+
+
+def hashed(words: list[str], n_features: int) -> Features:
     """(feature indices, weights): each gram counts 1/sqrt(number of grams).
 
     Indices may repeat; a repeated gram adds up (in scoring, and in the sparse matrix
@@ -310,8 +313,8 @@ class LinearTextModel:
             raise ModelError(f"{array_path}: weights do not match the card; run `aggregator train`")
         return cls(card=card, coef=coef.astype(np.float64), intercept=float(intercept.reshape(-1)[0]))
 
-    def probability_of(self, words: list[str]) -> float:
-        index, weight = hashed(words, self.n_features)
+    def probability_of(self, words: list[str], features: Features | None = None) -> float:
+        index, weight = features or hashed(words, self.n_features)
         z = float(self.coef[index] @ weight) + self.intercept
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
@@ -459,11 +462,13 @@ class Screener:
         texts = [f"{title}\n{text}"[:TEXT_LIMIT] for title, text, _ in items]
         tokenized = [tokens_with_case(text) for text in texts]
         token_lists = [t for t, _ in tokenized]
-        scores = [self.model.probability_of(words) for words in token_lists]
+        # Hashed once per post: the screening and topic models share the feature space.
+        features = [hashed(words, self.model.n_features) for words in token_lists]
+        scores = [self.model.probability_of(w, f) for w, f in zip(token_lists, features, strict=True)]
         out = []
         default = self.languages[0]
-        for (_title, _text, hint), text, (words, ordinary), score in zip(
-            items, texts, tokenized, scores, strict=True
+        for (_title, _text, hint), text, (words, ordinary), score, feature in zip(
+            items, texts, tokenized, scores, features, strict=True
         ):
             if hint:
                 language = detect_language(text, hint, vocabulary=self.vocabulary, lowered=ordinary)
@@ -489,7 +494,7 @@ class Screener:
                     score=float(score),
                     signals=signals,
                     evidence=tuple(dict.fromkeys(evidence))[:10],
-                    tags=tuple(self.topics.tag(words)) if self.topics else (),
+                    tags=tuple(self.topics.tag(words, feature)) if self.topics else (),
                     model_version=self.model.version,
                 )
             )
