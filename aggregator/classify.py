@@ -63,9 +63,30 @@ class Tag:
 
 
 @dataclass(frozen=True)
+class _Compact:
+    """A weight matrix without its all-zero rows: most hashed features were never seen in
+    training, and the full matrix would cost every parser process 14 MB."""
+
+    where: np.ndarray[Any, Any]  # (n_features,) row in values, or the zero row at the end
+    values: np.ndarray[Any, Any]  # (seen features + 1, n_topics)
+
+    @classmethod
+    def of(cls, dense: np.ndarray[Any, Any]) -> _Compact:
+        seen = np.flatnonzero(np.any(dense != 0, axis=1))
+        where = np.full(dense.shape[0], len(seen), dtype=np.int32)
+        where[seen] = np.arange(len(seen), dtype=np.int32)
+        values = np.vstack([dense[seen], np.zeros((1, dense.shape[1]), dtype=dense.dtype)])
+        return cls(where, values)
+
+    def rows(self, index: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        result: np.ndarray[Any, Any] = self.values[self.where[index]]
+        return result
+
+
+@dataclass(frozen=True)
 class TopicModel:
     card: dict[str, Any]
-    coef: np.ndarray[Any, Any]  # (n_features, n_topics)
+    coef: _Compact  # (n_features, n_topics), only the rows of features seen in training
     intercept: np.ndarray[Any, Any]  # (n_topics,)
     low: np.ndarray[Any, Any]  # (n_topics,) score needed with keyword evidence
     high: np.ndarray[Any, Any]  # (n_topics,) score needed without
@@ -109,7 +130,7 @@ class TopicModel:
         high = np.array([card["thresholds"][t]["without"] for t in topics])
         return cls(
             card,
-            coef.astype(np.float32),
+            _Compact.of(coef.astype(np.float32)),
             intercept.astype(np.float64),
             low,
             high,
@@ -120,9 +141,13 @@ class TopicModel:
 
     def scores(self, words: list[str], features: Features | None = None) -> np.ndarray[Any, Any]:
         index, weight = features or hashed(words, self.n_features)
-        z = weight @ self.coef[index] + self.intercept if len(index) else self.intercept
+        z = weight @ self.rows(index) + self.intercept if len(index) else self.intercept
         result: np.ndarray[Any, Any] = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
         return result
+
+    def rows(self, index: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """The weight rows of these feature indices (zeros for features never seen)."""
+        return self.coef.rows(index)
 
     @property
     def n_features(self) -> int:
@@ -142,7 +167,7 @@ class TopicModel:
         if not chosen:
             return []
         positions = features[0]  # hashed() keeps the grams' order: words, then pairs
-        gathered = self.coef[positions]  # (grams, topics), gathered once for every tag
+        gathered = self.rows(positions)  # (grams, topics), gathered once for every tag
         tags = []
         for i in sorted(chosen, key=lambda j: -scores[j]):
             weights = gathered[:, i]
