@@ -391,7 +391,8 @@ class Lexicon:
     @classmethod
     def from_terms(cls, terms: list[str]) -> Lexicon:
         # Terms are matched on tokens(): split them the same way.
-        split = [tuple(tokens(t)) for t in terms]
+        # Single letters ("s" from "router's") would match almost anything: never terms.
+        split = [tuple(tokens(t)) for t in terms if len(t.strip()) > 1]
         return cls(
             frozenset(t[0] for t in split if len(t) == 1),
             frozenset(t for t in split if len(t) > 1),
