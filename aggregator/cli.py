@@ -99,6 +99,13 @@ def check(obj: Context) -> None:
     with _errors():
         overrides = load_overrides(overrides_path(config))
     click.echo(f"  overrides: {len(overrides.allow)} allow, {len(overrides.deny)} deny ({overrides.path})")
+    from .classify import load_taxonomy
+    from .corrections import load_corrections
+    from .pipeline import corrections_path
+
+    with _errors():
+        corrections = load_corrections(corrections_path(config), tuple(t.name for t in load_taxonomy()))
+    click.echo(f"  corrections: {len(corrections.items)} ({corrections.path})")
     if allow:
         what = "all private addresses" if allow is True else ", ".join(allow or ())
         click.echo(f"  private addresses allowed: {what}")
@@ -493,12 +500,24 @@ def _evaluate_topics(path: Path) -> None:
 @cli.command()
 @click.pass_obj
 def train(obj: Context) -> None:
-    """Train the screening and topic models from models/data (deterministic) into models/."""
+    """Train the screening and topic models from models/data (deterministic) into models/.
+
+    Posts whose topics corrections.yaml corrected (in the configured database) are folded
+    into the topic training data.
+    """
     from .train import train_screening, train_topics
 
     with _errors():
+        corrected: list[dict[str, Any]] = []
+        if Path(obj.config_path).exists():
+            config = obj.config()
+            if Path(config.database).exists():
+                with Store(config.database) as store:
+                    corrected = store.corrected_posts()
         train_screening(echo=click.echo)
-        train_topics(echo=click.echo)
+        train_topics(echo=click.echo, corrected=corrected)
+        if corrected:
+            click.echo(f"folded {len(corrected)} corrected post(s) into the topic training data")
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .config import policy_for
+from .corrections import load_corrections
 from .errors import AggregatorError, ParseError
 from .fetch import Fetcher
 from .lock import RunLock
@@ -148,6 +149,10 @@ def overrides_path(config: Config) -> Path:
     return Path(config.path).parent / "overrides.yaml"
 
 
+def corrections_path(config: Config) -> Path:
+    return Path(config.path).parent / "corrections.yaml"
+
+
 def due_feeds(
     config: Config, store: Store, now: datetime, force: bool, only: Sequence[str] = ()
 ) -> tuple[list[FeedConfig], list[tuple[FeedConfig, str]]]:
@@ -197,6 +202,9 @@ def update(
     """Fetch every due feed and store what changed. Feed failures are outcomes, not errors."""
     screener = screener or Screener.load(config.languages)
     overrides = load_overrides(overrides_path(config))
+    corrections = load_corrections(
+        corrections_path(config), screener.topics.topics if screener.topics else ()
+    )
     now = clock()
     store.sync_feeds(config.feeds, now)
     due, skipped = due_feeds(config, store, now, force, only)
@@ -216,6 +224,7 @@ def update(
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
     store.apply_overrides(overrides)
+    store.apply_corrections(corrections)
     store.finish_run(run_id, clock(), outcomes)
     order = {f.url: i for i, f in enumerate(config.feeds)}
     outcomes.sort(key=lambda o: order.get(o.url, len(order)))

@@ -21,6 +21,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from .baseline import Baseline, judge
+from .corrections import Corrections
 from .errors import DatabaseError
 from .overrides import Overrides
 from .screen import Verdict
@@ -165,6 +166,12 @@ def m003_topics(db: sqlite_utils.Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX post_topics_topic ON post_topics(topic, post_id)")
+
+
+@migrations()
+def m004_corrections(db: sqlite_utils.Database) -> None:
+    # 1 when the owner's corrections decide a post's published topics.
+    db.execute("ALTER TABLE posts ADD COLUMN corrected INTEGER NOT NULL DEFAULT 0")
 
 
 def iso(value: datetime | None) -> str | None:
@@ -537,6 +544,44 @@ class Store:
                 )
             changed = len(updates)
         return changed
+
+    def apply_corrections(self, corrections: Corrections) -> int:
+        """Publish corrected topics (post_topics); restore the model's where no longer corrected."""
+        query = "SELECT id, link, feed_url, tags, corrected FROM posts"
+        if not corrections.items:
+            query += " WHERE corrected = 1"
+        changed = 0
+        with self._tx():
+            for pid, link, feed_url, tags_json, corrected in self.db.execute(query).fetchall():
+                model = {t["topic"]: t["score"] for t in json.loads(tags_json or "[]")}
+                wanted = corrections.topics(pid, link, feed_url, set(model))
+                if wanted is None and not corrected:
+                    continue
+                topics = set(model) if wanted is None else wanted
+                self.db.execute("DELETE FROM post_topics WHERE post_id = ?", [pid])
+                self.db.conn.executemany(
+                    "INSERT INTO post_topics (post_id, topic, score) VALUES (?, ?, ?)",
+                    [(pid, t, model.get(t, 1.0)) for t in sorted(topics)],
+                )
+                self.db.execute("UPDATE posts SET corrected = ? WHERE id = ?", [wanted is not None, pid])
+                changed += 1
+        return changed
+
+    def corrected_posts(self) -> list[dict[str, Any]]:
+        """Corrected posts with their published topics: training rows for the topic model."""
+        rows = self.db.query(
+            "SELECT p.id, p.title, p.excerpt, group_concat(t.topic) AS topics FROM posts p "
+            "LEFT JOIN post_topics t ON t.post_id = p.id WHERE p.corrected = 1 GROUP BY p.id ORDER BY p.id"
+        )
+        return [
+            {
+                "id": r["id"],
+                "title": r["title"],
+                "summary": r["excerpt"],
+                "topics": [t for t in (r["topics"] or "").split(",") if t],
+            }
+            for r in rows
+        ]
 
     def release(self, feed_url: str) -> int:
         """End a feed's quarantine: its held posts are published."""

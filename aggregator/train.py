@@ -176,8 +176,11 @@ def train_screening(
 TOPIC_C_GRID = (2.0, 8.0, 32.0)
 
 
-def load_topic_corpus(data_dir: Path, topics: tuple[str, ...]) -> tuple[list[str], np.ndarray[Any, Any], str]:
-    """Texts and a (posts x topics) 0/1 matrix from topics_train_*.jsonl."""
+def load_topic_corpus(
+    data_dir: Path, topics: tuple[str, ...], extra: list[dict[str, Any]] | None = None
+) -> tuple[list[str], np.ndarray[Any, Any], str]:
+    """Texts and a (posts x topics) 0/1 matrix from topics_train_*.jsonl, plus extra rows
+    (the owner's corrected posts)."""
     files = sorted(data_dir.glob("topics_train_*.jsonl"))
     if not files:
         raise AggregatorError(f"{data_dir}: no topics_train_*.jsonl files to train on")
@@ -191,6 +194,10 @@ def load_topic_corpus(data_dir: Path, topics: tuple[str, ...]) -> tuple[list[str
                 raise AggregatorError(f"{path}: {row.get('id')}: unknown topics {sorted(unknown)}")
             texts.append(screening_text(row))
             rows.append([1 if t in row["topics"] else 0 for t in topics])
+    for row in extra or []:
+        digest.update(json.dumps(row, sort_keys=True).encode())
+        texts.append(screening_text(row))
+        rows.append([1 if t in row["topics"] else 0 for t in topics])
     return texts, np.array(rows), digest.hexdigest()
 
 
@@ -219,8 +226,11 @@ def train_topics(
     out_dir: Path = MODEL_DIR,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     echo: Callable[[str], None] = print,
+    corrected: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """One logistic regression per topic; each threshold maximises out-of-fold F1."""
+    """One logistic regression per topic; each threshold maximises out-of-fold F1.
+
+    corrected: posts whose topics the owner corrected, folded into the training data."""
     import sklearn
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
@@ -229,7 +239,7 @@ def train_topics(
 
     taxonomy = load_taxonomy(out_dir / "topics.yaml")
     topics = tuple(t.name for t in taxonomy)
-    texts, truth, data_hash = load_topic_corpus(data_dir, topics)
+    texts, truth, data_hash = load_topic_corpus(data_dir, topics, corrected)
     X = feature_matrix(texts)
     index = keyword_index(taxonomy)
     found = [index.topics_in(tokens(t)) for t in texts]
@@ -276,6 +286,7 @@ def train_topics(
         "kind": "topic tagging, one logistic regression per topic",
         "trained": clock().isoformat(timespec="seconds"),
         "training_data_sha256": data_hash,
+        "corrections_folded_in": len(corrected or []),
         "features": {"kind": FEATURE_VERSION, "n_features": N_FEATURES},
         "topics": list(topics),
         "thresholds": thresholds,

@@ -80,3 +80,62 @@ def test_evaluate_prints_per_topic_metrics() -> None:
     for topic in ("multicast", "bgp", "igp", "kubernetes"):
         line = next(ln for ln in result.output.splitlines() if ln.strip().startswith(topic + " "))
         assert float(line.split()[-1]) > 0.8  # a floor against regressions; the target (0.95) is open
+
+
+def published(store: Store) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for row in store.db.query("SELECT p.guid, t.topic FROM posts p JOIN post_topics t ON t.post_id = p.id"):
+        found.setdefault(row["guid"], set()).add(row["topic"])
+    return found
+
+
+def test_corrections_change_published_topics_and_are_learned(
+    server: FeedServer, write_config: WriteConfig, clock: Clock, tmp_path
+) -> None:
+    from datetime import timedelta
+    from pathlib import Path
+
+    from aggregator.screen import MODEL_DIR
+    from aggregator.train import train_topics
+
+    server.routes["/f.xml"] = Route(
+        body=rss(Item("IGMP snooping without a querier", guid="m1", body="<p>The video VLAN flooded.</p>"))
+    )
+    config = write_config(["/f.xml"])
+    corrections = Path(config.path).with_name("corrections.yaml")
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        assert published(store) == {"m1": {"multicast"}}
+        post_id = next(store.posts())["id"]
+        corrections.write_text(f"- post: {post_id}\n  add: [wireless]\n  remove: [multicast]\n")
+        clock.now += timedelta(hours=1)
+        update(config, store, clock=clock)
+        assert published(store) == {"m1": {"wireless"}}  # no retraining needed
+        rows = store.corrected_posts()
+        assert rows == [
+            {
+                "id": post_id,
+                "title": "IGMP snooping without a querier",
+                "summary": "The video VLAN flooded.",
+                "topics": ["wireless"],
+            }
+        ]
+        corrections.write_text("")
+        update(config, store, clock=clock)
+        assert published(store) == {"m1": {"multicast"}}  # the model's topics come back
+    out = tmp_path / "model"
+    out.mkdir()
+    for name in ("topics.yaml", "networking_terms.txt"):
+        (out / name).write_bytes((MODEL_DIR / name).read_bytes())
+    card = train_topics(MODEL_DIR / "data", out, echo=lambda _: None, corrected=rows)
+    assert card["corrections_folded_in"] == 1
+
+
+def test_a_correction_with_an_unknown_topic_is_reported(write_config: WriteConfig) -> None:
+    from pathlib import Path
+
+    config = write_config(["/f.xml"])
+    Path(config.path).with_name("corrections.yaml").write_text("- url: '*'\n  add: [multicats]\n")
+    result = CliRunner().invoke(cli, ["--config", config.path, "check"])
+    assert result.exit_code == 2
+    assert "entry 1 add: unknown topic(s) multicats" in result.output
