@@ -93,3 +93,20 @@ def test_near_misses_are_off_topic_and_infrastructure_is_on_topic() -> None:
         ]
     )
     assert [v.keep for v in verdicts] == [False, False, False, False, True, True, True, True]
+
+
+def test_topic_training_reproduces_the_committed_topic_model(tmp_path: Path) -> None:
+    import numpy as np
+
+    from aggregator.train import train_topics
+
+    out = tmp_path / "topics"
+    out.mkdir()
+    for name in ("topics.yaml", "networking_terms.txt"):
+        shutil.copy(MODEL_DIR / name, out)
+    card = train_topics(MODEL_DIR / "data", out, echo=lambda _: None)
+    committed = json.loads((MODEL_DIR / "topics.json").read_text())
+    assert card["version"] == committed["version"]
+    assert card["thresholds"] == committed["thresholds"]
+    with np.load(out / "topics.npz") as fresh, np.load(MODEL_DIR / "topics.npz") as saved:
+        assert np.array_equal(fresh["coef"], saved["coef"])
