@@ -8,7 +8,6 @@ threshold, with the terms that contributed most.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .screen import FEATURE_VERSION, MODEL_DIR, Features, Lexicon, ModelError, hashed
+from .screen import MODEL_DIR, Features, Lexicon, ModelError, hashed, read_model
 
 TERMS_PER_TAG = 5
 
@@ -100,26 +99,12 @@ class TopicModel:
 
     @classmethod
     def load(cls, model_dir: Path = MODEL_DIR) -> TopicModel:
-        card_path, array_path = model_dir / "topics.json", model_dir / "topics.npz"
-        try:
-            card = json.loads(card_path.read_text(encoding="utf-8"))
-            with np.load(array_path, allow_pickle=False) as arrays:
-                coef, intercept = arrays["coef"], arrays["intercept"]
-        except FileNotFoundError as exc:
-            raise ModelError(f"{exc.filename}: the topic model is missing; run `aggregator train`") from exc
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelError(
-                f"{model_dir}: cannot read the topic model ({exc}); run `aggregator train`"
-            ) from exc
-        kind = card.get("features", {}).get("kind")
-        if kind != FEATURE_VERSION:
-            raise ModelError(
-                f"{card_path}: topic model {card.get('version')} uses features '{kind}', this version "
-                f"computes '{FEATURE_VERSION}'; run `aggregator train`"
-            )
+        card_path = model_dir / "topics.json"
+        card, coef, intercept = read_model(
+            model_dir / "topics",
+            expected_shape=lambda card: (card["features"]["n_features"], len(card["topics"])),
+        )
         topics = tuple(card["topics"])
-        if coef.shape != (int(card["features"]["n_features"]), len(topics)):
-            raise ModelError(f"{array_path}: weights do not match the card; run `aggregator train`")
         taxonomy = load_taxonomy(model_dir / "topics.yaml")
         if tuple(t.name for t in taxonomy) != topics:
             raise ModelError(

@@ -20,6 +20,7 @@ import math
 import re
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -271,6 +272,35 @@ def hashed(words: list[str], n_features: int) -> Features:
     return index, np.full(len(index), 1.0 / math.sqrt(len(index)))
 
 
+def read_model(
+    stem: Path, expected_shape: Callable[[dict[str, Any]], tuple[int, ...]]
+) -> tuple[dict[str, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """(card, weights, intercept) of a model stored as STEM.json + STEM.npz (no pickle),
+    refused with a clear message when missing, damaged or made for other features."""
+    card_path, array_path = stem.with_suffix(".json"), stem.with_suffix(".npz")
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        with np.load(array_path, allow_pickle=False) as arrays:
+            coef, intercept = arrays["coef"], arrays["intercept"]
+    except FileNotFoundError as exc:
+        raise ModelError(f"{exc.filename}: the trained model is missing; run `aggregator train`") from exc
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"{stem}: cannot read the model ({exc}); run `aggregator train`") from exc
+    kind = card.get("features", {}).get("kind")
+    if kind != FEATURE_VERSION:
+        raise ModelError(
+            f"{card_path}: model {card.get('version')} uses features '{kind}', this version of "
+            f"the aggregator computes '{FEATURE_VERSION}'; run `aggregator train`"
+        )
+    try:
+        expected = tuple(int(n) for n in expected_shape(card))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{card_path}: incomplete card ({exc}); run `aggregator train`") from exc
+    if coef.shape != expected:
+        raise ModelError(f"{array_path}: weights do not match the card; run `aggregator train`")
+    return card, coef, intercept
+
+
 @dataclass(frozen=True)
 class LinearTextModel:
     """A linear model over hashed word 1-2-grams, stored as plain arrays (no pickle).
@@ -294,23 +324,9 @@ class LinearTextModel:
 
     @classmethod
     def load(cls, stem: Path) -> LinearTextModel:
-        card_path, array_path = stem.with_suffix(".json"), stem.with_suffix(".npz")
-        try:
-            card = json.loads(card_path.read_text(encoding="utf-8"))
-            with np.load(array_path, allow_pickle=False) as arrays:
-                coef, intercept = arrays["coef"], arrays["intercept"]
-        except FileNotFoundError as exc:
-            raise ModelError(f"{exc.filename}: the trained model is missing; run `aggregator train`") from exc
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelError(f"{stem}: cannot read the model ({exc}); run `aggregator train`") from exc
-        kind = card.get("features", {}).get("kind")
-        if kind != FEATURE_VERSION:
-            raise ModelError(
-                f"{card_path}: model {card.get('version')} uses features '{kind}', this version of "
-                f"the aggregator computes '{FEATURE_VERSION}'; run `aggregator train`"
-            )
-        if coef.shape != (int(card["features"]["n_features"]),):
-            raise ModelError(f"{array_path}: weights do not match the card; run `aggregator train`")
+        card, coef, intercept = read_model(
+            stem, expected_shape=lambda card: (card["features"]["n_features"],)
+        )
         return cls(card=card, coef=coef.astype(np.float64), intercept=float(intercept.reshape(-1)[0]))
 
     def probability_of(self, words: list[str], features: Features | None = None) -> float:

@@ -28,6 +28,13 @@ MAX_NETWORKING_DROPPED = 0.01  # the threshold keeps at least 99% of networking 
 FOLDS = 5
 
 
+def library_versions() -> dict[str, str]:
+    """What trained a model, for its card."""
+    import sklearn
+
+    return {"python": platform.python_version(), "scikit-learn": sklearn.__version__, "numpy": np.__version__}
+
+
 def screening_text(row: dict[str, Any]) -> str:
     return f"{row.get('title') or ''}\n{row.get('summary') or ''}"[:TEXT_LIMIT]
 
@@ -108,7 +115,6 @@ def train_screening(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    import sklearn
     from sklearn.model_selection import StratifiedKFold
 
     from .screen import Lexicon, _ordinary_words
@@ -154,11 +160,7 @@ def train_screening(
             "threshold": round(threshold, 6),
             "strong_threshold": round(strong, 6),
             "out_of_fold": {"networking_kept": round(kept, 4), "offtopic_caught": round(caught, 4)},
-            "versions": {
-                "python": platform.python_version(),
-                "scikit-learn": sklearn.__version__,
-                "numpy": np.__version__,
-            },
+            "versions": library_versions(),
         }
     )
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -231,7 +233,6 @@ def train_topics(
     """One logistic regression per topic; each threshold maximises out-of-fold F1.
 
     corrected: posts whose topics the owner corrected, folded into the training data."""
-    import sklearn
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
 
@@ -291,11 +292,7 @@ def train_topics(
         "topics": list(topics),
         "thresholds": thresholds,
         "out_of_fold": metrics,
-        "versions": {
-            "python": platform.python_version(),
-            "scikit-learn": sklearn.__version__,
-            "numpy": np.__version__,
-        },
+        "versions": library_versions(),
     }
     np.savez_compressed(out_dir / "topics.npz", coef=coef, intercept=intercept)
     (out_dir / "topics.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
