@@ -29,10 +29,6 @@ class Topic:
     keywords: Lexicon
     exclude: tuple[tuple[str, ...], ...] = ()  # phrases whose words are not evidence
 
-    def evidence(self, words: list[str]) -> bool:
-        """Whether the words name this topic (the same test tagging applies)."""
-        return self.name in keyword_index((self,)).topics_in(words)
-
 
 def load_taxonomy(path: Path = MODEL_DIR / "topics.yaml") -> tuple[Topic, ...]:
     try:
