@@ -8,8 +8,7 @@ row put the feed into quarantine, where new posts are held until the owner runs
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from .screen import Verdict
+from typing import Protocol
 
 MIN_HISTORY = 10  # screened posts before a feed's baseline counts
 MIN_KEEP_RATE = 0.8  # a feed whose posts are mostly kept has a baseline worth defending
@@ -33,6 +32,19 @@ class Baseline:
         return self.kept / self.screened if self.screened else 0.0
 
 
+class Screened(Protocol):
+    """What judging needs of a verdict (screen.Verdict and screen.StoredVerdict have it)."""
+
+    @property
+    def keep(self) -> bool: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def lang(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+
+
 @dataclass(frozen=True)
 class Judgement:
     status: str  # "kept", "dropped" or "held"
@@ -42,7 +54,7 @@ class Judgement:
     quarantined_now: bool = False
 
 
-def judge(baseline: Baseline, verdict: Verdict, threshold: float) -> Judgement:
+def judge(baseline: Baseline, verdict: Screened, threshold: float) -> Judgement:
     """Apply the feed's baseline to one post's verdict, oldest post first."""
     status, reason, note = ("kept", None, None) if verdict.keep else ("dropped", verdict.reason, None)
     if verdict.keep and baseline.established:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .screen import MODEL_DIR, Features, Lexicon, ModelError, hashed, read_model
+from .screen import MODEL_DIR, FeatureBatch, Features, Lexicon, ModelError, hashed, read_model
 
 TERMS_PER_TAG = 5
 
@@ -137,29 +137,48 @@ class TopicModel:
     def tag(self, words: list[str], features: Features | None = None) -> list[Tag]:
         """Topics of a post's tokens; features: hashed(words) when the caller has them."""
         features = features or hashed(words, self.n_features)
-        scores = self.scores(words, features)
-        candidates = [i for i in range(len(self.topics)) if scores[i] >= self.low[i]]
+        gathered = self.rows(features[0])
+        return self._tags(words, self.scores(words, features), gathered)
+
+    def tag_batch(self, token_lists: list[list[str]], batch: FeatureBatch) -> list[list[Tag]]:
+        """tag() of every post of a batch (from hashed_batch(token_lists))."""
+        gathered = self.rows(batch.index)  # (grams, topics), once for the whole batch
+        z = batch.sums(gathered) + self.intercept
+        scores = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        bounds = batch.bounds.tolist()
+        return [
+            self._tags(words, scores[i], gathered[bounds[i] : bounds[i + 1]])
+            for i, words in enumerate(token_lists)
+        ]
+
+    def _tags(
+        self, words: list[str], scores: np.ndarray[Any, Any], gathered: np.ndarray[Any, Any]
+    ) -> list[Tag]:
+        """The topics whose score clears their threshold, each with the grams that weigh
+        most for it; gathered: the weight rows of the post's grams (words, then pairs)."""
+        candidates = np.flatnonzero(scores >= self.low).tolist()
         if not candidates:
             return []
-        evidence = (
-            self.keywords.topics_in(words) if any(scores[i] < self.high[i] for i in candidates) else set()
-        )
-        chosen = [i for i in candidates if scores[i] >= self.high[i] or self.topics[i] in evidence]
+        unsure = [i for i in candidates if scores[i] < self.high[i]]
+        evidence = self.keywords.topics_in(words) if unsure else set()
+        chosen = [i for i in candidates if i not in unsure or self.topics[i] in evidence]
         if not chosen:
             return []
-        positions = features[0]  # hashed() keeps the grams' order: words, then pairs
-        gathered = self.rows(positions)  # (grams, topics), gathered once for every tag
+        chosen.sort(key=lambda j: -scores[j])
+        weights = gathered[:, chosen]  # (grams, chosen)
+        # Each topic's grams by weight, best first: one sort for all chosen topics.
+        order = np.argsort(-weights, axis=0, kind="stable")[: TERMS_PER_TAG * 3]
+        ranked = order.T.tolist()
+        ranked_weights = weights[order, np.arange(len(chosen))].T.tolist()
         tags = []
-        for i in sorted(chosen, key=lambda j: -scores[j]):
-            weights = gathered[:, i]
-            top = min(TERMS_PER_TAG * 3, len(weights))
-            best = np.argpartition(-weights, top - 1)[:top]
+        n = len(words)
+        for i, positions, values in zip(chosen, ranked, ranked_weights, strict=True):
             terms: list[str] = []
-            for k in best[np.argsort(-weights[best])]:
-                if weights[k] <= 0 or len(terms) >= TERMS_PER_TAG:
+            for k, value in zip(positions, values, strict=True):
+                if value <= 0 or len(terms) >= TERMS_PER_TAG:
                     break
                 # Positions are the words first, then the pairs of neighbouring words.
-                gram = words[k] if k < len(words) else f"{words[k - len(words)]} {words[k - len(words) + 1]}"
+                gram = words[k] if k < n else f"{words[k - n]} {words[k - n + 1]}"
                 if gram not in terms:
                     terms.append(gram)
             tags.append(Tag(self.topics[i], float(scores[i]), tuple(terms)))
@@ -191,10 +210,12 @@ class KeywordIndex:
     def _only_inside(self, words: list[str], phrase: tuple[str, ...], topic: str) -> bool:
         # "multicast dns" is no multicast evidence, but "IGMP ... multicast dns" still is.
         size = len(phrase)
+        if phrase[0] not in words:  # the usual case, and a scan in C
+            return False
         inside = {
             i + k
-            for i in range(len(words) - size + 1)
-            if tuple(words[i : i + size]) == phrase
+            for i, word in enumerate(words)
+            if word == phrase[0] and tuple(words[i : i + size]) == phrase
             for k in range(size)
         }
         if not inside:

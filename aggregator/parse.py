@@ -18,6 +18,7 @@ from typing import Any
 
 import feedparser
 
+from . import feedparsing
 from .errors import ParseError
 from .sanitize import clean_html, clean_text, excerpt, plain_text, text_of_clean_html
 from .types import Chapter, Enclosure, ParsedEntry, ParsedFeed, PodcastInfo
@@ -33,6 +34,7 @@ EXCERPT_CHARS = 300
 EXCERPT_SOURCE = 4000  # at most this much HTML is read to make an excerpt
 
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+feedparsing.install()  # a buffered SAX driver and a cached URI join: same results, faster
 _ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s*)?([^\s>]+)\s*([^>]*)>", re.IGNORECASE)
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
 _CHARREF_ONLY = re.compile(rb"&#[0-9]+;|&#x[0-9a-fA-F]+;")

@@ -29,7 +29,7 @@ from .lock import RunLock
 from .overrides import load_overrides
 from .parse import parse_feed
 from .sanitize import text_of_clean_html
-from .screen import Screener, Verdict
+from .screen import Screener, StoredVerdict
 from .store import Store
 from .types import Config, FeedConfig, FeedOutcome, FetchResult, Outcome, ParsedEntry, ParsedFeed, RunSummary
 
@@ -38,6 +38,9 @@ Progress = Callable[[FeedOutcome], None]
 
 # Below this many feeds to fetch, starting worker processes costs more than it saves.
 POOL_MIN_FEEDS = 16
+# Finished feeds are committed together at least this often, or when this many wait.
+COMMIT_SECONDS = 0.5
+COMMIT_FEEDS = 50
 
 
 def utcnow() -> datetime:
@@ -48,7 +51,7 @@ def utcnow() -> datetime:
 # the loaded model without it being sent along with every feed.
 _worker_screener: list[Screener] = []
 
-Parsed = tuple[ParsedFeed, dict[str, Verdict]]
+Parsed = tuple[ParsedFeed, dict[str, StoredVerdict]]
 
 
 def parse_job(
@@ -65,11 +68,11 @@ def parse_job(
     try:
         parsed = parse_feed(url, body, headers, now)
         fresh = [e for e in parsed.entries if e.content_hash not in known]
-        verdicts: dict[str, Verdict] = {}
+        verdicts: dict[str, StoredVerdict] = {}
         if fresh and _worker_screener:
             hint = hint or (parsed.language or "")[:2].lower() or None
             found = _worker_screener[0].screen([(e.title, screening_text(e), hint) for e in fresh])
-            verdicts = {e.content_hash: v for e, v in zip(fresh, found, strict=True)}
+            verdicts = {e.content_hash: v.stored() for e, v in zip(fresh, found, strict=True)}
         return parsed, verdicts
     except ParseError as exc:
         return exc.message
@@ -250,7 +253,7 @@ async def _fetch_all(
     limit = asyncio.Semaphore(config.fetch.concurrency)
     # Bodies waiting for a parser. A feed keeps its fetch slot until it gets one, so
     # when parsing is the bottleneck fetching slows down instead of piling up bodies.
-    backlog = asyncio.Semaphore(workers * 4)
+    backlog = asyncio.Semaphore(workers * 16)
     assert executor is not None
     loop = asyncio.get_running_loop()
     outcomes: list[FeedOutcome] = []
@@ -287,7 +290,7 @@ async def _fetch_all(
     async def one(feed: FeedConfig) -> None:
         state = states.get(feed.url)
         parsed: ParsedFeed | None = None
-        verdicts: dict[str, Verdict] = {}
+        verdicts: dict[str, StoredVerdict] = {}
         error: str | None = None
         queued = False
         try:
@@ -322,14 +325,42 @@ async def _fetch_all(
         finally:
             if queued:
                 backlog.release()
-        outcome = store.record(run_id, result, parsed, clock(), error, verdicts, threshold)
-        outcomes.append(outcome)
-        if progress:
-            progress(outcome)
+        pending.append((result, parsed, clock(), error, verdicts))
+        if len(pending) >= COMMIT_FEEDS:
+            commit()
 
+    # Finished feeds are stored together, a commit every COMMIT_SECONDS (or COMMIT_FEEDS
+    # feeds): one commit per feed would write the same index pages to the WAL again and
+    # again. Each feed is still all or nothing (a savepoint inside the transaction), and
+    # a run killed before a commit leaves those feeds' validators unchanged, so the next
+    # run fetches them again: nothing is lost or stored twice.
+    pending: list[tuple[FetchResult, ParsedFeed | None, datetime, str | None, dict[str, StoredVerdict]]] = []
+
+    def commit() -> None:
+        if not pending:
+            return
+        batch = pending[:]
+        pending.clear()
+        with store.batch():
+            stored = [store.record(run_id, *item, threshold=threshold) for item in batch]
+        outcomes.extend(stored)
+        if progress:
+            for outcome in stored:
+                progress(outcome)
+
+    async def committer() -> None:
+        while True:
+            await asyncio.sleep(COMMIT_SECONDS)
+            commit()
+
+    ticker = asyncio.create_task(committer())
     try:
         await asyncio.gather(*(one(feed) for feed in feeds))
+        commit()
     finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
         if own_fetcher:
             await fetcher.aclose()
     return outcomes
