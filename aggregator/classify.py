@@ -9,7 +9,7 @@ threshold, with the terms that contributed most.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -193,25 +193,56 @@ class KeywordIndex:
     phrases: dict[str, tuple[tuple[tuple[str, ...], frozenset[str]], ...]]  # first word -> ...
     exclude: tuple[tuple[tuple[str, ...], str], ...]  # (phrase, topic it is no evidence of)
 
+    @cached_property
+    def _word_keys(self) -> frozenset[str]:
+        return frozenset(self.words)
+
+    @cached_property
+    def _plurals(self) -> dict[str, str]:
+        return {word + "s": word for word in self.words}
+
+    @cached_property
+    def _plural_keys(self) -> frozenset[str]:
+        return frozenset(self._plurals)
+
+    @cached_property
+    def _needles(self) -> dict[str, tuple[tuple[str, frozenset[str]], ...]]:
+        """Each phrase as the text it makes among space-joined tokens, by first word."""
+        return {
+            start: tuple((f" {' '.join(phrase)} ", topics) for phrase, topics in by_start)
+            for start, by_start in self.phrases.items()
+        }
+
+    @cached_property
+    def _phrase_keys(self) -> frozenset[str]:
+        return frozenset(self.phrases)
+
     def topics_in(self, words: list[str]) -> set[str]:
+        """The topics whose keywords occur in a token list; a plural counts as its singular."""
         found: set[str] = set()
-        for i, word in enumerate(words):
-            topics = self.words.get(word) or (self.words.get(word[:-1]) if word[-1:] == "s" else None)
-            if topics:
-                found |= topics
-            for phrase, phrase_topics in self.phrases.get(word, ()):
-                if tuple(words[i : i + len(phrase)]) == phrase:
-                    found |= phrase_topics
+        present = set(words)
+        # Set intersections run in C: most words of a post are no keyword at all.
+        direct = present & self._word_keys
+        for word in direct:
+            found |= self.words[word]
+        for plural in present & self._plural_keys - direct:
+            found |= self.words[self._plurals[plural]]
+        starts = present & self._phrase_keys
+        if starts:
+            # Tokens hold no spaces: a phrase occurs where its words do, space-separated.
+            text = f" {' '.join(words)} "
+            for start in starts:
+                for needle, phrase_topics in self._needles[start]:
+                    if needle in text:
+                        found |= phrase_topics
         for phrase, topic in self.exclude:
-            if topic in found and self._only_inside(words, phrase, topic):
+            if topic in found and phrase[0] in present and self._only_inside(words, phrase, topic):
                 found.discard(topic)
         return found
 
     def _only_inside(self, words: list[str], phrase: tuple[str, ...], topic: str) -> bool:
         # "multicast dns" is no multicast evidence, but "IGMP ... multicast dns" still is.
         size = len(phrase)
-        if phrase[0] not in words:  # the usual case, and a scan in C
-            return False
         inside = {
             i + k
             for i, word in enumerate(words)

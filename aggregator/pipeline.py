@@ -227,6 +227,7 @@ def update(
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
     store.apply_overrides(overrides)
+    store.index_topics()
     store.apply_corrections(corrections)
     store.finish_run(run_id, clock(), outcomes)
     order = {f.url: i for i, f in enumerate(config.feeds)}

@@ -174,6 +174,38 @@ def m004_corrections(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE posts ADD COLUMN corrected INTEGER NOT NULL DEFAULT 0")
 
 
+@migrations()
+def m005_topic_journal(db: sqlite_utils.Database) -> None:
+    # post_topics was written row by row as feeds were stored, at random places in its
+    # indexes, which cost as much as storing the posts. Now a run appends each stored
+    # post's topics to topic_journal (in the post's own transaction) and moves them into
+    # post_topics once, in key order, at its end; a run killed before then leaves the
+    # journal for the next run. A row with topic NULL clears the post's earlier topics.
+    # Keyed by topic first and without a rowid, post_topics is a single B-tree.
+    db.execute(
+        """CREATE TABLE topic_journal (
+            id INTEGER PRIMARY KEY,
+            post_id TEXT NOT NULL,
+            topic TEXT,
+            score REAL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE post_topics_new (
+            topic TEXT NOT NULL,
+            post_id TEXT NOT NULL REFERENCES posts(id),
+            score REAL NOT NULL,
+            PRIMARY KEY (topic, post_id)
+        ) WITHOUT ROWID"""
+    )
+    db.execute(
+        "INSERT INTO post_topics_new (topic, post_id, score) "
+        "SELECT topic, post_id, score FROM post_topics ORDER BY topic, post_id"
+    )
+    db.execute("DROP TABLE post_topics")
+    db.execute("ALTER TABLE post_topics_new RENAME TO post_topics")
+
+
 def iso(value: datetime | None) -> str | None:
     return None if value is None else stamp_of(value)
 
@@ -563,7 +595,8 @@ class Store:
         query = "SELECT id, link, feed_url, tags, corrected FROM posts"
         if not corrections.items:
             query += " WHERE corrected = 1"
-        changed = 0
+        rewritten: list[tuple[str, bool]] = []
+        published: list[tuple[str, str, float]] = []
         with self._tx():
             for pid, link, feed_url, tags_json, corrected in self.db.execute(query).fetchall():
                 model = {t["topic"]: t["score"] for t in json.loads(tags_json or "[]")}
@@ -571,14 +604,23 @@ class Store:
                 if wanted is None and not corrected:
                     continue
                 topics = set(model) if wanted is None else wanted
-                self.db.execute("DELETE FROM post_topics WHERE post_id = ?", [pid])
+                rewritten.append((pid, wanted is not None))
+                published += [(t, pid, model.get(t, 1.0)) for t in topics]
+            if rewritten:
+                # One pass over post_topics (keyed by topic) for all the posts at once.
+                self.db.execute("CREATE TEMP TABLE IF NOT EXISTS rewritten (id TEXT PRIMARY KEY)")
+                self.db.execute("DELETE FROM temp.rewritten")
                 self.db.conn.executemany(
-                    "INSERT INTO post_topics (post_id, topic, score) VALUES (?, ?, ?)",
-                    [(pid, t, model.get(t, 1.0)) for t in sorted(topics)],
+                    "INSERT INTO temp.rewritten (id) VALUES (?)", [(p,) for p, _ in rewritten]
                 )
-                self.db.execute("UPDATE posts SET corrected = ? WHERE id = ?", [wanted is not None, pid])
-                changed += 1
-        return changed
+                self.db.execute("DELETE FROM post_topics WHERE post_id IN (SELECT id FROM temp.rewritten)")
+                self.db.conn.executemany(
+                    "INSERT INTO post_topics (topic, post_id, score) VALUES (?, ?, ?)", sorted(published)
+                )
+                self.db.conn.executemany(
+                    "UPDATE posts SET corrected = ? WHERE id = ?", [(c, p) for p, c in rewritten]
+                )
+        return len(rewritten)
 
     def corrected_posts(self) -> list[dict[str, Any]]:
         """Corrected posts with their published topics: training rows for the topic model."""
@@ -814,23 +856,49 @@ class Store:
         columns = ", ".join(self._COLUMNS)
         marks = ", ".join(f":{c}" for c in self._COLUMNS)
         self.db.conn.executemany(f"INSERT INTO posts ({columns}) VALUES ({marks})", rows)
-        self._index_topics(rows)
-
-    def _index_topics(self, rows: list[dict[str, Any]]) -> None:
-        # "topics": the (topic, score) pairs of the row's tags, set with its verdict.
-        tagged = [(r["id"], topic, score) for r in rows for topic, score in r.get("topics", ())]
-        if tagged:
-            self.db.conn.executemany(
-                "INSERT OR REPLACE INTO post_topics (post_id, topic, score) VALUES (?, ?, ?)", tagged
-            )
+        self._journal_topics(rows, cleared=False)
 
     def _update(self, rows: list[dict[str, Any]]) -> None:
         # first_seen is never rewritten: a changed post is not a new post.
         keep = {"id", "feed_url", "first_seen"}
         sets = ", ".join(f"{c} = :{c}" for c in self._COLUMNS if c not in keep)
         self.db.conn.executemany(f"UPDATE posts SET {sets} WHERE id = :id", rows)
-        self.db.conn.executemany("DELETE FROM post_topics WHERE post_id = ?", [(r["id"],) for r in rows])
-        self._index_topics(rows)
+        self._journal_topics(rows, cleared=True)
+
+    def _journal_topics(self, rows: list[dict[str, Any]], cleared: bool) -> None:
+        # "topics": the (topic, score) pairs of the row's tags, set with its verdict.
+        entries = [(r["id"], None, None) for r in rows] if cleared else []
+        entries += [(r["id"], topic, score) for r in rows for topic, score in r.get("topics", ())]
+        if entries:
+            self.db.conn.executemany(
+                "INSERT INTO topic_journal (post_id, topic, score) VALUES (?, ?, ?)", entries
+            )
+
+    def index_topics(self) -> int:
+        """Move the topics journaled by record() into post_topics; returns the rows moved.
+
+        Called at the end of every run, before corrections are applied, and safe to
+        repeat: it also finishes what a killed run left in the journal.
+        """
+        with self._tx():
+            if self.db.execute("SELECT 1 FROM topic_journal LIMIT 1").fetchone() is None:
+                return 0
+            self.db.execute(
+                "DELETE FROM post_topics "
+                "WHERE post_id IN (SELECT post_id FROM topic_journal WHERE topic IS NULL)"
+            )
+            # A post's entries after its last clearing entry are its topics; in key order,
+            # each page of post_topics is written once.
+            moved = self.db.execute(
+                """INSERT OR REPLACE INTO post_topics (topic, post_id, score)
+                SELECT topic, post_id, score FROM (
+                    SELECT id, post_id, topic, score,
+                        max(CASE WHEN topic IS NULL THEN id END) OVER (PARTITION BY post_id) AS cleared
+                    FROM topic_journal
+                ) WHERE topic IS NOT NULL AND id > coalesce(cleared, 0) ORDER BY topic, post_id"""
+            ).rowcount
+            self.db.execute("DELETE FROM topic_journal")
+            return int(moved)
 
     # -- reading ------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 from conftest import Clock, WriteConfig
 from feedgen import Item, rss
@@ -71,6 +72,34 @@ def test_update_stores_tags_with_scores_and_terms(
     assert (posts["m1"], "multicast") in indexed
     explained = CliRunner().invoke(cli, ["--config", config.path, "explain", posts["m1"]])
     assert "multicast" in explained.output and "score" in explained.output
+
+
+def test_topics_left_pending_by_a_killed_run_are_published_by_the_next(
+    server: FeedServer, write_config: WriteConfig, clock: Clock, monkeypatch
+) -> None:
+    # post_topics is filled at the end of a run; a run that dies before then has stored
+    # the posts, and the next run (even one where nothing changed) must publish their topics.
+    server.routes["/f.xml"] = Route(
+        body=rss(Item("PIM sparse mode and the RP", guid="m1", body="<p>IGMP joins reach the RP.</p>"))
+    )
+    config = write_config(["/f.xml"])
+
+    class Killed(Exception):
+        pass
+
+    def die(self: Store) -> int:
+        raise Killed
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Store, "index_topics", die)
+        with Store(config.database) as store, pytest.raises(Killed):
+            update(config, store, clock=clock)
+    with Store(config.database) as store:
+        assert store.count_posts() == 1
+        assert published(store) == {}
+        update(config, store, clock=clock, force=True)
+        assert published(store) == {"m1": {"multicast"}}
+        assert store.index_topics() == 0  # nothing left pending
 
 
 def test_evaluate_prints_per_topic_metrics() -> None:

@@ -46,11 +46,17 @@ def test_schema_is_created_by_recorded_migrations_in_wal_mode(tmp_path: Path) ->
     conn = sqlite3.connect(tmp_path / "a.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     applied = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations")]
-    assert applied == ["m001_initial", "m002_screening", "m003_topics", "m004_corrections"]
+    assert applied == [
+        "m001_initial",
+        "m002_screening",
+        "m003_topics",
+        "m004_corrections",
+        "m005_topic_journal",
+    ]
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"feeds", "posts", "runs", "fetch_log"} <= tables
     Store(tmp_path / "a.db").close()  # reopening applies nothing twice
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 4
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 5
 
 
 def test_refetching_the_same_content_creates_nothing(tmp_path: Path) -> None:
