@@ -138,30 +138,42 @@ class TopicModel:
         """Topics of a post's tokens; features: hashed(words) when the caller has them."""
         features = features or hashed(words, self.n_features)
         gathered = self.rows(features[0])
-        return self._tags(words, self.scores(words, features), gathered)
+        scores = self.scores(words, features)
+        return self._tags(
+            words, scores.tolist(), (scores >= self.low).tolist(), (scores >= self.high).tolist(), gathered
+        )
 
     def tag_batch(self, token_lists: list[list[str]], batch: FeatureBatch) -> list[list[Tag]]:
         """tag() of every post of a batch (from hashed_batch(token_lists))."""
         gathered = self.rows(batch.index)  # (grams, topics), once for the whole batch
         z = batch.sums(gathered) + self.intercept
         scores = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        # Compared for all posts at once; the rest works on plain lists.
+        low, high = (scores >= self.low).tolist(), (scores >= self.high).tolist()
         bounds = batch.bounds.tolist()
         return [
-            self._tags(words, scores[i], gathered[bounds[i] : bounds[i + 1]])
-            for i, words in enumerate(token_lists)
+            self._tags(words, post_scores, low[i], high[i], gathered[bounds[i] : bounds[i + 1]])
+            for i, (words, post_scores) in enumerate(zip(token_lists, scores.tolist(), strict=True))
         ]
 
     def _tags(
-        self, words: list[str], scores: np.ndarray[Any, Any], gathered: np.ndarray[Any, Any]
+        self,
+        words: list[str],
+        scores: list[float],
+        low: list[bool],
+        high: list[bool],
+        gathered: np.ndarray[Any, Any],
     ) -> list[Tag]:
         """The topics whose score clears their threshold, each with the grams that weigh
-        most for it; gathered: the weight rows of the post's grams (words, then pairs)."""
-        candidates = np.flatnonzero(scores >= self.low).tolist()
+        most for it. low/high: whether each topic's score clears its low (needs keyword
+        evidence) and high threshold; gathered: the weight rows of the post's grams
+        (words, then pairs)."""
+        candidates = [i for i, clears in enumerate(low) if clears]
         if not candidates:
             return []
-        unsure = [i for i in candidates if scores[i] < self.high[i]]
+        unsure = [i for i in candidates if not high[i]]
         evidence = self.keywords.topics_in(words) if unsure else set()
-        chosen = [i for i in candidates if i not in unsure or self.topics[i] in evidence]
+        chosen = [i for i in candidates if high[i] or self.topics[i] in evidence]
         if not chosen:
             return []
         chosen.sort(key=lambda j: -scores[j])
@@ -181,7 +193,7 @@ class TopicModel:
                 gram = words[k] if k < n else f"{words[k - n]} {words[k - n + 1]}"
                 if gram not in terms:
                     terms.append(gram)
-            tags.append(Tag(self.topics[i], float(scores[i]), tuple(terms)))
+            tags.append(Tag(self.topics[i], scores[i], tuple(terms)))
         return tags
 
 

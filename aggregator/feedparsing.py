@@ -1,4 +1,4 @@
-"""Two adjustments to how feedparser runs; the results are the same, only faster.
+"""Three adjustments to how feedparser runs; the results are the same, only faster.
 
 1. The SAX driver. feedparser asks xml.sax for a parser from the module names in
    feedparser.api.PREFERRED_XML_PARSERS; this module is such a driver (create_parser).
@@ -11,17 +11,24 @@
    previous tag. The function is pure (two strings in, a string out), so a small cache
    returns the same answers.
 
-install() applies both; parse.py calls it once at import.
+3. Copies of content parameters. For every content element feedparser deep-copies a
+   small dict of strings (type, language, base) with copy.deepcopy, a tenth of its
+   time; a plain copy of a dict whose values are all immutable is the same thing.
+
+install() applies all three; parse.py calls it once at import.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
+import types
 from typing import Any
 from xml.sax.expatreader import ExpatParser
 
 import feedparser.api
 import feedparser.mixin
+from feedparser.util import FeedParserDict
 
 BUFFER_SIZE = 1 << 16  # characters of text gathered before they are handed on
 JOIN_CACHE = 1024  # distinct (base, relative) pairs remembered
@@ -39,6 +46,25 @@ def create_parser(*args: Any, **kwargs: Any) -> BufferedExpatParser:
     return BufferedExpatParser(*args, **kwargs)
 
 
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+def _deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    if type(value) is FeedParserDict and all(isinstance(v, _IMMUTABLE) for v in value.values()):
+        return FeedParserDict(value)
+    return copy.deepcopy(value, memo)
+
+
+_ORIGINAL = (feedparser.mixin.make_safe_absolute_uri, feedparser.mixin.copy)
+
+
+def uninstall() -> None:
+    """feedparser as it came: for tests that compare the two."""
+    if __name__ in feedparser.api.PREFERRED_XML_PARSERS:
+        feedparser.api.PREFERRED_XML_PARSERS.remove(__name__)
+    feedparser.mixin.make_safe_absolute_uri, feedparser.mixin.copy = _ORIGINAL
+
+
 def install() -> None:
     preferred = feedparser.api.PREFERRED_XML_PARSERS
     if __name__ not in preferred:
@@ -46,3 +72,6 @@ def install() -> None:
     join = feedparser.mixin.make_safe_absolute_uri
     if not hasattr(join, "cache_info"):
         feedparser.mixin.make_safe_absolute_uri = functools.lru_cache(maxsize=JOIN_CACHE)(join)
+    if not isinstance(feedparser.mixin.copy, types.SimpleNamespace):
+        # The name feedparser.mixin imports the copy module under; only deepcopy is used.
+        feedparser.mixin.copy = types.SimpleNamespace(deepcopy=_deepcopy)

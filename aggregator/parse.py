@@ -31,10 +31,12 @@ MAX_EXPANSION = 10  # parsed text may be at most this many times the body, plus 
 EXPANSION_SLACK = 256 * 1024
 MAX_FIELD = 1000  # guid, title, author: longer values are cut
 EXCERPT_CHARS = 300
-EXCERPT_SOURCE = 4000  # at most this much HTML is read to make an excerpt
+# HTML read to make an entry's lead text (the excerpt, and what screening reads): a
+# prefix that holds the 400 characters screening needs, then more if markup ate them.
+LEAD_SOURCES = (1500, 4000)
 
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
-feedparsing.install()  # a buffered SAX driver and a cached URI join: same results, faster
+feedparsing.install()  # same results, faster: see feedparsing.py
 _ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s*)?([^\s>]+)\s*([^>]*)>", re.IGNORECASE)
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
 _CHARREF_ONLY = re.compile(rb"&#[0-9]+;|&#x[0-9a-fA-F]+;")
@@ -229,19 +231,20 @@ def _authors(entry: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _lead(html: str) -> str:
-    """Enough text from the start of sanitized HTML to cut an excerpt from.
+    """Enough text from the start of sanitized HTML to cut an excerpt from and screen.
 
-    The excerpt needs a few hundred characters, so only a prefix of the HTML is
-    converted: a short one first, a longer one when markup ate most of it.
+    Only a prefix of the HTML is converted: a short one first, a longer one when markup
+    ate most of it.
     """
-    for size in (EXCERPT_SOURCE // 4, EXCERPT_SOURCE):
+    for size in LEAD_SOURCES:
         text = text_of_clean_html(html[:size])
         if len(text) > EXCERPT_CHARS or len(html) <= size:
             return text
     return text
 
 
-def _entry(parsed: Mapping[str, Any], feed_url: str, now: datetime) -> ParsedEntry:
+def _entry(parsed: Mapping[str, Any], feed_url: str, now: datetime) -> tuple[ParsedEntry, str]:
+    """The entry, and its lead text (for screening)."""
     # A plain dict: FeedParserDict's key aliasing makes every lookup several times slower.
     entry = dict(parsed)
     base = feed_url
@@ -263,7 +266,7 @@ def _entry(parsed: Mapping[str, Any], feed_url: str, now: datetime) -> ParsedEnt
         "podcast": _podcast(entry, base),
         "date_note": note,
     }
-    return ParsedEntry(**fields, content_hash=_digest(fields))
+    return ParsedEntry(**fields, content_hash=_digest(fields)), lead
 
 
 def _digest(fields: dict[str, Any]) -> str:
@@ -289,6 +292,14 @@ def parse_feed(
     url: str, body: bytes, headers: Mapping[str, str] | None = None, now: datetime | None = None
 ) -> ParsedFeed:
     """Parse a feed body fetched from url. Raises ParseError when it is not a usable feed."""
+    return read_feed(url, body, headers, now)[0]
+
+
+def read_feed(
+    url: str, body: bytes, headers: Mapping[str, str] | None = None, now: datetime | None = None
+) -> tuple[ParsedFeed, tuple[str, ...]]:
+    """parse_feed(), and the lead text of each entry (plain text from the start of its
+    summary or content), which screening reads: made once, for the excerpt and for it."""
     now = now or datetime.now(UTC)
     check_entities(url, body)
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
@@ -313,7 +324,8 @@ def parse_feed(
         if bozo:
             raise ParseError(url, f"malformed feed with no readable entries{why}")
     feed = result.get("feed") or {}
-    parsed = tuple(_entry(e, url, now) for e in entries)
+    read = [_entry(e, url, now) for e in entries]
+    parsed = tuple(entry for entry, _ in read)
     size = sum(len(e.content_html) + len(e.summary_html) + len(e.title) for e in parsed)
     if size > MAX_EXPANSION * len(body) + EXPANSION_SLACK:
         raise ParseError(url, f"refused: {len(body):,} bytes expanded to {size:,} characters of text")
@@ -321,7 +333,7 @@ def parse_feed(
     if bozo:
         warning = f"malformed XML, read leniently: {problem}"
     language = feed.get("language")
-    return ParsedFeed(
+    feed_record = ParsedFeed(
         url=url,
         title=_text(feed.get("title"), feed.get("title_detail"))[:MAX_FIELD],
         link=clean_link(feed.get("link"), url),
@@ -329,3 +341,4 @@ def parse_feed(
         entries=parsed,
         warning=warning,
     )
+    return feed_record, tuple(lead for _, lead in read)

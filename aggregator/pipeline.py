@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import os
 import select
@@ -27,11 +28,10 @@ from .errors import AggregatorError, ParseError
 from .fetch import Fetcher
 from .lock import RunLock
 from .overrides import load_overrides
-from .parse import parse_feed
-from .sanitize import text_of_clean_html
+from .parse import read_feed
 from .screen import Screener, StoredVerdict
 from .store import Store
-from .types import Config, FeedConfig, FeedOutcome, FetchResult, Outcome, ParsedEntry, ParsedFeed, RunSummary
+from .types import Config, FeedConfig, FeedOutcome, FetchResult, Outcome, ParsedFeed, RunSummary
 
 Clock = Callable[[], datetime]
 Progress = Callable[[FeedOutcome], None]
@@ -66,23 +66,20 @@ def parse_job(
     the reason the body is not a usable feed. Entries already stored unchanged are not
     screened again: language detection runs once per post content."""
     try:
-        parsed = parse_feed(url, body, headers, now)
-        fresh = [e for e in parsed.entries if e.content_hash not in known]
+        parsed, leads = read_feed(url, body, headers, now)
+        fresh = [
+            (e, lead) for e, lead in zip(parsed.entries, leads, strict=True) if e.content_hash not in known
+        ]
         verdicts: dict[str, StoredVerdict] = {}
         if fresh and _worker_screener:
             hint = hint or (parsed.language or "")[:2].lower() or None
-            found = _worker_screener[0].screen([(e.title, screening_text(e), hint) for e in fresh])
-            verdicts = {e.content_hash: v.stored() for e, v in zip(fresh, found, strict=True)}
+            found = _worker_screener[0].screen([(e.title, lead, hint) for e, lead in fresh])
+            verdicts = {e.content_hash: v.stored() for (e, _), v in zip(fresh, found, strict=True)}
         return parsed, verdicts
     except ParseError as exc:
         return exc.message
     except Exception as exc:  # a parser bug must cost one feed, not the run
         return f"could not parse: {type(exc).__name__}: {exc}"
-
-
-def screening_text(entry: ParsedEntry) -> str:
-    # Screening reads the first 600 characters of text; 1500 of HTML hold that.
-    return text_of_clean_html((entry.summary_html or entry.content_html)[:1500])
 
 
 def _exit_with(pid: int) -> None:
@@ -137,6 +134,9 @@ def start_parsers(workers: int, feeds: int, screener: Screener | None = None) ->
     """
     _worker_screener[:] = [screener] if screener else []
     if workers > 1 and feeds >= POOL_MIN_FEEDS:
+        # What exists now (modules, models) is never garbage: kept out of collections,
+        # its pages stay shared with the workers instead of being copied into each.
+        gc.freeze()
         pool = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("fork"),

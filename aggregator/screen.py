@@ -22,7 +22,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -237,8 +237,9 @@ def tokens(text: str) -> list[str]:
 
 
 def tokens_with_case(text: str) -> tuple[list[str], list[str]]:
-    """(tokens(text), the ordinary words for language checks), tokenizing once."""
-    return TOKEN.findall(text.lower()), [w.lower() for w in _ordinary_words(text)]
+    """(tokens(text), the ordinary words for language checks, lower-cased)."""
+    ordinary = [w.lower() for w in _WORD.findall(text) if len(w) > 1 and not w.isupper()]
+    return TOKEN.findall(text.lower()), ordinary
 
 
 def grams(words: list[str]) -> list[str]:
@@ -508,14 +509,22 @@ class Lexicon:
 
     def hits(self, words: list[str]) -> list[str]:
         """The terms found in a token list (from tokens())."""
-        vocabulary = self.words
-        # A plural counts as its singular: "transceivers", "trunks", "cidrs".
-        found = [t for t in words if t in vocabulary or (t[-1:] == "s" and t[:-1] in vocabulary)]
+        present = set(words)
+        # A plural counts as its singular: "transceivers", "trunks", "cidrs". The set
+        # intersection (in C) tells whether any word is a term at all.
+        matched = present & self._matchable
+        found = [t for t in words if t in matched] if matched else []
         starts = self._starts
-        for i, word in enumerate(words):
-            if word in starts:
-                found += [" ".join(p) for p in starts[word] if tuple(words[i : i + len(p)]) == p]
+        if not present.isdisjoint(starts):
+            for i, word in enumerate(words):
+                if word in starts:
+                    found += [" ".join(p) for p in starts[word] if tuple(words[i : i + len(p)]) == p]
         return found
+
+    @cached_property
+    def _matchable(self) -> frozenset[str]:
+        """The terms' words, and their plurals."""
+        return self.words | {word + "s" for word in self.words}
 
     @property
     def _starts(self) -> dict[str, list[tuple[str, ...]]]:

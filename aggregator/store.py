@@ -203,6 +203,8 @@ def m005_topic_journal(db: sqlite_utils.Database) -> None:
         "SELECT topic, post_id, score FROM post_topics ORDER BY topic, post_id"
     )
     db.execute("DROP TABLE post_topics")
+    # Posts are looked up by feed (posts_feed_guid serves that), never by feed and link.
+    db.execute("DROP INDEX IF EXISTS posts_feed_link")
     db.execute("ALTER TABLE post_topics_new RENAME TO post_topics")
 
 

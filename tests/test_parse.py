@@ -159,3 +159,53 @@ def test_body_that_is_a_local_path_is_never_opened(tmp_path: Path) -> None:
     # Given bytes, feedparser would open this as a file; we hand it a stream instead.
     with pytest.raises(ParseError):
         parse_feed("https://a.example.net/", str(secret).encode(), {}, NOW)
+
+
+NESTED_BASES = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://blog.example.net/">
+  <title>Base &amp; relative links</title>
+  <link href="/"/>
+  <entry xml:base="posts/2026/">
+    <id>tag:blog.example.net,2026:1</id>
+    <title type="html">IGMP &lt;em&gt;snooping&lt;/em&gt; &amp;amp; queriers</title>
+    <link href="igmp.html"/>
+    <updated>2026-11-20T10:00:00Z</updated>
+    <content type="html" xml:base="../../assets/">&lt;p&gt;Line one
+line two &amp;amp; three, &lt;a href="diagram.png"&gt;diagram&lt;/a&gt;&lt;/p&gt;
+<![CDATA[<p>A CDATA <b>section</b> after the entities</p>]]></content>
+  </entry>
+  <entry>
+    <id>tag:blog.example.net,2026:2</id>
+    <title>XHTML content</title>
+    <link href="https://blog.example.net/xhtml"/>
+    <updated>2026-11-21T10:00:00Z</updated>
+    <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>PIM <a href="rp.html">RP</a> &#8212; BSR</p></div></content>
+  </entry>
+</feed>
+"""
+
+
+def test_feedparser_speedups_give_the_same_result() -> None:
+    # parse.py runs feedparser with a buffered SAX driver, a cached base-URI join and a
+    # cheaper copy of content parameters; every field must come out as without them.
+    from aggregator import feedparsing
+
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    documents = [
+        NESTED_BASES,
+        *(
+            fixture_bytes(name)
+            for name in ("rss2.xml", "rss1.rdf", "atom.xml", "podcast.xml", "hostile.xml", "malformed.xml")
+        ),
+    ]
+    tuned = [parse_feed("https://blog.example.net/feed", doc, None, now) for doc in documents]
+    feedparsing.uninstall()
+    try:
+        plain = [parse_feed("https://blog.example.net/feed", doc, None, now) for doc in documents]
+    finally:
+        feedparsing.install()
+    assert tuned == plain
+    first = tuned[0].entries[0]
+    assert first.link == "https://blog.example.net/posts/2026/igmp.html"
+    assert 'href="https://blog.example.net/assets/diagram.png"' in first.content_html
+    assert "two &amp; three" in first.content_html and "CDATA <b>section</b>" in first.content_html
