@@ -179,7 +179,8 @@ line two &amp;amp; three, &lt;a href="diagram.png"&gt;diagram&lt;/a&gt;&lt;/p&gt
     <title>XHTML content</title>
     <link href="https://blog.example.net/xhtml"/>
     <updated>2026-11-21T10:00:00Z</updated>
-    <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>PIM <a href="rp.html">RP</a> &#8212; BSR</p></div></content>
+    <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">
+      <p>PIM <a href="rp.html">RP</a> &#8212; BSR</p></div></content>
   </entry>
 </feed>
 """
