@@ -181,8 +181,42 @@ def update(obj: Context, quiet: bool, verbose: bool, force: bool, feeds: tuple[s
 @_with_update_options
 @click.pass_obj
 def run(obj: Context, quiet: bool, verbose: bool, force: bool, feeds: tuple[str, ...]) -> None:
-    """The cron entry point: the whole pipeline (for now: update)."""
+    """The cron entry point: update every feed, then build the site."""
     _do_update(obj, quiet, verbose, force, feeds)
+    _do_build(obj, None, quiet, verbose)
+
+
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to build into (default: site.output in the configuration, else ./public).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing unless the build cannot go on.")
+@click.option("-v", "--verbose", is_flag=True, help="Print the summary even without a terminal.")
+@click.pass_obj
+def build(obj: Context, out: Path | None, quiet: bool, verbose: bool) -> None:
+    """Render the site and its feeds from the database (no network).
+
+    The site is written beside OUT and swapped in whole; unchanged files keep their
+    bytes and modification times.
+    """
+    _do_build(obj, out, quiet, verbose)
+
+
+def _do_build(obj: Context, out: Path | None, quiet: bool, verbose: bool) -> None:
+    from .publish.site import build_from_config
+
+    with _errors():
+        config = obj.config()
+        if not Path(config.database).exists():
+            raise DatabaseError(f"{config.database} does not exist yet; run `aggregator update` first")
+        report = build_from_config(config, out)
+    if not quiet and (verbose or _tty()):
+        click.echo(
+            f"built {report.out}: {report.posts} posts, {report.pages} pages; "
+            f"{len(report.written)} files written, {report.unchanged} unchanged"
+        )
 
 
 def _ago(value: str | None, now: datetime) -> str:
@@ -269,16 +303,19 @@ def status(obj: Context, as_json: bool) -> None:
 def demo(out: Path) -> None:
     """Serve the bundled sample feeds on 127.0.0.1 and run the pipeline on them (offline)."""
     from .demo import run_demo
+    from .publish.site import build_from_config
 
     with _errors():
         config, _summaries = run_demo(out, click.echo)
         with Store(config.database) as store:
             total = store.count_posts()
+        report = build_from_config(config)
     # Name the commands as this one was run (.venv/bin/aggregator after `make demo`).
     here = Path(sys.argv[0])
     command = str(here) if here.parent != Path() and here.name == "aggregator" else "aggregator"
     sqlite_utils = Path(command).with_name("sqlite-utils") if "/" in command else Path("sqlite-utils")
     click.echo(f"\nStored {total} posts in {config.database}")
+    click.echo(f"Built the site: {report.pages} pages in {report.out}; open {report.out / 'index.html'}")
     click.echo("Look around:")
     click.echo(f"  {command} --config {out / 'feeds.yaml'} status")
     click.echo(f"  {command} --config {out / 'feeds.yaml'} dropped")

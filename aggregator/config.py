@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +19,7 @@ DEFAULT_CONFIG = "feeds.yaml"
 DEFAULT_DATABASE = "aggregator.db"
 
 TOP_KEYS = ("site", "languages", "fetch", "feeds", "database")
-SITE_KEYS = ("title", "url")
+SITE_KEYS = ("title", "url", "description", "output", "per_page")
 FETCH_KEYS = (
     "concurrency",
     "per_host",
@@ -183,6 +183,11 @@ def parse_config(text: str, name: str, database: str | None = None) -> Config:
         # Relative to the config file, not the working directory: cron starts in $HOME.
         db_path = Path(name).resolve().parent / db_path
 
+    output = Path(site.output).expanduser()
+    if not output.is_absolute():
+        output = Path(name).resolve().parent / output
+    site = replace(site, output=str(output.resolve()))
+
     if problems.items:
         raise ConfigError(name, problems.items)
     return Config(
@@ -214,7 +219,30 @@ def _site(data: _Mapping, problems: _Problems) -> SiteConfig:
     if reason:
         problems.add(raw.key_lines.get("url", raw.line), "site.url", reason)
         url = SiteConfig.url
-    return SiteConfig(title=title.strip(), url=str(url).strip())
+    description = raw.get("description", SiteConfig.description)
+    if not isinstance(description, str):
+        problems.add(raw.key_lines.get("description", raw.line), "site.description", "must be a string")
+        description = SiteConfig.description
+    output = raw.get("output", SiteConfig.output)
+    if not isinstance(output, str) or not output.strip():
+        problems.add(
+            raw.key_lines.get("output", raw.line), "site.output", "must be a folder path, such as public"
+        )
+        output = SiteConfig.output
+    per_page = raw.get("per_page", SiteConfig.per_page)
+    if isinstance(per_page, bool) or not isinstance(per_page, int) or not 5 <= per_page <= 1000:
+        problems.add(
+            raw.key_lines.get("per_page", raw.line), "site.per_page", "must be a whole number from 5 to 1000"
+        )
+        per_page = SiteConfig.per_page
+    url = str(url).strip()
+    return SiteConfig(
+        title=title.strip(),
+        url=url if url.endswith("/") else url + "/",
+        output=output.strip(),
+        per_page=per_page,
+        description=description.strip(),
+    )
 
 
 def _languages(data: _Mapping, problems: _Problems) -> tuple[str, ...]:

@@ -904,6 +904,45 @@ class Store:
 
     # -- reading ------------------------------------------------------------
 
+    def published_posts(self) -> list[dict[str, Any]]:
+        """Every kept post with its source, newest first: what the site and feeds show.
+
+        Only the light columns: content_html is read for the few posts a feed carries
+        (post_contents). "topics" holds the published (topic, score) pairs.
+        """
+        topics: dict[str, list[tuple[str, float]]] = {}
+        for topic, post_id, score in self.db.execute("SELECT topic, post_id, score FROM post_topics"):
+            topics.setdefault(post_id, []).append((topic, score))
+        rows = self.db.execute(
+            """SELECT p.id, p.feed_url, p.guid, p.title, p.link, p.authors, p.published, p.updated,
+                p.excerpt, p.enclosures, p.duration, p.episode, p.season, p.chapters,
+                p.chapters_url, p.image, p.tags, f.name AS source, f.kind AS kind,
+                f.link AS source_link
+            FROM posts p JOIN feeds f ON f.url = p.feed_url
+            WHERE p.status = 'kept'
+            ORDER BY p.published DESC, p.id"""
+        )
+        names = [d[0] for d in rows.description]
+        out = []
+        for values in rows:
+            row = dict(zip(names, values, strict=True))
+            row["topics"] = sorted(topics.get(row["id"], ()), key=lambda t: (-t[1], t[0]))
+            out.append(row)
+        return out
+
+    def post_contents(self, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """(content_html, summary_html) of these posts."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, tuple[str, str]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for pid, content, summary in self.db.execute(
+                f"SELECT id, content_html, summary_html FROM posts WHERE id IN ({marks})", chunk
+            ):
+                found[pid] = (content, summary)
+        return found
+
     def posts(self, feed_url: str | None = None) -> Iterator[dict[str, Any]]:
         if feed_url:
             yield from self.db.query(

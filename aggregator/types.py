@@ -47,6 +47,9 @@ class FetchSettings:
 class SiteConfig:
     title: str = "Network Engineering Planet"
     url: str = "http://localhost/"
+    output: str = "public"  # where `aggregator build` writes; relative to the config file
+    per_page: int = 50  # posts on each page of the river, a topic or a source
+    description: str = "English networking posts and podcasts, screened and tagged by topic."
 
 
 @dataclass(frozen=True)

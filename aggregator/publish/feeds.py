@@ -1,0 +1,262 @@
+"""The feeds we publish: Atom 1.0, RSS 2.0, JSON Feed 1.1, podcast RSS, and OPML.
+
+Built with ElementTree and json, never by pasting strings, so every text is escaped;
+characters XML 1.0 forbids are removed first. Content is the sanitized HTML the store
+holds (nh3, allow-list), and every link has been through clean_link (http and https only).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
+from urllib.parse import urljoin
+
+from .model import Post, SiteData, Source
+
+ATOM = "http://www.w3.org/2005/Atom"
+ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+CONTENT = "http://purl.org/rss/1.0/modules/content/"
+PODCAST = "https://podcastindex.org/namespace/1.0"
+ET.register_namespace("", ATOM)
+ET.register_namespace("itunes", ITUNES)
+ET.register_namespace("content", CONTENT)
+ET.register_namespace("podcast", PODCAST)
+
+FEED_ENTRIES = 50  # newest posts in each feed
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_text(value: str) -> str:
+    return _NOT_XML.sub("", value)
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One feed: which posts, and where it lives (paths relative to the site root)."""
+
+    title: str
+    page: str  # the HTML page with the same posts, such as topics/bgp/
+    stem: str  # feeds/bgp -> feeds/bgp.atom, .rss, .json
+    posts: tuple[Post, ...]
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    node = ET.SubElement(parent, tag, {k: xml_text(v) for k, v in attrs.items()})
+    if text is not None:
+        node.text = xml_text(text)
+    return node
+
+
+def _serialize(root: ET.Element) -> str:
+    ET.indent(root, "  ")
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _updated(spec: FeedSpec, site: SiteData) -> datetime:
+    # The newest post's date, not the build time: a feed whose posts did not change
+    # stays byte for byte the same.
+    newest = [p.updated or p.published for p in spec.posts]
+    return max(newest) if newest else (site.posts[0].published if site.posts else site.built)
+
+
+def _content(post: Post, contents: Mapping[str, tuple[str, str]]) -> str:
+    content, summary = contents.get(post.id, ("", ""))
+    return content or summary
+
+
+def atom(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]]) -> str:
+    base = site.config.url
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    _sub(feed, f"{{{ATOM}}}id", urljoin(base, spec.stem + ".atom"))
+    _sub(feed, f"{{{ATOM}}}title", spec.title)
+    _sub(feed, f"{{{ATOM}}}subtitle", site.config.description)
+    _sub(feed, f"{{{ATOM}}}updated", _iso(_updated(spec, site)))
+    _sub(
+        feed,
+        f"{{{ATOM}}}link",
+        rel="self",
+        type="application/atom+xml",
+        href=urljoin(base, spec.stem + ".atom"),
+    )
+    _sub(feed, f"{{{ATOM}}}link", rel="alternate", type="text/html", href=urljoin(base, spec.page))
+    _sub(feed, f"{{{ATOM}}}generator", "aggregator")
+    for post in spec.posts:
+        entry = _sub(feed, f"{{{ATOM}}}entry")
+        _sub(entry, f"{{{ATOM}}}id", f"urn:aggregator:post:{post.id}")
+        _sub(entry, f"{{{ATOM}}}title", post.title)
+        if post.link:
+            _sub(entry, f"{{{ATOM}}}link", rel="alternate", type="text/html", href=post.link)
+        if post.episode:
+            attrs = {"rel": "enclosure", "type": post.episode.audio_type, "href": post.episode.audio_url}
+            if post.episode.length:
+                attrs["length"] = str(post.episode.length)
+            _sub(entry, f"{{{ATOM}}}link", **attrs)
+        _sub(entry, f"{{{ATOM}}}published", _iso(post.published))
+        _sub(entry, f"{{{ATOM}}}updated", _iso(post.updated or post.published))
+        author = _sub(entry, f"{{{ATOM}}}author")
+        _sub(author, f"{{{ATOM}}}name", ", ".join(post.authors) or post.source)
+        source = _sub(entry, f"{{{ATOM}}}source")
+        _sub(source, f"{{{ATOM}}}title", post.source)
+        _sub(source, f"{{{ATOM}}}link", rel="self", href=post.feed_url)
+        for topic in post.topic_names:
+            _sub(entry, f"{{{ATOM}}}category", term=topic)
+        _sub(entry, f"{{{ATOM}}}summary", post.excerpt, type="text")
+        body = _content(post, contents)
+        if body:
+            _sub(entry, f"{{{ATOM}}}content", body, type="html")
+    return _serialize(feed)
+
+
+def rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]]) -> str:
+    base = site.config.url
+    root = ET.Element("rss", {"version": "2.0"})
+    channel = _sub(root, "channel")
+    _sub(channel, "title", spec.title)
+    _sub(channel, "link", urljoin(base, spec.page))
+    _sub(channel, "description", site.config.description)
+    _sub(
+        channel,
+        f"{{{ATOM}}}link",
+        rel="self",
+        type="application/rss+xml",
+        href=urljoin(base, spec.stem + ".rss"),
+    )
+    _sub(channel, "lastBuildDate", format_datetime(_updated(spec, site), usegmt=True))
+    _sub(channel, "generator", "aggregator")
+    for post in spec.posts:
+        item = _sub(channel, "item")
+        _sub(item, "title", post.title)
+        if post.link:
+            _sub(item, "link", post.link)
+        _sub(item, "guid", f"urn:aggregator:post:{post.id}", isPermaLink="false")
+        _sub(item, "pubDate", format_datetime(post.published, usegmt=True))
+        _sub(item, "source", post.source, url=post.feed_url)
+        for topic in post.topic_names:
+            _sub(item, "category", topic)
+        _sub(item, "description", post.excerpt)
+        body = _content(post, contents)
+        if body:
+            _sub(item, f"{{{CONTENT}}}encoded", body)
+        if post.episode:
+            _sub(
+                item,
+                "enclosure",
+                url=post.episode.audio_url,
+                type=post.episode.audio_type,
+                length=str(post.episode.length or 0),
+            )
+    return _serialize(root)
+
+
+def json_feed(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]]) -> str:
+    base = site.config.url
+    items = []
+    for post in spec.posts:
+        item: dict[str, object] = {
+            "id": f"urn:aggregator:post:{post.id}",
+            "title": post.title,
+            "summary": post.excerpt,
+            "date_published": _iso(post.published),
+            "date_modified": _iso(post.updated or post.published),
+            "authors": [{"name": name} for name in post.authors] or [{"name": post.source}],
+            "tags": list(post.topic_names),
+        }
+        if post.link:
+            item["url"] = post.link
+        body = _content(post, contents)
+        item["content_html" if body else "content_text"] = body or post.excerpt
+        if post.episode:
+            attachment: dict[str, object] = {
+                "url": post.episode.audio_url,
+                "mime_type": post.episode.audio_type,
+            }
+            if post.episode.length:
+                attachment["size_in_bytes"] = post.episode.length
+            if post.episode.duration:
+                attachment["duration_in_seconds"] = post.episode.duration
+            item["attachments"] = [attachment]
+        items.append(item)
+    document = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": spec.title,
+        "home_page_url": urljoin(base, spec.page),
+        "feed_url": urljoin(base, spec.stem + ".json"),
+        "description": site.config.description,
+        "language": "en",
+        "items": items,
+    }
+    # <, > and & as \u escapes: the same JSON values, and no markup-looking text even
+    # for a reader that wrongly pastes a plain-text field into a page.
+    text = json.dumps(document, ensure_ascii=False, indent=1)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e") + "\n"
+
+
+def podcast_rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]]) -> str:
+    """An RSS feed of episodes with enclosures and the iTunes tags podcast apps look for."""
+    base = site.config.url
+    root = ET.Element("rss", {"version": "2.0"})
+    channel = _sub(root, "channel")
+    _sub(channel, "title", spec.title)
+    _sub(channel, "link", urljoin(base, spec.page))
+    _sub(channel, "description", site.config.description)
+    _sub(channel, "language", "en")
+    _sub(
+        channel,
+        f"{{{ATOM}}}link",
+        rel="self",
+        type="application/rss+xml",
+        href=urljoin(base, spec.stem + ".rss"),
+    )
+    _sub(channel, f"{{{ITUNES}}}author", site.config.title)
+    _sub(channel, f"{{{ITUNES}}}summary", site.config.description)
+    _sub(channel, f"{{{ITUNES}}}explicit", "false")
+    ET.SubElement(channel, f"{{{ITUNES}}}category", {"text": "Technology"})
+    _sub(channel, "lastBuildDate", format_datetime(_updated(spec, site), usegmt=True))
+    for post in spec.posts:
+        episode = post.episode
+        if episode is None:
+            continue
+        item = _sub(channel, "item")
+        _sub(item, "title", post.title)
+        if post.link:
+            _sub(item, "link", post.link)
+        _sub(item, "guid", f"urn:aggregator:post:{post.id}", isPermaLink="false")
+        _sub(item, "pubDate", format_datetime(post.published, usegmt=True))
+        _sub(item, "description", post.excerpt)
+        _sub(
+            item, "enclosure", url=episode.audio_url, type=episode.audio_type, length=str(episode.length or 0)
+        )
+        _sub(item, f"{{{ITUNES}}}author", post.source)
+        _sub(item, f"{{{ITUNES}}}summary", post.excerpt)
+        if episode.duration:
+            _sub(item, f"{{{ITUNES}}}duration", str(episode.duration))
+        if episode.number is not None:
+            _sub(item, f"{{{ITUNES}}}episode", str(episode.number))
+        if episode.season is not None:
+            _sub(item, f"{{{ITUNES}}}season", str(episode.season))
+        if episode.image:
+            _sub(item, f"{{{ITUNES}}}image", href=episode.image)
+        _sub(item, f"{{{ITUNES}}}explicit", "false")
+    return _serialize(root)
+
+
+def opml(sources: Sequence[Source], site: SiteData) -> str:
+    root = ET.Element("opml", {"version": "2.0"})
+    head = _sub(root, "head")
+    _sub(head, "title", f"{site.config.title}: sources")
+    body = _sub(root, "body")
+    for source in sources:
+        attrs = {"type": "rss", "text": source.name, "title": source.name, "xmlUrl": source.url}
+        if source.link:
+            attrs["htmlUrl"] = source.link
+        _sub(body, "outline", **attrs)
+    return _serialize(root)

@@ -1,0 +1,180 @@
+"""What the site shows, read from the store once and turned into frozen records.
+
+Publishing never touches the network: everything here comes from the database (kept
+posts, their published topics, their sources) and the taxonomy.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from ..classify import Topic
+from ..store import Store
+from ..types import Chapter, SiteConfig
+from ..urls import clean_link
+
+
+@dataclass(frozen=True)
+class PostTopic:
+    topic: str
+    score: float
+    terms: tuple[str, ...]  # the grams that weighed most (empty when a correction set it)
+
+
+@dataclass(frozen=True)
+class Episode:
+    audio_url: str
+    audio_type: str
+    length: int | None  # bytes, as the feed states it
+    duration: int | None  # seconds
+    number: int | None
+    season: int | None
+    chapters: tuple[Chapter, ...]
+    image: str | None
+
+
+@dataclass(frozen=True)
+class Post:
+    id: str
+    title: str
+    link: str | None
+    source: str  # the feed's name in feeds.yaml
+    source_slug: str
+    feed_url: str
+    authors: tuple[str, ...]
+    published: datetime
+    updated: datetime | None
+    excerpt: str
+    topics: tuple[PostTopic, ...]
+    episode: Episode | None
+
+    @property
+    def topic_names(self) -> tuple[str, ...]:
+        return tuple(t.topic for t in self.topics)
+
+
+@dataclass(frozen=True)
+class Source:
+    url: str  # the feed's URL
+    name: str
+    slug: str
+    kind: str
+    link: str | None  # the site the feed belongs to
+
+
+@dataclass(frozen=True)
+class SiteData:
+    config: SiteConfig
+    posts: tuple[Post, ...]  # newest first
+    sources: tuple[Source, ...]
+    topics: tuple[Topic, ...]
+    built: datetime
+
+
+def slugify(text: str, fallback: str = "item") -> str:
+    """A lower-case ASCII name for a file: letters, digits and dashes."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60].strip("-")
+    return slug or fallback
+
+
+def _slugs(names: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """key -> a unique slug of its name; a clash gets -2, -3 ... in key order."""
+    taken: set[str] = set()
+    out: dict[str, str] = {}
+    for key, name in sorted(names):
+        base = slugify(name, "source")
+        slug, n = base, 2
+        while slug in taken:
+            slug, n = f"{base}-{n}", n + 1
+        taken.add(slug)
+        out[key] = slug
+    return out
+
+
+def _when(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _episode(row: dict[str, Any]) -> Episode | None:
+    for enclosure in json.loads(row["enclosures"] or "[]"):
+        kind = str(enclosure.get("type") or "")
+        url = clean_link(enclosure.get("url"))
+        if url and (kind.startswith(("audio/", "video/")) or row["kind"] == "podcast"):
+            chapters = tuple(
+                Chapter(float(c["start"]), str(c["title"]), clean_link(c.get("href")))
+                for c in json.loads(row["chapters"] or "[]")
+            )
+            return Episode(
+                audio_url=url,
+                audio_type=kind or "audio/mpeg",
+                length=enclosure.get("length"),
+                duration=row["duration"],
+                number=row["episode"],
+                season=row["season"],
+                chapters=chapters,
+                image=clean_link(row["image"]),
+            )
+    return None
+
+
+def _topics(row: dict[str, Any]) -> tuple[PostTopic, ...]:
+    terms = {t["topic"]: tuple(t.get("terms") or ()) for t in json.loads(row["tags"] or "[]")}
+    return tuple(PostTopic(topic, float(score), terms.get(topic, ())) for topic, score in row["topics"])
+
+
+def load_site(store: Store, config: SiteConfig, taxonomy: tuple[Topic, ...], now: datetime) -> SiteData:
+    feeds = store.feeds()
+    slugs = _slugs((f["url"], f["name"]) for f in feeds)
+    sources = tuple(
+        Source(f["url"], f["name"], slugs[f["url"]], f["kind"], clean_link(f["link"])) for f in feeds
+    )
+    known = {t.name for t in taxonomy}
+    posts = []
+    for row in store.published_posts():
+        published = _when(row["published"]) or now
+        posts.append(
+            Post(
+                id=row["id"],
+                title=row["title"] or "(untitled)",
+                link=clean_link(row["link"]),
+                source=row["source"],
+                source_slug=slugs.get(row["feed_url"], "source"),
+                feed_url=row["feed_url"],
+                authors=tuple(json.loads(row["authors"] or "[]")),
+                published=published,
+                updated=_when(row["updated"]),
+                excerpt=row["excerpt"] or "",
+                topics=tuple(t for t in _topics(row) if t.topic in known),
+                episode=_episode(row),
+            )
+        )
+    return SiteData(config, tuple(posts), sources, taxonomy, now)
+
+
+def week_of(day: date) -> str:
+    """ISO week name, such as 2026-W48."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def monday_of(week: str) -> date:
+    year, number = week.split("-W")
+    return date.fromisocalendar(int(year), int(number), 1)
+
+
+def week_days(week: str) -> tuple[date, date]:
+    start = monday_of(week)
+    return start, start + timedelta(days=6)

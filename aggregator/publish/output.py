@@ -1,0 +1,108 @@
+"""Writing a built site: into a fresh folder, then swapped in whole.
+
+A web server (or rsync) reading the output folder never sees half a build: the new site
+is written beside it and the two folders are exchanged in one step. A file whose bytes
+did not change is not rewritten: the new tree gets a hard link to the old file, so it
+keeps its modification time and rsync and CDNs see only what really changed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import AggregatorError
+
+
+class OutputError(AggregatorError):
+    """The output folder cannot be written or swapped."""
+
+
+@dataclass
+class SiteWriter:
+    out: Path  # the live folder
+    written: list[str] = field(default_factory=list)  # new or changed files
+    kept: int = 0  # unchanged files, linked from the live folder
+    _tmp: Path | None = None
+
+    def __enter__(self) -> SiteWriter:
+        parent = self.out.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.build-", dir=parent))
+        except OSError as exc:
+            raise OutputError(f"{parent}: cannot create the build folder ({exc}); check the path") from exc
+        return self
+
+    def write(self, relative: str, data: str | bytes) -> None:
+        assert self._tmp is not None
+        content = data.encode("utf-8") if isinstance(data, str) else data
+        target = self._tmp / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        live = self.out / relative
+        try:
+            if live.is_file() and live.stat().st_size == len(content) and live.read_bytes() == content:
+                os.link(live, target)
+                self.kept += 1
+                return
+        except OSError:
+            pass  # not linkable (another file system?): write it
+        target.write_bytes(content)
+        self.written.append(relative)
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        assert self._tmp is not None
+        if exc is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            return
+        os.chmod(self._tmp, 0o755)  # mkdtemp makes it private; a web server must read it
+        try:
+            swap(self._tmp, self.out)
+        except OSError as exc:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise OutputError(f"{self.out}: cannot put the new site in place ({exc})") from exc
+        shutil.rmtree(self._tmp, ignore_errors=True)  # now the old site
+
+
+def swap(new: Path, live: Path) -> None:
+    """Put folder new where live is, in one step when the system allows; new then holds
+    the old site (or nothing)."""
+    if not live.exists():
+        os.rename(new, live)
+        new.mkdir()
+        return
+    if _exchange(new, live):
+        return
+    # No atomic exchange here: two renames, with a moment where live is missing.
+    aside = live.with_name(f".{live.name}.old-{os.getpid()}")
+    os.rename(live, aside)
+    os.rename(new, live)
+    os.rename(aside, new)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """renameat2(RENAME_EXCHANGE) on Linux: both names stay valid throughout."""
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    libc = ctypes.CDLL(name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))

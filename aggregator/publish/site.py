@@ -1,0 +1,406 @@
+"""`aggregator build`: the static site and its feeds, from the database only.
+
+Pages are rendered with Jinja2 (autoescaped) from the default theme packaged in
+aggregator/templates, where a template of the same name in the site owner's site/
+folder wins. Pagination counts from the oldest post, so new posts change only the
+newest pages of a list: older pages keep their bytes and are not rewritten.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup, escape
+
+from ..classify import Topic
+from ..store import Store
+from ..types import Config, SiteConfig
+from . import feeds
+from .model import Post, SiteData, load_site, week_days, week_of
+from .output import SiteWriter
+
+THEME = Path(str(resources.files("aggregator") / "templates"))
+# The policy every page carries: nothing but our own files, no inline script at all.
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
+    "media-src https: http:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    out: Path
+    written: tuple[str, ...]  # files new or changed in this build
+    unchanged: int
+    pages: int
+    posts: int
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A paginated list of posts: the river, a topic, a source."""
+
+    base: str  # folder of its pages, "" for the river, "topics/bgp/" for a topic
+    title: str
+    posts: tuple[Post, ...]  # newest first
+    feed_stem: str | None  # its feeds, such as feeds/bgp
+    description: str = ""
+
+
+def environment(site_dir: Path | None) -> jinja2.Environment:
+    loaders: list[jinja2.BaseLoader] = []
+    if site_dir is not None and (site_dir / "templates").is_dir():
+        loaders.append(jinja2.FileSystemLoader(site_dir / "templates"))
+    loaders.append(jinja2.FileSystemLoader(THEME))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=True,  # every text field from a feed is escaped
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["duration"] = duration
+    env.filters["timestamp"] = timestamp
+    env.filters["day"] = lambda d: d.strftime("%Y-%m-%d")
+    env.filters["longday"] = lambda d: f"{d:%A} {d.day} {d:%B %Y}"
+    env.filters["identifiers"] = link_identifiers
+    env.filters["episode_slug"] = episode_slug
+    return env
+
+
+def duration(seconds: int | None) -> str:
+    if not seconds:
+        return ""
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def timestamp(seconds: float) -> str:
+    return duration(int(seconds)) or "0:00"
+
+
+# Standards and identifiers in plain text: RFC 7911, draft-ietf-idr-rfc8203bis, CVE-2024-1234, AS65000.
+IDENTIFIER = re.compile(
+    r"\b(?:RFC\s?(?P<rfc>\d{1,5})|(?P<draft>draft-[a-z0-9]+(?:-[a-z0-9]+)+)"
+    r"|(?P<cve>CVE-\d{4}-\d{4,7})|AS\s?(?P<asn>\d{1,10}))\b"
+)
+
+
+def identifiers(text: str) -> Iterator[tuple[str, str]]:
+    """(kind, value) of each standard or identifier named in text."""
+    for match in IDENTIFIER.finditer(text):
+        for kind in ("rfc", "draft", "cve", "asn"):
+            if match.group(kind):
+                yield kind, match.group(kind)
+
+
+def identifier_url(kind: str, value: str, root: str) -> str:
+    if kind == "rfc":
+        return f"{root}rfc/{int(value)}.html"  # our page: the posts that cite it
+    if kind == "draft":
+        return f"https://datatracker.ietf.org/doc/{value}/"
+    if kind == "cve":
+        return f"https://www.cve.org/CVERecord?id={value}"
+    return f"https://bgp.tools/as/{int(value)}"
+
+
+def link_identifiers(text: str, root: str = "") -> Markup:
+    """Escaped text with RFC numbers, drafts, CVE ids and AS numbers made links."""
+    out: list[str] = []
+    last = 0
+    for match in IDENTIFIER.finditer(text):
+        kind = next(k for k in ("rfc", "draft", "cve", "asn") if match.group(k))
+        if kind == "asn" and int(match.group("asn")) >= 2**32:
+            continue
+        out.append(str(escape(text[last : match.start()])))
+        href = identifier_url(kind, match.group(kind), root)
+        out.append(f'<a class="ident" href="{escape(href)}">{escape(match.group(0))}</a>')
+        last = match.end()
+    out.append(str(escape(text[last:])))
+    return Markup("".join(out))
+
+
+def pages_of(count: int, per_page: int) -> int:
+    return max(1, math.ceil(count / per_page))
+
+
+def page_slice(posts: Sequence[Post], number: int, per_page: int) -> tuple[Post, ...]:
+    """Archive page `number` (1 = oldest posts): stable as new posts arrive."""
+    oldest_first = len(posts)
+    start, end = (number - 1) * per_page, number * per_page
+    # posts are newest first: the oldest_first index i is posts[len - 1 - i]
+    chosen = [posts[oldest_first - 1 - i] for i in range(start, min(end, oldest_first))]
+    return tuple(reversed(chosen))
+
+
+def root_of(path: str) -> str:
+    return "../" * path.count("/")
+
+
+class Builder:
+    def __init__(self, data: SiteData, env: jinja2.Environment, writer: SiteWriter) -> None:
+        self.data = data
+        self.env = env
+        self.writer = writer
+        self.pages = 0
+        self.topics = {t.name: t for t in data.topics}
+
+    def render(self, path: str, template: str, **context: Any) -> None:
+        root = root_of(path)
+        html = self.env.get_template(template).render(
+            site=self.data.config,
+            root=root,
+            path=path,
+            csp=CSP,
+            topics=self.data.topics,
+            topic_index=self.topics,
+            **context,
+        )
+        self.writer.write(path, html)
+        self.pages += 1
+
+    def listing(self, listing: Listing) -> None:
+        per_page = self.data.config.per_page
+        total = pages_of(len(listing.posts), per_page)
+        newest = listing.posts[:per_page]
+        common = {"listing": listing, "feed_stem": listing.feed_stem}
+        self.render(
+            f"{listing.base}index.html",
+            "list.html",
+            posts=newest,
+            heading=listing.title,
+            # The newest archive page is all on this one; the next older page may
+            # repeat a few of its posts, and keeps its address as posts arrive.
+            older=f"page/{total - 1}.html" if total > 1 else None,
+            newer=None,
+            page_number=None,
+            **common,
+        )
+        for number in range(1, total + 1):
+            self.render(
+                f"{listing.base}page/{number}.html",
+                "list.html",
+                posts=page_slice(listing.posts, number, per_page),
+                heading=f"{listing.title}: page {number}",
+                older=f"{number - 1}.html" if number > 1 else None,
+                newer=f"{number + 1}.html" if number < total else "../index.html",
+                page_number=number,
+                **common,
+            )
+
+
+def build_from_config(config: Config, out: Path | None = None, now: datetime | None = None) -> BuildReport:
+    """Lock the database, read it, build the site into out (default: site.output)."""
+    from ..classify import load_taxonomy
+    from ..lock import RunLock
+    from ..screen import MODEL_DIR
+
+    target = (out or Path(config.site.output)).resolve()
+    site_dir = Path(config.path).resolve().parent / "site"
+    with RunLock(config.database), Store(config.database) as store:
+        return build_site(
+            store,
+            config.site,
+            load_taxonomy(MODEL_DIR / "topics.yaml"),
+            target,
+            now or datetime.now(UTC),
+            site_dir if site_dir.is_dir() else None,
+        )
+
+
+def build_site(
+    store: Store,
+    site_config: SiteConfig,
+    taxonomy: tuple[Topic, ...],
+    out: Path,
+    now: datetime,
+    site_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BuildReport:
+    """Render the whole site into out (swapped in whole when done)."""
+    data = load_site(store, site_config, taxonomy, now)
+    env = environment(site_dir)
+    with SiteWriter(out) as writer:
+        builder = Builder(data, env, writer)
+        _static(writer, site_dir)
+        listings = _listings(data)
+        for listing in listings:
+            builder.listing(listing)
+        _digests(builder, data)
+        _episodes(builder, data)
+        _rfcs(builder, data)
+        builder.render("topics/index.html", "topics.html", counts=_topic_counts(data))
+        builder.render(
+            "sources/index.html", "sources.html", sources=data.sources, counts=_source_counts(data)
+        )
+        _feeds(writer, data, store, listings)
+        if progress:
+            progress(f"{builder.pages} pages")
+    return BuildReport(out, tuple(writer.written), writer.kept, builder.pages, len(data.posts))
+
+
+def _static(writer: SiteWriter, site_dir: Path | None) -> None:
+    files: dict[str, bytes] = {}
+    for base in (THEME / "static", site_dir / "static" if site_dir else None):
+        if base is None or not base.is_dir():
+            continue
+        for path in sorted(base.rglob("*")):
+            if path.is_file():
+                files[f"static/{path.relative_to(base).as_posix()}"] = path.read_bytes()
+    for name, content in files.items():  # the owner's file of the same name wins
+        writer.write(name, content)
+
+
+def _listings(data: SiteData) -> list[Listing]:
+    listings = [Listing("", "Latest posts", data.posts, "feeds/all", data.config.description)]
+    by_topic: dict[str, list[Post]] = defaultdict(list)
+    by_source: dict[str, list[Post]] = defaultdict(list)
+    for post in data.posts:
+        for name in post.topic_names:
+            by_topic[name].append(post)
+        by_source[post.source_slug].append(post)
+    for topic in data.topics:
+        listings.append(
+            Listing(
+                f"topics/{topic.name}/",
+                topic.name,
+                tuple(by_topic[topic.name]),
+                f"feeds/{topic.name}",
+                topic.description,
+            )
+        )
+    for source in data.sources:
+        listings.append(
+            Listing(f"sources/{source.slug}/", source.name, tuple(by_source[source.slug]), None, "")
+        )
+    return listings
+
+
+def _topic_counts(data: SiteData) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for post in data.posts:
+        for name in post.topic_names:
+            counts[name] += 1
+    return counts
+
+
+def _source_counts(data: SiteData) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for post in data.posts:
+        counts[post.source_slug] += 1
+    return counts
+
+
+def _digests(builder: Builder, data: SiteData) -> None:
+    days: dict[date, list[Post]] = defaultdict(list)
+    for post in data.posts:
+        days[post.published.date()].append(post)
+    ordered = sorted(days)
+    weeks: dict[str, list[Post]] = defaultdict(list)
+    for day in ordered:
+        weeks[week_of(day)] += days[day]
+    for i, day in enumerate(ordered):
+        builder.render(
+            f"digests/{day:%Y-%m-%d}.html",
+            "digest.html",
+            heading=f"{day:%A} {day.day} {day:%B %Y}",
+            groups=_by_topic(days[day], data),
+            posts=days[day],
+            previous=f"{ordered[i - 1]:%Y-%m-%d}.html" if i else None,
+            following=f"{ordered[i + 1]:%Y-%m-%d}.html" if i + 1 < len(ordered) else None,
+            week=f"{week_of(day)}.html",
+        )
+    week_names = sorted(weeks)
+    for i, week in enumerate(week_names):
+        first, last = week_days(week)
+        builder.render(
+            f"digests/{week}.html",
+            "digest.html",
+            heading=f"Week {week}: {first:%d %b} to {last:%d %b %Y}",
+            groups=_by_topic(weeks[week], data),
+            posts=weeks[week],
+            previous=f"{week_names[i - 1]}.html" if i else None,
+            following=f"{week_names[i + 1]}.html" if i + 1 < len(week_names) else None,
+            week=None,
+        )
+    builder.render(
+        "digests/index.html",
+        "digests.html",
+        weeks=[
+            (w, week_days(w), sorted((d for d in ordered if week_of(d) == w), reverse=True))
+            for w in reversed(week_names)
+        ],
+        counts={d: len(days[d]) for d in ordered},
+    )
+
+
+def _by_topic(posts: Sequence[Post], data: SiteData) -> list[tuple[str, list[Post]]]:
+    """Posts grouped under their first topic, in taxonomy order; untagged ones last."""
+    groups: dict[str, list[Post]] = defaultdict(list)
+    for post in posts:
+        groups[post.topic_names[0] if post.topics else ""].append(post)
+    order = [t.name for t in data.topics] + [""]
+    return [(name, groups[name]) for name in order if groups.get(name)]
+
+
+def _episodes(builder: Builder, data: SiteData) -> None:
+    for post in data.posts:
+        if post.episode is not None:
+            builder.render(f"episodes/{episode_slug(post)}.html", "episode.html", post=post)
+
+
+def episode_slug(post: Post) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", post.id)
+
+
+def _rfcs(builder: Builder, data: SiteData) -> None:
+    cited: dict[int, list[Post]] = defaultdict(list)
+    for post in data.posts:
+        numbers = {int(v) for kind, v in identifiers(f"{post.title} {post.excerpt}") if kind == "rfc"}
+        for number in numbers:
+            cited[number].append(post)
+    for number, posts in sorted(cited.items()):
+        builder.render(f"rfc/{number}.html", "rfc.html", number=number, posts=posts)
+    builder.render("rfc/index.html", "rfcs.html", cited=sorted((n, len(p)) for n, p in cited.items()))
+
+
+def _feeds(writer: SiteWriter, data: SiteData, store: Store, listings: Sequence[Listing]) -> None:
+    specs = [
+        feeds.FeedSpec(
+            f"{data.config.title}: {listing.title}" if listing.base else data.config.title,
+            listing.base,
+            listing.feed_stem,
+            listing.posts[: feeds.FEED_ENTRIES],
+        )
+        for listing in listings
+        if listing.feed_stem
+    ]
+    contents = store.post_contents(p.id for spec in specs for p in spec.posts)
+    for spec in specs:
+        writer.write(spec.stem + ".atom", feeds.atom(spec, data, contents))
+        writer.write(spec.stem + ".rss", feeds.rss(spec, data, contents))
+        writer.write(spec.stem + ".json", feeds.json_feed(spec, data, contents))
+    for listing in listings:
+        if listing.feed_stem is None:
+            continue
+        episodes = tuple(p for p in listing.posts if p.episode)[: feeds.FEED_ENTRIES]
+        if episodes:
+            name = listing.feed_stem.removeprefix("feeds/")
+            spec = feeds.FeedSpec(
+                f"{data.config.title}: {listing.title} episodes",
+                listing.base,
+                f"feeds/podcasts/{name}",
+                episodes,
+            )
+            writer.write(spec.stem + ".rss", feeds.podcast_rss(spec, data, contents))
+    writer.write("feeds/sources.opml", feeds.opml(data.sources, data))

@@ -1,0 +1,240 @@
+"""The built site and the feeds we publish, from a database made of the demo feeds."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+from datetime import timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlsplit
+
+import feedparser
+import pytest
+from sitekit import NOW, SITE, add_posts, make_site_db
+
+from aggregator.classify import load_taxonomy
+from aggregator.publish.site import BuildReport, build_site
+from aggregator.screen import Screener
+from aggregator.store import Store
+
+GOLDEN = Path(__file__).resolve().parent / "data" / "golden-site"
+
+
+@pytest.fixture(scope="module")
+def screener() -> Screener:
+    return Screener.load(("en",))
+
+
+@pytest.fixture
+def store(tmp_path: Path, screener: Screener) -> Store:
+    return make_site_db(tmp_path / "site.db", screener)
+
+
+def build(store: Store, out: Path, site_dir: Path | None = None, days: float = 0) -> BuildReport:
+    return build_site(store, SITE, load_taxonomy(), out, NOW + timedelta(days=days), site_dir)
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+class Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        self.tags.append((tag, found))
+        for name in ("href", "src"):
+            if found.get(name):
+                self.links.append(str(found[name]))
+
+
+def parsed(page: Path) -> Links:
+    links = Links()
+    links.feed(page.read_text(encoding="utf-8"))
+    return links
+
+
+def test_build_renders_river_topics_sources_digests_and_episodes(store: Store, tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    report = build(store, out)
+    assert report.posts > 20 and report.unchanged == 0
+    home = (out / "index.html").read_text()
+    assert "Dual-Stack Kubernetes Clusters" in home  # a kept post
+    assert "togel" not in home.lower()  # the hijacked feed's Indonesian spam is not published
+    assert 'rel="alternate" type="application/atom+xml"' in home  # feed auto-discovery
+    for page in (
+        "topics/index.html",
+        "topics/kubernetes/index.html",
+        "topics/bgp/page/1.html",
+        "sources/index.html",
+        "sources/on-the-wire/index.html",
+        "digests/index.html",
+        "digests/2026-11-24.html",
+        "digests/2026-W48.html",
+        "feeds/sources.opml",
+        "static/style.css",
+    ):
+        assert (out / page).is_file(), page
+    kubernetes = (out / "topics/kubernetes/index.html").read_text()
+    assert "Dual-Stack Kubernetes Clusters" in kubernetes
+    assert "Why these topics" in kubernetes and "score" in kubernetes  # the reason, on demand
+    episodes = sorted((out / "episodes").glob("*.html"))
+    assert episodes
+    with_chapters = [p.read_text() for p in episodes if 'class="chapters"' in p.read_text()]
+    assert with_chapters, "the podcast's chapters are listed"
+    page = with_chapters[0]
+    assert re.search(r'<audio controls preload="none" src="https://[^"]+\.mp3"', page)
+    assert re.search(r"<time>\d+:\d\d</time>", page)  # chapter timestamps
+
+
+def test_feeds_reparse_and_json_feed_follows_its_spec(store: Store, tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    build(store, out)
+    for path in sorted((out / "feeds").rglob("*")):
+        if path.suffix in (".atom", ".rss"):
+            result = feedparser.parse(path.read_bytes())
+            assert not result.bozo, (path, result.get("bozo_exception"))
+            assert result.entries or "podcasts" not in path.parts, path
+            assert result.feed.get("title"), path
+    everything = feedparser.parse((out / "feeds/all.atom").read_bytes())
+    assert everything.version == "atom10" and len(everything.entries) >= 20
+    assert all(e.get("id") and e.get("title") and e.get("updated") for e in everything.entries)
+    document = json.loads((out / "feeds/all.json").read_text())
+    assert document["version"] == "https://jsonfeed.org/version/1.1"
+    assert document["title"] and document["feed_url"].startswith(SITE.url)
+    for item in document["items"]:
+        assert isinstance(item["id"], str) and item["id"]
+        assert "content_html" in item or "content_text" in item
+        for attachment in item.get("attachments", []):
+            assert attachment["url"].startswith("https://") and attachment["mime_type"]
+    podcast = feedparser.parse((out / "feeds/podcasts/all.rss").read_bytes())
+    assert podcast.entries and all(e.enclosures for e in podcast.entries)
+    assert all(e.get("itunes_duration") for e in podcast.entries)
+    opml = (out / "feeds/sources.opml").read_text()
+    assert 'xmlUrl="https://packet-notes.example.net/feed.xml"' in opml
+
+
+def test_no_broken_internal_links(store: Store, tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    build(store, out)
+    checked = 0
+    for page in out.rglob("*.html"):
+        for link in parsed(page).links:
+            target = urldefrag(link)[0]
+            if not target or urlsplit(target).scheme:
+                continue
+            resolved = (page.parent / unquote(target)).resolve()
+            assert resolved.is_file(), f"{page.relative_to(out)} links to missing {link}"
+            checked += 1
+    assert checked > 500
+
+
+def test_hostile_feed_content_never_reaches_pages_or_feeds(store: Store, tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    build(store, out)
+    pages = [p.read_text() for p in out.rglob("*.html")]
+    assert any("route leaks" in p for p in pages)  # the hostile post itself is published
+    for page in pages:
+        assert "<script" not in page and "alert(" not in page.replace("&#34;", '"').split("<body>")[0]
+        assert "javascript:" not in page and "data:text" not in page
+        assert not re.search(r"<[^>]+\son\w+=", page), "an event handler reached a page"
+        assert "<iframe" not in page
+        assert "Hostile <Feed>" not in page and "Hostile &lt;Feed&gt;" in "".join(pages)
+    for path in (out / "feeds").rglob("*"):
+        if not path.is_file():
+            continue
+        text = path.read_text()
+        assert "javascript:" not in text and "onerror" not in text and "<script" not in text.lower()
+        if path.suffix == ".atom":
+            for entry in feedparser.parse(text, sanitize_html=False).entries:
+                for content in entry.get("content", []):
+                    assert "<script" not in content.value and "onclick" not in content.value
+
+
+def test_identifiers_become_links_and_rfcs_get_pages(store: Store, tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    build(store, out)
+    pages = "".join(p.read_text() for p in (out / "topics").rglob("*.html"))
+    assert '<a class="ident" href="../../rfc/7908.html">RFC 7908</a>' in pages
+    assert 'href="https://bgp.tools/as/64500">AS64500</a>' in pages
+    rfc = (out / "rfc/7908.html").read_text()
+    assert "route leaks" in rfc and "https://www.rfc-editor.org/rfc/rfc7908" in rfc
+
+
+def test_pages_carry_csp_lang_landmarks_and_no_outside_requests(store: Store, tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    build(store, out)
+    for page in out.rglob("*.html"):
+        doc = parsed(page)
+        tags = {tag for tag, _ in doc.tags}
+        assert {"header", "main", "footer", "nav", "h1"} <= tags, page
+        html_tag = next(attrs for tag, attrs in doc.tags if tag == "html")
+        assert html_tag.get("lang") == "en"
+        csp = next(a for t, a in doc.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
+        assert "script-src 'self'" in str(csp["content"]) and "unsafe-inline" not in str(csp["content"])
+        for tag, attrs in doc.tags:  # the theme loads nothing from another host
+            if tag in ("link", "script", "img") and tag != "a":
+                target = attrs.get("href") or attrs.get("src") or ""
+                if attrs.get("rel") != "alternate":
+                    assert not urlsplit(str(target)).scheme, (page, target)
+        levels = [int(tag[1]) for tag, _ in doc.tags if re.fullmatch(r"h[1-6]", tag)]
+        assert levels[0] == 1 and all(b - a <= 1 for a, b in itertools.pairwise(levels)), page
+
+
+def test_rebuild_after_ten_new_posts_rewrites_only_what_changed(
+    store: Store, tmp_path: Path, screener: Screener
+) -> None:
+    out = tmp_path / "public"
+    first = build(store, out)
+    old = {p: os.stat(p) for p in out.rglob("*") if p.is_file()}
+    add_posts(store, 10, NOW + timedelta(days=1), screener)
+    second = build(store, out, days=1)
+    assert second.posts == first.posts + 10
+    assert "OSPF area design note 9" in (out / "index.html").read_text()
+    assert len(second.written) < 60, second.written
+    # Older pages of the river keep their file (same inode, same time): rsync sees no change.
+    page1 = out / "page/1.html"
+    assert os.stat(page1).st_ino == old[page1].st_ino and os.stat(page1).st_mtime == old[page1].st_mtime
+    third = build(store, out, days=1)
+    assert third.written == () and third.unchanged == len(files(out))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".public")], "no build folder left behind"
+
+
+def test_owner_templates_and_static_files_win(store: Store, tmp_path: Path) -> None:
+    site_dir = tmp_path / "site"
+    (site_dir / "templates").mkdir(parents=True)
+    (site_dir / "static").mkdir()
+    (site_dir / "templates" / "topics.html").write_text(
+        '{% extends "base.html" %}{% block main %}<h1>Our own topic index</h1>{% endblock %}'
+    )
+    (site_dir / "static" / "style.css").write_text("body { color: #111; }\n")
+    out = tmp_path / "public"
+    build(store, out, site_dir)
+    assert "Our own topic index" in (out / "topics/index.html").read_text()
+    assert (out / "static/style.css").read_text() == "body { color: #111; }\n"
+    assert "Latest posts" in (out / "index.html").read_text()  # the rest is the default theme
+
+
+def test_golden_site(tmp_path: Path, screener: Screener) -> None:
+    # The whole site of a small fixed database, file by file. After an intended change
+    # to the theme or the model: UPDATE_GOLDEN=1 pytest tests/test_site.py -k golden
+    store = make_site_db(tmp_path / "golden.db", screener, hostile=False)
+    out = tmp_path / "public"
+    build(store, out)
+    built = files(out)
+    if os.environ.get("UPDATE_GOLDEN"):
+        import shutil
+
+        shutil.rmtree(GOLDEN, ignore_errors=True)
+        shutil.copytree(out, GOLDEN)
+    expected = files(GOLDEN)
+    assert sorted(built) == sorted(expected)
+    for name, content in expected.items():
+        assert built[name] == content, f"{name} differs from tests/data/golden-site"
