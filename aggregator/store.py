@@ -930,6 +930,31 @@ class Store:
             out.append(row)
         return out
 
+    def health(self) -> tuple[list[dict[str, Any]], dict[str, dict[str, int]], str | None]:
+        """Feeds with their state; per feed, posts by status or dropped reason (and
+        "lang:XX" for each language it was dropped in); when the last run finished."""
+        feeds = list(self.db.query("SELECT * FROM feeds ORDER BY name COLLATE NOCASE, url"))
+        counts: dict[str, dict[str, int]] = {}
+        for feed_url, status, reason, lang, n in self.db.execute(
+            "SELECT feed_url, status, reason, lang, count(*) FROM posts GROUP BY 1, 2, 3, 4"
+        ):
+            bucket = counts.setdefault(feed_url, {})
+            key = status if status != "dropped" else f"dropped:{reason or 'offtopic'}"
+            bucket[key] = bucket.get(key, 0) + n
+            if status != "kept" and lang:
+                bucket[f"lang:{lang}"] = bucket.get(f"lang:{lang}", 0) + n
+        row = self.db.execute("SELECT max(finished) FROM runs").fetchone()
+        return feeds, counts, row[0] if row else None
+
+    def recent_dropped(self, feed_url: str, limit: int = 20) -> list[dict[str, Any]]:
+        return list(
+            self.db.query(
+                "SELECT id, title, published, status, reason, lang, score FROM posts "
+                "WHERE feed_url = ? AND status != 'kept' ORDER BY published DESC, id LIMIT ?",
+                [feed_url, limit],
+            )
+        )
+
     def post_contents(self, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
         """(content_html, summary_html) of these posts."""
         wanted = list(dict.fromkeys(ids))

@@ -25,14 +25,24 @@ from ..classify import Topic
 from ..store import Store
 from ..types import Config, SiteConfig
 from . import feeds
+from .health import feed_health
 from .model import Post, SiteData, load_site, week_days, week_of
 from .output import SiteWriter
+from .search import write_search_index
 
 THEME = Path(str(resources.files("aggregator") / "templates"))
 # The policy every page carries: nothing but our own files, no inline script at all.
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
-    "media-src https: http:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    "media-src https: http:; form-action 'self'; base-uri 'none'"
+)
+# The search page runs Pagefind: its WebAssembly, and the index it fetches from the site.
+SEARCH_CSP = (
+    CSP.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'").replace(
+        "img-src 'self'",
+        "img-src 'self' data:",  # the search box's icon
+    )
+    + "; connect-src 'self'; worker-src 'self'"
 )
 
 
@@ -157,11 +167,12 @@ class Builder:
 
     def render(self, path: str, template: str, **context: Any) -> None:
         root = root_of(path)
+        csp = context.pop("csp", CSP)
         html = self.env.get_template(template).render(
             site=self.data.config,
             root=root,
             path=path,
-            csp=CSP,
+            csp=csp,
             topics=self.data.topics,
             topic_index=self.topics,
             **context,
@@ -226,8 +237,10 @@ def build_site(
     now: datetime,
     site_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    search: bool = True,
 ) -> BuildReport:
-    """Render the whole site into out (swapped in whole when done)."""
+    """Render the whole site into out (swapped in whole when done); search: also the
+    Pagefind index."""
     data = load_site(store, site_config, taxonomy, now)
     env = environment(site_dir)
     with SiteWriter(out) as writer:
@@ -244,6 +257,21 @@ def build_site(
             "sources/index.html", "sources.html", sources=data.sources, counts=_source_counts(data)
         )
         _feeds(writer, data, store, listings)
+        builder.render("search/index.html", "search.html", csp=SEARCH_CSP)
+        health, last_run = feed_health(store, data)
+        builder.render(
+            "health/index.html",
+            "health.html",
+            feeds=health,
+            attention=[f for f in health if f.problems],
+            last_run=last_run,
+        )
+        for feed in health:
+            builder.render(f"health/{feed.slug}.html", "feed_health.html", feed=feed)
+        if search:
+            base = data.config.url
+            episodes = {p.id: f"{base}episodes/{episode_slug(p)}.html" for p in data.posts if p.episode}
+            write_search_index(data.posts, episodes, writer)
         if progress:
             progress(f"{builder.pages} pages")
     return BuildReport(out, tuple(writer.written), writer.kept, builder.pages, len(data.posts))

@@ -1,0 +1,95 @@
+"""The health pages: how every feed is doing, and which ones need the owner.
+
+A feed needs attention when it is failing, gone, in quarantine, moved (a permanent
+redirect to adopt in feeds.yaml), or when most of what it published lately was dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..store import Store
+from .model import SiteData
+
+DROP_REASONS = ("non_english", "spam", "offtopic", "feed_drift")
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    name: str
+    url: str
+    slug: str
+    kind: str
+    last_status: int | None
+    last_fetch: str | None
+    last_success: str | None
+    consecutive_errors: int
+    next_fetch: str | None
+    last_error: str | None
+    last_warning: str | None
+    redirect_url: str | None
+    gone: bool
+    quarantined: str | None
+    quarantine_reason: str | None
+    usual_lang: str | None
+    kept: int
+    held: int
+    dropped: dict[str, int]  # reason -> posts
+    dropped_languages: dict[str, int]  # language -> posts not kept
+    recent: tuple[dict[str, Any], ...]  # the latest posts not kept
+
+    @property
+    def problems(self) -> list[str]:
+        found = []
+        if self.gone:
+            found.append("gone (HTTP 410): remove it from feeds.yaml")
+        if self.quarantined:
+            found.append(f"in quarantine since {self.quarantined[:16]}: `aggregator release`")
+        if self.consecutive_errors:
+            found.append(f"failing: {self.consecutive_errors} error(s) in a row")
+        if self.redirect_url:
+            found.append(f"moved permanently: use {self.redirect_url}")
+        total = self.kept + self.held + sum(self.dropped.values())
+        if total >= 10 and sum(self.dropped.values()) > total / 2:
+            found.append("most of its posts were dropped")
+        if self.last_warning:
+            found.append("warning: " + self.last_warning)
+        return found
+
+
+def feed_health(store: Store, data: SiteData) -> tuple[list[FeedHealth], str | None]:
+    rows, counts, last_run = store.health()
+    slugs = {s.url: s.slug for s in data.sources}
+    out = []
+    for row in rows:
+        mine = counts.get(row["url"], {})
+        out.append(
+            FeedHealth(
+                name=row["name"],
+                url=row["url"],
+                slug=slugs.get(row["url"], "source"),
+                kind=row["kind"],
+                last_status=row["last_status"],
+                last_fetch=row["last_fetch"],
+                last_success=row["last_success"],
+                consecutive_errors=row["consecutive_errors"],
+                next_fetch=row["next_fetch"],
+                last_error=row["last_error"],
+                last_warning=row["last_warning"],
+                redirect_url=row["redirect_url"],
+                gone=bool(row["gone"]),
+                quarantined=row["quarantined"],
+                quarantine_reason=row["quarantine_reason"],
+                usual_lang=row["base_lang"],
+                kept=mine.get("kept", 0),
+                held=mine.get("held", 0),
+                dropped={r: mine[f"dropped:{r}"] for r in DROP_REASONS if mine.get(f"dropped:{r}")},
+                dropped_languages={
+                    k.removeprefix("lang:"): v for k, v in sorted(mine.items()) if k.startswith("lang:")
+                },
+                recent=tuple(store.recent_dropped(row["url"])) if len(mine) > 1 or "kept" not in mine else (),
+            )
+        )
+    out.sort(key=lambda f: (not f.problems, f.name.lower()))
+    return out, last_run

@@ -1,0 +1,127 @@
+"""The built site in a real browser: Debian's chromium, driven by Playwright.
+
+`make test` installs chromium with apt when it is missing (Playwright's own browser
+download is not used).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import struct
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from sitekit import NOW, SITE, make_site_db
+
+from aggregator.classify import load_taxonomy
+from aggregator.publish.site import build_site
+from aggregator.screen import Screener
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("browser")
+    store = make_site_db(root / "site.db", Screener.load(("en",)))
+    build_site(store, SITE, load_taxonomy(), root / "public", NOW)
+    handler = functools.partial(QuietHandler, directory=str(root / "public"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), "chromium is missing: `make test` installs it (apt-get install chromium)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+
+    def watch(message: ConsoleMessage) -> None:
+        if message.type == "error" or "Content Security Policy" in message.text:
+            problems.append(message.text)
+
+    page.on("console", watch)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    yield page
+    context.close()
+    assert problems == [], "the browser reported errors (a CSP violation?)"
+
+
+def screenshot(page: Page, path: Path) -> tuple[int, int]:
+    """Save a screenshot; return its size in pixels, read from the PNG header."""
+    data = page.screenshot(path=str(path), full_page=True)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_home_then_a_topic(page: Page, site: str, tmp_path: Path) -> None:
+    page.goto(site + "index.html")
+    assert page.locator("h1").inner_text() == "Latest posts"
+    width, height = screenshot(page, tmp_path / "home.png")
+    assert width >= 1200 and height > 900
+    page.get_by_role("navigation", name="Topics").get_by_role("link", name="kubernetes").click()
+    page.wait_for_url("**/topics/kubernetes/index.html")
+    assert page.locator("h1").inner_text() == "kubernetes"
+    assert page.get_by_text("Dual-Stack Kubernetes Clusters").count() >= 1
+    why = page.locator("details.why").first
+    why.locator("summary").click()
+    assert "score" in why.inner_text()
+    screenshot(page, tmp_path / "topic.png")
+
+
+def test_search_finds_posts_by_their_words(page: Page, site: str, tmp_path: Path) -> None:
+    page.goto(site + "index.html")
+    page.get_by_label("Search posts").fill("conntrack")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url("**/search/index.html?q=conntrack")
+    results = page.locator(".pagefind-ui__result")
+    results.first.wait_for(timeout=15000)
+    assert "Kubernetes Networking War Stories" in results.first.inner_text()
+    screenshot(page, tmp_path / "search.png")
+
+
+def test_episode_page_has_a_player_and_chapters(page: Page, site: str, tmp_path: Path) -> None:
+    page.goto(site + "sources/on-the-wire/index.html")
+    page.get_by_role("link", name="episode").first.click()
+    page.wait_for_url("**/episodes/*.html")
+    audio = page.locator("audio")
+    assert audio.count() == 1
+    assert str(audio.get_attribute("src")).startswith("https://")
+    assert audio.get_attribute("preload") == "none"  # nothing loads from the publisher until play
+    if page.locator("ol.chapters li").count():
+        assert ":" in page.locator("ol.chapters time").first.inner_text()
+    screenshot(page, tmp_path / "episode.png")
+
+
+def test_phone_width_and_dark_mode(browser: Browser, site: str, tmp_path: Path) -> None:
+    context = browser.new_context(viewport={"width": 360, "height": 740}, color_scheme="dark")
+    page = context.new_page()
+    page.goto(site + "index.html")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, "the page scrolls sideways on a phone"
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    red, green, blue = (int(x) for x in background[background.index("(") + 1 : -1].split(",")[:3])
+    assert max(red, green, blue) < 60, f"not dark: {background}"
+    screenshot(page, tmp_path / "phone-dark.png")
+    context.close()
