@@ -6,6 +6,7 @@ posts, their published topics, their sources) and the taxonomy.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import unicodedata
@@ -53,10 +54,19 @@ class Post:
     excerpt: str
     topics: tuple[PostTopic, ...]
     episode: Episode | None
+    digest: str = ""  # changes whenever anything shown of the post changes
+    tags_json: str = "[]"  # the model's tags with their terms, read when a page shows them
 
     @property
     def topic_names(self) -> tuple[str, ...]:
         return tuple(t.topic for t in self.topics)
+
+    @property
+    def explained(self) -> tuple[PostTopic, ...]:
+        """The published topics, each with the terms that weighed most (none when the
+        site's corrections gave the topic)."""
+        terms = {t["topic"]: tuple(t.get("terms") or ()) for t in json.loads(self.tags_json or "[]")}
+        return tuple(PostTopic(t.topic, t.score, terms.get(t.topic, ())) for t in self.topics)
 
 
 @dataclass(frozen=True)
@@ -108,8 +118,16 @@ def _when(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def _http(url: object) -> str | None:
+    """A stored link, if it is http(s): links were cleaned when stored (clean_link), and
+    this is the cheap guard that keeps any other scheme off the pages."""
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
+
+
 def _episode(row: dict[str, Any]) -> Episode | None:
-    for enclosure in json.loads(row["enclosures"] or "[]"):
+    if row["enclosures"] in (None, "", "[]"):
+        return None
+    for enclosure in json.loads(row["enclosures"]):
         kind = str(enclosure.get("type") or "")
         url = clean_link(enclosure.get("url"))
         if url and (kind.startswith(("audio/", "video/")) or row["kind"] == "podcast"):
@@ -131,8 +149,8 @@ def _episode(row: dict[str, Any]) -> Episode | None:
 
 
 def _topics(row: dict[str, Any]) -> tuple[PostTopic, ...]:
-    terms = {t["topic"]: tuple(t.get("terms") or ()) for t in json.loads(row["tags"] or "[]")}
-    return tuple(PostTopic(topic, float(score), terms.get(topic, ())) for topic, score in row["topics"])
+    # Terms are read from the tags only when a page shows them (Post.explained).
+    return tuple(PostTopic(topic, float(score), ()) for topic, score in row["topics"])
 
 
 def load_site(store: Store, config: SiteConfig, taxonomy: tuple[Topic, ...], now: datetime) -> SiteData:
@@ -145,20 +163,25 @@ def load_site(store: Store, config: SiteConfig, taxonomy: tuple[Topic, ...], now
     posts = []
     for row in store.published_posts():
         published = _when(row["published"]) or now
+        slug = slugs.get(row["feed_url"], "source")
+        authors = row["authors"]
         posts.append(
             Post(
                 id=row["id"],
                 title=row["title"] or "(untitled)",
-                link=clean_link(row["link"]),
+                link=_http(row["link"]),
                 source=row["source"],
-                source_slug=slugs.get(row["feed_url"], "source"),
+                source_slug=slug,
                 feed_url=row["feed_url"],
-                authors=tuple(json.loads(row["authors"] or "[]")),
+                authors=tuple(json.loads(authors)) if authors and authors != "[]" else (),
                 published=published,
                 updated=_when(row["updated"]),
                 excerpt=row["excerpt"] or "",
                 topics=tuple(t for t in _topics(row) if t.topic in known),
                 episode=_episode(row),
+                # From the stored values (cheap), not from the record's repr (slow).
+                tags_json=row["tags"] or "[]",
+                digest=hashlib.sha1(repr((*row.values(), slug)).encode(), usedforsecurity=False).hexdigest(),
             )
         )
     return SiteData(config, tuple(posts), sources, taxonomy, now)

@@ -56,6 +56,27 @@ class SiteWriter:
         target.write_bytes(content)
         self.written.append(relative)
 
+    def keep(self, relative: str) -> bool:
+        """Carry a file of the live site over unchanged (a hard link); False if it is not there."""
+        assert self._tmp is not None
+        live, target = self.out / relative, self._tmp / relative
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(live, target)
+        except OSError:
+            return False
+        self.kept += 1
+        return True
+
+    def keep_tree(self, relative: str) -> bool:
+        """keep() every file under a folder of the live site; False if it is not there."""
+        base = self.out / relative
+        if not base.is_dir():
+            return False
+        return all(
+            self.keep(p.relative_to(self.out).as_posix()) for p in sorted(base.rglob("*")) if p.is_file()
+        )
+
     def __exit__(self, kind: object, exc: object, tb: object) -> None:
         assert self._tmp is not None
         if exc is not None:

@@ -8,7 +8,11 @@ newest pages of a list: older pages keep their bytes and are not rewritten.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import math
+import os
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -17,6 +21,7 @@ from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from markupsafe import Markup, escape
@@ -133,8 +138,10 @@ def link_identifiers(text: str, root: str = "") -> Markup:
         if kind == "asn" and int(match.group("asn")) >= 2**32:
             continue
         out.append(str(escape(text[last : match.start()])))
-        href = identifier_url(kind, match.group(kind), root)
-        out.append(f'<a class="ident" href="{escape(href)}">{escape(match.group(0))}</a>')
+        # root is ours (a path of "../", or the card placeholder): added as it is.
+        url = identifier_url(kind, match.group(kind), "")
+        href = escape(url) if urlsplit(url).scheme else escape(root) + escape(url)
+        out.append(f'<a class="ident" href="{href}">{escape(match.group(0))}</a>')
         last = match.end()
     out.append(str(escape(text[last:])))
     return Markup("".join(out))
@@ -157,17 +164,85 @@ def root_of(path: str) -> str:
     return "../" * path.count("/")
 
 
+# Stands for the page's path to the site root in cached post cards. Passed as Markup,
+# it reaches the card as it is; no feed text can produce it, as a "<" from a feed is
+# always escaped.
+ROOT = Markup("<root/>")
+
+
+def fingerprint(value: Any) -> Any:
+    """A hashable summary of a page's inputs: a post by the digest of all its fields,
+    a listing without its posts (the page's own posts are passed on their own)."""
+    if isinstance(value, Post):
+        return value.digest or _post_digest(value)
+    if isinstance(value, Listing):
+        return (value.base, value.title, value.feed_stem, value.description)
+    if isinstance(value, list | tuple):
+        return tuple(fingerprint(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), fingerprint(v)) for k, v in value.items()))
+    return repr(value)
+
+
+@functools.cache
+def _post_digest(post: Post) -> str:
+    return hashlib.sha1(repr(post).encode(), usedforsecurity=False).hexdigest()
+
+
+def theme_digest(env: jinja2.Environment, extra: Any) -> str:
+    """Changes when any template, the site settings or the taxonomy change."""
+    digest = hashlib.sha1(repr(extra).encode(), usedforsecurity=False)
+    for name in sorted(env.list_templates()):
+        source, _, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+        digest.update(name.encode() + b"\0" + source.encode())
+    return digest.hexdigest()
+
+
 class Builder:
-    def __init__(self, data: SiteData, env: jinja2.Environment, writer: SiteWriter) -> None:
+    def __init__(
+        self, data: SiteData, env: jinja2.Environment, writer: SiteWriter, previous: dict[str, str]
+    ) -> None:
         self.data = data
         self.env = env
         self.writer = writer
         self.pages = 0
+        self.rendered = 0
         self.topics = {t.name: t for t in data.topics}
+        self.previous = previous  # path -> inputs digest of the last build
+        self.manifest: dict[str, str] = {}
+        # Only what pages show of the topics: their keyword sets are frozensets, whose
+        # repr changes from one process to the next.
+        self.theme = theme_digest(
+            env, (data.config, [(t.name, t.description, t.covers) for t in data.topics])
+        )
+        self._cards: dict[tuple[str, int], str] = {}
+
+    def card(self, post: Post, level: int) -> Markup:
+        """A post's card, rendered once per heading level; ROOT stands for the root."""
+        key = (post.id, level)
+        if key not in self._cards:
+            self._cards[key] = self.env.get_template("_card.html").render(post=post, root=ROOT, level=level)
+        return Markup(self._cards[key])
 
     def render(self, path: str, template: str, **context: Any) -> None:
+        """Write a page, unless its inputs are those of the page the last build wrote."""
+        self.pages += 1
+        key = hashlib.sha1(
+            repr((self.theme, template, path, fingerprint(context))).encode(), usedforsecurity=False
+        ).hexdigest()
+        self.manifest[path] = key
+        if self.previous.get(path) == key and self.writer.keep(path):
+            return
         root = root_of(path)
         csp = context.pop("csp", CSP)
+        level = 3 if "groups" in context else 2
+        if "posts" in context:
+            context["cards"] = [Markup(self.card(p, level).replace(ROOT, root)) for p in context["posts"]]
+        if "groups" in context:
+            context["groups"] = [
+                (name, [Markup(self.card(p, level).replace(ROOT, root)) for p in group])
+                for name, group in context["groups"]
+            ]
         html = self.env.get_template(template).render(
             site=self.data.config,
             root=root,
@@ -178,7 +253,7 @@ class Builder:
             **context,
         )
         self.writer.write(path, html)
-        self.pages += 1
+        self.rendered += 1
 
     def listing(self, listing: Listing) -> None:
         per_page = self.data.config.per_page
@@ -243,8 +318,10 @@ def build_site(
     Pagefind index."""
     data = load_site(store, site_config, taxonomy, now)
     env = environment(site_dir)
+    manifest_path = out.parent / f".{out.name}.manifest.json"
+    previous = _read_manifest(manifest_path) if out.is_dir() else {}
     with SiteWriter(out) as writer:
-        builder = Builder(data, env, writer)
+        builder = Builder(data, env, writer, previous)
         _static(writer, site_dir)
         listings = _listings(data)
         for listing in listings:
@@ -269,12 +346,39 @@ def build_site(
         for feed in health:
             builder.render(f"health/{feed.slug}.html", "feed_health.html", feed=feed)
         if search:
-            base = data.config.url
-            episodes = {p.id: f"{base}episodes/{episode_slug(p)}.html" for p in data.posts if p.episode}
-            write_search_index(data.posts, episodes, writer)
+            # Reindexed only when a post changed: Pagefind takes seconds even for a few.
+            key = hashlib.sha1(
+                repr(("search", fingerprint(data.posts), data.config.url)).encode(), usedforsecurity=False
+            ).hexdigest()
+            builder.manifest[SEARCH_KEY] = key
+            if previous.get(SEARCH_KEY) != key or not writer.keep_tree("pagefind"):
+                base = data.config.url
+                episodes = {p.id: f"{base}episodes/{episode_slug(p)}.html" for p in data.posts if p.episode}
+                write_search_index(data.posts, episodes, writer)
         if progress:
-            progress(f"{builder.pages} pages")
+            progress(f"{builder.pages} pages, {builder.rendered} rendered")
+    _write_manifest(manifest_path, builder.manifest)
     return BuildReport(out, tuple(writer.written), writer.kept, builder.pages, len(data.posts))
+
+
+SEARCH_KEY = "pagefind/"  # the manifest's entry for the search index as a whole
+
+
+def _read_manifest(path: Path) -> dict[str, str]:
+    """What the last build's pages were made from (missing or damaged: rebuild all)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _write_manifest(path: Path, manifest: dict[str, str]) -> None:
+    # Beside the site, not in it: nothing a visitor needs. Written after the swap; if it
+    # is lost, the next build renders every page again and finds them unchanged.
+    scratch = path.with_name(path.name + ".tmp")
+    scratch.write_text(json.dumps(manifest, sort_keys=True), encoding="utf-8")
+    os.replace(scratch, path)
 
 
 def _static(writer: SiteWriter, site_dir: Path | None) -> None:
@@ -343,7 +447,7 @@ def _digests(builder: Builder, data: SiteData) -> None:
             "digest.html",
             heading=f"{day:%A} {day.day} {day:%B %Y}",
             groups=_by_topic(days[day], data),
-            posts=days[day],
+            count=len(days[day]),
             previous=f"{ordered[i - 1]:%Y-%m-%d}.html" if i else None,
             following=f"{ordered[i + 1]:%Y-%m-%d}.html" if i + 1 < len(ordered) else None,
             week=f"{week_of(day)}.html",
@@ -356,7 +460,7 @@ def _digests(builder: Builder, data: SiteData) -> None:
             "digest.html",
             heading=f"Week {week}: {first:%d %b} to {last:%d %b %Y}",
             groups=_by_topic(weeks[week], data),
-            posts=weeks[week],
+            count=len(weeks[week]),
             previous=f"{week_names[i - 1]}.html" if i else None,
             following=f"{week_names[i + 1]}.html" if i + 1 < len(week_names) else None,
             week=None,
