@@ -303,3 +303,31 @@ def test_page_inputs_digest_the_same_in_every_process(tmp_path: Path) -> None:
         for seed in ("1", "2", "3")
     }
     assert len(digests) == 1
+
+
+def test_theme_colours_have_enough_contrast_in_light_and_dark_mode() -> None:
+    # WCAG AA: 4.5:1 for text. The pairs the default theme puts text on.
+    css = (Path(__file__).resolve().parent.parent / "aggregator/templates/static/style.css").read_text()
+    light, dark = (
+        dict(re.findall(r"--([\w-]+):\s*(#[0-9a-fA-F]{6})", block))
+        for block in re.findall(r":root\s*\{(.*?)\}", css, re.S)
+    )
+
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    def contrast(a: str, b: str) -> float:
+        high, low = sorted((luminance(a), luminance(b)), reverse=True)
+        return (high + 0.05) / (low + 0.05)
+
+    for scheme in (light, dark):
+        for text, background in (
+            ("fg", "bg"),
+            ("muted", "bg"),
+            ("link", "bg"),
+            ("visited", "bg"),
+            ("tag-fg", "tag-bg"),
+        ):
+            assert contrast(scheme[text], scheme[background]) >= 4.5, (text, background, scheme)
