@@ -184,6 +184,47 @@ def run(obj: Context, quiet: bool, verbose: bool, force: bool, feeds: tuple[str,
     """The cron entry point: update every feed, then build the site."""
     _do_update(obj, quiet, verbose, force, feeds)
     _do_build(obj, None, quiet, verbose)
+    if obj.config().digest is not None:
+        _do_digest(obj, None, quiet, verbose)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Write the due digests as .eml files instead of sending them.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("digests-out"),
+    show_default=True,
+    help="Folder for --dry-run's .eml files.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing unless something failed.")
+@click.option("-v", "--verbose", is_flag=True, help="Print what was sent even without a terminal.")
+@click.pass_obj
+def digest(obj: Context, dry_run: bool, out: Path, quiet: bool, verbose: bool) -> None:
+    """Send every subscriber's email digest that is due (cron may call this hourly).
+
+    A digest is sent once per subscriber and period; with --dry-run nothing is sent or
+    recorded.
+    """
+    _do_digest(obj, out if dry_run else None, quiet, verbose)
+
+
+def _do_digest(obj: Context, dry_run_to: Path | None, quiet: bool, verbose: bool) -> None:
+    from .publish.digest import digest_from_config
+
+    with _errors():
+        config = obj.config()
+        if not Path(config.database).exists():
+            raise DatabaseError(f"{config.database} does not exist yet; run `aggregator update` first")
+        report = digest_from_config(config, datetime.now(UTC), dry_run_to)
+    for email, why in report.failed:
+        click.echo(f"digest for {email} not sent: {why}", err=True)
+    if not quiet and (verbose or _tty()):
+        if dry_run_to is not None:
+            click.echo(f"wrote {len(report.written)} digest(s) to {dry_run_to}")
+        else:
+            sent, empty, failed = len(report.sent), len(report.empty), len(report.failed)
+            click.echo(f"digests: {sent} sent, {empty} with nothing new, {failed} failed")
 
 
 @cli.command()

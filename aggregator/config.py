@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,26 @@ import yaml
 
 from .addresses import AddressPolicy, parse_allow_entry
 from .errors import ConfigError
-from .types import Config, FeedConfig, FeedKind, FetchSettings, SiteConfig
+from .types import (
+    Config,
+    DigestConfig,
+    FeedConfig,
+    FeedKind,
+    FetchSettings,
+    Frequency,
+    SiteConfig,
+    SmtpSettings,
+    Subscriber,
+)
 
 DEFAULT_CONFIG = "feeds.yaml"
 DEFAULT_DATABASE = "aggregator.db"
 
-TOP_KEYS = ("site", "languages", "fetch", "feeds", "database")
+TOP_KEYS = ("site", "languages", "fetch", "feeds", "database", "digest")
+DIGEST_KEYS = ("from", "smtp", "subscribers", "unsubscribe")
+SMTP_KEYS = ("host", "port", "security", "username", "password_env", "timeout")
+SUBSCRIBER_KEYS = ("email", "name", "topics", "frequency", "day", "hour")
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SITE_KEYS = ("title", "url", "description", "output", "per_page")
 FETCH_KEYS = (
     "concurrency",
@@ -173,6 +188,7 @@ def parse_config(text: str, name: str, database: str | None = None) -> Config:
     languages = _languages(data, problems)
     fetch = _fetch(data, problems)
     feeds = _feeds(data, problems)
+    digest = _digest(data, problems)
 
     db_value = database or data.get("database") or DEFAULT_DATABASE
     if not isinstance(db_value, str):
@@ -197,6 +213,7 @@ def parse_config(text: str, name: str, database: str | None = None) -> Config:
         fetch=fetch,
         feeds=tuple(feeds),
         database=str(db_path.resolve()),
+        digest=digest,
     )
 
 
@@ -408,3 +425,170 @@ def policy_for(config: Config, feed: FeedConfig) -> AddressPolicy:
     if feed.allow_private_addresses:
         return AddressPolicy.allow_all()
     return AddressPolicy.from_setting(config.fetch.allow_private_addresses)
+
+
+_EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+
+
+def _one_line(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip()) and not any(c in value for c in "\r\n\x00")
+
+
+def _digest(data: _Mapping, problems: _Problems) -> DigestConfig | None:
+    raw = data.get("digest")
+    if raw is None:
+        return None
+    if not isinstance(raw, _Mapping):
+        problems.add(data.key_lines["digest"], "digest", "must be a mapping with 'from' and 'subscribers'")
+        return None
+    for key in raw:
+        if key not in DIGEST_KEYS:
+            problems.add(raw.key_lines[key], "digest", _unknown_key(key, DIGEST_KEYS))
+    sender = raw.get("from")
+    if not _one_line(sender) or "@" not in str(sender):
+        problems.add(
+            raw.key_lines.get("from", raw.line),
+            "digest.from",
+            "must be the sender's address on one line, such as 'Planet <planet@example.net>'",
+        )
+        sender = "planet@localhost"
+    unsubscribe = raw.get("unsubscribe")
+    if unsubscribe is not None and (
+        not _one_line(unsubscribe) or not str(unsubscribe).startswith(("mailto:", "https://", "http://"))
+    ):
+        problems.add(
+            raw.key_lines["unsubscribe"],
+            "digest.unsubscribe",
+            "must be a mailto: or https: address on one line",
+        )
+        unsubscribe = None
+    smtp = _smtp(raw, problems)
+    subscribers = []
+    listed = raw.get("subscribers", [])
+    if not isinstance(listed, list):
+        problems.add(raw.key_lines.get("subscribers", raw.line), "digest.subscribers", "must be a list")
+        listed = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(listed):
+        line = listed.item_lines[index] if hasattr(listed, "item_lines") else raw.line
+        subscriber = _subscriber(entry, index, line, problems)
+        if subscriber is None:
+            continue
+        key = subscriber.email.lower()
+        if key in seen:
+            problems.add(
+                line,
+                f"digest.subscribers[{index}].email",
+                f"'{subscriber.email}' is listed twice (also on line {seen[key]})",
+            )
+            continue
+        seen[key] = line
+        subscribers.append(subscriber)
+    return DigestConfig(
+        str(sender).strip(), tuple(subscribers), smtp, str(unsubscribe) if unsubscribe else None
+    )
+
+
+def _smtp(raw: _Mapping, problems: _Problems) -> SmtpSettings:
+    smtp = raw.get("smtp")
+    if smtp is None:
+        return SmtpSettings()
+    if not isinstance(smtp, _Mapping):
+        problems.add(
+            raw.key_lines["smtp"], "digest.smtp", "must be a mapping such as {host: mail.example.net}"
+        )
+        return SmtpSettings()
+    values: dict[str, Any] = {}
+    for key, value in smtp.items():
+        line, where = smtp.key_lines[key], f"digest.smtp.{key}"
+        if key not in SMTP_KEYS:
+            problems.add(line, "digest.smtp", _unknown_key(key, SMTP_KEYS))
+        elif key == "port":
+            if not _is_int(value) or not 1 <= value <= 65535:
+                problems.add(line, where, f"must be a port number, not {value!r}")
+            else:
+                values[key] = value
+        elif key == "security":
+            if value not in ("starttls", "tls", "none"):
+                problems.add(line, where, f"must be starttls, tls or none, not {value!r}")
+            else:
+                values[key] = value
+        elif key == "timeout":
+            if not _is_number(value) or value <= 0:
+                problems.add(line, where, f"must be a number of seconds > 0, not {value!r}")
+            else:
+                values[key] = float(value)
+        elif not _one_line(value):
+            problems.add(line, where, "must be a string on one line")
+        else:
+            values[key] = str(value).strip()
+    if "port" not in values and values.get("security") == "tls":
+        values["port"] = 465
+    return SmtpSettings(**values)
+
+
+def _subscriber(entry: object, index: int, line: int, problems: _Problems) -> Subscriber | None:
+    where = f"digest.subscribers[{index}]"
+    if not isinstance(entry, _Mapping):
+        problems.add(line, where, "must be a mapping with at least 'email'")
+        return None
+    ok = True
+    for key in entry:
+        if key not in SUBSCRIBER_KEYS:
+            problems.add(entry.key_lines[key], where, _unknown_key(key, SUBSCRIBER_KEYS))
+            ok = False
+    email = entry.get("email")
+    if not isinstance(email, str) or not _EMAIL.match(email.strip()):
+        problems.add(
+            entry.key_lines.get("email", line), f"{where}.email", f"{email!r} is not an email address"
+        )
+        return None
+    name = entry.get("name", "")
+    if name and not _one_line(name):
+        problems.add(entry.key_lines["name"], f"{where}.name", "must be a name on one line")
+        ok = False
+    topics = entry.get("topics", "all")
+    if topics == "all":
+        topics = []
+    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+        problems.add(
+            entry.key_lines.get("topics", line),
+            f"{where}.topics",
+            "must be 'all' or a list such as [bgp, igp]",
+        )
+        topics, ok = [], False
+    frequency = entry.get("frequency", "weekly")
+    if frequency not in ("daily", "weekly"):
+        problems.add(
+            entry.key_lines.get("frequency", line),
+            f"{where}.frequency",
+            f"must be daily or weekly, not {frequency!r}",
+        )
+        frequency, ok = "weekly", False
+    day = str(entry.get("day", "monday")).lower()
+    if day not in DAYS:
+        problems.add(
+            entry.key_lines.get("day", line),
+            f"{where}.day",
+            f"must be a day of the week such as monday, not {day!r}",
+        )
+        day, ok = "monday", False
+    hour = entry.get("hour", 7)
+    if not _is_int(hour) or not 0 <= hour <= 23:
+        problems.add(
+            entry.key_lines.get("hour", line),
+            f"{where}.hour",
+            f"must be an hour from 0 to 23 (UTC), not {hour!r}",
+        )
+        hour, ok = 7, False
+    if not ok:
+        return None
+    return Subscriber(
+        email=email.strip(),
+        name=str(name).strip(),
+        topics=tuple(t.strip().lower() for t in topics),
+        frequency=Frequency(frequency),
+        day=DAYS.index(day),
+        hour=hour,
+        line=line,
+    )

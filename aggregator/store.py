@@ -208,6 +208,23 @@ def m005_topic_journal(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE post_topics_new RENAME TO post_topics")
 
 
+@migrations()
+def m006_digests(db: sqlite_utils.Database) -> None:
+    # One row per digest sent: a subscriber's digest for a period goes out once.
+    db.execute(
+        """CREATE TABLE digests (
+            subscriber TEXT NOT NULL,
+            period TEXT NOT NULL,
+            since TEXT NOT NULL,
+            until TEXT NOT NULL,
+            posts INTEGER NOT NULL,
+            message_id TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            PRIMARY KEY (subscriber, period)
+        )"""
+    )
+
+
 def iso(value: datetime | None) -> str | None:
     return None if value is None else stamp_of(value)
 
@@ -915,6 +932,7 @@ class Store:
             topics.setdefault(post_id, []).append((topic, score))
         rows = self.db.execute(
             """SELECT p.id, p.feed_url, p.guid, p.title, p.link, p.authors, p.published, p.updated,
+                p.first_seen,
                 p.excerpt, p.enclosures, p.duration, p.episode, p.season, p.chapters,
                 p.chapters_url, p.image, p.tags, f.name AS source, f.kind AS kind,
                 f.link AS source_link
@@ -954,6 +972,44 @@ class Store:
                 [feed_url, limit],
             )
         )
+
+    def digest_posts(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Kept posts first stored in [since, until), with their source and published
+        topics, oldest first: what a digest for that time tells about."""
+        rows = self.published_posts()
+        start, end = stamp_of(since), stamp_of(until)
+        return sorted(
+            (r for r in rows if start <= (r["first_seen"] or "") < end),
+            key=lambda r: (r["published"], r["id"]),
+        )
+
+    def last_digest(self, subscriber: str) -> datetime | None:
+        row = self.db.execute("SELECT max(until) FROM digests WHERE subscriber = ?", [subscriber]).fetchone()
+        return parse_iso(row[0]) if row and row[0] else None
+
+    def digest_sent(self, subscriber: str, period: str) -> bool:
+        found = self.db.execute(
+            "SELECT 1 FROM digests WHERE subscriber = ? AND period = ?", [subscriber, period]
+        ).fetchone()
+        return found is not None
+
+    def record_digest(
+        self,
+        subscriber: str,
+        period: str,
+        since: datetime,
+        until: datetime,
+        posts: int,
+        message_id: str,
+        now: datetime,
+    ) -> None:
+        with self._tx():
+            self.db.execute(
+                "INSERT OR REPLACE INTO digests "
+                "(subscriber, period, since, until, posts, message_id, sent_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [subscriber, period, stamp_of(since), stamp_of(until), posts, message_id, stamp_of(now)],
+            )
 
     def post_contents(self, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
         """(content_html, summary_html) of these posts."""

@@ -52,6 +52,40 @@ class SiteConfig:
     description: str = "English networking posts and podcasts, screened and tagged by topic."
 
 
+class Frequency(enum.StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    email: str
+    name: str = ""
+    topics: tuple[str, ...] = ()  # empty: every topic, and untagged posts too
+    frequency: Frequency = Frequency.WEEKLY
+    day: int = 0  # weekly digests: 0 = Monday ... 6 = Sunday
+    hour: int = 7  # UTC hour from which the digest is due
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"  # starttls | tls | none
+    username: str | None = None
+    password_env: str = "AGGREGATOR_SMTP_PASSWORD"  # the password is read from this variable
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    sender: str  # the From address, such as "Planet <planet@example.net>"
+    subscribers: tuple[Subscriber, ...] = ()
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    unsubscribe: str | None = None  # mailto: or https: address for List-Unsubscribe
+
+
 @dataclass(frozen=True)
 class Config:
     path: str
@@ -60,6 +94,7 @@ class Config:
     fetch: FetchSettings
     feeds: tuple[FeedConfig, ...]
     database: str  # absolute path
+    digest: DigestConfig | None = None
 
 
 class Outcome(enum.StrEnum):

@@ -52,11 +52,12 @@ def test_schema_is_created_by_recorded_migrations_in_wal_mode(tmp_path: Path) ->
         "m003_topics",
         "m004_corrections",
         "m005_topic_journal",
+        "m006_digests",
     ]
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"feeds", "posts", "runs", "fetch_log"} <= tables
     Store(tmp_path / "a.db").close()  # reopening applies nothing twice
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 5
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 6
 
 
 def test_refetching_the_same_content_creates_nothing(tmp_path: Path) -> None:

@@ -78,7 +78,11 @@ def environment(site_dir: Path | None) -> jinja2.Environment:
     loaders.append(jinja2.FileSystemLoader(THEME))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
-        autoescape=True,  # every text field from a feed is escaped
+        # Every text field from a feed is escaped, except in plain-text templates (the
+        # email digest's text part), where there is no markup to escape.
+        autoescape=jinja2.select_autoescape(
+            disabled_extensions=("txt",), default=True, default_for_string=True
+        ),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -1,0 +1,347 @@
+"""`aggregator digest`: each subscriber's email of new posts, grouped by topic, sent once.
+
+A subscriber's digest is due from the hour (UTC) they chose, every day or on their day
+of the week. It tells about the kept posts first stored since their last digest (or
+since one period before), among the topics they chose. A story several sources
+carried (the same link, or the same title) appears once with all its sources. The
+message is one multipart/alternative: plain text for a terminal, and HTML with its
+CSS inlined (css-inline) in a single-column table layout that mail clients keep.
+Each digest sent is recorded with its period, so cron can call this hourly and a run
+that stopped half way resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import smtplib
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses
+from pathlib import Path
+from typing import Any
+
+from ..classify import Topic
+from ..errors import AggregatorError
+from ..sanitize import clean_text
+from ..store import Store
+from ..types import DigestConfig, Frequency, SiteConfig, SmtpSettings, Subscriber
+
+MAX_STORIES = 200  # more than this in one digest: the rest are counted, not listed
+
+
+class DigestError(AggregatorError):
+    """The digest cannot be made or sent (configuration, SMTP)."""
+
+
+@dataclass(frozen=True)
+class Story:
+    title: str
+    link: str | None
+    sources: tuple[tuple[str, str | None], ...]  # (source name, its post's link)
+    published: datetime
+    excerpt: str
+    topics: tuple[str, ...]
+    duration: int | None  # seconds, for a podcast episode
+
+    @property
+    def source_names(self) -> str:
+        return ", ".join(name for name, _ in self.sources)
+
+
+@dataclass(frozen=True)
+class Digest:
+    subscriber: Subscriber
+    period: str  # 2026-11-25 (daily) or 2026-W48 (weekly)
+    since: datetime
+    until: datetime
+    groups: tuple[tuple[str, tuple[Story, ...]], ...]  # (topic or "", stories)
+    more: int  # stories left out beyond MAX_STORIES
+
+    @property
+    def count(self) -> int:
+        return sum(len(stories) for _, stories in self.groups) + self.more
+
+
+@dataclass
+class DigestReport:
+    sent: list[str] = field(default_factory=list)  # "email period"
+    written: list[Path] = field(default_factory=list)  # dry run
+    empty: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (email, why)
+
+
+def latest_send_time(subscriber: Subscriber, now: datetime) -> datetime:
+    """The latest time at or before now at which this subscriber's digest was due."""
+    today = now.replace(hour=subscriber.hour, minute=0, second=0, microsecond=0)
+    if subscriber.frequency is Frequency.DAILY:
+        return today if today <= now else today - timedelta(days=1)
+    back = (today.weekday() - subscriber.day) % 7
+    candidate = today - timedelta(days=back)
+    return candidate if candidate <= now else candidate - timedelta(days=7)
+
+
+def period_of(subscriber: Subscriber, at: datetime) -> str:
+    if subscriber.frequency is Frequency.DAILY:
+        return at.strftime("%Y-%m-%d")
+    year, week, _ = at.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _normal(title: str) -> str:
+    return " ".join(re.findall(r"\w+", title.lower()))
+
+
+def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
+    """Posts made into stories: one per canonical link or per title, with every source."""
+    stories: list[dict[str, Any]] = []
+    by_key: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        keys = [
+            k for k in (f"link:{row['link']}" if row["link"] else "", f"title:{_normal(row['title'])}") if k
+        ]
+        story = next((by_key[k] for k in keys if k in by_key), None)
+        if story is None:
+            story = {"row": row, "sources": [], "topics": []}
+            stories.append(story)
+        if (row["source"], row["link"]) not in story["sources"]:
+            story["sources"].append((row["source"], row["link"]))
+        story["topics"] += [t for t, _ in row["topics"] if t not in story["topics"]]
+        for k in keys:
+            by_key.setdefault(k, story)
+    out = []
+    for story in stories:
+        row = story["row"]
+        out.append(
+            Story(
+                title=clean_text(row["title"] or "(untitled)"),
+                link=row["link"] if str(row["link"] or "").startswith(("https://", "http://")) else None,
+                sources=tuple(story["sources"]),
+                published=datetime.fromisoformat(row["published"]),
+                excerpt=clean_text(row["excerpt"] or ""),
+                topics=tuple(story["topics"]),
+                duration=row["duration"]
+                if row["kind"] == "podcast" or row["enclosures"] not in (None, "[]")
+                else None,
+            )
+        )
+    return out
+
+
+def make_digest(
+    store: Store, subscriber: Subscriber, taxonomy: Sequence[Topic], now: datetime
+) -> Digest | None:
+    """The subscriber's digest due now, or None when it was sent already."""
+    until = latest_send_time(subscriber, now)
+    period = period_of(subscriber, until)
+    if store.digest_sent(subscriber.email, period):
+        return None
+    length = timedelta(days=1 if subscriber.frequency is Frequency.DAILY else 7)
+    since = store.last_digest(subscriber.email) or until - length
+    if since >= until:
+        return None
+    wanted = set(subscriber.topics)
+    stories = [
+        s for s in stories_of(store.digest_posts(since, until)) if not wanted or wanted.intersection(s.topics)
+    ]
+    order = [t.name for t in taxonomy if not wanted or t.name in wanted]
+    groups: dict[str, list[Story]] = {}
+    for story in stories[:MAX_STORIES]:
+        first = next((t for t in order if t in story.topics), "")
+        groups.setdefault(first, []).append(story)
+    ordered = tuple((name, tuple(groups[name])) for name in [*order, ""] if name in groups)
+    return Digest(subscriber, period, since, until, ordered, max(0, len(stories) - MAX_STORIES))
+
+
+def subject_of(digest: Digest, site: SiteConfig) -> str:
+    if digest.subscriber.frequency is Frequency.DAILY:
+        when = f"{digest.until - timedelta(days=1):%a %d %b %Y}"
+        kind = "Daily"
+    else:
+        when = f"{digest.since:%d %b} to {digest.until - timedelta(seconds=1):%d %b %Y}"
+        kind = "Weekly"
+    count = digest.count
+    # Only our own words and numbers: nothing from a feed reaches a header.
+    return clean_text(f"{site.title}: {kind} digest, {when} ({count} post{'s' if count != 1 else ''})")
+
+
+def message_id(digest: Digest, sender: str) -> str:
+    domain = (getaddresses([sender])[0][1].rpartition("@")[2] or "localhost").strip() or "localhost"
+    token = hashlib.sha1(f"{digest.subscriber.email}\0{digest.period}".encode(), usedforsecurity=False)
+    return f"<digest.{digest.period}.{token.hexdigest()[:16]}@{domain}>"
+
+
+def render_message(
+    digest: Digest, config: DigestConfig, site: SiteConfig, env: Any, now: datetime
+) -> EmailMessage:
+    import css_inline
+
+    context = {
+        "digest": digest,
+        "site": site,
+        "subject": subject_of(digest, site),
+        "unsubscribe": config.unsubscribe,
+    }
+    text = env.get_template("email.txt").render(**context)
+    html = css_inline.inline(env.get_template("email.html").render(**context))
+    message = EmailMessage()
+    message["Subject"] = context["subject"]
+    name, address = getaddresses([config.sender])[0]
+    message["From"] = Address(clean_text(name), addr_spec=address)
+    message["To"] = Address(clean_text(digest.subscriber.name), addr_spec=digest.subscriber.email)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id(digest, config.sender)
+    if config.unsubscribe:
+        message["List-Unsubscribe"] = f"<{config.unsubscribe}>"
+        if config.unsubscribe.startswith("https://"):
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+class Sender:
+    """One SMTP connection for a run; opened on the first message."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def send(self, message: EmailMessage) -> None:
+        if self._smtp is None:
+            self._smtp = self._connect()
+        self._smtp.send_message(message)
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        try:
+            if s.security == "tls":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
+                )
+            else:
+                smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+                if s.security == "starttls":
+                    smtp.starttls(context=ssl.create_default_context())
+            if s.username:
+                password = os.environ.get(s.password_env)
+                if password is None:
+                    raise DigestError(
+                        f"digest.smtp.username is set but ${s.password_env} is empty; "
+                        "export the SMTP password in that variable"
+                    )
+                smtp.login(s.username, password)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DigestError(
+                f"cannot reach the SMTP server {s.host}:{s.port} ({exc}); check digest.smtp"
+            ) from exc
+        return smtp
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self._smtp.quit()
+            self._smtp = None
+
+
+def send_digests(
+    store: Store,
+    config: DigestConfig,
+    site: SiteConfig,
+    taxonomy: Sequence[Topic],
+    env: Any,
+    now: datetime,
+    dry_run_to: Path | None = None,
+    sender: Sender | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> DigestReport:
+    """Send (or, with dry_run_to, write as .eml files) every digest that is due now."""
+    known = {t.name for t in taxonomy}
+    for subscriber in config.subscribers:
+        unknown = [t for t in subscriber.topics if t not in known]
+        if unknown:
+            raise DigestError(
+                f"digest subscriber {subscriber.email} (line {subscriber.line}): unknown topic "
+                f"{unknown[0]!r}; the topics are {', '.join(sorted(known))}, or 'all'"
+            )
+    report = DigestReport()
+    sender = sender or Sender(config.smtp)
+    try:
+        for subscriber in config.subscribers:
+            digest = make_digest(store, subscriber, taxonomy, now)
+            if digest is None:
+                continue
+            if digest.count == 0:
+                report.empty.append(subscriber.email)
+                continue
+            message = render_message(digest, config, site, env, now)
+            if dry_run_to is not None:
+                dry_run_to.mkdir(parents=True, exist_ok=True)
+                name = re.sub(r"[^A-Za-z0-9@._-]", "_", f"{digest.period}-{subscriber.email}") + ".eml"
+                path = dry_run_to / name
+                path.write_bytes(bytes(message))
+                report.written.append(path)
+                continue
+            try:
+                sender.send(message)
+            except smtplib.SMTPException as exc:
+                # This subscriber's server said no: report it, go on with the others.
+                report.failed.append((subscriber.email, f"{type(exc).__name__}: {exc}"))
+                continue
+            # Recorded at once: a run that stops after this resumes with the next one.
+            store.record_digest(
+                subscriber.email,
+                digest.period,
+                digest.since,
+                digest.until,
+                digest.count,
+                message["Message-ID"],
+                now,
+            )
+            report.sent.append(f"{subscriber.email} {digest.period}")
+            if progress:
+                progress(f"sent {digest.period} to {subscriber.email} ({digest.count} posts)")
+    finally:
+        sender.close()
+    return report
+
+
+def stories_json(digest: Digest) -> str:
+    """The digest's content as JSON (for tests and debugging)."""
+    return json.dumps(
+        [[name, [s.title for s in stories]] for name, stories in digest.groups], ensure_ascii=False
+    )
+
+
+def digest_from_config(
+    config: Any, now: datetime, dry_run_to: Path | None = None, progress: Callable[[str], None] | None = None
+) -> DigestReport:
+    """Lock the database and send (or write) every digest due now."""
+    from ..classify import load_taxonomy
+    from ..lock import RunLock
+    from ..screen import MODEL_DIR
+    from .site import environment
+
+    if config.digest is None:
+        raise DigestError(f"{config.path}: no `digest:` section; see the README's Email digest section")
+    site_dir = Path(config.path).resolve().parent / "site"
+    env = environment(site_dir if site_dir.is_dir() else None)
+    with RunLock(config.database), Store(config.database) as store:
+        return send_digests(
+            store,
+            config.digest,
+            config.site,
+            load_taxonomy(MODEL_DIR / "topics.yaml"),
+            env,
+            now,
+            dry_run_to,
+            progress=progress,
+        )

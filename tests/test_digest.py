@@ -1,0 +1,271 @@
+"""The email digest, received by a real SMTP server (aiosmtpd) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from click.testing import CliRunner
+from feedgen import Item, rss
+from sitekit import NOW, SITE, make_site_db, store_feed
+
+from aggregator.classify import load_taxonomy
+from aggregator.cli import cli
+from aggregator.config import parse_config
+from aggregator.errors import ConfigError
+from aggregator.publish.digest import Sender, send_digests
+from aggregator.publish.site import environment
+from aggregator.screen import Screener
+from aggregator.store import Store
+from aggregator.types import DigestConfig, FeedConfig, Frequency, SmtpSettings, Subscriber
+
+WEDNESDAY_8 = NOW.replace(hour=8)  # 2026-11-25 is a Wednesday; posts were stored at 06:00
+
+
+class Inbox:
+    def __init__(self, reject: frozenset[str] = frozenset()) -> None:
+        self.messages: list[EmailMessage] = []
+        self.reject = reject
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address in self.reject:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(parsed)  # type: ignore[arg-type]
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    handler = Inbox(frozenset({"bounce@example.org"}))
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield handler, port
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def screener() -> Screener:
+    return Screener.load(("en",))
+
+
+@pytest.fixture
+def store(tmp_path: Path, screener: Screener) -> Store:
+    return make_site_db(tmp_path / "site.db", screener)
+
+
+def digest_config(port: int, *subscribers: Subscriber) -> DigestConfig:
+    return DigestConfig(
+        sender="Test Planet <planet@example.net>",
+        subscribers=subscribers,
+        smtp=SmtpSettings(host="127.0.0.1", port=port, security="none", timeout=5),
+        unsubscribe="mailto:planet@example.net?subject=unsubscribe",
+    )
+
+
+def send(
+    store: Store, config: DigestConfig, now: datetime = WEDNESDAY_8, sender: Sender | None = None
+) -> Any:
+    return send_digests(store, config, SITE, load_taxonomy(), environment(None), now, sender=sender)
+
+
+def parts(message: EmailMessage) -> tuple[str, str]:
+    assert message.get_content_type() == "multipart/alternative"
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert text is not None and html is not None
+    return text.get_content(), html.get_content()
+
+
+def test_weekly_digest_grouped_by_topic_with_both_parts_and_sent_once(
+    store: Store, inbox: tuple[Inbox, int]
+) -> None:
+    handler, port = inbox
+    alice = Subscriber("alice@example.org", "Alice Example", (), Frequency.WEEKLY, day=2, hour=7)
+    report = send(store, digest_config(port, alice))
+    assert report.sent == ["alice@example.org 2026-W48"] and report.failed == []
+    (message,) = handler.messages
+    assert message["To"] == "Alice Example <alice@example.org>"
+    assert message["List-Unsubscribe"] == "<mailto:planet@example.net?subject=unsubscribe>"
+    subject = message["Subject"]
+    assert subject.startswith("Test Planet: Weekly digest, 18 Nov to 25 Nov 2026 (") and "posts)" in subject
+    for name, value in message.items():
+        assert "\r" not in str(value) and "\n" not in str(value), name
+    text, html = parts(message)
+    # Grouped by topic, in the taxonomy's order; each post with its source and date.
+    assert text.index("== kubernetes ==") < text.index("== ipv6 ==")
+    assert "Dual-Stack Kubernetes Clusters: Notes from the First Year" in text
+    assert "Cloud Native Wire - 23 Nov 2026" in text
+    assert "episode, 1:11:26" in text  # a podcast episode with its duration
+    assert "togel" not in text.lower()  # dropped posts are not in the digest
+    # The HTML part: CSS inlined, no style block, no script, the hostile title as text.
+    assert 'style="' in html and "<style" not in html and "<script" not in html
+    assert "&lt;script&gt;" in html
+    assert max(len(line) for line in text.splitlines()) <= 100  # readable in a terminal
+    again = send(store, digest_config(port, alice), WEDNESDAY_8 + timedelta(hours=3))
+    assert again.sent == [] and len(handler.messages) == 1  # cron's next hourly call sends nothing
+
+
+def test_topics_filter_and_a_story_from_two_sources_appears_once(
+    store: Store, inbox: tuple[Inbox, int], screener: Screener
+) -> None:
+    handler, port = inbox
+    for url, name in (
+        ("https://one.example.net/feed.xml", "Site One"),
+        ("https://two.example.net/feed.xml", "Site Two"),
+    ):
+        store.sync_feeds([FeedConfig(url, name)], NOW)
+        doc = rss(
+            Item(
+                "RPKI route origin validation at an IXP route server",
+                guid=f"{name}-1",
+                link="https://news.example.net/rov-at-the-ixp?utm_source=feed",
+                body="<p>BGP route origin validation with RPKI on the route server: invalids dropped.</p>",
+                date="Tue, 24 Nov 2026 10:00:00 GMT",
+            )
+        )
+        store_feed(store, screener, url, doc, NOW, store.start_run(NOW, 1))
+    store.index_topics()
+    bob = Subscriber("bob@example.org", "Bob", ("bgp",), Frequency.DAILY, hour=7)
+    send(store, digest_config(port, bob))
+    (message,) = handler.messages
+    text, _html = parts(message)
+    assert "Daily digest, Tue 24 Nov 2026" in message["Subject"]
+    assert text.count("RPKI route origin validation at an IXP route server") == 1
+    assert "Site One, Site Two" in text
+    assert "Dual-Stack Kubernetes Clusters" not in text  # only the topics Bob chose
+    assert text.count("== ") == 1 and "== bgp ==" in text
+
+
+def test_a_run_stopped_half_way_resumes_and_nothing_goes_twice(
+    store: Store, inbox: tuple[Inbox, int]
+) -> None:
+    handler, port = inbox
+    people = [
+        Subscriber(f"reader{i}@example.org", f"Reader {i}", (), Frequency.WEEKLY, day=2, hour=7)
+        for i in range(10)
+    ]
+    config = digest_config(port, *people)
+
+    class Crashing(Sender):
+        sent = 0
+
+        def send(self, message: EmailMessage) -> None:
+            if Crashing.sent == 3:
+                raise KeyboardInterrupt  # the run is killed after three messages
+            super().send(message)
+            Crashing.sent += 1
+
+    with pytest.raises(KeyboardInterrupt):
+        send(store, config, sender=Crashing(config.smtp))
+    assert len(handler.messages) == 3
+    report = send(store, config)
+    assert len(report.sent) == 7
+    assert sorted(str(m["To"]) for m in handler.messages) == sorted(
+        f"Reader {i} <reader{i}@example.org>" for i in range(10)
+    )
+    assert send(store, config).sent == []
+
+
+def test_a_rejected_subscriber_is_reported_and_the_others_still_get_theirs(
+    store: Store, inbox: tuple[Inbox, int]
+) -> None:
+    handler, port = inbox
+    people = (
+        Subscriber("bounce@example.org", "Gone", (), Frequency.WEEKLY, day=2, hour=7),
+        Subscriber("carol@example.org", "Carol", (), Frequency.WEEKLY, day=2, hour=7),
+    )
+    report = send(store, digest_config(port, *people))
+    assert [email for email, _why in report.failed] == ["bounce@example.org"]
+    assert "550" in report.failed[0][1]
+    assert report.sent == ["carol@example.org 2026-W48"] and len(handler.messages) == 1
+
+
+def test_nothing_new_sends_nothing(store: Store, inbox: tuple[Inbox, int]) -> None:
+    handler, port = inbox
+    later = WEDNESDAY_8 + timedelta(days=7)  # the next week: no post was stored in it
+    alice = Subscriber("alice@example.org", "Alice", (), Frequency.WEEKLY, day=2, hour=7)
+    send(store, digest_config(port, alice))
+    report = send(store, digest_config(port, alice), later)
+    assert report.sent == [] and report.empty == ["alice@example.org"] and len(handler.messages) == 1
+
+
+def test_dry_run_writes_eml_files_and_records_nothing(tmp_path: Path, screener: Screener) -> None:
+    make_site_db(tmp_path / "aggregator.db", screener).close()
+    (tmp_path / "feeds.yaml").write_text(
+        "database: aggregator.db\n"
+        "digest:\n"
+        "  from: Test Planet <planet@example.net>\n"
+        "  subscribers:\n"
+        "    - {email: dana@example.org, name: Dana, frequency: daily, hour: 0}\n"
+        "feeds:\n"
+        "  - {url: 'https://packet-notes.example.net/feed.xml', name: Packet Notes}\n"
+    )
+    out = tmp_path / "eml"
+    result = CliRunner().invoke(
+        cli, ["--config", str(tmp_path / "feeds.yaml"), "digest", "--dry-run", "--out", str(out), "-v"]
+    )
+    assert result.exit_code == 0, result.output
+    # Whatever is due now (the posts were stored on 25 Nov 2026, in the past): the file
+    # parses as a message, and nothing is recorded as sent.
+    for path in out.glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert message["To"] == "Dana <dana@example.org>"
+    with Store(tmp_path / "aggregator.db") as store:
+        assert store.db.execute("SELECT count(*) FROM digests").fetchone()[0] == 0
+
+
+def test_subscriber_errors_name_the_subscriber_and_the_field() -> None:
+    text = (
+        "digest:\n"
+        "  from: planet@example.net\n"
+        "  subscribers:\n"
+        "    - {email: not-an-address}\n"
+        "    - {email: eve@example.org, frequency: hourly, hour: 25}\n"
+        "feeds: []\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "feeds.yaml")
+    message = str(caught.value)
+    assert "digest.subscribers[0].email" in message and "not-an-address" in message
+    assert "digest.subscribers[1].frequency" in message and "daily or weekly" in message
+    assert "digest.subscribers[1].hour" in message and "line 5" in message
+
+
+def test_the_html_part_renders_in_chromium(store: Store, inbox: tuple[Inbox, int], tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    handler, port = inbox
+    send(
+        store,
+        digest_config(port, Subscriber("erin@example.org", "Erin", (), Frequency.WEEKLY, day=2, hour=7)),
+    )
+    _text, html = parts(handler.messages[0])
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 640, "height": 800})
+        page.set_content(html)
+        assert page.locator("h2").count() >= 3
+        width = page.evaluate("document.documentElement.scrollWidth")
+        data = page.screenshot(path=str(tmp_path / "digest.png"), full_page=True)
+        browser.close()
+    assert width <= 640 and data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
