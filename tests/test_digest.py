@@ -156,6 +156,33 @@ def test_topics_filter_and_a_story_from_two_sources_appears_once(
     assert text.count("== ") == 1 and "== bgp ==" in text
 
 
+def test_near_identical_text_from_two_sources_is_one_story(
+    store: Store, inbox: tuple[Inbox, int], screener: Screener
+) -> None:
+    handler, port = inbox
+    release = (
+        "Vendor X today announced a 51.2 terabit spine switch with 64 ports of 800G, "
+        "deep buffers for AI training fabrics, EVPN VXLAN and BGP unnumbered out of the box"
+    )
+    for url, name, title in (
+        ("https://one.example.net/feed.xml", "Site One", "Vendor X launches a 51.2T spine"),
+        ("https://two.example.net/feed.xml", "Site Two", "New 800G spine switch from Vendor X"),
+    ):
+        store.sync_feeds([FeedConfig(url, name)], NOW)
+        link = f"https://{name[-3:].lower()}.example.net/x"
+        doc = rss(
+            Item(title, guid=name, link=link, body=f"<p>{release}.</p>", date="Tue, 24 Nov 2026 10:00:00 GMT")
+        )
+        store_feed(store, screener, url, doc, NOW, store.start_run(NOW, 1))
+    store.index_topics()
+    send(
+        store, digest_config(port, Subscriber("fay@example.org", "Fay", (), Frequency.WEEKLY, day=2, hour=7))
+    )
+    text, _html = parts(handler.messages[0])
+    assert ("Vendor X launches a 51.2T spine" in text) != ("New 800G spine switch from Vendor X" in text)
+    assert "Site One, Site Two" in text
+
+
 def test_a_run_stopped_half_way_resumes_and_nothing_goes_twice(
     store: Store, inbox: tuple[Inbox, int]
 ) -> None:

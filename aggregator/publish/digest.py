@@ -99,8 +99,21 @@ def _normal(title: str) -> str:
     return " ".join(re.findall(r"\w+", title.lower()))
 
 
+NEAR_DUPLICATE = 0.6  # share of word triples two excerpts have in common to be one story
+
+
+def _shingles(text: str) -> frozenset[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.lower())
+    return frozenset(zip(words, words[1:], words[2:], strict=False))
+
+
+def _same_text(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> bool:
+    return len(a) >= 8 and len(b) >= 8 and len(a & b) / len(a | b) >= NEAR_DUPLICATE
+
+
 def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
-    """Posts made into stories: one per canonical link or per title, with every source."""
+    """Posts made into stories: one per canonical link, per title, or per near-identical
+    excerpt (a press release several blogs reposted), each with every source."""
     stories: list[dict[str, Any]] = []
     by_key: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -108,8 +121,11 @@ def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
             k for k in (f"link:{row['link']}" if row["link"] else "", f"title:{_normal(row['title'])}") if k
         ]
         story = next((by_key[k] for k in keys if k in by_key), None)
+        shingles = _shingles(row["excerpt"] or "")
         if story is None:
-            story = {"row": row, "sources": [], "topics": []}
+            story = next((s for s in stories if _same_text(s["shingles"], shingles)), None)
+        if story is None:
+            story = {"row": row, "sources": [], "topics": [], "shingles": shingles}
             stories.append(story)
         if (row["source"], row["link"]) not in story["sources"]:
             story["sources"].append((row["source"], row["link"]))
@@ -178,6 +194,11 @@ def message_id(digest: Digest, sender: str) -> str:
     return f"<digest.{digest.period}.{token.hexdigest()[:16]}@{domain}>"
 
 
+def unsubscribe_address(config: DigestConfig) -> str:
+    """digest.unsubscribe, or a mail to the sender asking to unsubscribe."""
+    return config.unsubscribe or f"mailto:{getaddresses([config.sender])[0][1]}?subject=unsubscribe"
+
+
 def render_message(
     digest: Digest, config: DigestConfig, site: SiteConfig, env: Any, now: datetime
 ) -> EmailMessage:
@@ -187,7 +208,7 @@ def render_message(
         "digest": digest,
         "site": site,
         "subject": subject_of(digest, site),
-        "unsubscribe": config.unsubscribe,
+        "unsubscribe": unsubscribe_address(config),
     }
     text = env.get_template("email.txt").render(**context)
     html = css_inline.inline(env.get_template("email.html").render(**context))
@@ -198,10 +219,9 @@ def render_message(
     message["To"] = Address(clean_text(digest.subscriber.name), addr_spec=digest.subscriber.email)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id(digest, config.sender)
-    if config.unsubscribe:
-        message["List-Unsubscribe"] = f"<{config.unsubscribe}>"
-        if config.unsubscribe.startswith("https://"):
-            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["List-Unsubscribe"] = f"<{unsubscribe_address(config)}>"
+    if config.unsubscribe and config.unsubscribe.startswith("https://"):
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
