@@ -8,7 +8,7 @@ threshold, with the terms that contributed most.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,7 @@ class TopicModel:
     topics: tuple[str, ...]
     taxonomy: tuple[Topic, ...]
     keywords: KeywordIndex
+    strong: dict[str, frozenset[int]] = field(default_factory=dict)  # strong keyword -> topic columns
 
     @property
     def version(self) -> str:
@@ -118,6 +119,7 @@ class TopicModel:
             topics,
             taxonomy,
             keyword_index(taxonomy),
+            _strong_index(card.get("strong_keywords", {}), topics),
         )
 
     def scores(self, words: list[str], features: Features | None = None) -> np.ndarray[Any, Any]:
@@ -129,6 +131,26 @@ class TopicModel:
     def rows(self, index: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """The weight rows of these feature indices (zeros for features never seen)."""
         return self.coef.rows(index)
+
+    def _strong_in(self, words: list[str]) -> dict[int, list[str]]:
+        """Topic column -> the strong keywords of that topic the post names."""
+        if not self.strong:
+            return {}
+        present = set(words)
+        found: dict[int, list[str]] = {}
+        keys = [
+            k for word in present for k in (word, word[:-1] if word[-1:] == "s" else None) if k in self.strong
+        ]
+        text = f" {' '.join(words)} "
+        keys += [k for k in self._strong_phrases if f" {k} " in text]
+        for key in sorted(set(keys)):
+            for column in self.strong[key]:
+                found.setdefault(column, []).append(key)
+        return found
+
+    @cached_property
+    def _strong_phrases(self) -> tuple[str, ...]:
+        return tuple(k for k in self.strong if " " in k)
 
     @property
     def n_features(self) -> int:
@@ -169,11 +191,15 @@ class TopicModel:
         evidence) and high threshold; gathered: the weight rows of the post's grams
         (words, then pairs)."""
         candidates = [i for i, clears in enumerate(low) if clears]
-        if not candidates:
+        strong = self._strong_in(words)
+        if not candidates and not strong:
             return []
         unsure = [i for i in candidates if not high[i]]
-        evidence = self.keywords.topics_in(words) if unsure else set()
+        evidence = self.keywords.topics_in(words) if unsure or strong else set()
         chosen = [i for i in candidates if high[i] or self.topics[i] in evidence]
+        # A strong keyword tags by itself, unless it only appears inside an excluded
+        # phrase ("multicast dns"), which topics_in already discounts.
+        chosen += [i for i in sorted(strong) if i not in chosen and self.topics[i] in evidence]
         if not chosen:
             return []
         chosen.sort(key=lambda j: -scores[j])
@@ -193,8 +219,18 @@ class TopicModel:
                 gram = words[k] if k < n else f"{words[k - n]} {words[k - n + 1]}"
                 if gram not in terms:
                     terms.append(gram)
+            # A topic a strong keyword gave names that keyword first.
+            terms = [*(k for k in strong.get(i, ()) if k not in terms), *terms][:TERMS_PER_TAG]
             tags.append(Tag(self.topics[i], scores[i], tuple(terms)))
         return tags
+
+
+def _strong_index(by_topic: dict[str, list[str]], topics: tuple[str, ...]) -> dict[str, frozenset[int]]:
+    index: dict[str, set[int]] = {}
+    for j, topic in enumerate(topics):
+        for keyword in by_topic.get(topic, ()):
+            index.setdefault(keyword, set()).add(j)
+    return {k: frozenset(v) for k, v in index.items()}
 
 
 @dataclass(frozen=True)
@@ -265,6 +301,49 @@ class KeywordIndex:
             return False
         others = [w for i, w in enumerate(words) if i not in inside]
         return topic not in KeywordIndex(self.words, self.phrases, ()).topics_in(others)
+
+
+def keyword_hits(index: KeywordIndex, words: list[str]) -> dict[str, set[str]]:
+    """Each keyword (word or phrase) of the index found in a token list -> its topics.
+    A plural counts as its singular. Used in training, to find the strong keywords."""
+    found: dict[str, set[str]] = {}
+    present = set(words)
+    for word in present:
+        for key in (word, word[:-1] if word.endswith("s") else None):
+            if key and key in index.words:
+                found.setdefault(key, set()).update(index.words[key])
+    text = f" {' '.join(words)} "
+    for start in present & index.phrases.keys():
+        for phrase, topics in index.phrases[start]:
+            if f" {' '.join(phrase)} " in text:
+                found.setdefault(" ".join(phrase), set()).update(topics)
+    return found
+
+
+STRONG_SUPPORT = 5  # training posts that must name a keyword before it can be strong
+STRONG_PRECISION = 0.95  # share of them that must carry the topic
+
+
+def strong_keywords(
+    index: KeywordIndex, token_lists: list[list[str]], truth: np.ndarray[Any, Any], topics: tuple[str, ...]
+) -> dict[str, list[str]]:
+    """Per topic, the keywords that in the training posts almost always mean the topic:
+    named by at least STRONG_SUPPORT posts, STRONG_PRECISION of which carry it. Such a
+    keyword tags a post by itself, whatever the model's score (a title such as "Auto-RP
+    or BSR for a campus?" is too short for the model to be sure)."""
+    seen: dict[tuple[str, str], list[int]] = {}
+    column = {t: j for j, t in enumerate(topics)}
+    for row, words in enumerate(token_lists):
+        for keyword, keyword_topics in keyword_hits(index, words).items():
+            for topic in keyword_topics:
+                counts = seen.setdefault((keyword, topic), [0, 0])
+                counts[0] += 1
+                counts[1] += int(truth[row, column[topic]])
+    strong: dict[str, list[str]] = {t: [] for t in topics}
+    for (keyword, topic), (named, carried) in sorted(seen.items()):
+        if len(keyword) > 1 and named >= STRONG_SUPPORT and carried >= STRONG_PRECISION * named:
+            strong[topic].append(keyword)
+    return strong
 
 
 @lru_cache(maxsize=4)

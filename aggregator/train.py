@@ -204,16 +204,20 @@ def load_topic_corpus(
 
 
 def best_f1_thresholds(
-    scores: np.ndarray[Any, Any], truth: np.ndarray[Any, Any], evidence: np.ndarray[Any, Any]
+    scores: np.ndarray[Any, Any],
+    truth: np.ndarray[Any, Any],
+    evidence: np.ndarray[Any, Any],
+    tagged_anyway: np.ndarray[Any, Any] | None = None,
 ) -> tuple[float, float, float, float, float]:
     """(threshold with keywords, threshold without, precision, recall, F1) that maximise F1
-    on held-out scores."""
+    on held-out scores; tagged_anyway: posts a strong keyword tags whatever the score."""
+    anyway = np.zeros(len(scores), dtype=bool) if tagged_anyway is None else tagged_anyway
     best = (0.5, 0.5, 0.0, 0.0, 0.0)
     grid = np.round(np.arange(0.02, 0.99, 0.02), 2)
     positives = float(truth.sum())
     for low in grid:
         for high in grid[grid >= low]:
-            predicted = (scores >= high) | (evidence & (scores >= low))
+            predicted = (scores >= high) | (evidence & (scores >= low)) | anyway
             tp = float(np.sum(predicted & (truth == 1)))
             precision = tp / max(1.0, float(predicted.sum()))
             recall = tp / max(1.0, positives)
@@ -236,14 +240,20 @@ def train_topics(
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
 
-    from .classify import keyword_index, load_taxonomy
+    from .classify import keyword_hits, keyword_index, load_taxonomy, strong_keywords
 
     taxonomy = load_taxonomy(out_dir / "topics.yaml")
     topics = tuple(t.name for t in taxonomy)
     texts, truth, data_hash = load_topic_corpus(data_dir, topics, corrected)
     X = feature_matrix(texts)
     index = keyword_index(taxonomy)
-    found = [index.topics_in(tokens(t)) for t in texts]
+    token_lists = [tokens(t) for t in texts]
+    found = [index.topics_in(words) for words in token_lists]
+    strong = strong_keywords(index, token_lists, truth, topics)
+    strong_found = [
+        {t for kw, ts in keyword_hits(index, words).items() for t in ts if kw in strong[t]} & topics_found
+        for words, topics_found in zip(token_lists, found, strict=True)
+    ]
     folds = list(KFold(n_splits=FOLDS, shuffle=True, random_state=0).split(X))
 
     def model(c: float) -> Any:
@@ -255,6 +265,7 @@ def train_topics(
     for j, topic in enumerate(topics):
         y = truth[:, j]
         evidence = np.array([topic in topics_found for topics_found in found])
+        tagged_anyway = np.array([topic in hits for hits in strong_found])
         if y.sum() < FOLDS:
             raise AggregatorError(f"topic {topic}: only {int(y.sum())} training examples; write more")
         best: tuple[float, tuple[float, float, float, float, float]] | None = None
@@ -262,7 +273,7 @@ def train_topics(
             oof = np.zeros(len(y))
             for train_rows, test_rows in folds:
                 oof[test_rows] = model(c).fit(X[train_rows], y[train_rows]).predict_proba(X[test_rows])[:, 1]
-            result = best_f1_thresholds(oof, y, evidence)
+            result = best_f1_thresholds(oof, y, evidence, tagged_anyway)
             if best is None or result[4] > best[1][4]:
                 best = (c, result)
         assert best is not None
@@ -291,6 +302,7 @@ def train_topics(
         "features": {"kind": FEATURE_VERSION, "n_features": N_FEATURES},
         "topics": list(topics),
         "thresholds": thresholds,
+        "strong_keywords": strong,
         "out_of_fold": metrics,
         "versions": library_versions(),
     }

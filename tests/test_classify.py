@@ -13,7 +13,7 @@ from aggregator.classify import keyword_index, load_taxonomy
 from aggregator.cli import cli
 from aggregator.feedserver import FeedServer, Route
 from aggregator.pipeline import update
-from aggregator.screen import Screener, tokens
+from aggregator.screen import Screener, hashed, tokens
 from aggregator.store import Store
 
 
@@ -168,3 +168,22 @@ def test_a_correction_with_an_unknown_topic_is_reported(write_config: WriteConfi
     result = CliRunner().invoke(cli, ["--config", config.path, "check"])
     assert result.exit_code == 2
     assert "entry 1 add: unknown topic(s) multicats" in result.output
+
+
+def test_a_strong_keyword_tags_by_itself_but_not_inside_an_excluded_phrase() -> None:
+    # Strong keywords are chosen in training (named by at least 5 training posts, 95% of
+    # them about the topic); such a keyword tags a post whatever the model's score.
+    model = Screener.load(("en",)).topics
+    assert model is not None and "msdp" in model.card["strong_keywords"]["multicast"]
+    nothing = [0.0] * len(model.topics)
+    no = [False] * len(model.topics)
+
+    def tags_with_zero_scores(title: str) -> dict[str, tuple[str, ...]]:
+        words = tokens(title)
+        gathered = model.rows(hashed(words, model.n_features)[0])
+        return {t.topic: t.terms for t in model._tags(words, nothing, no, no, gathered)}
+
+    assert "multicast" in tags_with_zero_scores("MSDP between two sites")
+    assert tags_with_zero_scores("MSDP between two sites")["multicast"][0] == "msdp"
+    assert tags_with_zero_scores("Lunch and a walk in the park") == {}
+    assert "multicast" not in tags_with_zero_scores("multicast dns reflectors on the guest network")
