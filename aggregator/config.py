@@ -31,7 +31,7 @@ DEFAULT_DATABASE = "aggregator.db"
 
 TOP_KEYS = ("site", "languages", "fetch", "feeds", "database", "digest")
 DIGEST_KEYS = ("from", "smtp", "subscribers", "unsubscribe")
-SMTP_KEYS = ("host", "port", "security", "username", "password_env", "timeout")
+SMTP_KEYS = ("host", "port", "security", "username", "password_env", "timeout", "ca_file")
 SUBSCRIBER_KEYS = ("email", "name", "topics", "frequency", "day", "hour")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SITE_KEYS = ("title", "url", "description", "output", "per_page")

@@ -76,6 +76,7 @@ class SmtpSettings:
     username: str | None = None
     password_env: str = "AGGREGATOR_SMTP_PASSWORD"  # the password is read from this variable
     timeout: float = 30.0
+    ca_file: str | None = None  # a private CA's certificate (PEM) to trust, besides the system's
 
 
 @dataclass(frozen=True)

@@ -296,3 +296,86 @@ def test_the_html_part_renders_in_chromium(store: Store, inbox: tuple[Inbox, int
         data = page.screenshot(path=str(tmp_path / "digest.png"), full_page=True)
         browser.close()
     assert width <= 640 and data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, made with openssl."""
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # the test server's own advice
+def test_starttls_or_implicit_tls_with_login(
+    store: Store, certificate: tuple[Path, Path], security: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ssl
+
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    cert, key = certificate
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        logins.append((data.login, data.password))
+        return AuthResult(success=data.login == b"planet" and data.password == b"s3cret")
+
+    handler, port = Inbox(), free_port()
+    options: dict[str, Any] = {"authenticator": authenticate, "auth_required": True}
+    if security == "starttls":
+        options.update(tls_context=server_tls, require_starttls=True)
+    else:
+        # aiosmtpd only counts STARTTLS as TLS for AUTH; this connection is TLS from the start.
+        options.update(ssl_context=server_tls, auth_require_tls=False)
+    controller = Controller(handler, hostname="127.0.0.1", port=port, server_hostname="127.0.0.1", **options)
+    controller.start()
+    try:
+        monkeypatch.setenv("TEST_SMTP_PASSWORD", "s3cret")
+        settings = SmtpSettings(
+            host="127.0.0.1",
+            port=port,
+            security=security,
+            username="planet",
+            password_env="TEST_SMTP_PASSWORD",
+            timeout=5,
+            ca_file=str(cert),
+        )
+        config = DigestConfig(
+            "Test Planet <planet@example.net>",
+            (Subscriber("gil@example.org", "Gil", (), Frequency.WEEKLY, day=2, hour=7),),
+            settings,
+        )
+        report = send(store, config)
+    finally:
+        controller.stop()
+    assert report.sent == ["gil@example.org 2026-W48"] and len(handler.messages) == 1
+    assert logins == [(b"planet", b"s3cret")]

@@ -243,14 +243,14 @@ class Sender:
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
         try:
+            # Certificates are always checked: the system's CAs, and digest.smtp.ca_file.
+            context = ssl.create_default_context(cafile=s.ca_file)
             if s.security == "tls":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
-                )
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
             else:
                 smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
                 if s.security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.starttls(context=context)
             if s.username:
                 password = os.environ.get(s.password_env)
                 if password is None:
