@@ -106,6 +106,26 @@ def check(obj: Context) -> None:
     with _errors():
         corrections = load_corrections(corrections_path(config), tuple(t.name for t in load_taxonomy()))
     click.echo(f"  corrections: {len(corrections.items)} ({corrections.path})")
+    click.echo(f"  site output: {config.site.output}")
+    if config.digest is not None:
+        digest = config.digest
+        known = {t.name for t in load_taxonomy()}
+        problems = [
+            f"line {s.line}: digest subscriber {s.email}: unknown topic {t!r}; "
+            f"the topics are {', '.join(sorted(known))}, or all"
+            for s in digest.subscribers
+            for t in s.topics
+            if t not in known
+        ]
+        if problems:
+            with _errors():
+                raise ConfigError(config.path, problems)
+        daily = sum(1 for s in digest.subscribers if s.frequency.value == "daily")
+        click.echo(
+            f"  digest:    {len(digest.subscribers)} subscribers ({daily} daily, "
+            f"{len(digest.subscribers) - daily} weekly) via {digest.smtp.host}:{digest.smtp.port} "
+            f"({digest.smtp.security})"
+        )
     if allow:
         what = "all private addresses" if allow is True else ", ".join(allow or ())
         click.echo(f"  private addresses allowed: {what}")

@@ -379,3 +379,26 @@ def test_starttls_or_implicit_tls_with_login(
         controller.stop()
     assert report.sent == ["gil@example.org 2026-W48"] and len(handler.messages) == 1
     assert logins == [(b"planet", b"s3cret")]
+
+
+def test_check_summarises_the_digest_and_names_an_unknown_topic(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    base = (
+        "digest:\n"
+        "  from: planet@example.net\n"
+        "  smtp: {host: mail.example.net, security: tls}\n"
+        "  subscribers:\n"
+        "    - {email: hal@example.org, topics: [bgp], frequency: daily}\n"
+        "    - {email: ida@example.org, topics: %s}\n"
+        "feeds: []\n"
+    )
+    config.write_text(base % "[multicast]")
+    result = CliRunner().invoke(cli, ["--config", str(config), "check"])
+    assert result.exit_code == 0, result.output
+    assert "digest:    2 subscribers (1 daily, 1 weekly) via mail.example.net:465 (tls)" in result.output
+    config.write_text(base % "[multicasting]")
+    result = CliRunner().invoke(cli, ["--config", str(config), "check"])
+    assert result.exit_code == 2  # a configuration error, as for every other key
+    assert (
+        "line 6" in result.output and "ida@example.org" in result.output and "'multicasting'" in result.output
+    )
