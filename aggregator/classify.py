@@ -136,21 +136,31 @@ class TopicModel:
         """Topic column -> the strong keywords of that topic the post names."""
         if not self.strong:
             return {}
+        words_, plurals, phrases = self._strong_lookup
         present = set(words)
+        # Set intersections (in C) first: most posts name no strong keyword at all.
+        keys = list(present & words_) + [plurals[w] for w in present & plurals.keys()]
+        starts = present & phrases.keys()
+        if starts:
+            text = f" {' '.join(words)} "
+            keys += [k for start in starts for k in phrases[start] if f" {k} " in text]
+        if not keys:
+            return {}
         found: dict[int, list[str]] = {}
-        keys = [
-            k for word in present for k in (word, word[:-1] if word[-1:] == "s" else None) if k in self.strong
-        ]
-        text = f" {' '.join(words)} "
-        keys += [k for k in self._strong_phrases if f" {k} " in text]
         for key in sorted(set(keys)):
             for column in self.strong[key]:
                 found.setdefault(column, []).append(key)
         return found
 
     @cached_property
-    def _strong_phrases(self) -> tuple[str, ...]:
-        return tuple(k for k in self.strong if " " in k)
+    def _strong_lookup(self) -> tuple[frozenset[str], dict[str, str], dict[str, tuple[str, ...]]]:
+        """(strong single words, plural -> word, first word -> strong phrases)."""
+        single = frozenset(k for k in self.strong if " " not in k)
+        phrases: dict[str, list[str]] = {}
+        for key in self.strong:
+            if " " in key:
+                phrases.setdefault(key.split(" ", 1)[0], []).append(key)
+        return single, {w + "s": w for w in single}, {k: tuple(v) for k, v in phrases.items()}
 
     @property
     def n_features(self) -> int:
