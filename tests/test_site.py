@@ -197,8 +197,11 @@ def test_pages_carry_csp_lang_landmarks_and_no_outside_requests(store: Store, tm
 
 
 def test_rebuild_after_ten_new_posts_rewrites_only_what_changed(
-    store: Store, tmp_path: Path, screener: Screener
+    store: Store, tmp_path: Path, screener: Screener, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)  # a build writes nothing where it is run from
     out = tmp_path / "public"
     first = build(store, out)
     old = {p: os.stat(p) for p in out.rglob("*") if p.is_file()}
@@ -217,6 +220,7 @@ def test_rebuild_after_ten_new_posts_rewrites_only_what_changed(
         "no build folder left behind"
     )
     assert (tmp_path / ".public.manifest.json").is_file()  # what the pages were made from, beside the site
+    assert list(work.iterdir()) == []
 
 
 def test_owner_templates_and_static_files_win(store: Store, tmp_path: Path) -> None:

@@ -47,7 +47,10 @@ def record_page(post: Post, url: str) -> str:
 async def _write_index(pages: Path, folder: Path) -> None:
     from pagefind.index import IndexConfig, PagefindIndex
 
-    async with PagefindIndex(config=IndexConfig(force_language="en")) as index:
+    # output_path in the config too: leaving the context writes the files once more, to
+    # the configured place (by default ./pagefind in the working directory).
+    config = IndexConfig(force_language="en", output_path=str(folder))
+    async with PagefindIndex(config=config) as index:
         await index.add_directory(str(pages))
         await index.write_files(output_path=str(folder))
 
