@@ -8,7 +8,8 @@ threshold, with the terms that contributed most.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,7 @@ class TopicModel:
     topics: tuple[str, ...]
     taxonomy: tuple[Topic, ...]
     keywords: KeywordIndex
-    strong: dict[str, frozenset[int]] = field(default_factory=dict)  # strong keyword -> topic columns
+    strong: KeywordIndex | None = None  # the strong keywords (see strong_keywords)
 
     @property
     def version(self) -> str:
@@ -119,7 +120,11 @@ class TopicModel:
             topics,
             taxonomy,
             keyword_index(taxonomy),
-            _strong_index(card.get("strong_keywords", {}), topics),
+            KeywordIndex.of(
+                (topic, tuple(keyword.split(" ")))
+                for topic, keywords in card.get("strong_keywords", {}).items()
+                for keyword in keywords
+            ),
         )
 
     def scores(self, words: list[str], features: Features | None = None) -> np.ndarray[Any, Any]:
@@ -134,33 +139,17 @@ class TopicModel:
 
     def _strong_in(self, words: list[str]) -> dict[int, list[str]]:
         """Topic column -> the strong keywords of that topic the post names."""
-        if not self.strong:
-            return {}
-        words_, plurals, phrases = self._strong_lookup
-        present = set(words)
-        # Set intersections (in C) first: most posts name no strong keyword at all.
-        keys = list(present & words_) + [plurals[w] for w in present & plurals.keys()]
-        starts = present & phrases.keys()
-        if starts:
-            text = f" {' '.join(words)} "
-            keys += [k for start in starts for k in phrases[start] if f" {k} " in text]
-        if not keys:
+        if self.strong is None:
             return {}
         found: dict[int, list[str]] = {}
-        for key in sorted(set(keys)):
-            for column in self.strong[key]:
-                found.setdefault(column, []).append(key)
+        for keyword, topics in sorted(self.strong.hits(words).items()):
+            for topic in topics:
+                found.setdefault(self._column[topic], []).append(keyword)
         return found
 
     @cached_property
-    def _strong_lookup(self) -> tuple[frozenset[str], dict[str, str], dict[str, tuple[str, ...]]]:
-        """(strong single words, plural -> word, first word -> strong phrases)."""
-        single = frozenset(k for k in self.strong if " " not in k)
-        phrases: dict[str, list[str]] = {}
-        for key in self.strong:
-            if " " in key:
-                phrases.setdefault(key.split(" ", 1)[0], []).append(key)
-        return single, {w + "s": w for w in single}, {k: tuple(v) for k, v in phrases.items()}
+    def _column(self) -> dict[str, int]:
+        return {topic: j for j, topic in enumerate(self.topics)}
 
     @property
     def n_features(self) -> int:
@@ -235,21 +224,33 @@ class TopicModel:
         return tags
 
 
-def _strong_index(by_topic: dict[str, list[str]], topics: tuple[str, ...]) -> dict[str, frozenset[int]]:
-    index: dict[str, set[int]] = {}
-    for j, topic in enumerate(topics):
-        for keyword in by_topic.get(topic, ()):
-            index.setdefault(keyword, set()).add(j)
-    return {k: frozenset(v) for k, v in index.items()}
-
-
 @dataclass(frozen=True)
 class KeywordIndex:
-    """Every topic's keywords in one index, so one pass over a post finds them all."""
+    """Keywords (words and phrases) in one index, so one pass over a post finds them all."""
 
     words: dict[str, frozenset[str]]  # word -> topics
     phrases: dict[str, tuple[tuple[tuple[str, ...], frozenset[str]], ...]]  # first word -> ...
-    exclude: tuple[tuple[tuple[str, ...], str], ...]  # (phrase, topic it is no evidence of)
+    exclude: tuple[tuple[tuple[str, ...], str], ...] = ()  # (phrase, topic it is no evidence of)
+
+    @classmethod
+    def of(
+        cls,
+        entries: Iterable[tuple[str, tuple[str, ...]]],
+        exclude: tuple[tuple[tuple[str, ...], str], ...] = (),
+    ) -> KeywordIndex:
+        """An index of (topic, keyword as a tuple of tokens) pairs."""
+        words: dict[str, set[str]] = {}
+        phrases: dict[str, dict[tuple[str, ...], set[str]]] = {}
+        for topic, keyword in entries:
+            if len(keyword) == 1:
+                words.setdefault(keyword[0], set()).add(topic)
+            else:
+                phrases.setdefault(keyword[0], {}).setdefault(keyword, set()).add(topic)
+        return cls(
+            {w: frozenset(t) for w, t in words.items()},
+            {w: tuple((p, frozenset(t)) for p, t in by.items()) for w, by in phrases.items()},
+            exclude,
+        )
 
     @cached_property
     def _word_keys(self) -> frozenset[str]:
@@ -264,10 +265,11 @@ class KeywordIndex:
         return frozenset(self._plurals)
 
     @cached_property
-    def _needles(self) -> dict[str, tuple[tuple[str, frozenset[str]], ...]]:
-        """Each phrase as the text it makes among space-joined tokens, by first word."""
+    def _needles(self) -> dict[str, tuple[tuple[str, str, frozenset[str]], ...]]:
+        """Each phrase as the text it makes among space-joined tokens, by first word:
+        (that text, the phrase, its topics)."""
         return {
-            start: tuple((f" {' '.join(phrase)} ", topics) for phrase, topics in by_start)
+            start: tuple((f" {' '.join(phrase)} ", " ".join(phrase), topics) for phrase, topics in by_start)
             for start, by_start in self.phrases.items()
         }
 
@@ -275,24 +277,31 @@ class KeywordIndex:
     def _phrase_keys(self) -> frozenset[str]:
         return frozenset(self.phrases)
 
-    def topics_in(self, words: list[str]) -> set[str]:
-        """The topics whose keywords occur in a token list; a plural counts as its singular."""
-        found: set[str] = set()
-        present = set(words)
+    def hits(self, words: list[str], present: set[str] | None = None) -> dict[str, frozenset[str]]:
+        """Each keyword (a word, or a phrase as space-joined words) that occurs in a token
+        list -> its topics. A plural counts as its singular."""
+        present = set(words) if present is None else present
         # Set intersections run in C: most words of a post are no keyword at all.
         direct = present & self._word_keys
-        for word in direct:
-            found |= self.words[word]
-        for plural in present & self._plural_keys - direct:
-            found |= self.words[self._plurals[plural]]
+        found = {word: self.words[word] for word in direct}
+        for plural in present & self._plural_keys - direct:  # a keyword itself stays itself
+            singular = self._plurals[plural]
+            found[singular] = self.words[singular]
         starts = present & self._phrase_keys
         if starts:
             # Tokens hold no spaces: a phrase occurs where its words do, space-separated.
             text = f" {' '.join(words)} "
             for start in starts:
-                for needle, phrase_topics in self._needles[start]:
+                for needle, phrase, topics in self._needles[start]:
                     if needle in text:
-                        found |= phrase_topics
+                        found[phrase] = topics
+        return found
+
+    def topics_in(self, words: list[str]) -> set[str]:
+        """The topics whose keywords occur in a token list, less those whose keywords all
+        sit inside one of their excluded phrases."""
+        present = set(words)
+        found: set[str] = set().union(*self.hits(words, present).values())
         for phrase, topic in self.exclude:
             if topic in found and phrase[0] in present and self._only_inside(words, phrase, topic):
                 found.discard(topic)
@@ -310,24 +319,7 @@ class KeywordIndex:
         if not inside:
             return False
         others = [w for i, w in enumerate(words) if i not in inside]
-        return topic not in KeywordIndex(self.words, self.phrases, ()).topics_in(others)
-
-
-def keyword_hits(index: KeywordIndex, words: list[str]) -> dict[str, set[str]]:
-    """Each keyword (word or phrase) of the index found in a token list -> its topics.
-    A plural counts as its singular. Used in training, to find the strong keywords."""
-    found: dict[str, set[str]] = {}
-    present = set(words)
-    for word in present:
-        for key in (word, word[:-1] if word.endswith("s") else None):
-            if key and key in index.words:
-                found.setdefault(key, set()).update(index.words[key])
-    text = f" {' '.join(words)} "
-    for start in present & index.phrases.keys():
-        for phrase, topics in index.phrases[start]:
-            if f" {' '.join(phrase)} " in text:
-                found.setdefault(" ".join(phrase), set()).update(topics)
-    return found
+        return topic not in KeywordIndex(self.words, self.phrases).topics_in(others)
 
 
 STRONG_SUPPORT = 5  # training posts that must name a keyword before it can be strong
@@ -344,7 +336,7 @@ def strong_keywords(
     seen: dict[tuple[str, str], list[int]] = {}
     column = {t: j for j, t in enumerate(topics)}
     for row, words in enumerate(token_lists):
-        for keyword, keyword_topics in keyword_hits(index, words).items():
+        for keyword, keyword_topics in index.hits(words).items():
             for topic in keyword_topics:
                 counts = seen.setdefault((keyword, topic), [0, 0])
                 counts[0] += 1
@@ -358,15 +350,8 @@ def strong_keywords(
 
 @lru_cache(maxsize=4)
 def keyword_index(taxonomy: tuple[Topic, ...]) -> KeywordIndex:
-    words: dict[str, set[str]] = {}
-    phrases: dict[str, dict[tuple[str, ...], set[str]]] = {}
-    for topic in taxonomy:
-        for word in topic.keywords.words:
-            words.setdefault(word, set()).add(topic.name)
-        for phrase in topic.keywords.phrases:
-            phrases.setdefault(phrase[0], {}).setdefault(phrase, set()).add(topic.name)
-    return KeywordIndex(
-        {w: frozenset(t) for w, t in words.items()},
-        {w: tuple((p, frozenset(t)) for p, t in by.items()) for w, by in phrases.items()},
+    return KeywordIndex.of(
+        [(t.name, (word,)) for t in taxonomy for word in t.keywords.words]
+        + [(t.name, phrase) for t in taxonomy for phrase in t.keywords.phrases],
         tuple((phrase, topic.name) for topic in taxonomy for phrase in topic.exclude),
     )

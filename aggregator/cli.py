@@ -233,9 +233,7 @@ def _do_digest(obj: Context, dry_run_to: Path | None, quiet: bool, verbose: bool
     from .publish.digest import digest_from_config
 
     with _errors():
-        config = obj.config()
-        if not Path(config.database).exists():
-            raise DatabaseError(f"{config.database} does not exist yet; run `aggregator update` first")
+        config = _existing_database(obj)
         report = digest_from_config(config, datetime.now(UTC), dry_run_to)
     for email, why in report.failed:
         click.echo(f"digest for {email} not sent: {why}", err=True)
@@ -269,9 +267,7 @@ def _do_build(obj: Context, out: Path | None, quiet: bool, verbose: bool) -> Non
     from .publish.site import build_from_config
 
     with _errors():
-        config = obj.config()
-        if not Path(config.database).exists():
-            raise DatabaseError(f"{config.database} does not exist yet; run `aggregator update` first")
+        config = _existing_database(obj)
         report = build_from_config(config, out)
     if not quiet and (verbose or _tty()):
         click.echo(
@@ -304,9 +300,7 @@ def _ago(value: str | None, now: datetime) -> str:
 def status(obj: Context, as_json: bool) -> None:
     """Per-feed health: last status, last success, errors, next fetch, suggestions."""
     with _errors():
-        config = obj.config()
-        if not Path(config.database).exists():
-            raise DatabaseError(f"{config.database} does not exist yet; run `aggregator update` first")
+        config = _existing_database(obj)
         with Store(config.database) as store:
             rows = store.feeds(f.url for f in config.feeds)
             counts = store.feed_post_counts()
@@ -386,10 +380,16 @@ def demo(out: Path) -> None:
     )
 
 
-def _open_store(obj: Context) -> tuple[Config, Store]:
+def _existing_database(obj: Context) -> Config:
+    """The configuration, once its database is known to exist."""
     config = obj.config()
     if not Path(config.database).exists():
         raise DatabaseError(f"{config.database} does not exist yet; run `aggregator update` first")
+    return config
+
+
+def _open_store(obj: Context) -> tuple[Config, Store]:
+    config = _existing_database(obj)
     return config, Store(config.database)
 
 

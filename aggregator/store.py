@@ -921,24 +921,37 @@ class Store:
 
     # -- reading ------------------------------------------------------------
 
-    def published_posts(self) -> list[dict[str, Any]]:
-        """Every kept post with its source, newest first: what the site and feeds show.
+    def published_posts(self, first_seen: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+        """Every kept post with its source, newest first: what the site and feeds show;
+        first_seen: only the posts first stored in [start, end).
 
         Only the light columns: content_html is read for the few posts a feed carries
         (post_contents). "topics" holds the published (topic, score) pairs.
         """
+        where, params = "p.status = 'kept'", []
+        if first_seen is not None:
+            where += " AND p.first_seen >= ? AND p.first_seen < ?"
+            params = list(first_seen)
         topics: dict[str, list[tuple[str, float]]] = {}
-        for topic, post_id, score in self.db.execute("SELECT topic, post_id, score FROM post_topics"):
+        # The whole table in one scan for the site; only the posts asked for otherwise.
+        query = "SELECT topic, post_id, score FROM post_topics"
+        if first_seen is not None:
+            query = (
+                "SELECT t.topic, t.post_id, t.score FROM post_topics t "
+                f"JOIN posts p ON p.id = t.post_id WHERE {where}"
+            )
+        for topic, post_id, score in self.db.execute(query, params):
             topics.setdefault(post_id, []).append((topic, score))
         rows = self.db.execute(
-            """SELECT p.id, p.feed_url, p.guid, p.title, p.link, p.authors, p.published, p.updated,
+            f"""SELECT p.id, p.feed_url, p.guid, p.title, p.link, p.authors, p.published, p.updated,
                 p.first_seen,
                 p.excerpt, p.enclosures, p.duration, p.episode, p.season, p.chapters,
                 p.chapters_url, p.image, p.tags, f.name AS source, f.kind AS kind,
                 f.link AS source_link
             FROM posts p JOIN feeds f ON f.url = p.feed_url
-            WHERE p.status = 'kept'
-            ORDER BY p.published DESC, p.id"""
+            WHERE {where}
+            ORDER BY p.published DESC, p.id""",
+            params,
         )
         names = [d[0] for d in rows.description]
         out = []
@@ -976,12 +989,8 @@ class Store:
     def digest_posts(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
         """Kept posts first stored in [since, until), with their source and published
         topics, oldest first: what a digest for that time tells about."""
-        rows = self.published_posts()
-        start, end = stamp_of(since), stamp_of(until)
-        return sorted(
-            (r for r in rows if start <= (r["first_seen"] or "") < end),
-            key=lambda r: (r["published"], r["id"]),
-        )
+        rows = self.published_posts((stamp_of(since), stamp_of(until)))
+        return sorted(rows, key=lambda r: (r["published"], r["id"]))
 
     def last_digest(self, subscriber: str) -> datetime | None:
         row = self.db.execute("SELECT max(until) FROM digests WHERE subscriber = ?", [subscriber]).fetchone()

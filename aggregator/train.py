@@ -240,7 +240,7 @@ def train_topics(
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
 
-    from .classify import keyword_hits, keyword_index, load_taxonomy, strong_keywords
+    from .classify import keyword_index, load_taxonomy, strong_keywords
 
     taxonomy = load_taxonomy(out_dir / "topics.yaml")
     topics = tuple(t.name for t in taxonomy)
@@ -251,7 +251,7 @@ def train_topics(
     found = [index.topics_in(words) for words in token_lists]
     strong = strong_keywords(index, token_lists, truth, topics)
     strong_found = [
-        {t for kw, ts in keyword_hits(index, words).items() for t in ts if kw in strong[t]} & topics_found
+        {t for kw, ts in index.hits(words).items() for t in ts if kw in strong[t]} & topics_found
         for words, topics_found in zip(token_lists, found, strict=True)
     ]
     folds = list(KFold(n_splits=FOLDS, shuffle=True, random_state=0).split(X))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 import smtplib
@@ -332,13 +331,6 @@ def send_digests(
     finally:
         sender.close()
     return report
-
-
-def stories_json(digest: Digest) -> str:
-    """The digest's content as JSON (for tests and debugging)."""
-    return json.dumps(
-        [[name, [s.title for s in stories]] for name, stories in digest.groups], ensure_ascii=False
-    )
 
 
 def digest_from_config(

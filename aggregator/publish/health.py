@@ -88,7 +88,8 @@ def feed_health(store: Store, data: SiteData) -> tuple[list[FeedHealth], str | N
                 dropped_languages={
                     k.removeprefix("lang:"): v for k, v in sorted(mine.items()) if k.startswith("lang:")
                 },
-                recent=tuple(store.recent_dropped(row["url"])) if len(mine) > 1 or "kept" not in mine else (),
+                # Asked only of feeds with posts not kept: most have none.
+                recent=tuple(store.recent_dropped(row["url"])) if set(mine) - {"kept"} else (),
             )
         )
     out.sort(key=lambda f: (not f.problems, f.name.lower()))

@@ -8,7 +8,6 @@ newest pages of a list: older pages keep their bytes and are not rewritten.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
@@ -115,17 +114,20 @@ IDENTIFIER = re.compile(
 )
 
 
+def _kind(match: re.Match[str]) -> str:
+    return next(k for k in ("rfc", "draft", "cve", "asn") if match.group(k))
+
+
 def identifiers(text: str) -> Iterator[tuple[str, str]]:
     """(kind, value) of each standard or identifier named in text."""
     for match in IDENTIFIER.finditer(text):
-        for kind in ("rfc", "draft", "cve", "asn"):
-            if match.group(kind):
-                yield kind, match.group(kind)
+        yield _kind(match), match.group(_kind(match))
 
 
-def identifier_url(kind: str, value: str, root: str) -> str:
+def identifier_url(kind: str, value: str) -> str:
+    """Where an identifier links to; an RFC to our own page (relative to the site root)."""
     if kind == "rfc":
-        return f"{root}rfc/{int(value)}.html"  # our page: the posts that cite it
+        return f"rfc/{int(value)}.html"  # our page: the posts that cite it
     if kind == "draft":
         return f"https://datatracker.ietf.org/doc/{value}/"
     if kind == "cve":
@@ -138,12 +140,12 @@ def link_identifiers(text: str, root: str = "") -> Markup:
     out: list[str] = []
     last = 0
     for match in IDENTIFIER.finditer(text):
-        kind = next(k for k in ("rfc", "draft", "cve", "asn") if match.group(k))
+        kind = _kind(match)
         if kind == "asn" and int(match.group("asn")) >= 2**32:
             continue
         out.append(str(escape(text[last : match.start()])))
         # root is ours (a path of "../", or the card placeholder): added as it is.
-        url = identifier_url(kind, match.group(kind), "")
+        url = identifier_url(kind, match.group(kind))
         href = escape(url) if urlsplit(url).scheme else escape(root) + escape(url)
         out.append(f'<a class="ident" href="{href}">{escape(match.group(0))}</a>')
         last = match.end()
@@ -178,7 +180,7 @@ def fingerprint(value: Any) -> Any:
     """A hashable summary of a page's inputs: a post by the digest of all its fields,
     a listing without its posts (the page's own posts are passed on their own)."""
     if isinstance(value, Post):
-        return value.digest or _post_digest(value)
+        return value.digest or hashlib.sha1(repr(value).encode(), usedforsecurity=False).hexdigest()
     if isinstance(value, Listing):
         return (value.base, value.title, value.feed_stem, value.description)
     if isinstance(value, list | tuple):
@@ -186,11 +188,6 @@ def fingerprint(value: Any) -> Any:
     if isinstance(value, dict):
         return tuple(sorted((str(k), fingerprint(v)) for k, v in value.items()))
     return repr(value)
-
-
-@functools.cache
-def _post_digest(post: Post) -> str:
-    return hashlib.sha1(repr(post).encode(), usedforsecurity=False).hexdigest()
 
 
 def theme_digest(env: jinja2.Environment, extra: Any) -> str:
