@@ -89,7 +89,7 @@ class TopicModel:
     topics: tuple[str, ...]
     taxonomy: tuple[Topic, ...]
     keywords: KeywordIndex
-    strong: KeywordIndex | None = None  # the strong keywords (see strong_keywords)
+    strong: dict[str, frozenset[str]] | None = None  # strong keyword -> its topics (strong_keywords)
 
     @property
     def version(self) -> str:
@@ -120,11 +120,7 @@ class TopicModel:
             topics,
             taxonomy,
             keyword_index(taxonomy),
-            KeywordIndex.of(
-                (topic, tuple(keyword.split(" ")))
-                for topic, keywords in card.get("strong_keywords", {}).items()
-                for keyword in keywords
-            ),
+            strong_map(card.get("strong_keywords", {})),
         )
 
     def scores(self, words: list[str], features: Features | None = None) -> np.ndarray[Any, Any]:
@@ -137,15 +133,16 @@ class TopicModel:
         """The weight rows of these feature indices (zeros for features never seen)."""
         return self.coef.rows(index)
 
-    def _strong_in(self, words: list[str]) -> dict[int, list[str]]:
-        """Topic column -> the strong keywords of that topic the post names."""
-        if self.strong is None:
+    def _strong_in(self, found: dict[str, frozenset[str]]) -> dict[int, list[str]]:
+        """Topic column -> the strong keywords of that topic among the keywords found."""
+        strong = self.strong
+        if not strong:
             return {}
-        found: dict[int, list[str]] = {}
-        for keyword, topics in sorted(self.strong.hits(words).items()):
-            for topic in topics:
-                found.setdefault(self._column[topic], []).append(keyword)
-        return found
+        named: dict[int, list[str]] = {}
+        for keyword in sorted(strong.keys() & found.keys()):
+            for topic in sorted(strong[keyword] & found[keyword]):
+                named.setdefault(self._column[topic], []).append(keyword)
+        return named
 
     @cached_property
     def _column(self) -> dict[str, int]:
@@ -161,11 +158,24 @@ class TopicModel:
         gathered = self.rows(features[0])
         scores = self.scores(words, features)
         return self._tags(
-            words, scores.tolist(), (scores >= self.low).tolist(), (scores >= self.high).tolist(), gathered
+            words,
+            self.keywords.hits(words),
+            scores.tolist(),
+            (scores >= self.low).tolist(),
+            (scores >= self.high).tolist(),
+            gathered,
         )
 
-    def tag_batch(self, token_lists: list[list[str]], batch: FeatureBatch) -> list[list[Tag]]:
-        """tag() of every post of a batch (from hashed_batch(token_lists))."""
+    def tag_batch(
+        self,
+        token_lists: list[list[str]],
+        batch: FeatureBatch,
+        found: list[dict[str, frozenset[str]]] | None = None,
+    ) -> list[list[Tag]]:
+        """tag() of every post of a batch (from hashed_batch(token_lists)); found: each
+        post's keyword hits (self.keywords.hits), when the caller has them."""
+        if found is None:
+            found = [self.keywords.hits(words) for words in token_lists]
         gathered = self.rows(batch.index)  # (grams, topics), once for the whole batch
         z = batch.sums(gathered) + self.intercept
         scores = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
@@ -173,54 +183,53 @@ class TopicModel:
         low, high = (scores >= self.low).tolist(), (scores >= self.high).tolist()
         bounds = batch.bounds.tolist()
         return [
-            self._tags(words, post_scores, low[i], high[i], gathered[bounds[i] : bounds[i + 1]])
-            for i, (words, post_scores) in enumerate(zip(token_lists, scores.tolist(), strict=True))
+            self._tags(words, hits, post_scores, low[i], high[i], gathered[bounds[i] : bounds[i + 1]])
+            for i, (words, hits, post_scores) in enumerate(
+                zip(token_lists, found, scores.tolist(), strict=True)
+            )
         ]
 
     def _tags(
         self,
         words: list[str],
+        found: dict[str, frozenset[str]],
         scores: list[float],
         low: list[bool],
         high: list[bool],
         gathered: np.ndarray[Any, Any],
     ) -> list[Tag]:
         """The topics whose score clears their threshold, each with the grams that weigh
-        most for it. low/high: whether each topic's score clears its low (needs keyword
-        evidence) and high threshold; gathered: the weight rows of the post's grams
-        (words, then pairs)."""
+        most for it. found: the post's keyword hits; low/high: whether each topic's score
+        clears its low (needs keyword evidence) and high threshold; gathered: the weight
+        rows of the post's grams (words, then pairs)."""
         candidates = [i for i, clears in enumerate(low) if clears]
-        strong = self._strong_in(words)
+        strong = self._strong_in(found)
         if not candidates and not strong:
             return []
         unsure = [i for i in candidates if not high[i]]
-        evidence = self.keywords.topics_in(words) if unsure or strong else set()
+        evidence = self.keywords.evidence(words, found) if unsure or strong else set()
         chosen = [i for i in candidates if high[i] or self.topics[i] in evidence]
         # A strong keyword tags by itself, unless it only appears inside an excluded
-        # phrase ("multicast dns"), which topics_in already discounts.
+        # phrase ("multicast dns"), which evidence() already discounts.
         chosen += [i for i in sorted(strong) if i not in chosen and self.topics[i] in evidence]
         if not chosen:
             return []
         chosen.sort(key=lambda j: -scores[j])
         weights = gathered[:, chosen]  # (grams, chosen)
-        # Each topic's grams by weight, best first: one sort for all chosen topics.
+        # Each topic's grams by weight, best first: one sort for all chosen topics. Only
+        # grams that raise a topic's score name it: those are a prefix of each column.
         order = np.argsort(-weights, axis=0, kind="stable")[: TERMS_PER_TAG * 3]
-        ranked = order.T.tolist()
-        ranked_weights = weights[order, np.arange(len(chosen))].T.tolist()
+        positive = (weights[order, np.arange(len(chosen))] > 0).sum(axis=0).tolist()
         tags = []
         n = len(words)
-        for i, positions, values in zip(chosen, ranked, ranked_weights, strict=True):
-            terms: list[str] = []
-            for k, value in zip(positions, values, strict=True):
-                if value <= 0 or len(terms) >= TERMS_PER_TAG:
-                    break
-                # Positions are the words first, then the pairs of neighbouring words.
-                gram = words[k] if k < n else f"{words[k - n]} {words[k - n + 1]}"
-                if gram not in terms:
-                    terms.append(gram)
-            # A topic a strong keyword gave names that keyword first.
-            terms = [*(k for k in strong.get(i, ()) if k not in terms), *terms][:TERMS_PER_TAG]
-            tags.append(Tag(self.topics[i], scores[i], tuple(terms)))
+        for i, positions, count in zip(chosen, order.T.tolist(), positive, strict=True):
+            # Positions are the words first, then the pairs of neighbouring words.
+            grams = [words[k] if k < n else f"{words[k - n]} {words[k - n + 1]}" for k in positions[:count]]
+            terms = list(dict.fromkeys(grams))[:TERMS_PER_TAG]
+            named = strong.get(i)
+            if named:  # a topic a strong keyword gave names that keyword first
+                terms = [*(k for k in named if k not in terms), *terms]
+            tags.append(Tag(self.topics[i], scores[i], tuple(terms[:TERMS_PER_TAG])))
         return tags
 
 
@@ -277,9 +286,12 @@ class KeywordIndex:
     def _phrase_keys(self) -> frozenset[str]:
         return frozenset(self.phrases)
 
-    def hits(self, words: list[str], present: set[str] | None = None) -> dict[str, frozenset[str]]:
+    def hits(
+        self, words: list[str], present: set[str] | None = None, joined: str | None = None
+    ) -> dict[str, frozenset[str]]:
         """Each keyword (a word, or a phrase as space-joined words) that occurs in a token
-        list -> its topics. A plural counts as its singular."""
+        list -> its topics. A plural counts as its singular. present: set(words), joined:
+        " ".join(words), when the caller has them."""
         present = set(words) if present is None else present
         # Set intersections run in C: most words of a post are no keyword at all.
         direct = present & self._word_keys
@@ -290,7 +302,7 @@ class KeywordIndex:
         starts = present & self._phrase_keys
         if starts:
             # Tokens hold no spaces: a phrase occurs where its words do, space-separated.
-            text = f" {' '.join(words)} "
+            text = f" {' '.join(words) if joined is None else joined} "
             for start in starts:
                 for needle, phrase, topics in self._needles[start]:
                     if needle in text:
@@ -301,11 +313,20 @@ class KeywordIndex:
         """The topics whose keywords occur in a token list, less those whose keywords all
         sit inside one of their excluded phrases."""
         present = set(words)
-        found: set[str] = set().union(*self.hits(words, present).values())
+        return self.evidence(words, self.hits(words, present), present)
+
+    def evidence(
+        self, words: list[str], found: dict[str, frozenset[str]], present: set[str] | None = None
+    ) -> set[str]:
+        """topics_in(words), from the keywords found in them (hits(words)); present:
+        set(words), when the caller has it."""
+        topics: set[str] = set().union(*found.values())
         for phrase, topic in self.exclude:
-            if topic in found and phrase[0] in present and self._only_inside(words, phrase, topic):
-                found.discard(topic)
-        return found
+            if topic in topics:
+                present = set(words) if present is None else present
+                if phrase[0] in present and self._only_inside(words, phrase, topic):
+                    topics.discard(topic)
+        return topics
 
     def _only_inside(self, words: list[str], phrase: tuple[str, ...], topic: str) -> bool:
         # "multicast dns" is no multicast evidence, but "IGMP ... multicast dns" still is.
@@ -355,3 +376,12 @@ def keyword_index(taxonomy: tuple[Topic, ...]) -> KeywordIndex:
         + [(t.name, phrase) for t in taxonomy for phrase in t.keywords.phrases],
         tuple((phrase, topic.name) for topic in taxonomy for phrase in topic.exclude),
     )
+
+
+def strong_map(card_keywords: dict[str, list[str]]) -> dict[str, frozenset[str]]:
+    """The model card's strong keywords (topic -> keywords) as keyword -> topics."""
+    topics: dict[str, set[str]] = {}
+    for topic, keywords in card_keywords.items():
+        for keyword in keywords:
+            topics.setdefault(keyword, set()).add(topic)
+    return {keyword: frozenset(named) for keyword, named in topics.items()}

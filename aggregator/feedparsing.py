@@ -14,20 +14,32 @@
 3. Copies of content parameters. For every content element feedparser deep-copies a
    small dict of strings (type, language, base) with copy.deepcopy, a tenth of its
    time; a plain copy of a dict whose values are all immutable is the same thing.
+4. Reading content parameters. feedparser keeps them in a FeedParserDict, whose every
+   get() is a Python method that looks the key up in an alias table; none of the keys
+   it keeps there (type, language, base, mode, base64, value) has an alias, so while
+   parsing they live in a subclass with plain dict lookups, and the copies that end up
+   in the result are FeedParserDicts as before.
+5. Links that are already absolute. feedparser joins every link and guid with the base
+   URI through urllib, which for an absolute http(s) URL of ordinary characters (no
+   empty query, no ';' parameters, no fragment, no dot segments to keep) gives back
+   the URL as it was: such URLs skip the join.
 
-install() applies all three; parse.py calls it once at import.
+install() applies all five; parse.py calls it once at import.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import re
 import types
+import urllib.parse
 from typing import Any
 from xml.sax.expatreader import ExpatParser
 
 import feedparser.api
 import feedparser.mixin
+import feedparser.urls
 from feedparser.util import FeedParserDict
 
 BUFFER_SIZE = 1 << 16  # characters of text gathered before they are handed on
@@ -49,20 +61,84 @@ def create_parser(*args: Any, **kwargs: Any) -> BufferedExpatParser:
 _IMMUTABLE = (str, int, float, bool, type(None))
 
 
+class ContentParams(FeedParserDict):  # type: ignore[misc]
+    """Content parameters while parsing: FeedParserDict, with dict's own lookups."""
+
+    __getitem__ = dict.__getitem__
+    __setitem__ = dict.__setitem__
+    __contains__ = dict.__contains__
+    get = dict.get
+
+
 def _deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
-    if type(value) is FeedParserDict and all(isinstance(v, _IMMUTABLE) for v in value.values()):
+    kind = type(value)
+    if (kind is FeedParserDict or kind is ContentParams) and all(
+        isinstance(v, _IMMUTABLE) for v in value.values()
+    ):
         return FeedParserDict(value)
     return copy.deepcopy(value, memo)
 
 
-_ORIGINAL = (feedparser.mixin.make_safe_absolute_uri, feedparser.mixin.copy)
+def _push_content(
+    self: Any, tag: str, attrs_d: dict[str, Any], default_content_type: str, expecting_text: int
+) -> None:
+    # feedparser.mixin._FeedParserMixin.push_content, with ContentParams.
+    self.incontent += 1
+    if self.lang:
+        self.lang = self.lang.replace("_", "-")
+    self.contentparams = ContentParams(
+        {
+            "type": self.map_content_type(attrs_d.get("type", default_content_type)),
+            "language": self.lang,
+            "base": self.baseuri,
+        }
+    )
+    self.contentparams["base64"] = self._is_base64(attrs_d, self.contentparams)
+    self.push(tag, expecting_text)
+
+
+# An absolute http(s) URL that urllib.parse.urljoin returns unchanged whatever the base:
+# a host, an optional port, a path and a non-empty query of ordinary characters.
+_PLAIN_URL = re.compile(
+    r"https?://[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]{1,5})?"
+    r"(?:/[A-Za-z0-9\-._~!$&'()*+,=:@/%]*)?(?:\?[A-Za-z0-9\-._~!$&'()*+,=:@/%?]+)?"
+)
+
+
+@functools.lru_cache(maxsize=JOIN_CACHE)
+def _parses(base: str) -> bool:
+    try:
+        urllib.parse.urlparse(base)
+    except ValueError:  # urljoin() would fail too, and feedparser give an empty URL
+        return False
+    return True
+
+
+def _fast_urljoin(base: str, uri: str) -> str:
+    if _PLAIN_URL.fullmatch(uri) and _parses(base):
+        return uri
+    return _JOIN(base, uri)  # type: ignore[no-any-return]
+
+
+_JOIN = feedparser.urls._urljoin
+_ORIGINAL = (
+    feedparser.mixin.make_safe_absolute_uri,
+    feedparser.mixin.copy,
+    feedparser.mixin._FeedParserMixin.push_content,
+    feedparser.mixin._urljoin,
+)
 
 
 def uninstall() -> None:
     """feedparser as it came: for tests that compare the two."""
     if __name__ in feedparser.api.PREFERRED_XML_PARSERS:
         feedparser.api.PREFERRED_XML_PARSERS.remove(__name__)
-    feedparser.mixin.make_safe_absolute_uri, feedparser.mixin.copy = _ORIGINAL
+    (
+        feedparser.mixin.make_safe_absolute_uri,
+        feedparser.mixin.copy,
+        feedparser.mixin._FeedParserMixin.push_content,
+        feedparser.mixin._urljoin,
+    ) = _ORIGINAL
 
 
 def install() -> None:
@@ -75,3 +151,5 @@ def install() -> None:
     if not isinstance(feedparser.mixin.copy, types.SimpleNamespace):
         # The name feedparser.mixin imports the copy module under; only deepcopy is used.
         feedparser.mixin.copy = types.SimpleNamespace(deepcopy=_deepcopy)
+    feedparser.mixin._FeedParserMixin.push_content = _push_content
+    feedparser.mixin._urljoin = _fast_urljoin

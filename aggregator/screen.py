@@ -189,8 +189,9 @@ _SPAM_SEQUENCES = {tuple(p.split()) for p in SPAM_PHRASES}
 _SPAM_FIRST = {p[0] for p in _SPAM_SEQUENCES}
 
 
-def spam_signals(text: str, words: list[str] | None = None) -> list[str]:
-    """The spam signals found in text, as short labels for the reason and explain."""
+def spam_signals(text: str, words: list[str] | None = None, present: set[str] | None = None) -> list[str]:
+    """The spam signals found in text, as short labels for the reason and explain.
+    words: tokens(text), present: set(words), when the caller has them."""
     words = tokens(text) if words is None else words
     # Set operations first: most posts have none of the terms, and those run in C.
     signals = [f"term:{w}" for w in sorted(STRONG_SPAM.intersection(words))]
@@ -203,8 +204,10 @@ def spam_signals(text: str, words: list[str] | None = None) -> list[str]:
                 )
         signals += sorted(f"phrase:{p}" for p in found)
     # Link farms repeat their keyword: one content word making a quarter of a long text.
-    # No word at all repeated five times (the usual case): no need to look closer.
-    if len(words) >= 12 and Counter(words).most_common(1)[0][1] >= 5:
+    # No word at all repeated five times (the usual case): no need to look closer. Fewer
+    # than four repeats in all, and no word can be.
+    repeats = len(words) - len(set(words) if present is None else present)
+    if len(words) >= 12 and repeats >= 4 and Counter(words).most_common(1)[0][1] >= 5:
         content = [w for w in words if len(w) > 3 and w not in ENGLISH_WORDS]
         if len(content) >= 12:
             word, count = Counter(content).most_common(1)[0]
@@ -507,9 +510,10 @@ class Lexicon:
             frozenset(t for t in split if len(t) > 1),
         )
 
-    def hits(self, words: list[str]) -> list[str]:
-        """The terms found in a token list (from tokens())."""
-        present = set(words)
+    def hits(self, words: list[str], present: set[str] | None = None) -> list[str]:
+        """The terms found in a token list (from tokens()); present: set(words), when
+        the caller has it."""
+        present = set(words) if present is None else present
         # A plural counts as its singular: "transceivers", "trunks", "cidrs". The set
         # intersection (in C) tells whether any word is a term at all.
         matched = present & self._matchable
@@ -584,18 +588,24 @@ class Screener:
         # feature space.
         batch = hashed_batch(token_lists, self.model.n_features)
         scores = self.model.probabilities(batch).tolist()
-        tags = self.topics.tag_batch(token_lists, batch) if self.topics else [[] for _ in items]
+        presents = [set(words) for words in token_lists]
+        if self.topics:
+            keywords = self.topics.keywords
+            found = [keywords.hits(w, p) for w, p in zip(token_lists, presents, strict=True)]
+            tags = self.topics.tag_batch(token_lists, batch, found)
+        else:
+            tags = [[] for _ in items]
         out = []
         default = self.languages[0]
-        for (_title, _text, hint), text, (words, ordinary), score, post_tags in zip(
-            items, texts, tokenized, scores, tags, strict=True
+        for (_title, _text, hint), text, (words, ordinary), present, score, post_tags in zip(
+            items, texts, tokenized, presents, scores, tags, strict=True
         ):
             if hint:
                 language = detect_language(text, hint, vocabulary=self.vocabulary, lowered=ordinary)
             else:  # nothing known of the feed: the site's own language is the fallback
                 language = detect_language(text, default, "site language", self.vocabulary, ordinary)
-            signals = tuple(spam_signals(text, words))
-            evidence = self.lexicon.hits(words)
+            signals = tuple(spam_signals(text, words, present))
+            evidence = self.lexicon.hits(words, present)
             if language.lang not in self.languages:
                 reason: str | None = "non_english"
             elif is_spam(list(signals)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 SAFE_SCHEMES = frozenset({"http", "https"})
@@ -39,6 +40,12 @@ def is_tracking(name: str) -> bool:
     return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
 
 
+# A link clean_link() would give back as it is (or with "/" for an empty path): http(s),
+# a lower-case host name without port or user, a path of ordinary characters, no query
+# and no fragment. Most links in feeds look like this; they skip urllib.
+_CLEAN_ALREADY = re.compile(r"https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*)?")
+
+
 def clean_link(value: str | None, base: str | None = None) -> str | None:
     """Resolve against base, keep only http(s), drop tracking parameters and the fragment.
 
@@ -47,6 +54,13 @@ def clean_link(value: str | None, base: str | None = None) -> str | None:
     if not value:
         return None
     value = value.strip()
+    plain = _CLEAN_ALREADY.fullmatch(value)
+    if plain:
+        return value if plain.group(1) else value + "/"
+    return _clean(value, base)
+
+
+def _clean(value: str, base: str | None) -> str | None:
     try:
         absolute = value if not base or value.startswith(("https://", "http://")) else urljoin(base, value)
         parts = urlsplit(absolute)

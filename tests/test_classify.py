@@ -181,7 +181,8 @@ def test_a_strong_keyword_tags_by_itself_but_not_inside_an_excluded_phrase() -> 
     def tags_with_zero_scores(title: str) -> dict[str, tuple[str, ...]]:
         words = tokens(title)
         gathered = model.rows(hashed(words, model.n_features)[0])
-        return {t.topic: t.terms for t in model._tags(words, nothing, no, no, gathered)}
+        found = model.keywords.hits(words)
+        return {t.topic: t.terms for t in model._tags(words, found, nothing, no, no, gathered)}
 
     assert "multicast" in tags_with_zero_scores("MSDP between two sites")
     assert tags_with_zero_scores("MSDP between two sites")["multicast"][0] == "msdp"

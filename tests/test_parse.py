@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 
 import pytest
 from conftest import fixture_bytes
+from feedparser.util import FeedParserDict
 
 from aggregator.errors import ParseError
 from aggregator.parse import parse_duration, parse_feed
@@ -184,6 +186,93 @@ line two &amp;amp; three, &lt;a href="diagram.png"&gt;diagram&lt;/a&gt;&lt;/p&gt
   </entry>
 </feed>
 """
+
+
+# Links that feedparser's own join rewrites (an empty query, ';' parameters, a
+# fragment, extra slashes, an upper-case scheme, dot segments, relative forms) beside
+# links it leaves alone; the tuned feedparser must give the same result for each.
+URL_VARIANTS = [
+    "https://blog.example.net/a/b.html",
+    "http://blog.example.net/a/b.html",
+    "https://Blog.Example.NET:8443/x?y=1&z=2",
+    "https://blog.example.net/a?",
+    "https://blog.example.net/a#",
+    "https://blog.example.net/a;p?q",
+    "https://blog.example.net/a#frag",
+    "HTTPS://blog.example.net/upper",
+    "https:///blog.example.net/three-slashes",
+    "https://blog.example.net",
+    "https://blog.example.net?only=query",
+    "https://blog.example.net/./a/../b",
+    "https://blog.example.net//double",
+    "https://[::1]:8080/v6",
+    "https://[broken/v6",
+    "//cdn.example.net/protocol-relative",
+    "/rooted/path",
+    "relative/path.html",
+    "?page=2",
+    "mailto:noc@example.net",
+    "javascript:alert(1)",
+    " https://blog.example.net/space ",
+]
+
+
+def _variant_feed(base: str) -> bytes:
+    items = "".join(
+        f"<item><title>t{i}</title><link>{escape(url)}</link>"
+        f'<guid isPermaLink="true">{escape(url)}</guid>'
+        f"<description>d{i}</description></item>"
+        for i, url in enumerate(URL_VARIANTS)
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0" xml:base="{escape(base)}"><channel>'
+        f"<title>v</title><link>{escape(URL_VARIANTS[2])}</link>{items}</channel></rss>"
+    ).encode()
+
+
+def test_feedparser_speedups_leave_feedparser_output_unchanged() -> None:
+    import io
+
+    import feedparser
+
+    from aggregator import feedparsing
+
+    documents = [
+        _variant_feed("https://blog.example.net/feed/"),
+        _variant_feed("http://other.example.org/"),
+        _variant_feed("https://[bad"),
+        NESTED_BASES,
+        *(
+            fixture_bytes(name)
+            for name in ("rss2.xml", "rss1.rdf", "atom.xml", "podcast.xml", "hostile.xml", "malformed.xml")
+        ),
+    ]
+
+    def parsed() -> list[dict[str, object]]:
+        out = []
+        for doc in documents:
+            result = feedparser.parse(
+                io.BytesIO(doc),
+                response_headers={"content-location": "https://blog.example.net/feed"},
+                sanitize_html=False,
+                resolve_relative_uris=False,
+            )
+            out.append({"feed": result["feed"], "entries": result["entries"], "bozo": result["bozo"]})
+        return out
+
+    tuned = parsed()
+    feedparsing.uninstall()
+    try:
+        plain = parsed()
+    finally:
+        feedparsing.install()
+    assert tuned == plain
+    links = [e["link"] for e in tuned[0]["entries"]]
+    assert links[0] == "https://blog.example.net/a/b.html"
+    assert (
+        links[URL_VARIANTS.index("relative/path.html")] == "https://blog.example.net/feed/relative/path.html"
+    )
+    assert all(type(c) is FeedParserDict for e in tuned[3]["entries"] for c in e.get("content", []))
 
 
 def test_feedparser_speedups_give_the_same_result() -> None:

@@ -96,3 +96,28 @@ def test_excerpt_is_short_and_a_prefix(value: str) -> None:
 )
 def test_clean_link(link: str, expected: str | None) -> None:
     assert clean_link(link, BASE) == expected
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://blog.example.net/posts/bgp-timers.html",
+        "https://blog.example.net",
+        "http://127.0.0.2/feed",
+        "https://blog.example.net/a;b/c%20d/",
+        "https://blog.example.net/a/./b/../c",
+        "https://blog.example.net./trailing-dot",
+        "https://Blog.Example.net/upper",
+        "https://blog.example.net:443/default-port",
+        "https://user:pw@blog.example.net/userinfo",
+        "https://blog.example.net/p?utm_source=x&id=3",
+        "https://blog.example.net/p#section",
+        "https://-bad-.example.net/x",
+        "https://blog.example.net/\\back",
+    ],
+)
+def test_clean_link_shortcut_agrees_with_the_full_path(link: str) -> None:
+    # Links that need no cleaning skip urllib; the answer must be the one urllib gives.
+    from aggregator.urls import _clean
+
+    assert clean_link(link, BASE) == _clean(link, BASE)
