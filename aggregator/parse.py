@@ -21,6 +21,7 @@ import feedparser
 from . import feedparsing
 from .errors import ParseError
 from .sanitize import clean_html, clean_text, excerpt, plain_text, text_of_clean_html
+from .screen import TEXT_LIMIT
 from .types import Chapter, Enclosure, ParsedEntry, ParsedFeed, PodcastInfo
 from .urls import clean_link, resolve
 
@@ -32,8 +33,11 @@ EXPANSION_SLACK = 256 * 1024
 MAX_FIELD = 1000  # guid, title, author: longer values are cut
 EXCERPT_CHARS = 300
 # HTML read to make an entry's lead text (the excerpt, and what screening reads): a
-# prefix that holds the 400 characters screening needs, then more if markup ate them.
-LEAD_SOURCES = (1500, 4000)
+# short prefix, then longer ones while markup leaves too little text. LEAD_CHARS is what
+# the excerpt and screening read, with a margin so that a tag or entity cut off at the
+# end of a prefix cannot change them.
+LEAD_SOURCES = (700, 1500, 4000)
+LEAD_CHARS = max(EXCERPT_CHARS, TEXT_LIMIT) + 32
 
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 feedparsing.install()  # same results, faster: see feedparsing.py
@@ -238,7 +242,7 @@ def _lead(html: str) -> str:
     """
     for size in LEAD_SOURCES:
         text = text_of_clean_html(html[:size])
-        if len(text) > EXCERPT_CHARS or len(html) <= size:
+        if len(text) > LEAD_CHARS or len(html) <= size:
             return text
     return text
 

@@ -148,9 +148,12 @@ def clean_html(fragment: str | None, base: str | None) -> str:
 def clean_text(value: str) -> str:
     """Text that is already plain: control characters (CR, LF included) and runs of
     whitespace collapsed to one space. Safe for one-line fields and email headers."""
-    if _CONTROL.search(value):
-        value = _CONTROL.sub(" ", value)
-    return " ".join(value.split())  # split() knows every Unicode space, and is fast
+    text = " ".join(value.split())  # split() knows every Unicode space, and is fast
+    # No character str.isprintable() refuses is left (control characters among them):
+    # the usual case, told in C without a regex pass.
+    if text.isprintable():
+        return text
+    return " ".join(_CONTROL.sub(" ", value).split())
 
 
 def plain_text(fragment: str | None) -> str:

@@ -478,7 +478,7 @@ class StoredVerdict:
 @lru_cache(maxsize=8)
 def _phrase_starts(phrases: frozenset[tuple[str, ...]]) -> dict[str, list[tuple[str, ...]]]:
     starts: dict[str, list[tuple[str, ...]]] = {}
-    for phrase in phrases:
+    for phrase in sorted(phrases):  # sorted: a frozenset's order changes from run to run
         starts.setdefault(phrase[0], []).append(phrase)
     return starts
 

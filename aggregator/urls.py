@@ -41,9 +41,13 @@ def is_tracking(name: str) -> bool:
 
 
 # A link clean_link() would give back as it is (or with "/" for an empty path): http(s),
-# a lower-case host name without port or user, a path of ordinary characters, no query
-# and no fragment. Most links in feeds look like this; they skip urllib.
-_CLEAN_ALREADY = re.compile(r"https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*)?")
+# a lower-case host name without user, a port that is not the default one, a path of
+# ordinary characters, no query and no fragment. Most links in feeds look like this;
+# they skip urllib.
+_CLEAN_ALREADY = re.compile(
+    r"(https?)://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::([1-9][0-9]{0,4}))?(/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*)?"
+)
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
 def clean_link(value: str | None, base: str | None = None) -> str | None:
@@ -56,7 +60,9 @@ def clean_link(value: str | None, base: str | None = None) -> str | None:
     value = value.strip()
     plain = _CLEAN_ALREADY.fullmatch(value)
     if plain:
-        return value if plain.group(1) else value + "/"
+        scheme, port, path = plain.groups()
+        if port is None or (port != _DEFAULT_PORTS[scheme] and int(port) <= 65535):
+            return value if path else value + "/"
     return _clean(value, base)
 
 

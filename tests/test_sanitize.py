@@ -114,6 +114,11 @@ def test_clean_link(link: str, expected: str | None) -> None:
         "https://blog.example.net/p#section",
         "https://-bad-.example.net/x",
         "https://blog.example.net/\\back",
+        "http://127.0.0.2:8089/notes/a.html",
+        "http://blog.example.net:80/default",
+        "https://blog.example.net:443",
+        "https://blog.example.net:99999/out-of-range",
+        "https://blog.example.net:0443/leading-zero",
     ],
 )
 def test_clean_link_shortcut_agrees_with_the_full_path(link: str) -> None:
@@ -121,3 +126,24 @@ def test_clean_link_shortcut_agrees_with_the_full_path(link: str) -> None:
     from aggregator.urls import _clean
 
     assert clean_link(link, BASE) == _clean(link, BASE)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain words",
+        " spaced\tout\n text ",
+        "nul\x00byte",
+        "bell\x07 and del\x7f",
+        "c1\x85 \x9b",
+        "line\u2028separator",
+        "soft\xadhyphen",
+        "zero\u200bwidth",
+        "nbsp\xa0space",
+        "emoji \U0001f600 ok",
+    ],
+)
+def test_clean_text_shortcut_agrees_with_the_regex(value: str) -> None:
+    from aggregator.sanitize import _CONTROL
+
+    assert clean_text(value) == " ".join(_CONTROL.sub(" ", value).split())
