@@ -902,20 +902,28 @@ class Store:
         with self._tx():
             if self.db.execute("SELECT 1 FROM topic_journal LIMIT 1").fetchone() is None:
                 return 0
-            self.db.execute(
-                "DELETE FROM post_topics "
-                "WHERE post_id IN (SELECT post_id FROM topic_journal WHERE topic IS NULL)"
-            )
-            # A post's entries after its last clearing entry are its topics; in key order,
-            # each page of post_topics is written once.
-            moved = self.db.execute(
-                """INSERT OR REPLACE INTO post_topics (topic, post_id, score)
-                SELECT topic, post_id, score FROM (
-                    SELECT id, post_id, topic, score,
-                        max(CASE WHEN topic IS NULL THEN id END) OVER (PARTITION BY post_id) AS cleared
-                    FROM topic_journal
-                ) WHERE topic IS NOT NULL AND id > coalesce(cleared, 0) ORDER BY topic, post_id"""
-            ).rowcount
+            cleared = self.db.execute("SELECT 1 FROM topic_journal WHERE topic IS NULL LIMIT 1").fetchone()
+            if cleared is None:
+                # Only new posts (a first run, say): every entry is a topic, in key order,
+                # so each page of post_topics is written once.
+                moved = self.db.execute(
+                    """INSERT OR REPLACE INTO post_topics (topic, post_id, score)
+                    SELECT topic, post_id, score FROM topic_journal ORDER BY topic, post_id"""
+                ).rowcount
+            else:
+                self.db.execute(
+                    "DELETE FROM post_topics "
+                    "WHERE post_id IN (SELECT post_id FROM topic_journal WHERE topic IS NULL)"
+                )
+                # A post's entries after its last clearing entry are its topics.
+                moved = self.db.execute(
+                    """INSERT OR REPLACE INTO post_topics (topic, post_id, score)
+                    SELECT topic, post_id, score FROM (
+                        SELECT id, post_id, topic, score,
+                            max(CASE WHEN topic IS NULL THEN id END) OVER (PARTITION BY post_id) AS cleared
+                        FROM topic_journal
+                    ) WHERE topic IS NOT NULL AND id > coalesce(cleared, 0) ORDER BY topic, post_id"""
+                ).rowcount
             self.db.execute("DELETE FROM topic_journal")
             return int(moved)
 
