@@ -20,6 +20,8 @@ import yaml
 from .screen import MODEL_DIR, FeatureBatch, Features, Lexicon, ModelError, hashed, read_model
 
 TERMS_PER_TAG = 5
+# The topics every site needs: the evaluation reports them together.
+REQUIRED_TOPICS = ("multicast", "bgp", "igp", "kubernetes")
 
 
 @dataclass(frozen=True)

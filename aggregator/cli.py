@@ -579,6 +579,7 @@ def evaluate(obj: Context, file: Path | None, topics_file: Path | None, show: in
 
 
 def _evaluate_topics(path: Path) -> None:
+    from .classify import REQUIRED_TOPICS
     from .label import evaluate_topics, read_rows
     from .screen import Screener
 
@@ -590,6 +591,11 @@ def _evaluate_topics(path: Path) -> None:
     for topic, (support, precision, recall, f1) in result.metrics.items():
         click.echo(f"  {topic:<12} {support:>5} {precision:>9.3f} {recall:>7.3f} {f1:>6.3f}")
     click.echo(f"  micro-F1 over all topics: {result.micro_f1:.3f}")
+    required = ", ".join(REQUIRED_TOPICS)
+    click.echo(
+        f"  micro-F1 over {required}: model {result.required_micro_f1:.3f}, "
+        f"taxonomy keywords alone {result.keyword_micro_f1:.3f}"
+    )
     if result.confusions:
         pairs = ", ".join(f"{a} as {b} ({n})" for (a, b), n in result.confusions.most_common(8))
         click.echo(f"  confusions (missed topic tagged as another): {pairs}")
