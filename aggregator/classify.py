@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import yaml
@@ -50,8 +50,9 @@ def load_taxonomy(path: Path = MODEL_DIR / "topics.yaml") -> tuple[Topic, ...]:
         raise ModelError(f"{path}: cannot read the topic taxonomy ({exc})") from exc
 
 
-@dataclass(frozen=True)
-class Tag:
+class Tag(NamedTuple):
+    """A topic given to a post: its score, and the terms that weighed most for it."""
+
     topic: str
     score: float
     terms: tuple[str, ...]
@@ -138,10 +139,11 @@ class TopicModel:
     def _strong_in(self, found: dict[str, frozenset[str]]) -> dict[int, list[str]]:
         """Topic column -> the strong keywords of that topic among the keywords found."""
         strong = self.strong
-        if not strong:
+        common = strong.keys() & found.keys() if strong else None
+        if not strong or not common:
             return {}
         named: dict[int, list[str]] = {}
-        for keyword in sorted(strong.keys() & found.keys()):
+        for keyword in sorted(common):
             for topic in sorted(strong[keyword] & found[keyword]):
                 named.setdefault(self._column[topic], []).append(keyword)
         return named
@@ -225,9 +227,15 @@ class TopicModel:
         tags = []
         n = len(words)
         for i, positions, count in zip(chosen, order.T.tolist(), positive, strict=True):
-            # Positions are the words first, then the pairs of neighbouring words.
-            grams = [words[k] if k < n else f"{words[k - n]} {words[k - n + 1]}" for k in positions[:count]]
-            terms = list(dict.fromkeys(grams))[:TERMS_PER_TAG]
+            # Positions are the words first, then the pairs of neighbouring words. Most
+            # posts name their best terms once: look further only when they repeat.
+            terms: list[str] = []
+            for window in (positions[: min(count, TERMS_PER_TAG + 2)], positions[TERMS_PER_TAG + 2 : count]):
+                grams = [words[k] if k < n else f"{words[k - n]} {words[k - n + 1]}" for k in window]
+                terms = list(dict.fromkeys([*terms, *grams]))
+                if len(terms) >= TERMS_PER_TAG:
+                    break
+            terms = terms[:TERMS_PER_TAG]
             named = strong.get(i)
             if named:  # a topic a strong keyword gave names that keyword first
                 terms = [*(k for k in named if k not in terms), *terms]

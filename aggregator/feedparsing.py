@@ -1,4 +1,4 @@
-"""Three adjustments to how feedparser runs; the results are the same, only faster.
+"""Six adjustments to how feedparser runs; the results are the same, only faster.
 
 1. The SAX driver. feedparser asks xml.sax for a parser from the module names in
    feedparser.api.PREFERRED_XML_PARSERS; this module is such a driver (create_parser).
@@ -10,7 +10,6 @@
    typical feed, although the answer is almost always the one it computed for the
    previous tag. The function is pure (two strings in, a string out), so a small cache
    returns the same answers.
-
 3. Copies of content parameters. For every content element feedparser deep-copies a
    small dict of strings (type, language, base) with copy.deepcopy, a tenth of its
    time; a plain copy of a dict whose values are all immutable is the same thing.
@@ -23,8 +22,12 @@
    URI through urllib, which for an absolute http(s) URL of ordinary characters (no
    empty query, no ';' parameters, no fragment, no dot segments to keep) gives back
    the URL as it was: such URLs skip the join.
+6. Element names. xml.sax splits expat's "namespace name prefix" string for every start
+   and end tag; the same few names come back for every entry, so the split is cached,
+   and elements without attributes skip the attribute conversion.
 
-install() applies all five; parse.py calls it once at import.
+install() applies all six; parse.py calls it once at import (the driver of 1 and 6 is
+chosen through PREFERRED_XML_PARSERS).
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ import functools
 import re
 import types
 import urllib.parse
+from collections.abc import Mapping
 from typing import Any
-from xml.sax.expatreader import ExpatParser
+from xml.sax.expatreader import AttributesNSImpl, ExpatParser
 
 import feedparser.api
 import feedparser.mixin
@@ -44,6 +48,7 @@ from feedparser.util import FeedParserDict
 
 BUFFER_SIZE = 1 << 16  # characters of text gathered before they are handed on
 JOIN_CACHE = 1024  # distinct (base, relative) pairs remembered
+NAME_CACHE = 512  # distinct element names remembered
 
 
 class BufferedExpatParser(ExpatParser):
@@ -52,6 +57,28 @@ class BufferedExpatParser(ExpatParser):
         parser = self._parser  # type: ignore[attr-defined]  # set by reset(), not declared
         parser.buffer_text = True
         parser.buffer_size = BUFFER_SIZE
+
+    # Most feed elements have no attributes: for them the (namespace, name) pair is all
+    # there is to convert, and the same few names come back for every entry.
+    def start_element_ns(self, name: str, attrs: Mapping[str, str]) -> None:
+        if attrs:
+            super().start_element_ns(name, attrs)
+        else:
+            handler = self._cont_handler  # type: ignore[attr-defined]  # set by setContentHandler()
+            handler.startElementNS(_name_pair(name), None, AttributesNSImpl({}, {}))
+
+    def end_element_ns(self, name: str) -> None:
+        handler = self._cont_handler  # type: ignore[attr-defined]
+        handler.endElementNS(_name_pair(name), None)
+
+
+@functools.lru_cache(maxsize=NAME_CACHE)
+def _name_pair(name: str) -> tuple[str | None, str]:
+    # expat's "namespace localname [prefix]" as xml.sax.expatreader splits it.
+    parts = name.split()
+    if len(parts) == 1:
+        return None, name
+    return parts[0], parts[1]
 
 
 def create_parser(*args: Any, **kwargs: Any) -> BufferedExpatParser:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -873,8 +874,11 @@ class Store:
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         columns = ", ".join(self._COLUMNS)
-        marks = ", ".join(f":{c}" for c in self._COLUMNS)
-        self.db.conn.executemany(f"INSERT INTO posts ({columns}) VALUES ({marks})", rows)
+        marks = ", ".join("?" for _ in self._COLUMNS)
+        # Positional values: sqlite3 binds a named parameter by building its name anew
+        # for every row.
+        values = map(_ROW_VALUES, rows)
+        self.db.conn.executemany(f"INSERT INTO posts ({columns}) VALUES ({marks})", values)
         self._journal_topics(rows, cleared=False)
 
     def _update(self, rows: list[dict[str, Any]]) -> None:
@@ -1057,3 +1061,6 @@ class Store:
             row[0]: row[1]
             for row in self.db.execute("SELECT feed_url, count(*) FROM posts GROUP BY feed_url")
         }
+
+
+_ROW_VALUES = operator.itemgetter(*Store._COLUMNS)  # a post row's values, in column order

@@ -9,7 +9,16 @@ import pytest
 from aggregator.baseline import QUARANTINE_AFTER, Baseline, judge
 from aggregator.errors import ConfigError
 from aggregator.overrides import load_overrides
-from aggregator.screen import LinearTextModel, ModelError, Verdict, detect_language, is_spam, spam_signals
+from aggregator.screen import (
+    LinearTextModel,
+    ModelError,
+    Verdict,
+    detect_language,
+    is_spam,
+    spam_signals,
+    tokens,
+    tokens_with_case,
+)
 
 
 @pytest.mark.parametrize(
@@ -119,3 +128,25 @@ def test_overrides_file_errors_name_the_entry(tmp_path: Path) -> None:
 def test_missing_model_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="run `aggregator train`"):
         LinearTextModel.load(tmp_path / "screen")
+
+
+def test_ascii_tokenizing_shortcut_matches_the_unicode_patterns() -> None:
+    # ASCII text is tokenized with ASCII patterns (faster); they must find the same words.
+    import json
+
+    from aggregator.screen import _WORD, MODEL_DIR, TOKEN
+
+    texts = [
+        "Don't PANIC: BGP's 802.1X/EAP-TLS on is-is_l2, 10.0.0.0/8 and IPv6 (RFC 9000).",
+        "O'Neil's CAN'T-miss guide -- a_b __init__ x.y. ./path/ trailing-",
+    ]
+    for path in sorted((MODEL_DIR / "data").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            texts.append(f"{row.get('title', '')}\n{row.get('summary', '')}")
+    ascii_texts = [t for t in texts if t.isascii()]
+    assert len(ascii_texts) > 1000
+    for text in ascii_texts:
+        found, ordinary = tokens_with_case(text)
+        assert found == TOKEN.findall(text.lower()) == tokens(text)
+        assert ordinary == [w.lower() for w in _WORD.findall(text) if len(w) > 1 and not w.isupper()]
