@@ -53,11 +53,12 @@ def test_schema_is_created_by_recorded_migrations_in_wal_mode(tmp_path: Path) ->
         "m004_corrections",
         "m005_topic_journal",
         "m006_digests",
+        "m007_partial_indexes",
     ]
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"feeds", "posts", "runs", "fetch_log"} <= tables
     Store(tmp_path / "a.db").close()  # reopening applies nothing twice
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 6
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 7
 
 
 def test_refetching_the_same_content_creates_nothing(tmp_path: Path) -> None:
@@ -168,3 +169,14 @@ def test_backoff_grows_and_is_capped() -> None:
     assert backoff(2) == timedelta(minutes=30)
     assert backoff(4) == timedelta(hours=2)
     assert backoff(40) == timedelta(hours=24)
+
+
+def test_runs_find_overridden_and_corrected_posts_without_reading_every_post(tmp_path: Path) -> None:
+    # Every run asks for them; a full scan would read each post past its content.
+    Store(tmp_path / "a.db").close()
+    conn = sqlite3.connect(tmp_path / "a.db")
+    for where in ("override IS NOT NULL", "corrected = 1"):
+        plan = " ".join(
+            str(r[-1]) for r in conn.execute(f"EXPLAIN QUERY PLAN SELECT id FROM posts WHERE {where}")
+        )
+        assert "USING INDEX" in plan, plan
