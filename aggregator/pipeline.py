@@ -1,8 +1,11 @@
 """The update run: which feeds are due, fetch them concurrently, parse, store.
 
-Fetching is async (one event loop); parsing is CPU-bound pure Python, so for larger
-runs it goes to a pool of worker processes, one per core; storing happens in this
-process, one transaction per feed, as each feed finishes.
+Fetching is async (one event loop). Parsing, screening and storing a fetched feed are
+CPU-bound, so for larger runs they go to a pool of worker processes, one per core: this
+process hands them the bodies in small batches, and each worker parses its batch and
+stores it in one transaction of its own (each feed all or nothing inside it). Parsed
+posts never travel back between processes; only each feed's outcome does. Feeds that
+gave no body (304, errors) are recorded here.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from .config import policy_for
 from .corrections import load_corrections
@@ -41,6 +45,11 @@ POOL_MIN_FEEDS = 16
 # Finished feeds are committed together at least this often, or when this many wait.
 COMMIT_SECONDS = 0.5
 COMMIT_FEEDS = 50
+# Fetched bodies go to a worker in batches of this many (or whatever waits after
+# COMMIT_SECONDS): one transaction per batch.
+BATCH_FEEDS = 12
+# A worker's page cache: it writes only its own batches, and every worker has one.
+WORKER_CACHE_KB = 8000
 GC_THRESHOLD = 20_000  # allocations between collections of the youngest generation
 
 
@@ -81,6 +90,66 @@ def parse_job(
         return exc.message
     except Exception as exc:  # a parser bug must cost one feed, not the run
         return f"could not parse: {type(exc).__name__}: {exc}"
+
+
+@dataclass(frozen=True)
+class StoreJob:
+    """A fetched body for a worker: parse it, screen what is new, store the feed."""
+
+    result: FetchResult  # with the body
+    now: datetime  # the run's clock when the body arrived: what record() stores
+    known: frozenset[str]  # digests of the feed's posts already stored unchanged
+    hint: str | None  # the feed's declared or usual language
+
+
+_worker_stores: dict[tuple[int, int], Store] = {}
+# The parser workers' write lock: made before they are forked, so they share it.
+_write_turn: list[Any] = []
+
+
+def _worker_store(database: str) -> Store:
+    """This worker's own connection to the run's database, opened on its first batch."""
+    key = (os.getpid(), threading.get_ident())
+    store = _worker_stores.get(key)
+    if store is None:
+        store = _worker_stores[key] = Store(database)
+        store.db.execute(f"PRAGMA cache_size = -{WORKER_CACHE_KB}")
+    return store
+
+
+def close_worker_store() -> None:
+    """Close this thread's worker connection, if it has one (the thread pool's)."""
+    store = _worker_stores.pop((os.getpid(), threading.get_ident()), None)
+    if store is not None:
+        store.close()
+
+
+def store_batch(
+    database: str, run_id: int, threshold: float, jobs: Sequence[StoreJob], store: Store | None = None
+) -> list[FeedOutcome]:
+    """Runs in a worker: parse and screen each body, then store every feed of the batch
+    in one transaction, each feed all or nothing (record() uses a savepoint). Parsing
+    comes first, so the database is locked only while writing."""
+    done = []
+    for job in jobs:
+        fetched = job.result
+        assert fetched.body is not None
+        got = parse_job(fetched.url, fetched.body, dict(fetched.headers), job.now, job.known, job.hint)
+        parsed: ParsedFeed | None = None
+        verdicts: dict[str, StoredVerdict] = {}
+        error = None
+        if isinstance(got, str):
+            error = got
+        else:
+            parsed, verdicts = got
+        done.append((replace(fetched, body=None), parsed, job.now, error, verdicts))
+    # Parser workers take turns through a lock of their own: a worker waiting for it
+    # wakes the moment the other is done, where SQLite's busy handler would poll and
+    # sleep. The run's own process (a batch it stores itself) does not take it.
+    turn = _write_turn[0] if store is None and _write_turn else contextlib.nullcontext()
+    store = store or _worker_store(database)
+    with turn, store.batch():
+        return [store.record(run_id, *item, threshold=threshold) for item in done]
 
 
 def _exit_with(pid: int) -> None:
@@ -139,9 +208,11 @@ def start_parsers(workers: int, feeds: int, screener: Screener | None = None) ->
         # What exists now (modules, models) is never garbage: kept out of collections,
         # its pages stay shared with the workers instead of being copied into each.
         gc.freeze()
+        context = multiprocessing.get_context("fork")
+        _write_turn[:] = [context.Lock()]
         pool = ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=multiprocessing.get_context("fork"),
+            mp_context=context,
             initializer=_exit_with,
             initargs=(os.getpid(),),
         )
@@ -232,7 +303,11 @@ def update(
     finally:
         gc.set_threshold(*thresholds)
         if executor is not None:
+            if isinstance(executor, ThreadPoolExecutor):  # its thread's connection
+                with contextlib.suppress(Exception):
+                    executor.submit(close_worker_store).result()
             executor.shutdown(wait=True, cancel_futures=True)
+            _write_turn.clear()
     store.apply_overrides(overrides)
     store.index_topics()
     store.apply_corrections(corrections)
@@ -259,8 +334,9 @@ async def _fetch_all(
         return []
     states = store.feed_states()
     limit = asyncio.Semaphore(config.fetch.concurrency)
-    # Bodies waiting for a parser. A feed keeps its fetch slot until it gets one, so
-    # when parsing is the bottleneck fetching slows down instead of piling up bodies.
+    # Bodies waiting for a worker or being stored. A feed keeps its fetch slot until it
+    # gets one, so when parsing is the bottleneck fetching slows down instead of piling
+    # up bodies.
     backlog = asyncio.Semaphore(workers * 16)
     assert executor is not None
     loop = asyncio.get_running_loop()
@@ -276,31 +352,52 @@ async def _fetch_all(
     known_hashes = store.all_content_hashes()
     threshold = screener.threshold if screener else 0.5
 
-    async def parse(result: FetchResult) -> Parsed | str:
+    def finished(stored: list[FeedOutcome]) -> None:
+        outcomes.extend(stored)
+        if progress:
+            for outcome in stored:
+                progress(outcome)
+
+    # Fetched bodies wait here until a batch goes to a worker.
+    queued: list[StoreJob] = []
+    batches: set[asyncio.Task[None]] = set()
+
+    async def store_jobs(jobs: list[StoreJob]) -> None:
         nonlocal broken
-        assert result.body is not None
-        hint = declared.get(result.url) or usual_languages.get(result.url)
-        args = (
-            result.url,
-            result.body,
-            dict(result.headers),
-            clock(),
-            known_hashes.get(result.url, frozenset()),
-            hint,
-        )
-        if not broken:
-            try:
-                return await loop.run_in_executor(executor, parse_job, *args)
-            except BrokenProcessPool:
-                broken = True  # a worker died (killed for memory?): finish in this process
-        return parse_job(*args)
+        try:
+            stored = None
+            if not broken:
+                try:
+                    stored = await loop.run_in_executor(
+                        executor, store_batch, store.path, run_id, threshold, jobs
+                    )
+                except BrokenProcessPool:
+                    broken = True  # a worker died (killed for memory?): finish in this process
+            if stored is None:
+                stored = store_batch(store.path, run_id, threshold, jobs, store)
+        except Exception as exc:  # never let one batch end the run: its feeds failed
+            why = f"internal error: {type(exc).__name__}: {exc}"
+            pending.extend(
+                (FetchResult(url=job.result.url, status=None, outcome=Outcome.ERROR), None, clock(), why, {})
+                for job in jobs
+            )
+            stored = []
+        finally:
+            for _ in jobs:
+                backlog.release()
+        finished(stored)
+
+    def dispatch() -> None:
+        if queued:
+            jobs = queued[:]
+            queued.clear()
+            task = asyncio.create_task(store_jobs(jobs))
+            batches.add(task)
+            task.add_done_callback(batches.discard)
 
     async def one(feed: FeedConfig) -> None:
         state = states.get(feed.url)
-        parsed: ParsedFeed | None = None
-        verdicts: dict[str, StoredVerdict] = {}
         error: str | None = None
-        queued = False
         try:
             async with limit:
                 result = await fetcher.fetch(
@@ -309,39 +406,34 @@ async def _fetch_all(
                     last_modified=state.last_modified if state else None,
                     policy=policy_for(config, feed),
                 )
-                if result.body is not None:
+                if (
+                    result.outcome is Outcome.OK
+                    and not force
+                    and state is not None
+                    and state.body_hash is not None
+                    and result.body_hash == state.body_hash
+                ):
+                    # A server without validators sent the same bytes again: nothing to parse.
+                    result = replace(result, outcome=Outcome.NOT_MODIFIED, body=None)
+                if result.outcome is Outcome.OK and result.body is not None:
                     await backlog.acquire()
-                    queued = True
-            if (
-                result.outcome is Outcome.OK
-                and not force
-                and state is not None
-                and state.body_hash is not None
-                and result.body_hash == state.body_hash
-            ):
-                # A server without validators sent the same bytes again: nothing to parse.
-                result = replace(result, outcome=Outcome.NOT_MODIFIED, body=None)
-            if result.outcome is Outcome.OK and result.body is not None:
-                got = await parse(result)
-                if isinstance(got, str):
-                    error = got
-                else:
-                    parsed, verdicts = got
+                    hint = declared.get(result.url) or usual_languages.get(result.url)
+                    known = known_hashes.get(result.url, frozenset())
+                    queued.append(StoreJob(result, clock(), known, hint))
+                    if len(queued) >= BATCH_FEEDS:
+                        dispatch()
+                    return
         except Exception as exc:  # never let one feed end the run
             result = FetchResult(url=feed.url, status=None, outcome=Outcome.ERROR)
             error = f"internal error: {type(exc).__name__}: {exc}"
-        finally:
-            if queued:
-                backlog.release()
-        pending.append((result, parsed, clock(), error, verdicts))
+        pending.append((result, None, clock(), error, {}))
         if len(pending) >= COMMIT_FEEDS:
             commit()
 
-    # Finished feeds are stored together, a commit every COMMIT_SECONDS (or COMMIT_FEEDS
-    # feeds): one commit per feed would write the same index pages to the WAL again and
-    # again. Each feed is still all or nothing (a savepoint inside the transaction), and
-    # a run killed before a commit leaves those feeds' validators unchanged, so the next
-    # run fetches them again: nothing is lost or stored twice.
+    # Feeds without a body to store (304s, failures) are recorded here, together, a
+    # commit every COMMIT_SECONDS (or COMMIT_FEEDS feeds). A run killed before a commit
+    # leaves those feeds' state unchanged, so the next run fetches them again: nothing
+    # is lost or stored twice. The workers' batches work the same way.
     pending: list[tuple[FetchResult, ParsedFeed | None, datetime, str | None, dict[str, StoredVerdict]]] = []
 
     def commit() -> None:
@@ -351,24 +443,25 @@ async def _fetch_all(
         pending.clear()
         with store.batch():
             stored = [store.record(run_id, *item, threshold=threshold) for item in batch]
-        outcomes.extend(stored)
-        if progress:
-            for outcome in stored:
-                progress(outcome)
+        finished(stored)
 
-    async def committer() -> None:
+    async def ticker() -> None:
         while True:
             await asyncio.sleep(COMMIT_SECONDS)
+            dispatch()
             commit()
 
-    ticker = asyncio.create_task(committer())
+    tick = asyncio.create_task(ticker())
     try:
         await asyncio.gather(*(one(feed) for feed in feeds))
+        dispatch()
+        while batches:
+            await asyncio.gather(*batches)
         commit()
     finally:
-        ticker.cancel()
+        tick.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await ticker
+            await tick
         if own_fetcher:
             await fetcher.aclose()
     return outcomes

@@ -8,6 +8,7 @@ untouched, and the next run completes the rest.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import operator
@@ -319,12 +320,32 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _tx(self) -> Any:
-        return self.db.atomic()
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[None]:
+        """A write transaction, or a savepoint inside the one already open.
+
+        BEGIN IMMEDIATE takes the write lock at once, waiting (busy_timeout) while
+        another connection writes: the run's parser workers write their own batches.
+        A deferred transaction that reads first and writes later would instead fail at
+        once with "database is locked" when another writer committed in between.
+        """
+        conn = self.db.conn
+        if conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     def batch(self) -> Any:
         """One transaction around several record() calls; each stays all or nothing."""
-        return self.db.atomic()
+        return self._tx()
 
     # -- feeds --------------------------------------------------------------
 
