@@ -16,6 +16,7 @@ import gc
 import multiprocessing
 import os
 import select
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -50,6 +51,7 @@ COMMIT_FEEDS = 50
 BATCH_FEEDS = 12
 # A worker's page cache: it writes only its own batches, and every worker has one.
 WORKER_CACHE_KB = 8000
+CHECKPOINT_SECONDS = 1.0  # how often the run copies the workers' WAL into the database
 GC_THRESHOLD = 20_000  # allocations between collections of the youngest generation
 
 
@@ -114,7 +116,39 @@ def _worker_store(database: str) -> Store:
     if store is None:
         store = _worker_stores[key] = Store(database)
         store.db.execute(f"PRAGMA cache_size = -{WORKER_CACHE_KB}")
+        if _write_turn:
+            # A parser worker never checkpoints (that waits for the disk while its core
+            # could parse): the run's own process does, in the background (Checkpointer).
+            store.db.execute("PRAGMA wal_autocheckpoint = 0")
     return store
+
+
+class Checkpointer:
+    """Copies the WAL into the database file now and then, in a thread of the run's
+    process with its own connection, while the parser workers write: they then never
+    wait for the disk themselves. A passive checkpoint never blocks a writer."""
+
+    def __init__(self, database: str, every: float = CHECKPOINT_SECONDS) -> None:
+        self.database, self.every = database, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
+
+    def __enter__(self) -> Checkpointer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.database, timeout=30, isolation_level=None)
+        try:
+            while not self._stop.wait(self.every):
+                with contextlib.suppress(sqlite3.Error):  # busy, say: the next one catches up
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
 
 
 def close_worker_store() -> None:
@@ -294,12 +328,14 @@ def update(
     # collect the youngest generation less often than Python's default of every 700.
     thresholds = gc.get_threshold()
     gc.set_threshold(GC_THRESHOLD, *thresholds[1:])
+    checkpoints = Checkpointer(store.path) if _write_turn else contextlib.nullcontext()
     try:
-        outcomes += asyncio.run(
-            _fetch_all(
-                config, store, run_id, due, clock, progress, fetcher, executor, workers, force, screener
+        with checkpoints:
+            outcomes += asyncio.run(
+                _fetch_all(
+                    config, store, run_id, due, clock, progress, fetcher, executor, workers, force, screener
+                )
             )
-        )
     finally:
         gc.set_threshold(*thresholds)
         if executor is not None:
