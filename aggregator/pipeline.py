@@ -421,12 +421,18 @@ async def _fetch_all(
         finally:
             for _ in jobs:
                 backlog.release()
+            running[0] -= 1
         finished(stored)
+        if queued and running[0] < workers:
+            dispatch()  # this worker is free: give it what waits
+
+    running = [0]  # batches with a worker
 
     def dispatch() -> None:
         if queued:
-            jobs = queued[:]
-            queued.clear()
+            jobs = queued[:BATCH_FEEDS]
+            del queued[:BATCH_FEEDS]
+            running[0] += 1
             task = asyncio.create_task(store_jobs(jobs))
             batches.add(task)
             task.add_done_callback(batches.discard)
@@ -456,7 +462,9 @@ async def _fetch_all(
                     hint = declared.get(result.url) or usual_languages.get(result.url)
                     known = known_hashes.get(result.url, frozenset())
                     queued.append(StoreJob(result, clock(), known, hint))
-                    if len(queued) >= BATCH_FEEDS:
+                    # A full batch goes at once; so does any body while a worker is idle
+                    # (the first ones of a run, the last ones).
+                    if len(queued) >= BATCH_FEEDS or running[0] < workers:
                         dispatch()
                     return
         except Exception as exc:  # never let one feed end the run
@@ -484,13 +492,20 @@ async def _fetch_all(
     async def ticker() -> None:
         while True:
             await asyncio.sleep(COMMIT_SECONDS)
-            dispatch()
+            while queued and running[0] < workers:
+                dispatch()
             commit()
 
     tick = asyncio.create_task(ticker())
     try:
         await asyncio.gather(*(one(feed) for feed in feeds))
-        dispatch()
+        while queued:
+            dispatch()
+        if batches:
+            # Every body is with a worker now. While they parse the last batches, move
+            # the topics journaled so far into post_topics: the run's end then only
+            # moves what those batches add, instead of all of it with both cores idle.
+            store.index_topics()
         while batches:
             await asyncio.gather(*batches)
         commit()
