@@ -52,3 +52,7 @@ class BlockedAddress(FetchError):
 
 class ParseError(FeedError):
     """The response body is not a usable feed."""
+
+
+class ModelError(AggregatorError):
+    """The trained model is missing, damaged or made for another version."""

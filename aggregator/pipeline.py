@@ -25,18 +25,29 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from . import cards
 from .config import policy_for
 from .corrections import load_corrections
-from .errors import AggregatorError, ParseError
+from .errors import AggregatorError, ModelError, ParseError
 from .fetch import Fetcher
 from .lock import RunLock
 from .overrides import load_overrides
-from .parse import read_feed
-from .screen import Screener, StoredVerdict
 from .store import Store
-from .types import Config, FeedConfig, FeedOutcome, FetchResult, Outcome, ParsedFeed, RunSummary
+from .types import (
+    Config,
+    FeedConfig,
+    FeedOutcome,
+    FetchResult,
+    Outcome,
+    ParsedFeed,
+    RunSummary,
+    StoredVerdict,
+)
+
+if TYPE_CHECKING:
+    from .screen import Screener
 
 Clock = Callable[[], datetime]
 Progress = Callable[[FeedOutcome], None]
@@ -59,9 +70,23 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-# The screener the parser workers use: set before they are forked, so each worker has
-# the loaded model without it being sent along with every feed.
-_worker_screener: list[Screener] = []
+# The screener that parse_job uses in this process, by allowed languages. The parser
+# workers load it when they start, while the run's process begins fetching; the run's
+# process itself only needs it when it parses (small runs, or when a worker died), and
+# never imports NumPy, feedparser or nh3 otherwise.
+_screeners: dict[tuple[str, ...], Screener] = {}
+_languages: list[tuple[str, ...]] = [("en",)]  # the run's allowed languages
+
+
+def _screener() -> Screener:
+    languages = _languages[0]
+    screener = _screeners.get(languages)
+    if screener is None:
+        from .screen import Screener
+
+        screener = _screeners[languages] = Screener.load(languages)
+    return screener
+
 
 Parsed = tuple[ParsedFeed, dict[str, StoredVerdict]]
 
@@ -77,15 +102,18 @@ def parse_job(
     """Runs in a worker: the parsed feed and verdicts for its new or changed entries, or
     the reason the body is not a usable feed. Entries already stored unchanged are not
     screened again: language detection runs once per post content."""
+    from .parse import read_feed
+
+    screener = _screener()  # a missing or damaged model is the run's error, not the feed's
     try:
         parsed, leads = read_feed(url, body, headers, now)
         fresh = [
             (e, lead) for e, lead in zip(parsed.entries, leads, strict=True) if e.content_hash not in known
         ]
         verdicts: dict[str, StoredVerdict] = {}
-        if fresh and _worker_screener:
+        if fresh:
             hint = hint or (parsed.language or "")[:2].lower() or None
-            found = _worker_screener[0].screen([(e.title, lead, hint) for e, lead in fresh])
+            found = screener.screen([(e.title, lead, hint) for e, lead in fresh])
             verdicts = {e.content_hash: v.stored() for (e, _), v in zip(fresh, found, strict=True)}
         return parsed, verdicts
     except ParseError as exc:
@@ -186,8 +214,15 @@ def store_batch(
         return [store.record(run_id, *item, threshold=threshold) for item in done]
 
 
+def _start_worker(pid: int) -> None:
+    """Worker initializer: exit with the run, then load the models (see _exit_with)."""
+    _exit_with(pid)
+    with contextlib.suppress(ModelError):  # parse_job raises it again, for the run to report
+        _screener()
+
+
 def _exit_with(pid: int) -> None:
-    """Worker initializer: exit as soon as the run that started this worker is gone.
+    """Exit as soon as the run that started this worker is gone.
 
     A pool worker blocks on its task queue forever if the run is killed with SIGKILL;
     cron would pile them up run after run.
@@ -233,11 +268,13 @@ def start_parsers(workers: int, feeds: int, screener: Screener | None = None) ->
     """The parser pool for a run: worker processes when the run is big enough.
 
     Call it before the event loop starts: the workers are forked at once, while this
-    process has no other thread (a fork copies locks other threads may hold). Forked
-    workers share the already imported code with this process, which keeps the run's
-    memory low and needs no fork server.
+    process has no other thread (a fork copies locks other threads may hold). They load
+    the models themselves (unless a screener is given, which they then share), while
+    this process goes on to fetch.
     """
-    _worker_screener[:] = [screener] if screener else []
+    if screener is not None:
+        _languages[0] = screener.languages
+        _screeners[screener.languages] = screener
     if workers > 1 and feeds >= POOL_MIN_FEEDS:
         # What exists now (modules, models) is never garbage: kept out of collections,
         # its pages stay shared with the workers instead of being copied into each.
@@ -247,10 +284,10 @@ def start_parsers(workers: int, feeds: int, screener: Screener | None = None) ->
         pool = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=context,
-            initializer=_exit_with,
+            initializer=_start_worker,
             initargs=(os.getpid(),),
         )
-        pool.submit(_noop).result()  # a fork pool starts every worker on its first task
+        pool.submit(_noop)  # a fork pool forks every worker on its first task
         return pool
     return ThreadPoolExecutor(max_workers=1)
 
@@ -310,11 +347,12 @@ def update(
     screener: Screener | None = None,
 ) -> RunSummary:
     """Fetch every due feed and store what changed. Feed failures are outcomes, not errors."""
-    screener = screener or Screener.load(config.languages)
+    _languages[0] = config.languages
+    # The cards say all this process needs of the models (and that they are there).
+    threshold = screener.threshold if screener else cards.screen_threshold()
+    topics = screener.topics.topics if screener and screener.topics else cards.topic_names()
     overrides = load_overrides(overrides_path(config))
-    corrections = load_corrections(
-        corrections_path(config), screener.topics.topics if screener.topics else ()
-    )
+    corrections = load_corrections(corrections_path(config), topics)
     now = clock()
     store.sync_feeds(config.feeds, now)
     due, skipped = due_feeds(config, store, now, force, only)
@@ -333,7 +371,7 @@ def update(
         with checkpoints:
             outcomes += asyncio.run(
                 _fetch_all(
-                    config, store, run_id, due, clock, progress, fetcher, executor, workers, force, screener
+                    config, store, run_id, due, clock, progress, fetcher, executor, workers, force, threshold
                 )
             )
     finally:
@@ -364,7 +402,7 @@ async def _fetch_all(
     executor: Executor | None,
     workers: int,
     force: bool = False,
-    screener: Screener | None = None,
+    threshold: float = 0.5,
 ) -> list[FeedOutcome]:
     if not feeds:
         return []
@@ -386,7 +424,6 @@ async def _fetch_all(
     # Read once for the whole run: one query each instead of two per feed.
     usual_languages = store.usual_languages()
     known_hashes = store.all_content_hashes()
-    threshold = screener.threshold if screener else 0.5
 
     def finished(stored: list[FeedOutcome]) -> None:
         outcomes.extend(stored)
@@ -411,6 +448,8 @@ async def _fetch_all(
                     broken = True  # a worker died (killed for memory?): finish in this process
             if stored is None:
                 stored = store_batch(store.path, run_id, threshold, jobs, store)
+        except ModelError:
+            raise  # no feed can be screened: the run's error, reported as such
         except Exception as exc:  # never let one batch end the run: its feeds failed
             why = f"internal error: {type(exc).__name__}: {exc}"
             pending.extend(

@@ -28,12 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import AggregatorError
+from .cards import MODEL_DIR as MODEL_DIR
+from .errors import ModelError as ModelError
+from .types import StoredVerdict as StoredVerdict
 
 if TYPE_CHECKING:
     from .classify import Tag, TopicModel
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
 TEXT_LIMIT = 400  # characters of title + text screened: enough to decide, cheap to run
 
 # -- language -------------------------------------------------------------------------
@@ -224,10 +225,6 @@ def is_spam(signals: list[str]) -> bool:
 
 
 # -- the model --------------------------------------------------------------------------
-
-
-class ModelError(AggregatorError):
-    """The trained model is missing, damaged or made for another version."""
 
 
 TOKEN = re.compile(r"(?u)[\w][\w.\-/]*\w|\w")
@@ -464,20 +461,6 @@ class Verdict:
             tags_json=json.dumps([t.as_dict() for t in self.tags], ensure_ascii=False),
             topics=tuple((t.topic, round(t.score, 4)) for t in self.tags),
         )
-
-
-@dataclass(frozen=True)
-class StoredVerdict:
-    """What the store writes for a screened post: the decision, and the columns as text."""
-
-    keep: bool
-    reason: str | None
-    lang: str
-    score: float
-    model_version: str
-    scores_json: str  # Verdict.scores() as JSON, keys sorted
-    tags_json: str  # [{"topic", "score", "terms"}, ...] as JSON
-    topics: tuple[tuple[str, float], ...]  # (topic, score) of every tag
 
 
 @lru_cache(maxsize=8)

@@ -26,8 +26,7 @@ from .baseline import Baseline, judge
 from .corrections import Corrections
 from .errors import DatabaseError
 from .overrides import Overrides
-from .screen import StoredVerdict
-from .types import FeedConfig, FeedOutcome, FetchResult, Outcome, ParsedEntry, ParsedFeed
+from .types import FeedConfig, FeedOutcome, FetchResult, Outcome, ParsedEntry, ParsedFeed, StoredVerdict
 
 migrations = Migrations("aggregator")
 

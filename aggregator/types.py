@@ -216,3 +216,17 @@ class RunSummary:
             f"{self.count(Outcome.SKIPPED)} skipped; "
             f"{self.new} new posts, {self.updated} updated"
         )
+
+
+@dataclass(frozen=True)
+class StoredVerdict:
+    """What the store writes for a screened post: the decision, and the columns as text."""
+
+    keep: bool
+    reason: str | None
+    lang: str
+    score: float
+    model_version: str
+    scores_json: str  # Verdict.scores() as JSON, keys sorted
+    tags_json: str  # [{"topic", "score", "terms"}, ...] as JSON
+    topics: tuple[tuple[str, float], ...]  # (topic, score) of every tag
