@@ -128,7 +128,6 @@ class StoreJob:
 
     result: FetchResult  # with the body
     now: datetime  # the run's clock when the body arrived: what record() stores
-    known: frozenset[str]  # digests of the feed's posts already stored unchanged
     hint: str | None  # the feed's declared or usual language
 
 
@@ -191,12 +190,16 @@ def store_batch(
 ) -> list[FeedOutcome]:
     """Runs in a worker: parse and screen each body, then store every feed of the batch
     in one transaction, each feed all or nothing (record() uses a savepoint). Parsing
-    comes first, so the database is locked only while writing."""
+    comes first, so the database is locked only while writing. store: the run's own,
+    when the run's process stores the batch itself."""
+    worker = store is None
+    store = store or _worker_store(database)
     done = []
     for job in jobs:
         fetched = job.result
         assert fetched.body is not None
-        got = parse_job(fetched.url, fetched.body, dict(fetched.headers), job.now, job.known, job.hint)
+        known = store.content_hashes(fetched.url)  # stored unchanged: not screened again
+        got = parse_job(fetched.url, fetched.body, dict(fetched.headers), job.now, known, job.hint)
         parsed: ParsedFeed | None = None
         verdicts: dict[str, StoredVerdict] = {}
         error = None
@@ -208,8 +211,7 @@ def store_batch(
     # Parser workers take turns through a lock of their own: a worker waiting for it
     # wakes the moment the other is done, where SQLite's busy handler would poll and
     # sleep. The run's own process (a batch it stores itself) does not take it.
-    turn = _write_turn[0] if store is None and _write_turn else contextlib.nullcontext()
-    store = store or _worker_store(database)
+    turn = _write_turn[0] if worker and _write_turn else contextlib.nullcontext()
     with turn, store.batch():
         return [store.record(run_id, *item, threshold=threshold) for item in done]
 
@@ -421,9 +423,8 @@ async def _fetch_all(
     broken = False
 
     declared = {f.url: f.language for f in config.feeds}
-    # Read once for the whole run: one query each instead of two per feed.
+    # Read once for the whole run: one query instead of one per feed.
     usual_languages = store.usual_languages()
-    known_hashes = store.all_content_hashes()
 
     def finished(stored: list[FeedOutcome]) -> None:
         outcomes.extend(stored)
@@ -499,8 +500,7 @@ async def _fetch_all(
                 if result.outcome is Outcome.OK and result.body is not None:
                     await backlog.acquire()
                     hint = declared.get(result.url) or usual_languages.get(result.url)
-                    known = known_hashes.get(result.url, frozenset())
-                    queued.append(StoreJob(result, clock(), known, hint))
+                    queued.append(StoreJob(result, clock(), hint))
                     # A full batch goes at once; so does any body while a worker is idle
                     # (the first ones of a run, the last ones).
                     if len(queued) >= BATCH_FEEDS or running[0] < workers:

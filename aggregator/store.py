@@ -733,12 +733,12 @@ class Store:
         )
         return rows[0] if len(rows) == 1 or (rows and rows[0]["id"] == post_id) else None
 
-    def all_content_hashes(self) -> dict[str, frozenset[str]]:
-        """Each feed's stored post digests: what needs no screening again."""
-        found: dict[str, set[str]] = {}
-        for feed_url, digest in self.db.execute("SELECT feed_url, content_hash FROM posts"):
-            found.setdefault(feed_url, set()).add(digest)
-        return {url: frozenset(digests) for url, digests in found.items()}
+    def content_hashes(self, feed_url: str) -> frozenset[str]:
+        """A feed's stored post digests: what needs no screening again. Asked per feed
+        that sent a body: reading them for every feed would read every post (the digest
+        is stored after the content)."""
+        rows = self.db.execute("SELECT content_hash FROM posts WHERE feed_url = ?", [feed_url])
+        return frozenset(digest for (digest,) in rows)
 
     def usual_languages(self) -> dict[str, str]:
         rows = self.db.execute("SELECT url, base_lang FROM feeds WHERE base_lang IS NOT NULL")
