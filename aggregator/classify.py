@@ -158,17 +158,8 @@ class TopicModel:
 
     def tag(self, words: list[str], features: Features | None = None) -> list[Tag]:
         """Topics of a post's tokens; features: hashed(words) when the caller has them."""
-        features = features or hashed(words, self.n_features)
-        gathered = self.rows(features[0])
-        scores = self.scores(words, features)
-        return self._tags(
-            words,
-            self.keywords.hits(words),
-            scores.tolist(),
-            (scores >= self.low).tolist(),
-            (scores >= self.high).tolist(),
-            gathered,
-        )
+        index, weight = features or hashed(words, self.n_features)
+        return self.tag_batch([words], FeatureBatch(index, weight, np.array([0, len(index)])))[0]
 
     def tag_batch(
         self,
@@ -182,65 +173,100 @@ class TopicModel:
             found = [self.keywords.hits(words) for words in token_lists]
         gathered = self.rows(batch.index)  # (grams, topics), once for the whole batch
         z = batch.sums(gathered) + self.intercept
-        scores = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        probabilities = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
         # Compared for all posts at once; the rest works on plain lists.
-        low, high = (scores >= self.low).tolist(), (scores >= self.high).tolist()
-        bounds = batch.bounds.tolist()
-        return [
-            self._tags(words, hits, post_scores, low[i], high[i], gathered[bounds[i] : bounds[i + 1]])
-            for i, (words, hits, post_scores) in enumerate(
-                zip(token_lists, found, scores.tolist(), strict=True)
-            )
+        low, high = (probabilities >= self.low).tolist(), (probabilities >= self.high).tolist()
+        scores = probabilities.tolist()
+        chosen = [
+            self._choose(words, hits, post_scores, low[i], high[i])
+            for i, (words, hits, post_scores) in enumerate(zip(token_lists, found, scores, strict=True))
         ]
+        ranked = self._ranked_grams(gathered, batch.bounds, [topics for topics, _ in chosen])
+        width = len(self.topics)
+        tags = []
+        for i, (words, post_scores, (topics, strong)) in enumerate(
+            zip(token_lists, scores, chosen, strict=True)
+        ):
+            n = len(words)
+            post_tags = []
+            for j in topics:
+                # Positions are the words first, then the pairs of neighbouring words.
+                terms: list[str] = []
+                for k in ranked.get(i * width + j, ()):
+                    gram = words[k] if k < n else f"{words[k - n]} {words[k - n + 1]}"
+                    if gram not in terms:
+                        terms.append(gram)
+                        if len(terms) == TERMS_PER_TAG:
+                            break
+                named = strong.get(j)
+                if named:  # a topic a strong keyword gave names that keyword first
+                    terms = [*(k for k in named if k not in terms), *terms]
+                post_tags.append(Tag(self.topics[j], post_scores[j], tuple(terms[:TERMS_PER_TAG])))
+            tags.append(post_tags)
+        return tags
 
-    def _tags(
+    def _choose(
         self,
         words: list[str],
         found: dict[str, frozenset[str]],
         scores: list[float],
         low: list[bool],
         high: list[bool],
-        gathered: np.ndarray[Any, Any],
-    ) -> list[Tag]:
-        """The topics whose score clears their threshold, each with the grams that weigh
-        most for it. found: the post's keyword hits; low/high: whether each topic's score
-        clears its low (needs keyword evidence) and high threshold; gathered: the weight
-        rows of the post's grams (words, then pairs)."""
+    ) -> tuple[list[int], dict[int, list[str]]]:
+        """The topic columns a post gets, best score first, and the strong keywords it
+        names per column. found: the post's keyword hits; low/high: whether each topic's
+        score clears its low (needs keyword evidence) and high threshold."""
         candidates = [i for i, clears in enumerate(low) if clears]
         strong = self._strong_in(found)
         if not candidates and not strong:
-            return []
+            return [], strong
         unsure = [i for i in candidates if not high[i]]
         evidence = self.keywords.evidence(words, found) if unsure or strong else set()
         chosen = [i for i in candidates if high[i] or self.topics[i] in evidence]
         # A strong keyword tags by itself, unless it only appears inside an excluded
         # phrase ("multicast dns"), which evidence() already discounts.
         chosen += [i for i in sorted(strong) if i not in chosen and self.topics[i] in evidence]
-        if not chosen:
-            return []
         chosen.sort(key=lambda j: -scores[j])
-        weights = gathered[:, chosen]  # (grams, chosen)
-        # Each topic's grams by weight, best first: one sort for all chosen topics. Only
-        # grams that raise a topic's score name it: those are a prefix of each column.
-        order = np.argsort(-weights, axis=0, kind="stable")[: TERMS_PER_TAG * 3]
-        positive = (weights[order, np.arange(len(chosen))] > 0).sum(axis=0).tolist()
-        tags = []
-        n = len(words)
-        for i, positions, count in zip(chosen, order.T.tolist(), positive, strict=True):
-            # Positions are the words first, then the pairs of neighbouring words. Most
-            # posts name their best terms once: look further only when they repeat.
-            terms: list[str] = []
-            for window in (positions[: min(count, TERMS_PER_TAG + 2)], positions[TERMS_PER_TAG + 2 : count]):
-                grams = [words[k] if k < n else f"{words[k - n]} {words[k - n + 1]}" for k in window]
-                terms = list(dict.fromkeys([*terms, *grams]))
-                if len(terms) >= TERMS_PER_TAG:
-                    break
-            terms = terms[:TERMS_PER_TAG]
-            named = strong.get(i)
-            if named:  # a topic a strong keyword gave names that keyword first
-                terms = [*(k for k in named if k not in terms), *terms]
-            tags.append(Tag(self.topics[i], scores[i], tuple(terms[:TERMS_PER_TAG])))
-        return tags
+        return chosen, strong
+
+    @staticmethod
+    def _ranked_grams(
+        gathered: np.ndarray[Any, Any], bounds: np.ndarray[Any, Any], chosen: list[list[int]]
+    ) -> dict[int, list[int]]:
+        """For each post i and topic column j it gets (key i * topics + j): the positions
+        of the post's grams that raise j's score, highest weight first (ties: first
+        position first), at most TERMS_PER_TAG * 3. One sort for the whole batch."""
+        posts, width = len(chosen), gathered.shape[1]
+        wanted = np.zeros((posts, width), dtype=bool)
+        for i, topics in enumerate(chosen):
+            wanted[i, topics] = True
+        lengths = np.diff(bounds)
+        owner = np.repeat(np.arange(posts), lengths)  # the post of every gram
+        grams, topic = np.nonzero((gathered > 0) & wanted[owner])
+        if not len(grams):
+            return {}
+        pair = owner[grams].astype(np.int64) * width + topic
+        position = grams - bounds[owner[grams]]
+        # Positive float32 weights order as their bit patterns do: a descending weight is
+        # an ascending complement, and (pair, weight, position) packs into one integer.
+        inverse = (np.uint32(0xFFFFFFFF) - gathered[grams, topic].astype(np.float32).view(np.uint32)).astype(
+            np.int64
+        )
+        position_bits = max(1, int(lengths.max()).bit_length())
+        if int(pair.max()).bit_length() + 32 + position_bits <= 63:
+            key = (pair << (32 + position_bits)) | (inverse << position_bits) | position
+            key.sort()
+            pair, position = key >> (32 + position_bits), key & ((1 << position_bits) - 1)
+        else:  # too many grams to pack: sort by the three keys
+            order = np.lexsort((position, inverse, pair))
+            pair, position = pair[order], position[order]
+        starts = np.flatnonzero(np.concatenate(([True], pair[1:] != pair[:-1])))
+        rank = np.arange(len(pair)) - np.repeat(starts, np.diff(np.append(starts, len(pair))))
+        keep = rank < TERMS_PER_TAG * 3
+        ranked: dict[int, list[int]] = {}
+        for p, k in zip(pair[keep].tolist(), position[keep].tolist(), strict=True):
+            ranked.setdefault(p, []).append(k)
+        return ranked
 
 
 @dataclass(frozen=True)

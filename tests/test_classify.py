@@ -13,7 +13,7 @@ from aggregator.classify import keyword_index, load_taxonomy
 from aggregator.cli import cli
 from aggregator.feedserver import FeedServer, Route
 from aggregator.pipeline import update
-from aggregator.screen import Screener, hashed, tokens
+from aggregator.screen import Screener, tokens
 from aggregator.store import Store
 
 
@@ -183,12 +183,36 @@ def test_a_strong_keyword_tags_by_itself_but_not_inside_an_excluded_phrase() -> 
     no = [False] * len(model.topics)
 
     def tags_with_zero_scores(title: str) -> dict[str, tuple[str, ...]]:
+        # The topics a post gets with every score at zero, and the strong keywords named.
         words = tokens(title)
-        gathered = model.rows(hashed(words, model.n_features)[0])
-        found = model.keywords.hits(words)
-        return {t.topic: t.terms for t in model._tags(words, found, nothing, no, no, gathered)}
+        chosen, strong = model._choose(words, model.keywords.hits(words), nothing, no, no)
+        return {model.topics[j]: tuple(strong.get(j, ())) for j in chosen}
 
     assert "multicast" in tags_with_zero_scores("MSDP between two sites")
     assert tags_with_zero_scores("MSDP between two sites")["multicast"][0] == "msdp"
     assert tags_with_zero_scores("Lunch and a walk in the park") == {}
     assert "multicast" not in tags_with_zero_scores("multicast dns reflectors on the guest network")
+
+
+def test_terms_are_ranked_for_a_whole_batch_as_for_each_post_alone() -> None:
+    # Terms come from one sort over a feed's posts; each post's and topic's ranking must
+    # be the plain one: weights above zero, highest first, ties by position.
+    import numpy as np
+
+    from aggregator.classify import TERMS_PER_TAG, TopicModel
+
+    rng = np.random.default_rng(7)
+    lengths = [0, 1, 5, 40, 399, 17]
+    bounds = np.concatenate(([0], np.cumsum(lengths)))
+    # Few distinct values, so ties and zero weights are common.
+    gathered = rng.choice(np.array([-0.5, 0.0, 0.25, 0.5, 1.0, 2.0], dtype=np.float32), (bounds[-1], 6))
+    chosen = [[0, 1], [2], [5, 0, 3], [1, 2, 3, 4], [4], []]
+    ranked = TopicModel._ranked_grams(gathered, bounds, chosen)
+    for i, topics in enumerate(chosen):
+        rows = gathered[bounds[i] : bounds[i + 1]]
+        for j in topics:
+            plain = sorted((k for k in range(len(rows)) if rows[k, j] > 0), key=lambda k: (-rows[k, j], k))[
+                : TERMS_PER_TAG * 3
+            ]
+            assert ranked.get(i * 6 + j, []) == plain
+    assert set(ranked) <= {i * 6 + j for i, topics in enumerate(chosen) for j in topics}
