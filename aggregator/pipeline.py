@@ -212,8 +212,16 @@ def store_batch(
     # wakes the moment the other is done, where SQLite's busy handler would poll and
     # sleep. The run's own process (a batch it stores itself) does not take it.
     turn = _write_turn[0] if worker and _write_turn else contextlib.nullcontext()
+    outcomes = []
     with turn, store.batch():
-        return [store.record(run_id, *item, threshold=threshold) for item in done]
+        for fetched, parsed, now, error, verdicts in done:
+            try:
+                outcomes.append(store.record(run_id, fetched, parsed, now, error, verdicts, threshold))
+            except Exception as exc:  # the feed's savepoint is rolled back: the rest go on
+                why = f"could not store: {type(exc).__name__}: {exc}"
+                failed = replace(fetched, outcome=Outcome.ERROR)
+                outcomes.append(store.record(run_id, failed, None, now, why, {}, threshold))
+    return outcomes
 
 
 def _start_worker(pid: int) -> None:

@@ -200,3 +200,28 @@ def test_only_the_named_feeds_are_fetched(
         assert server.hits("/a.xml") == 0
         summary = update(config, store, clock=clock, only=[server.url("/a.xml")])
         assert [o.url for o in summary.outcomes] == [server.url("/a.xml")]
+
+
+def test_a_feed_that_cannot_be_stored_fails_alone(
+    server: FeedServer, write_config: WriteConfig, clock: Clock, monkeypatch
+) -> None:
+    # Feeds are stored in batches, one transaction each; one feed failing to store must
+    # not take the others of its batch with it.
+    for name in ("a", "b", "c"):
+        serve_fixture(server, f"/{name}.xml", "rss2.xml", etag='"1"')
+    config = write_config(["/a.xml", "/b.xml", "/c.xml"])
+    original = Store._store_entries
+
+    def broken(self, feed_url, *args, **kwargs):
+        if feed_url.endswith("/b.xml"):
+            raise RuntimeError("disk said no")
+        return original(self, feed_url, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "_store_entries", broken)
+    with Store(config.database) as store:
+        summary = update(config, store, clock=clock)
+        assert outcomes(summary) == {"a.xml": Outcome.OK, "b.xml": Outcome.ERROR, "c.xml": Outcome.OK}
+        feeds = {r["url"].rsplit("/", 1)[-1]: r for r in store.feeds()}
+        assert feeds["b.xml"]["last_error"] == "could not store: RuntimeError: disk said no"
+        assert feeds["b.xml"]["etag"] is None and feeds["a.xml"]["etag"] == '"1"'  # b: fetched again
+        assert store.count_posts() == 6
