@@ -20,9 +20,10 @@ import math
 import re
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from json.encoder import encode_basestring as _json_str  # C; ensure_ascii=False
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -457,10 +458,34 @@ class Verdict:
             lang=self.lang,
             score=self.score,
             model_version=self.model_version,
-            scores_json=json.dumps(self.scores(), ensure_ascii=False, sort_keys=True),
-            tags_json=json.dumps([t.as_dict() for t in self.tags], ensure_ascii=False),
+            scores_json=self.scores_json(),
+            tags_json=self.tags_json(),
             topics=tuple((t.topic, round(t.score, 4)) for t in self.tags),
         )
+
+    # The JSON columns. The tags are written out directly (json.dumps of the list of
+    # small dicts cost half as much again); the text is json.dumps's, which a test
+    # holds it to.
+
+    def scores_json(self) -> str:
+        return json.dumps(self.scores(), ensure_ascii=False, sort_keys=True)
+
+    def tags_json(self) -> str:
+        if not all(math.isfinite(t.score) for t in self.tags):
+            return json.dumps([t.as_dict() for t in self.tags], ensure_ascii=False)
+        return (
+            "["
+            + ", ".join(
+                f'{{"topic": {_json_str(t.topic)}, "score": {round(t.score, 4)!r}, '
+                f'"terms": {_json_strs(t.terms)}}}'
+                for t in self.tags
+            )
+            + "]"
+        )
+
+
+def _json_strs(values: Iterable[str]) -> str:
+    return "[" + ", ".join(map(_json_str, values)) + "]"
 
 
 @lru_cache(maxsize=8)

@@ -150,3 +150,38 @@ def test_ascii_tokenizing_shortcut_matches_the_unicode_patterns() -> None:
         found, ordinary = tokens_with_case(text)
         assert found == TOKEN.findall(text.lower()) == tokens(text)
         assert ordinary == [w.lower() for w in _WORD.findall(text) if len(w) > 1 and not w.isupper()]
+
+
+def test_stored_json_is_what_json_dumps_writes() -> None:
+    # The JSON columns are written out directly, for speed; they must be json.dumps's text.
+    import json
+
+    from aggregator.classify import Tag
+
+    hostile = [
+        'q"uote',
+        "back\\slash",
+        "new\nline",
+        "tab\t",
+        "ünïcode ✓",
+        "\u2028sep",
+        "ctl\x01",
+        "</script>",
+    ]
+    verdict = Verdict(
+        keep=False,
+        reason="spam",
+        lang="id",
+        lang_note='langdetect "unsure"\n',
+        lang_probabilities={"id": 0.91, "ms": 0.0812, "en": 1e-05},
+        score=0.123456789,
+        signals=tuple(f"term:{h}" for h in hostile),
+        model_version="m",
+        evidence=tuple(hostile),
+        tags=(Tag("bgp", 0.987654321, tuple(hostile[:5])), Tag("dns", 1.0, ()), Tag("igp", 0.0, ("x",))),
+    )
+    assert verdict.scores_json() == json.dumps(verdict.scores(), ensure_ascii=False, sort_keys=True)
+    assert verdict.tags_json() == json.dumps([t.as_dict() for t in verdict.tags], ensure_ascii=False)
+    plain = Verdict(True, None, "en", "function words", {"en": 1.0}, 0.9, (), "m")
+    assert plain.scores_json() == json.dumps(plain.scores(), ensure_ascii=False, sort_keys=True)
+    assert plain.tags_json() == "[]" == json.dumps([])
