@@ -126,12 +126,6 @@ class TopicModel:
             strong_map(card.get("strong_keywords", {})),
         )
 
-    def scores(self, words: list[str], features: Features | None = None) -> np.ndarray[Any, Any]:
-        index, weight = features or hashed(words, self.n_features)
-        z = weight @ self.rows(index) + self.intercept if len(index) else self.intercept
-        result: np.ndarray[Any, Any] = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
-        return result
-
     def rows(self, index: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """The weight rows of these feature indices (zeros for features never seen)."""
         return self.coef.rows(index)

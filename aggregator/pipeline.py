@@ -376,7 +376,8 @@ def update(
     # collect the youngest generation less often than Python's default of every 700.
     thresholds = gc.get_threshold()
     gc.set_threshold(GC_THRESHOLD, *thresholds[1:])
-    checkpoints = Checkpointer(store.path) if _write_turn else contextlib.nullcontext()
+    workers_write = isinstance(executor, ProcessPoolExecutor)  # their WAL is ours to copy
+    checkpoints = Checkpointer(store.path) if workers_write else contextlib.nullcontext()
     try:
         with checkpoints:
             outcomes += asyncio.run(
