@@ -8,7 +8,7 @@ threshold, with the terms that contributed most.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -175,7 +175,7 @@ class TopicModel:
             self._choose(words, hits, post_scores, low[i], high[i])
             for i, (words, hits, post_scores) in enumerate(zip(token_lists, found, scores, strict=True))
         ]
-        ranked = self._ranked_grams(gathered, batch.bounds, [topics for topics, _ in chosen])
+        ranked = self._ranked_grams(gathered, batch.bounds, [topics for topics, _ in chosen], batch.index)
         width = len(self.topics)
         tags = []
         for i, (words, post_scores, (topics, strong)) in enumerate(
@@ -184,18 +184,17 @@ class TopicModel:
             n = len(words)
             post_tags = []
             for j in topics:
-                # Positions are the words first, then the pairs of neighbouring words.
-                terms: list[str] = []
-                for k in ranked.get(i * width + j, ()):
-                    gram = words[k] if k < n else f"{words[k - n]} {words[k - n + 1]}"
-                    if gram not in terms:
-                        terms.append(gram)
-                        if len(terms) == TERMS_PER_TAG:
-                            break
-                named = strong.get(j)
-                if named:  # a topic a strong keyword gave names that keyword first
-                    terms = [*(k for k in named if k not in terms), *terms]
-                post_tags.append(Tag(self.topics[j], post_scores[j], tuple(terms[:TERMS_PER_TAG])))
+                # A topic a strong keyword gave names that keyword first.
+                terms = strong.get(j, [])[:TERMS_PER_TAG]
+                if len(terms) < TERMS_PER_TAG:
+                    # Positions are the words first, then the pairs of neighbouring words.
+                    for k in ranked.get(i * width + j, ()):
+                        gram = words[k] if k < n else f"{words[k - n]} {words[k - n + 1]}"
+                        if gram not in terms:
+                            terms.append(gram)
+                            if len(terms) == TERMS_PER_TAG:
+                                break
+                post_tags.append(Tag(self.topics[j], post_scores[j], tuple(terms)))
             tags.append(post_tags)
         return tags
 
@@ -225,11 +224,16 @@ class TopicModel:
 
     @staticmethod
     def _ranked_grams(
-        gathered: np.ndarray[Any, Any], bounds: np.ndarray[Any, Any], chosen: list[list[int]]
+        gathered: np.ndarray[Any, Any],
+        bounds: np.ndarray[Any, Any],
+        chosen: list[list[int]],
+        index: np.ndarray[Any, Any],
     ) -> dict[int, list[int]]:
         """For each post i and topic column j it gets (key i * topics + j): the positions
         of the post's grams that raise j's score, highest weight first (ties: first
-        position first), at most TERMS_PER_TAG * 3. One sort for the whole batch."""
+        position first), each feature once (at its first position), at most
+        TERMS_PER_TAG. index: the batch's feature index of every gram. One sort for the
+        whole batch."""
         posts, width = len(chosen), gathered.shape[1]
         wanted = np.zeros((posts, width), dtype=bool)
         for i, topics in enumerate(chosen):
@@ -240,6 +244,10 @@ class TopicModel:
         if not len(grams):
             return {}
         pair = owner[grams].astype(np.int64) * width + topic
+        # A feature repeated in a post (a word used five times) is one term: keep the
+        # first of each (pair, feature); nonzero() lists grams in position order.
+        _, first = np.unique(pair * (int(index.max()) + 1) + index[grams], return_index=True)
+        grams, topic, pair = grams[first], topic[first], pair[first]
         position = grams - bounds[owner[grams]]
         # Positive float32 weights order as their bit patterns do: a descending weight is
         # an ascending complement, and (pair, weight, position) packs into one integer.
@@ -256,7 +264,7 @@ class TopicModel:
             pair, position = pair[order], position[order]
         starts = np.flatnonzero(np.concatenate(([True], pair[1:] != pair[:-1])))
         rank = np.arange(len(pair)) - np.repeat(starts, np.diff(np.append(starts, len(pair))))
-        keep = rank < TERMS_PER_TAG * 3
+        keep = rank < TERMS_PER_TAG
         ranked: dict[int, list[int]] = {}
         for p, k in zip(pair[keep].tolist(), position[keep].tolist(), strict=True):
             ranked.setdefault(p, []).append(k)
@@ -304,11 +312,14 @@ class KeywordIndex:
         return frozenset(self._plurals)
 
     @cached_property
-    def _needles(self) -> dict[str, tuple[tuple[str, str, frozenset[str]], ...]]:
-        """Each phrase as the text it makes among space-joined tokens, by first word:
-        (that text, the phrase, its topics)."""
+    def _needles(self) -> dict[str, tuple[tuple[frozenset[str], str, str, frozenset[str]], ...]]:
+        """Each phrase by first word: (its words, the text it makes among space-joined
+        tokens, the phrase, its topics)."""
         return {
-            start: tuple((f" {' '.join(phrase)} ", " ".join(phrase), topics) for phrase, topics in by_start)
+            start: tuple(
+                (frozenset(phrase), f" {' '.join(phrase)} ", " ".join(phrase), topics)
+                for phrase, topics in by_start
+            )
             for start, by_start in self.phrases.items()
         }
 
@@ -316,13 +327,62 @@ class KeywordIndex:
     def _phrase_keys(self) -> frozenset[str]:
         return frozenset(self.phrases)
 
+    def _is_keyword(self, word: str) -> bool:
+        return word in self.words or word in self._plurals or word in self.phrases
+
+    def _split(self, word: str) -> tuple[str, ...]:
+        """The parts a compound token stands for ("bgp-evpn": "bgp", "evpn"; "ospf/is-is":
+        "ospf", "is-is", "is"), or () for a keyword as written ("is-is", "pim-sm") and
+        for a plain word."""
+        found: list[str] = []
+        if ("-" in word or "/" in word) and not self._is_keyword(word):
+            for part in word.split("/") if "/" in word else word.split("-"):
+                if part:
+                    found.append(part)
+                    if "-" in part and "/" in word and part not in self.words:
+                        found.extend(p for p in part.split("-") if p)
+        return tuple(found)
+
+    @cached_property
+    def _parts(self) -> Callable[[str], tuple[str, ...]]:
+        """_split(), remembered (bounded): words repeat across posts, and a lookup through
+        map() costs less than testing each word for a dash."""
+        split = self._split
+
+        class Remembered(dict[str, tuple[str, ...]]):
+            def __missing__(self, word: str) -> tuple[str, ...]:
+                parts = split(word)
+                if len(self) < 10_000:
+                    self[word] = parts
+                return parts
+
+        return Remembered().__getitem__
+
+    def expand(self, words: list[str]) -> list[str]:
+        """The tokens with the parts of each compound one after it: "bgp-evpn" is also
+        "bgp" and "evpn", "ospf/is-is" also "ospf" and "is-is", as a reader sees them."""
+        out: list[str] = []
+        for word in words:
+            out.append(word)
+            if "-" in word or "/" in word:
+                out.extend(self._parts(word))
+        return out
+
     def hits(
         self, words: list[str], present: set[str] | None = None, joined: str | None = None
     ) -> dict[str, frozenset[str]]:
         """Each keyword (a word, or a phrase as space-joined words) that occurs in a token
-        list -> its topics. A plural counts as its singular. present: set(words), joined:
-        " ".join(words), when the caller has them."""
+        list -> its topics. A plural counts as its singular, and a compound token's parts
+        count (expand()). present: set(words), joined: " ".join(words), when the caller
+        has them."""
+        joined = " ".join(words) if joined is None else joined
         present = set(words) if present is None else present
+        if "-" in joined or "/" in joined:  # tested in C first
+            parts = list(filter(None, map(self._parts, present)))  # in C: no loop in Python
+            if parts:
+                present = present.union(*parts)
+                # A phrase may sit inside a compound ("route-reflector").
+                joined = " ".join((joined, *(" ".join(p) for p in parts)))
         # Set intersections run in C: most words of a post are no keyword at all.
         direct = present & self._word_keys
         found = {word: self.words[word] for word in direct}
@@ -332,10 +392,11 @@ class KeywordIndex:
         starts = present & self._phrase_keys
         if starts:
             # Tokens hold no spaces: a phrase occurs where its words do, space-separated.
-            text = f" {' '.join(words) if joined is None else joined} "
+            text = f" {joined} "
             for start in starts:
-                for needle, phrase, topics in self._needles[start]:
-                    if needle in text:
+                for phrase_words, needle, phrase, topics in self._needles[start]:
+                    # The set test first: a search through the text costs more.
+                    if phrase_words <= present and needle in text:
                         found[phrase] = topics
         return found
 
@@ -351,15 +412,22 @@ class KeywordIndex:
         """topics_in(words), from the keywords found in them (hits(words)); present:
         set(words), when the caller has it."""
         topics: set[str] = set().union(*found.values())
+        joined = None
         for phrase, topic in self.exclude:
             if topic in topics:
-                present = set(words) if present is None else present
-                if phrase[0] in present and self._only_inside(words, phrase, topic):
+                joined = " ".join(words) if joined is None else joined
+                # A search in C first: the phrase is rarely there, as words or in a compound.
+                if (" ".join(phrase) in joined or "-".join(phrase) in joined) and self._only_inside(
+                    self.expand(words), phrase, topic
+                ):
                     topics.discard(topic)
         return topics
 
     def _only_inside(self, words: list[str], phrase: tuple[str, ...], topic: str) -> bool:
-        # "multicast dns" is no multicast evidence, but "IGMP ... multicast dns" still is.
+        """Whether the topic's keywords all sit inside the phrase: "multicast dns" is no
+        multicast evidence, but "IGMP ... multicast dns" still is. words: expand()ed, so
+        a compound token is left out, its parts standing for it."""
+        words = [w for w in words if not ("-" in w or "/" in w) or self._is_keyword(w)]
         size = len(phrase)
         inside = {
             i + k
@@ -370,7 +438,11 @@ class KeywordIndex:
         if not inside:
             return False
         others = [w for i, w in enumerate(words) if i not in inside]
-        return topic not in KeywordIndex(self.words, self.phrases).topics_in(others)
+        return topic not in self._without_exclusions.topics_in(others)
+
+    @cached_property
+    def _without_exclusions(self) -> KeywordIndex:
+        return KeywordIndex(self.words, self.phrases)
 
 
 STRONG_SUPPORT = 5  # training posts that must name a keyword before it can be strong

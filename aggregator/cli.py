@@ -546,13 +546,14 @@ def _label_context(obj: Context) -> Any:
 )
 @click.option(
     "--topics-file",
+    "topics_files",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Topic evaluation set (default: models/data/topics_eval.jsonl).",
+    multiple=True,
+    help="Topic evaluation set, repeatable (default: every models/data/topics_eval*.jsonl).",
 )
 @click.option("--show", default=15, show_default=True, help="Mistakes to list.")
 @click.pass_obj
-def evaluate(obj: Context, file: Path | None, topics_file: Path | None, show: int) -> None:
+def evaluate(obj: Context, file: Path | None, topics_files: tuple[Path, ...], show: int) -> None:
     """Measure screening and topic tagging on the team's evaluation sets (never trained on)."""
     from .label import LabelContext, read_rows
     from .label import evaluate as run_evaluation
@@ -575,7 +576,8 @@ def evaluate(obj: Context, file: Path | None, topics_file: Path | None, show: in
     click.echo(f"English spam and off-topic caught:   {rate:.1%} (target >= 95%)")
     for row, got in result.mistakes[:show]:
         click.echo(f"  wrong: expected {row['expect']}, got {got['reason'] or 'keep'}: {row['title'][:90]}")
-    _evaluate_topics(topics_file or MODEL_DIR / "data" / "topics_eval.jsonl")
+    for topics_file in topics_files or sorted((MODEL_DIR / "data").glob("topics_eval*.jsonl")):
+        _evaluate_topics(topics_file)
 
 
 def _evaluate_topics(path: Path) -> None:

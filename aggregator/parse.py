@@ -21,7 +21,7 @@ import feedparser
 from . import feedparsing
 from .errors import ParseError
 from .sanitize import clean_html, clean_text, excerpt, plain_text, text_of_clean_html
-from .screen import TEXT_LIMIT
+from .screen import TEXT_LIMIT, TOPIC_TEXT_LIMIT
 from .types import Chapter, Enclosure, ParsedEntry, ParsedFeed, PodcastInfo
 from .urls import clean_link, resolve
 
@@ -32,12 +32,12 @@ MAX_EXPANSION = 10  # parsed text may be at most this many times the body, plus 
 EXPANSION_SLACK = 256 * 1024
 MAX_FIELD = 1000  # guid, title, author: longer values are cut
 EXCERPT_CHARS = 300
-# HTML read to make an entry's lead text (the excerpt, and what screening reads): a
-# short prefix, then longer ones while markup leaves too little text. LEAD_CHARS is what
-# the excerpt and screening read, with a margin so that a tag or entity cut off at the
-# end of a prefix cannot change them.
-LEAD_SOURCES = (700, 1500, 4000)
-LEAD_CHARS = max(EXCERPT_CHARS, TEXT_LIMIT) + 32
+# HTML read to make an entry's lead text (the excerpt, and what screening and tagging
+# read): a short prefix, then longer ones while markup leaves too little text. LEAD_CHARS
+# is what they read, with a margin so that a tag or entity cut off at the end of a prefix
+# cannot change them.
+LEAD_CHARS = max(EXCERPT_CHARS, TEXT_LIMIT, TOPIC_TEXT_LIMIT) + 32
+LEAD_SOURCES = (LEAD_CHARS + LEAD_CHARS // 3, 2 * LEAD_CHARS, 6 * LEAD_CHARS)
 
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 feedparsing.install()  # same results, faster: see feedparsing.py
@@ -248,14 +248,19 @@ def _lead(html: str) -> str:
 
 
 def _entry(parsed: Mapping[str, Any], feed_url: str, now: datetime) -> tuple[ParsedEntry, str]:
-    """The entry, and its lead text (for screening)."""
+    """The entry, and its lead text (for screening and tagging): from its summary, or
+    from its content when the summary is too short to say much (a one-line teaser)."""
     # A plain dict: FeedParserDict's key aliasing makes every lookup several times slower.
     entry = dict(parsed)
     base = feed_url
     content_html, summary_html = _content(entry, feed_url)
     published, updated, note = _dates(entry, now)
     guid = entry.get("id")
-    lead = _lead(summary_html) or _lead(content_html)
+    teaser = _lead(summary_html)
+    lead = teaser
+    if content_html and len(teaser) <= LEAD_CHARS:  # a short summary: the content says more
+        full = _lead(content_html)
+        lead = full if len(full) > len(teaser) else teaser
     fields: dict[str, Any] = {
         "guid": (clean_text(str(guid))[:MAX_FIELD] or None) if guid else None,
         "link": clean_link(entry.get("link"), base),
@@ -265,7 +270,7 @@ def _entry(parsed: Mapping[str, Any], feed_url: str, now: datetime) -> tuple[Par
         "updated": updated,
         "content_html": content_html,
         "summary_html": summary_html,
-        "excerpt": excerpt(lead, EXCERPT_CHARS),
+        "excerpt": excerpt(teaser or lead, EXCERPT_CHARS),
         "enclosures": _enclosures(entry, base),
         "podcast": _podcast(entry, base),
         "date_note": note,
@@ -303,7 +308,8 @@ def read_feed(
     url: str, body: bytes, headers: Mapping[str, str] | None = None, now: datetime | None = None
 ) -> tuple[ParsedFeed, tuple[str, ...]]:
     """parse_feed(), and the lead text of each entry (plain text from the start of its
-    summary or content), which screening reads: made once, for the excerpt and for it."""
+    summary or content), which screening and tagging read: made once, for the excerpt
+    and for them."""
     now = now or datetime.now(UTC)
     check_entities(url, body)
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}

@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     from .classify import Tag, TopicModel
 
 TEXT_LIMIT = 400  # characters of title + text screened: enough to decide, cheap to run
+# Characters of title + text the topic model reads. Posts open with an anecdote or a
+# customer's ticket as often as with their subject; the protocol is often first named
+# in the second or third paragraph.
+TOPIC_TEXT_LIMIT = 1500
 
 # -- language -------------------------------------------------------------------------
 
@@ -253,6 +257,20 @@ def grams(words: list[str]) -> list[str]:
     return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 
+class _WordHashes(dict[str, int]):
+    """crc32 of words, remembered: a post's words are mostly words other posts used, and a
+    lookup costs a third of hashing. Bounded, so a flood of unique tokens cannot grow it."""
+
+    LIMIT = 10_000
+
+    def __missing__(self, word: str) -> int:
+        value = zlib.crc32(word.encode())
+        if len(self) < self.LIMIT:
+            self[word] = value
+        return value
+
+
+_word_hash = _WordHashes().__getitem__
 _PAIR = np.uint64(1_000_003)
 _PAIR_SALT = np.uint64(0x9E3779B97F4A7C15)
 
@@ -263,7 +281,7 @@ def gram_indices(words: list[str], n_features: int) -> np.ndarray[Any, Any]:
     A pair's hash is computed from its two words' hashes with NumPy, so only the words
     are hashed one by one: most of the cost of featurising in Python.
     """
-    h = np.fromiter((zlib.crc32(w.encode()) for w in words), dtype=np.uint64, count=len(words))
+    h = np.fromiter(map(_word_hash, words), dtype=np.uint64, count=len(words))
     pairs = (h[:-1] * _PAIR + h[1:]) ^ _PAIR_SALT
     return np.concatenate([h, pairs]) % np.uint64(n_features)
 
@@ -306,9 +324,12 @@ class FeatureBatch:
     def sums(self, values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """Per post, the weighted sum of per-gram values ((grams,) or (grams, k))."""
         weighted = values * (self.weight if values.ndim == 1 else self.weight[:, None])
-        total = np.zeros((len(weighted) + 1, *weighted.shape[1:]), dtype=np.float64)
-        np.cumsum(weighted, axis=0, out=total[1:])
-        result: np.ndarray[Any, Any] = total[self.bounds[1:]] - total[self.bounds[:-1]]
+        result: np.ndarray[Any, Any] = np.zeros((len(self), *weighted.shape[1:]), dtype=np.float64)
+        starts = self.bounds[:-1]
+        filled = self.bounds[1:] > starts
+        if filled.any():
+            # Each post's grams run from its start to the next filled post's.
+            result[filled] = np.add.reduceat(weighted, starts[filled], axis=0)
         return result
 
 
@@ -316,7 +337,7 @@ def hashed_batch(token_lists: list[list[str]], n_features: int) -> FeatureBatch:
     """hashed() of every token list, in one pass: the same indices and weights."""
     counts = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
     words = list(itertools.chain.from_iterable(token_lists))
-    h = np.fromiter((zlib.crc32(w.encode()) for w in words), dtype=np.uint64, count=len(words))
+    h = np.fromiter(map(_word_hash, words), dtype=np.uint64, count=len(words))
     grams_per_post = np.where(counts > 0, 2 * counts - 1, 0)
     bounds = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(grams_per_post, out=bounds[1:])
@@ -592,9 +613,28 @@ class Screener:
     def on_topic(self, score: float, evidence: list[str]) -> bool:
         return score >= self.strong or (bool(evidence) and score >= self.threshold)
 
+    def _tags(
+        self, full: list[str], token_lists: list[list[str]], presents: list[set[str]], batch: FeatureBatch
+    ) -> list[list[Tag]]:
+        """The topics of each post's title + text (full), from its first TOPIC_TEXT_LIMIT
+        characters. token_lists, presents and batch: the screened prefix's, reused when a
+        post is no longer than it."""
+        assert self.topics is not None
+        keywords = self.topics.keywords
+        if any(len(text) > TEXT_LIMIT for text in full):
+            token_lists = [
+                tokens(text[:TOPIC_TEXT_LIMIT]) if len(text) > TEXT_LIMIT else words
+                for text, words in zip(full, token_lists, strict=True)
+            ]
+            presents = [set(words) for words in token_lists]
+            batch = hashed_batch(token_lists, self.topics.n_features)
+        found = [keywords.hits(w, p) for w, p in zip(token_lists, presents, strict=True)]
+        return self.topics.tag_batch(token_lists, batch, found)
+
     def screen(self, items: list[tuple[str, str, str | None]]) -> list[Verdict]:
         """Verdicts for (title, text, feed language or None) triples, in order."""
-        texts = [f"{title}\n{text}"[:TEXT_LIMIT] for title, text, _ in items]
+        full = [f"{title}\n{text}" for title, text, _ in items]
+        texts = [text[:TEXT_LIMIT] for text in full]
         tokenized = [tokens_with_case(text) for text in texts]
         token_lists = [t for t, _ in tokenized]
         # Hashed once, for all posts together: the screening and topic models share the
@@ -602,12 +642,7 @@ class Screener:
         batch = hashed_batch(token_lists, self.model.n_features)
         scores = self.model.probabilities(batch).tolist()
         presents = [set(words) for words in token_lists]
-        if self.topics:
-            keywords = self.topics.keywords
-            found = [keywords.hits(w, p) for w, p in zip(token_lists, presents, strict=True)]
-            tags = self.topics.tag_batch(token_lists, batch, found)
-        else:
-            tags = [[] for _ in items]
+        tags = self._tags(full, token_lists, presents, batch) if self.topics else [[] for _ in items]
         out = []
         default = self.languages[0]
         for (_title, _text, hint), text, (words, ordinary), present, score, post_tags in zip(

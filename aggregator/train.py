@@ -9,6 +9,7 @@ The decision threshold is chosen on out-of-fold predictions, never on the evalua
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import platform
 from collections.abc import Callable
@@ -20,7 +21,7 @@ import numpy as np
 
 from .errors import AggregatorError
 from .label import read_rows
-from .screen import FEATURE_VERSION, MODEL_DIR, TEXT_LIMIT, hashed, tokens
+from .screen import FEATURE_VERSION, MODEL_DIR, TEXT_LIMIT, TOPIC_TEXT_LIMIT, hashed, tokens
 
 N_FEATURES = 2**18
 ALPHA_GRID = (0.03, 0.1, 0.3)
@@ -35,8 +36,9 @@ def library_versions() -> dict[str, str]:
     return {"python": platform.python_version(), "scikit-learn": sklearn.__version__, "numpy": np.__version__}
 
 
-def screening_text(row: dict[str, Any]) -> str:
-    return f"{row.get('title') or ''}\n{row.get('summary') or ''}"[:TEXT_LIMIT]
+def screening_text(row: dict[str, Any], limit: int = TEXT_LIMIT) -> str:
+    """What the screener reads of a corpus row; limit=TOPIC_TEXT_LIMIT: what tagging reads."""
+    return f"{row.get('title') or ''}\n{row.get('summary') or ''}"[:limit]
 
 
 def load_corpus(data_dir: Path) -> tuple[list[str], np.ndarray[Any, Any], str, list[str]]:
@@ -59,13 +61,21 @@ def load_corpus(data_dir: Path) -> tuple[list[str], np.ndarray[Any, Any], str, l
     return texts, np.array(labels), digest.hexdigest(), prose
 
 
-def feature_matrix(texts: list[str]) -> Any:
-    """The same hashed features the screener computes at run time, as a sparse matrix."""
+def feature_matrix(texts: list[str], ignore: frozenset[str] = frozenset()) -> Any:
+    """The same hashed features the screener computes at run time, as a sparse matrix.
+
+    ignore: words that are no evidence alone; a word of them, or a pair of two of them,
+    counts 0 (it still counts in the length a gram's weight is scaled by, as at run time).
+    """
     from scipy.sparse import csr_matrix
 
     rows, cols, values = [], [], []
     for row, text in enumerate(texts):
-        index, weight = hashed(tokens(text), N_FEATURES)
+        words = tokens(text)
+        index, weight = hashed(words, N_FEATURES)
+        if ignore and len(words):
+            idle = [w in ignore for w in words]
+            weight = weight * ~np.array(idle + [a and b for a, b in itertools.pairwise(idle)])
         rows.append(np.full(len(index), row))
         cols.append(index)
         values.append(weight)
@@ -175,6 +185,25 @@ def train_screening(
     return card
 
 
+# Function words, as tokens() splits them ("don't" is "don" and "t"): no evidence of a
+# topic by themselves, nor is a pair of them ("and the").
+# The topic model learns no weight for them, so a corpus whose vendor posts say "your"
+# and "our" more often does not teach it that "your" means BGP, and explanations name
+# content words.
+FUNCTION_WORDS = frozenset(
+    """
+    a about above after again against all am an and any are aren as at be because been
+    before being below between both but by can could couldn d did didn do does doesn doing
+    don down during each few for from further had has have having he her here hers herself
+    him himself his how i if in into is isn it its itself just ll m may me might more most
+    must my myself no nor not now of off on once only or other our ours ourselves out over
+    own re s same she should shouldn so some such t than that the their theirs them
+    themselves then there these they this those through to too under until up ve very was
+    wasn we were weren what when where which while who whom why will with won would wouldn
+    you your yours yourself yourselves
+    """.split()
+)
+
 TOPIC_C_GRID = (2.0, 8.0, 32.0)
 
 
@@ -194,11 +223,11 @@ def load_topic_corpus(
             unknown = set(row["topics"]) - set(topics)
             if unknown:
                 raise AggregatorError(f"{path}: {row.get('id')}: unknown topics {sorted(unknown)}")
-            texts.append(screening_text(row))
+            texts.append(screening_text(row, TOPIC_TEXT_LIMIT))
             rows.append([1 if t in row["topics"] else 0 for t in topics])
     for row in extra or []:
         digest.update(json.dumps(row, sort_keys=True).encode())
-        texts.append(screening_text(row))
+        texts.append(screening_text(row, TOPIC_TEXT_LIMIT))
         rows.append([1 if t in row["topics"] else 0 for t in topics])
     return texts, np.array(rows), digest.hexdigest()
 
@@ -245,7 +274,7 @@ def train_topics(
     taxonomy = load_taxonomy(out_dir / "topics.yaml")
     topics = tuple(t.name for t in taxonomy)
     texts, truth, data_hash = load_topic_corpus(data_dir, topics, corrected)
-    X = feature_matrix(texts)
+    X = feature_matrix(texts, ignore=FUNCTION_WORDS)
     index = keyword_index(taxonomy)
     token_lists = [tokens(t) for t in texts]
     found = [index.topics_in(words) for words in token_lists]

@@ -45,6 +45,20 @@ def test_multicast_dns_is_not_multicast_evidence() -> None:
     assert "multicast" in index.topics_in(tokens("IGMP snooping on the access switches"))
     assert "multicast" not in index.topics_in(tokens("multicast dns reflectors"))
     assert "multicast" in index.topics_in(tokens("IGMP joins break multicast dns reflectors"))
+    assert "multicast" not in index.topics_in(tokens("Running a multicast-DNS gateway"))
+    assert "multicast" in index.topics_in(tokens("IGMP-snooping breaks multicast-DNS"))
+
+
+def test_the_parts_of_a_compound_word_are_keywords() -> None:
+    """A writer's "BGP-EVPN", "LDP-IGP sync" or "OSPF/IS-IS" names the protocols as
+    plainly as the words alone; keywords written with a dash stay whole."""
+    index = keyword_index(load_taxonomy())
+    assert {"bgp", "evpn-vxlan"} <= index.topics_in(tokens("A BGP-EVPN fabric in a weekend"))
+    assert "igp" in index.topics_in(tokens("LDP-IGP synchronisation after a link flap"))
+    assert "igp" in index.topics_in(tokens("OSPF/IS-IS: which one for the new core?"))
+    assert "kubernetes" in index.topics_in(tokens("Per-pod egress gateways"))
+    assert index.expand(tokens("IS-IS and PIM-SM/SSM")) == ["is-is", "and", "pim-sm/ssm", "pim-sm", "ssm"]
+    assert "igp" not in index.topics_in(tokens("A rip-and-replace of the campus switches"))
 
 
 def test_update_stores_tags_with_scores_and_terms(
@@ -196,7 +210,8 @@ def test_a_strong_keyword_tags_by_itself_but_not_inside_an_excluded_phrase() -> 
 
 def test_terms_are_ranked_for_a_whole_batch_as_for_each_post_alone() -> None:
     # Terms come from one sort over a feed's posts; each post's and topic's ranking must
-    # be the plain one: weights above zero, highest first, ties by position.
+    # be the plain one: features weighing above zero, each once, highest first, ties by
+    # first position.
     import numpy as np
 
     from aggregator.classify import TERMS_PER_TAG, TopicModel
@@ -204,15 +219,39 @@ def test_terms_are_ranked_for_a_whole_batch_as_for_each_post_alone() -> None:
     rng = np.random.default_rng(7)
     lengths = [0, 1, 5, 40, 399, 17]
     bounds = np.concatenate(([0], np.cumsum(lengths)))
-    # Few distinct values, so ties and zero weights are common.
-    gathered = rng.choice(np.array([-0.5, 0.0, 0.25, 0.5, 1.0, 2.0], dtype=np.float32), (bounds[-1], 6))
+    # Few features, so a post repeats some, and few distinct weights, so ties and zero
+    # weights are common; a gram's weights are its feature's.
+    index = rng.integers(0, 40, bounds[-1])
+    weights = rng.choice(np.array([-0.5, 0.0, 0.25, 0.5, 1.0, 2.0], dtype=np.float32), (40, 6))
+    gathered = weights[index]
     chosen = [[0, 1], [2], [5, 0, 3], [1, 2, 3, 4], [4], []]
-    ranked = TopicModel._ranked_grams(gathered, bounds, chosen)
+    ranked = TopicModel._ranked_grams(gathered, bounds, chosen, index)
     for i, topics in enumerate(chosen):
         rows = gathered[bounds[i] : bounds[i + 1]]
+        features = index[bounds[i] : bounds[i + 1]].tolist()
+        firsts = [k for k in range(len(rows)) if features.index(features[k]) == k]
         for j in topics:
-            plain = sorted((k for k in range(len(rows)) if rows[k, j] > 0), key=lambda k: (-rows[k, j], k))[
-                : TERMS_PER_TAG * 3
-            ]
-            assert ranked.get(i * 6 + j, []) == plain
+            plain = sorted((k for k in firsts if rows[k, j] > 0), key=lambda k: (-rows[k, j], k))
+            assert ranked.get(i * 6 + j, []) == plain[:TERMS_PER_TAG]
     assert set(ranked) <= {i * 6 + j for i, topics in enumerate(chosen) for j in topics}
+
+
+def test_a_topic_first_named_in_the_second_paragraph_is_found() -> None:
+    """Posts open with a story as often as with their subject: tagging reads well past the
+    screened lead (TOPIC_TEXT_LIMIT), so a protocol first named after it still counts."""
+    from aggregator.screen import TEXT_LIMIT, TOPIC_TEXT_LIMIT
+
+    story = (
+        "The ticket arrived on a Friday afternoon, as these tickets do. Two of the branch "
+        "offices could reach the payroll system and the third could not, although nothing "
+        "had changed there for months and the circuit looked clean. We spent an hour on the "
+        "firewall before anyone thought to look at the routers themselves, and another on "
+        "the phone with the carrier, who assured us the line was perfectly healthy. "
+    )
+    subject = (
+        "The branch router had come back after a power cut as a stub area router while its "
+        "neighbour still expected a normal area, so the OSPF adjacency never left ExStart and "
+        "no LSAs were exchanged. Matching the area type on both ends fixed it."
+    )
+    assert len(story) > TEXT_LIMIT and len(story) + len(subject) < TOPIC_TEXT_LIMIT
+    assert "igp" in tags("Friday afternoon, third branch down", story + "\n\n" + subject)

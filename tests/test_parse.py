@@ -299,3 +299,22 @@ def test_feedparser_speedups_give_the_same_result() -> None:
     assert first.link == "https://blog.example.net/posts/2026/igmp.html"
     assert 'href="https://blog.example.net/assets/diagram.png"' in first.content_html
     assert "two &amp; three" in first.content_html and "CDATA <b>section</b>" in first.content_html
+
+
+def test_a_teaser_summary_leaves_the_reading_to_the_content() -> None:
+    """Feeds often carry a one-line description beside the full post: the excerpt is the
+    author's teaser, but screening and tagging read the post itself."""
+    from aggregator.parse import read_feed
+
+    content = "<p>" + "A long night on the trading floor began with a quiet ticket. " * 8 + "</p>"
+    content += "<p>The receivers had sent their IGMP reports, and PIM had built the tree.</p>"
+    body = (
+        '<?xml version="1.0"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>T</title>'
+        "<link>https://blog.example.net/</link><item><title>Three routers, one stream</title>"
+        "<guid>a</guid><description>What went wrong, in short.</description>"
+        f"<content:encoded><![CDATA[{content}]]></content:encoded></item></channel></rss>"
+    ).encode()
+    feed, (lead,) = read_feed("https://blog.example.net/feed.xml", body, None, NOW)
+    assert feed.entries[0].excerpt == "What went wrong, in short."
+    assert "IGMP reports" in lead

@@ -185,3 +185,27 @@ def test_stored_json_is_what_json_dumps_writes() -> None:
     plain = Verdict(True, None, "en", "function words", {"en": 1.0}, 0.9, (), "m")
     assert plain.scores_json() == json.dumps(plain.scores(), ensure_ascii=False, sort_keys=True)
     assert plain.tags_json() == "[]" == json.dumps([])
+
+
+def test_posts_scored_together_score_as_each_alone() -> None:
+    """A feed's posts are scored in one batch (empty ones among them): every post must get
+    the score and the topic scores it gets alone."""
+    import numpy as np
+
+    from aggregator.screen import Screener, hashed_batch, tokens
+
+    screener = Screener.load()
+    texts = ["", "BGP route reflectors and RPKI", "", "", "IGMP snooping, PIM and an RP", "x", ""]
+    lists = [tokens(t) for t in texts]
+    n = screener.model.n_features
+    together = screener.model.probabilities(hashed_batch(lists, n))
+    alone = [screener.model.probabilities(hashed_batch([words], n))[0] for words in lists]
+    assert np.allclose(together, alone, rtol=0, atol=1e-12)
+    assert together[1] != together[0]  # the batch did not give every post one score
+    topics = screener.topics
+    assert topics is not None
+    tagged = topics.tag_batch(lists, hashed_batch(lists, n))
+    assert [[t.topic for t in tags] for tags in tagged] == [
+        [t.topic for t in topics.tag(words)] for words in lists
+    ]
+    assert {"bgp"} <= {t.topic for t in tagged[1]} and {"multicast"} <= {t.topic for t in tagged[4]}
