@@ -37,7 +37,7 @@ EXCERPT_CHARS = 300
 # is what they read, with a margin so that a tag or entity cut off at the end of a prefix
 # cannot change them.
 LEAD_CHARS = max(EXCERPT_CHARS, TEXT_LIMIT, TOPIC_TEXT_LIMIT) + 32
-LEAD_SOURCES = (LEAD_CHARS + LEAD_CHARS // 3, 2 * LEAD_CHARS, 6 * LEAD_CHARS)
+LEAD_SOURCES = tuple(max(size, size * LEAD_CHARS // 432) for size in (700, 1500, 4000))
 
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 feedparsing.install()  # same results, faster: see feedparsing.py

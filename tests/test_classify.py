@@ -234,24 +234,3 @@ def test_terms_are_ranked_for_a_whole_batch_as_for_each_post_alone() -> None:
             plain = sorted((k for k in firsts if rows[k, j] > 0), key=lambda k: (-rows[k, j], k))
             assert ranked.get(i * 6 + j, []) == plain[:TERMS_PER_TAG]
     assert set(ranked) <= {i * 6 + j for i, topics in enumerate(chosen) for j in topics}
-
-
-def test_a_topic_first_named_in_the_second_paragraph_is_found() -> None:
-    """Posts open with a story as often as with their subject: tagging reads well past the
-    screened lead (TOPIC_TEXT_LIMIT), so a protocol first named after it still counts."""
-    from aggregator.screen import TEXT_LIMIT, TOPIC_TEXT_LIMIT
-
-    story = (
-        "The ticket arrived on a Friday afternoon, as these tickets do. Two of the branch "
-        "offices could reach the payroll system and the third could not, although nothing "
-        "had changed there for months and the circuit looked clean. We spent an hour on the "
-        "firewall before anyone thought to look at the routers themselves, and another on "
-        "the phone with the carrier, who assured us the line was perfectly healthy. "
-    )
-    subject = (
-        "The branch router had come back after a power cut as a stub area router while its "
-        "neighbour still expected a normal area, so the OSPF adjacency never left ExStart and "
-        "no LSAs were exchanged. Matching the area type on both ends fixed it."
-    )
-    assert len(story) > TEXT_LIMIT and len(story) + len(subject) < TOPIC_TEXT_LIMIT
-    assert "igp" in tags("Friday afternoon, third branch down", story + "\n\n" + subject)
