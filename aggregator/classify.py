@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import yaml
 
-from .screen import MODEL_DIR, FeatureBatch, Features, Lexicon, ModelError, hashed, read_model
+from .screen import MODEL_DIR, FeatureBatch, Features, Lexicon, ModelError, Remembered, hashed, read_model
 
 TERMS_PER_TAG = 5
 # The topics every site needs: the evaluation reports them together.
@@ -345,18 +345,9 @@ class KeywordIndex:
 
     @cached_property
     def _parts(self) -> Callable[[str], tuple[str, ...]]:
-        """_split(), remembered (bounded): words repeat across posts, and a lookup through
-        map() costs less than testing each word for a dash."""
-        split = self._split
-
-        class Remembered(dict[str, tuple[str, ...]]):
-            def __missing__(self, word: str) -> tuple[str, ...]:
-                parts = split(word)
-                if len(self) < 10_000:
-                    self[word] = parts
-                return parts
-
-        return Remembered().__getitem__
+        """_split(), remembered: through map() it costs less than testing each word of a
+        post for a dash."""
+        return Remembered(self._split).__getitem__
 
     def expand(self, words: list[str]) -> list[str]:
         """The tokens with the parts of each compound one after it: "bgp-evpn" is also
@@ -403,14 +394,10 @@ class KeywordIndex:
     def topics_in(self, words: list[str]) -> set[str]:
         """The topics whose keywords occur in a token list, less those whose keywords all
         sit inside one of their excluded phrases."""
-        present = set(words)
-        return self.evidence(words, self.hits(words, present), present)
+        return self.evidence(words, self.hits(words))
 
-    def evidence(
-        self, words: list[str], found: dict[str, frozenset[str]], present: set[str] | None = None
-    ) -> set[str]:
-        """topics_in(words), from the keywords found in them (hits(words)); present:
-        set(words), when the caller has it."""
+    def evidence(self, words: list[str], found: dict[str, frozenset[str]]) -> set[str]:
+        """topics_in(words), from the keywords found in them (hits(words))."""
         topics: set[str] = set().union(*found.values())
         joined = None
         for phrase, topic in self.exclude:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from json.encoder import encode_basestring as _json_str  # C; ensure_ascii=False
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -258,20 +258,26 @@ def grams(words: list[str]) -> list[str]:
     return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 
-class _WordHashes(dict[str, int]):
-    """crc32 of words, remembered: a post's words are mostly words other posts used, and a
-    lookup costs a third of hashing. Bounded, so a flood of unique tokens cannot grow it."""
+_V = TypeVar("_V")
 
-    LIMIT = 10_000
 
-    def __missing__(self, word: str) -> int:
-        value = zlib.crc32(word.encode())
-        if len(self) < self.LIMIT:
-            self[word] = value
+class Remembered(dict[str, _V]):
+    """compute(key), remembered for up to `limit` keys: words repeat across posts, and a
+    lookup costs a fraction of the work. Bounded, so a flood of unique tokens cannot
+    grow it. Look up with [] (or map(remembered.__getitem__, keys), all in C)."""
+
+    def __init__(self, compute: Callable[[str], _V], limit: int = 10_000) -> None:
+        super().__init__()
+        self.compute, self.limit = compute, limit
+
+    def __missing__(self, key: str) -> _V:
+        value = self.compute(key)
+        if len(self) < self.limit:
+            self[key] = value
         return value
 
 
-_word_hash = _WordHashes().__getitem__
+_word_hash = Remembered(lambda word: zlib.crc32(word.encode())).__getitem__
 _PAIR = np.uint64(1_000_003)
 _PAIR_SALT = np.uint64(0x9E3779B97F4A7C15)
 
