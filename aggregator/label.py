@@ -18,7 +18,7 @@ from typing import Any
 from .baseline import Baseline, judge
 from .overrides import Overrides
 from .sanitize import clean_html, plain_text, text_of_clean_html
-from .screen import TOPIC_TEXT_LIMIT, Screener, tokens
+from .screen import TEXT_LIMIT, Screener, tokens
 
 BATCH = 512
 
@@ -175,9 +175,9 @@ def evaluate_topics(rows: list[dict[str, Any]], screener: Screener) -> TopicEval
         for missed in set(row["topics"]) - got:
             for extra in got - set(row["topics"]):
                 confusions[(missed, extra)] += 1
-    # The same text the model reads (title and lead, cut to TOPIC_TEXT_LIMIT).
+    # The same text the model reads (title and lead, cut to TEXT_LIMIT).
     keyword_pairs = [
-        (set(row["topics"]), model.keywords.topics_in(tokens(f"{title}\n{text}"[:TOPIC_TEXT_LIMIT])))
+        (set(row["topics"]), model.keywords.topics_in(tokens(f"{title}\n{text}"[:TEXT_LIMIT])))
         for row, (title, text, _) in zip(rows, items, strict=True)
     ]
     required = tuple(t for t in REQUIRED_TOPICS if t in topics)

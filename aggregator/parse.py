@@ -21,7 +21,7 @@ import feedparser
 from . import feedparsing
 from .errors import ParseError
 from .sanitize import clean_html, clean_text, excerpt, plain_text, text_of_clean_html
-from .screen import TEXT_LIMIT, TOPIC_TEXT_LIMIT
+from .screen import TEXT_LIMIT
 from .types import Chapter, Enclosure, ParsedEntry, ParsedFeed, PodcastInfo
 from .urls import clean_link, resolve
 
@@ -36,8 +36,8 @@ EXCERPT_CHARS = 300
 # read): a short prefix, then longer ones while markup leaves too little text. LEAD_CHARS
 # is what they read, with a margin so that a tag or entity cut off at the end of a prefix
 # cannot change them.
-LEAD_CHARS = max(EXCERPT_CHARS, TEXT_LIMIT, TOPIC_TEXT_LIMIT) + 32
-LEAD_SOURCES = tuple(max(size, size * LEAD_CHARS // 432) for size in (700, 1500, 4000))
+LEAD_SOURCES = (700, 1500, 4000)
+LEAD_CHARS = max(EXCERPT_CHARS, TEXT_LIMIT) + 32
 
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 feedparsing.install()  # same results, faster: see feedparsing.py

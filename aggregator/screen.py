@@ -37,11 +37,6 @@ if TYPE_CHECKING:
     from .classify import Tag, TopicModel
 
 TEXT_LIMIT = 400  # characters of title + text screened: enough to decide, cheap to run
-# Characters of title + text the topic model reads. More finds topics a post names
-# late: on the long-form evaluation set, 1500 characters give micro-F1 0.948 over the
-# required topics against 0.903 here, but cost ~180 us a post (bench/README.md), which
-# the first run of a large feeds.yaml cannot afford yet.
-TOPIC_TEXT_LIMIT = TEXT_LIMIT
 
 # -- language -------------------------------------------------------------------------
 
@@ -620,28 +615,9 @@ class Screener:
     def on_topic(self, score: float, evidence: list[str]) -> bool:
         return score >= self.strong or (bool(evidence) and score >= self.threshold)
 
-    def _tags(
-        self, full: list[str], token_lists: list[list[str]], presents: list[set[str]], batch: FeatureBatch
-    ) -> list[list[Tag]]:
-        """The topics of each post's title + text (full), from its first TOPIC_TEXT_LIMIT
-        characters. token_lists, presents and batch: the screened prefix's, reused when a
-        post is no longer than it."""
-        assert self.topics is not None
-        keywords = self.topics.keywords
-        if TOPIC_TEXT_LIMIT > TEXT_LIMIT and any(len(text) > TEXT_LIMIT for text in full):
-            token_lists = [
-                tokens(text[:TOPIC_TEXT_LIMIT]) if len(text) > TEXT_LIMIT else words
-                for text, words in zip(full, token_lists, strict=True)
-            ]
-            presents = [set(words) for words in token_lists]
-            batch = hashed_batch(token_lists, self.topics.n_features)
-        found = [keywords.hits(w, p) for w, p in zip(token_lists, presents, strict=True)]
-        return self.topics.tag_batch(token_lists, batch, found)
-
     def screen(self, items: list[tuple[str, str, str | None]]) -> list[Verdict]:
         """Verdicts for (title, text, feed language or None) triples, in order."""
-        full = [f"{title}\n{text}" for title, text, _ in items]
-        texts = [text[:TEXT_LIMIT] for text in full]
+        texts = [f"{title}\n{text}"[:TEXT_LIMIT] for title, text, _ in items]
         tokenized = [tokens_with_case(text) for text in texts]
         token_lists = [t for t, _ in tokenized]
         # Hashed once, for all posts together: the screening and topic models share the
@@ -649,7 +625,15 @@ class Screener:
         batch = hashed_batch(token_lists, self.model.n_features)
         scores = self.model.probabilities(batch).tolist()
         presents = [set(words) for words in token_lists]
-        tags = self._tags(full, token_lists, presents, batch) if self.topics else [[] for _ in items]
+        if self.topics:
+            # Tagging reads what screening reads. 1500 characters find more topics that
+            # long posts name late, but cost more than a first run can afford
+            # (bench/README.md, "Topic text length").
+            keywords = self.topics.keywords
+            found = [keywords.hits(w, p) for w, p in zip(token_lists, presents, strict=True)]
+            tags = self.topics.tag_batch(token_lists, batch, found)
+        else:
+            tags = [[] for _ in items]
         out = []
         default = self.languages[0]
         for (_title, _text, hint), text, (words, ordinary), present, score, post_tags in zip(

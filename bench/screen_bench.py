@@ -78,12 +78,12 @@ def main() -> int:
     naive = (time.process_time() - started) / len(sample)
 
     from aggregator.classify import TopicModel
-    from aggregator.screen import TOPIC_TEXT_LIMIT, hashed, hashed_batch, tokens
+    from aggregator.screen import TEXT_LIMIT, hashed, hashed_batch, tokens
 
     started = time.perf_counter()
     topics = TopicModel.load()
     topic_load = time.perf_counter() - started
-    words = [tokens(f"{r['title']}\n{r.get('summary', '')}"[:TOPIC_TEXT_LIMIT]) for r in rows]
+    words = [tokens(f"{r['title']}\n{r.get('summary', '')}"[:TEXT_LIMIT]) for r in rows]
     started = time.process_time()
     for w in words:
         topics.tag(w, hashed(w, topics.n_features))
