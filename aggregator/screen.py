@@ -235,14 +235,24 @@ _TOKEN_ASCII = re.compile(r"[\w][\w.\-/]*\w|\w", re.ASCII)
 _WORD_ASCII = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 
 
+# Typeset text writes "IS-IS" with a non-breaking hyphen and splits long words with soft
+# hyphens or zero-width spaces: read as the plain hyphen, and as nothing.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+_HYPHENS = str.maketrans({**dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2212"), "-"), **_INVISIBLE})
+
+
 def tokens(text: str) -> list[str]:
     """Lower-case word tokens; dots, dashes and slashes inside a word stay (802.1x, is-is)."""
-    return (_TOKEN_ASCII if text.isascii() else TOKEN).findall(text.lower())
+    if text.isascii():
+        return _TOKEN_ASCII.findall(text.lower())
+    return TOKEN.findall(text.translate(_HYPHENS).lower())
 
 
 def tokens_with_case(text: str) -> tuple[list[str], list[str]]:
     """(tokens(text), the ordinary words for language checks, lower-cased)."""
     ascii_only = text.isascii()
+    if not ascii_only:
+        text = text.translate(_HYPHENS)
     words = (_WORD_ASCII if ascii_only else _WORD).findall(text)
     ordinary = [w.lower() for w in words if len(w) > 1 and not w.isupper()]
     return (_TOKEN_ASCII if ascii_only else TOKEN).findall(text.lower()), ordinary

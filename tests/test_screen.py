@@ -209,3 +209,13 @@ def test_posts_scored_together_score_as_each_alone() -> None:
         [t.topic for t in topics.tag(words)] for words in lists
     ]
     assert {"bgp"} <= {t.topic for t in tagged[1]} and {"multicast"} <= {t.topic for t in tagged[4]}
+
+
+def test_typeset_hyphens_and_invisible_breaks_read_as_plain_text() -> None:
+    """Posts pasted from word processors write "IS-IS" with a non-breaking hyphen and break
+    long words with soft hyphens: the words must still be the words."""
+    from aggregator.screen import tokens, tokens_with_case
+
+    assert tokens("IS\u2011IS and IS\u2010IS") == ["is-is", "and", "is-is"]
+    assert tokens("Kuber\u00adnetes\u200b pods") == ["kubernetes", "pods"]
+    assert tokens_with_case("Kuber\u00adnetes on IS\u2011IS")[0] == ["kubernetes", "on", "is-is"]
