@@ -328,12 +328,12 @@ class KeywordIndex:
         return frozenset(self.phrases)
 
     def _is_keyword(self, word: str) -> bool:
-        return word in self.words or word in self._plurals or word in self.phrases
+        return word in self.words or word in self._plurals
 
     def _split(self, word: str) -> tuple[str, ...]:
         """The parts a compound token stands for ("bgp-evpn": "bgp", "evpn"; "ospf/is-is":
-        "ospf", "is-is", "is"), or () for a keyword as written ("is-is", "pim-sm") and
-        for a plain word."""
+        "ospf", "is-is"; "ldp-igp/sr": "ldp-igp", "ldp", "igp", "sr"), or () for a keyword
+        as written ("is-is", "pim-sm") and for a plain word."""
         found: list[str] = []
         if ("-" in word or "/" in word) and not self._is_keyword(word):
             for part in word.split("/") if "/" in word else word.split("-"):

@@ -259,8 +259,7 @@ def _entry(parsed: Mapping[str, Any], feed_url: str, now: datetime) -> tuple[Par
     teaser = _lead(summary_html)
     lead = teaser
     if content_html and len(teaser) <= LEAD_CHARS:  # a short summary: the content says more
-        full = _lead(content_html)
-        lead = full if len(full) > len(teaser) else teaser
+        lead = max(teaser, _lead(content_html), key=len)  # the teaser when as long
     fields: dict[str, Any] = {
         "guid": (clean_text(str(guid))[:MAX_FIELD] or None) if guid else None,
         "link": clean_link(entry.get("link"), base),

@@ -237,8 +237,12 @@ _WORD_ASCII = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 
 # Typeset text writes "IS-IS" with a non-breaking hyphen and splits long words with soft
 # hyphens or zero-width spaces: read as the plain hyphen, and as nothing.
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
-_HYPHENS = str.maketrans({**dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2212"), "-"), **_INVISIBLE})
+_HYPHENS = str.maketrans(
+    {
+        **dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2212"), "-"),
+        **dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff")),
+    }
+)
 
 
 def tokens(text: str) -> list[str]:
