@@ -46,6 +46,22 @@ class Screened(Protocol):
 
 
 @dataclass(frozen=True)
+class FeedRecord:
+    """What a feed's other posts say about it: how many were screened, how many kept."""
+
+    screened: int = 0
+    kept: int = 0
+
+    def without(self, verdict: Screened) -> FeedRecord:
+        return FeedRecord(self.screened - 1, self.kept - int(verdict.keep))
+
+    @property
+    def networking_share(self) -> float:
+        """Share of networking posts, smoothed (one kept and one not, added)."""
+        return (self.kept + 1) / (self.screened + 2)
+
+
+@dataclass(frozen=True)
 class Judgement:
     status: str  # "kept", "dropped" or "held"
     reason: str | None

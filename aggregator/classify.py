@@ -17,7 +17,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import yaml
 
-from .screen import MODEL_DIR, FeatureBatch, Features, Lexicon, ModelError, Remembered, hashed, read_model
+from .features import FeatureBatch, Features, hashed, read_model
+from .lexicon import Found
+from .screen import MODEL_DIR, ModelError, Remembered, tokens
 
 TERMS_PER_TAG = 5
 # The topics every site needs: the evaluation reports them together.
@@ -25,11 +27,28 @@ REQUIRED_TOPICS = ("multicast", "bgp", "igp", "kubernetes")
 
 
 @dataclass(frozen=True)
+class Keywords:
+    """A topic's keywords, split as tokens() splits text: single words, and phrases."""
+
+    words: frozenset[str]
+    phrases: frozenset[tuple[str, ...]]
+
+    @classmethod
+    def from_terms(cls, terms: list[str]) -> Keywords:
+        # Single letters ("s" from "router's") would match almost anything: never terms.
+        split = [tuple(tokens(t)) for t in terms if len(t.strip()) > 1]
+        return cls(
+            frozenset(t[0] for t in split if len(t) == 1),
+            frozenset(t for t in split if len(t) > 1),
+        )
+
+
+@dataclass(frozen=True)
 class Topic:
     name: str
     description: str
     covers: str
-    keywords: Lexicon
+    keywords: Keywords
     exclude: tuple[tuple[str, ...], ...] = ()  # phrases whose words are not evidence
 
 
@@ -41,7 +60,7 @@ def load_taxonomy(path: Path = MODEL_DIR / "topics.yaml") -> tuple[Topic, ...]:
                 t["name"],
                 t["description"],
                 t["covers"],
-                Lexicon.from_terms([str(k).lower() for k in t.get("keywords", [])]),
+                Keywords.from_terms([str(k).lower() for k in t.get("keywords", [])]),
                 tuple(tuple(str(e).lower().split()) for e in t.get("exclude", [])),
             )
             for t in data["topics"]
@@ -150,21 +169,30 @@ class TopicModel:
     def n_features(self) -> int:
         return int(self.card["features"]["n_features"])
 
-    def tag(self, words: list[str], features: Features | None = None) -> list[Tag]:
-        """Topics of a post's tokens; features: hashed(words) when the caller has them."""
+    def tag(
+        self, words: list[str], features: Features | None = None, found: Found | None = None
+    ) -> list[Tag]:
+        """Topics of a post's tokens; features: hashed(words) when the caller has them;
+        found: what the lexicon found in the post."""
         index, weight = features or hashed(words, self.n_features)
-        return self.tag_batch([words], FeatureBatch(index, weight, np.array([0, len(index)])))[0]
+        batch = FeatureBatch(index, weight, np.array([0, len(index)]))
+        return self.tag_batch([words], batch, None if found is None else [found])[0]
+
+    def hits(self, words: list[str], found: Found | None = None) -> dict[str, frozenset[str]]:
+        """The keywords a post names -> their topics: the taxonomy's keywords, and the
+        lexicon's entries that point to topics and count in the post."""
+        return keyword_hits(self.keywords, words, found)
 
     def tag_batch(
         self,
         token_lists: list[list[str]],
         batch: FeatureBatch,
-        found: list[dict[str, frozenset[str]]] | None = None,
+        found: list[Found] | None = None,
     ) -> list[list[Tag]]:
-        """tag() of every post of a batch (from hashed_batch(token_lists)); found: each
-        post's keyword hits (self.keywords.hits), when the caller has them."""
-        if found is None:
-            found = [self.keywords.hits(words) for words in token_lists]
+        """tag() of every post of a batch (from hashed_batch(token_lists)); found: what the
+        lexicon found in each post."""
+        lexicon = found if found is not None else [None] * len(token_lists)
+        found_keys = [self.hits(words, f) for words, f in zip(token_lists, lexicon, strict=True)]
         gathered = self.rows(batch.index)  # (grams, topics), once for the whole batch
         z = batch.sums(gathered) + self.intercept
         probabilities = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
@@ -173,9 +201,13 @@ class TopicModel:
         scores = probabilities.tolist()
         chosen = [
             self._choose(words, hits, post_scores, low[i], high[i])
-            for i, (words, hits, post_scores) in enumerate(zip(token_lists, found, scores, strict=True))
+            for i, (words, hits, post_scores) in enumerate(zip(token_lists, found_keys, scores, strict=True))
         ]
-        ranked = self._ranked_grams(gathered, batch.bounds, [topics for topics, _ in chosen], batch.index)
+        # Terms are words and word pairs, not the lexicon's concept tokens after them.
+        word_grams = np.array([max(2 * len(words) - 1, 0) for words in token_lists], dtype=np.int64)
+        ranked = self._ranked_grams(
+            gathered, batch.bounds, [topics for topics, _ in chosen], batch.index, word_grams
+        )
         width = len(self.topics)
         tags = []
         for i, (words, post_scores, (topics, strong)) in enumerate(
@@ -228,6 +260,7 @@ class TopicModel:
         bounds: np.ndarray[Any, Any],
         chosen: list[list[int]],
         index: np.ndarray[Any, Any],
+        word_grams: np.ndarray[Any, Any] | None = None,
     ) -> dict[int, list[int]]:
         """For each post i and topic column j it gets (key i * topics + j): the positions
         of the post's grams that raise j's score, highest weight first (ties: first
@@ -240,7 +273,11 @@ class TopicModel:
             wanted[i, topics] = True
         lengths = np.diff(bounds)
         owner = np.repeat(np.arange(posts), lengths)  # the post of every gram
-        grams, topic = np.nonzero((gathered > 0) & wanted[owner])
+        candidates = (gathered > 0) & wanted[owner]
+        if word_grams is not None:  # only each post's first word_grams[i] grams
+            within = np.arange(len(owner)) - bounds[:-1][owner] < word_grams[owner]
+            candidates &= within[:, None]
+        grams, topic = np.nonzero(candidates)
         if not len(grams):
             return {}
         pair = owner[grams].astype(np.int64) * width + topic
@@ -436,8 +473,20 @@ STRONG_SUPPORT = 5  # training posts that must name a keyword before it can be s
 STRONG_PRECISION = 0.95  # share of them that must carry the topic
 
 
+def keyword_hits(
+    index: KeywordIndex, words: list[str], found: Found | None = None
+) -> dict[str, frozenset[str]]:
+    """The keywords a post names -> their topics: the taxonomy's keywords (index), and the
+    lexicon's entries that point to topics and count in the post (found)."""
+    hits = index.hits(words)
+    if found is not None:
+        for key, topics in found.topic_keys().items():
+            hits[key] = hits[key] | topics if key in hits else topics
+    return hits
+
+
 def strong_keywords(
-    index: KeywordIndex, token_lists: list[list[str]], truth: np.ndarray[Any, Any], topics: tuple[str, ...]
+    hits: list[dict[str, frozenset[str]]], truth: np.ndarray[Any, Any], topics: tuple[str, ...]
 ) -> dict[str, list[str]]:
     """Per topic, the keywords that in the training posts almost always mean the topic:
     named by at least STRONG_SUPPORT posts, STRONG_PRECISION of which carry it. Such a
@@ -445,8 +494,8 @@ def strong_keywords(
     or BSR for a campus?" is too short for the model to be sure)."""
     seen: dict[tuple[str, str], list[int]] = {}
     column = {t: j for j, t in enumerate(topics)}
-    for row, words in enumerate(token_lists):
-        for keyword, keyword_topics in index.hits(words).items():
+    for row, post_hits in enumerate(hits):
+        for keyword, keyword_topics in post_hits.items():
             for topic in keyword_topics:
                 counts = seen.setdefault((keyword, topic), [0, 0])
                 counts[0] += 1

@@ -18,7 +18,7 @@ from typing import Any
 from .baseline import Baseline, judge
 from .overrides import Overrides
 from .sanitize import clean_html, plain_text, text_of_clean_html
-from .screen import TEXT_LIMIT, Screener, tokens
+from .screen import TEXT_LIMIT, FeedRecord, Screener, Verdict, tokens
 
 BATCH = 512
 
@@ -37,48 +37,64 @@ def _text(row: dict[str, Any]) -> tuple[str, str]:
 
 
 def label_rows(rows: Iterable[dict[str, Any]], context: LabelContext) -> Iterator[dict[str, Any]]:
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= BATCH:
-            yield from _label_batch(batch, context)
-            batch = []
-    if batch:
-        yield from _label_batch(batch, context)
+    """One result per row, in order. The whole input is read first: a feed's posts are
+    judged with the feed's record (its other posts in the input, and its history when the
+    database knows the feed), as `aggregator update` judges a fetched feed's posts."""
+    rows = list(rows)
+    verdicts: list[Verdict] = []
+    for start in range(0, len(rows), BATCH):
+        verdicts += _screen_batch(rows[start : start + BATCH], context)
+    by_feed: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        feed_url = str(row.get("feed_url") or "")
+        if feed_url:
+            by_feed.setdefault(feed_url, []).append(i)
+    baselines: dict[str, Baseline | None] = {url: context.baselines(url) for url in by_feed}
+    for url, members in by_feed.items():
+        known = baselines[url]
+        history = FeedRecord(known.screened, known.kept) if known else FeedRecord()
+        judged = context.screener.feed_record([verdicts[i] for i in members], history)
+        for i, verdict in zip(members, judged, strict=True):
+            verdicts[i] = verdict
+    for row, verdict in zip(rows, verdicts, strict=True):
+        feed_url = str(row.get("feed_url") or "")
+        yield _result(row, verdict, baselines.get(feed_url) if feed_url else None, context)
 
 
-def _label_batch(rows: list[dict[str, Any]], context: LabelContext) -> Iterator[dict[str, Any]]:
+def _screen_batch(rows: list[dict[str, Any]], context: LabelContext) -> list[Verdict]:
     items = []
     for row in rows:
         title, text = _text(row)
         hint = row.get("lang_hint") or None
         items.append((title, text, str(hint)[:2].lower() if hint else None))
-    verdicts = context.screener.screen(items)
-    for row, verdict in zip(rows, verdicts, strict=True):
-        keep, reason = verdict.keep, verdict.reason
-        scores = verdict.scores()
-        feed_url = str(row.get("feed_url") or "")
-        baseline = context.baselines(feed_url) if feed_url else None
-        if baseline is not None:
-            judgement = judge(baseline, verdict, context.screener.threshold)
-            keep, reason = judgement.status == "kept", judgement.reason
-            if judgement.note:
-                scores["baseline"] = judgement.note
-        decision = context.overrides.decide(str(row.get("id")), row.get("url"), feed_url)
-        if decision == "allow":
-            keep, reason = True, None
-        elif decision == "deny":
-            keep, reason = False, reason or "offtopic"
-        if decision:
-            scores["override"] = decision
-        yield {
-            "id": row.get("id"),
-            "keep": keep,
-            "reason": reason,
-            "lang": verdict.lang,
-            "tags": [t.topic for t in verdict.tags],
-            "scores": scores,
-        }
+    return context.screener.screen(items)
+
+
+def _result(
+    row: dict[str, Any], verdict: Verdict, baseline: Baseline | None, context: LabelContext
+) -> dict[str, Any]:
+    keep, reason = verdict.keep, verdict.reason
+    scores = verdict.scores()
+    if baseline is not None:
+        judgement = judge(baseline, verdict, context.screener.threshold)
+        keep, reason = judgement.status == "kept", judgement.reason
+        if judgement.note:
+            scores["baseline"] = judgement.note
+    decision = context.overrides.decide(str(row.get("id")), row.get("url"), str(row.get("feed_url") or ""))
+    if decision == "allow":
+        keep, reason = True, None
+    elif decision == "deny":
+        keep, reason = False, reason or "offtopic"
+    if decision:
+        scores["override"] = decision
+    return {
+        "id": row.get("id"),
+        "keep": keep,
+        "reason": reason,
+        "lang": verdict.lang,
+        "tags": [t.topic for t in verdict.tags],
+        "scores": scores,
+    }
 
 
 def read_rows(path: Path, required: tuple[str, ...] = ("id", "title")) -> Iterator[dict[str, Any]]:
@@ -101,10 +117,45 @@ def read_rows(path: Path, required: tuple[str, ...] = ("id", "title")) -> Iterat
 
 
 @dataclass(frozen=True)
+class ScreeningFigures:
+    """The figures a screening is judged by, on the English and foreign posts of a set."""
+
+    dropped: int  # English networking posts dropped
+    networking: int  # English networking posts
+    foreign_kept: int  # posts in other languages kept
+    foreign: int
+    offtopic_precision: float  # of dropping English off-topic and spam posts
+    offtopic_recall: float
+
+    @property
+    def offtopic_f1(self) -> float:
+        p, r = self.offtopic_precision, self.offtopic_recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def screening_figures(rows: list[dict[str, Any]], kept: list[bool]) -> ScreeningFigures:
+    pairs = list(zip((row["expect"] for row in rows), kept, strict=True))
+    networking = [k for e, k in pairs if e == "keep"]
+    foreign = [k for e, k in pairs if e == "non_english"]
+    other = [k for e, k in pairs if e in ("offtopic", "spam")]
+    caught = sum(1 for k in other if not k)
+    dropped_networking = sum(1 for k in networking if not k)
+    precision = caught / (caught + dropped_networking) if caught + dropped_networking else 1.0
+    recall = caught / len(other) if other else 1.0
+    return ScreeningFigures(
+        dropped_networking, len(networking), sum(foreign), len(foreign), precision, recall
+    )
+
+
+@dataclass(frozen=True)
 class Evaluation:
     total: int
     by_expect: dict[str, Counter[str]]
     mistakes: list[tuple[dict[str, Any], dict[str, Any]]]
+    figures: ScreeningFigures
+    baseline: ScreeningFigures  # a plain keyword list's
+    by_class: dict[str, tuple[int, int]]  # class -> (right, rows)
+    topics: TopicEvaluation | None  # on the kept-expected rows that carry topics
 
     def rate(self, expect: str, dropped: bool) -> float:
         counts = self.by_expect.get(expect, Counter())
@@ -113,17 +164,62 @@ class Evaluation:
         return hit / n if n else 1.0
 
 
+def keyword_baseline(rows: list[dict[str, Any]], screener: Screener) -> list[tuple[bool, set[str]]]:
+    """What a plain keyword list does with each row: (kept, topics). Kept when langdetect
+    says English (or cannot tell) and the text names a term of the team's keyword list
+    (the lexicon's core list and the taxonomy's keywords); topics are the taxonomy's
+    keywords found."""
+    from .language import _probabilities
+
+    assert screener.topics is not None
+    keywords = screener.topics.keywords
+    core = {e.key for e in screener.lexicon.entries.values() if "team list" in e.source}
+    out = []
+    for row in rows:
+        title, text = _text(row)
+        words = tokens(f"{title}\n{text}"[:TEXT_LIMIT])
+        found = _probabilities(f"{title}\n{text}"[:TEXT_LIMIT])
+        english = not found or found[0][0] == "en"
+        named = keywords.topics_in(words)
+        joined = f" {' '.join(words)} "
+        listed = bool(named) or any(f" {key} " in joined for key in core)
+        out.append((english and listed, named))
+    return out
+
+
 def evaluate(rows: list[dict[str, Any]], context: LabelContext) -> Evaluation:
     by_expect: dict[str, Counter[str]] = {}
+    by_class: dict[str, list[int]] = {}
     mistakes = []
-    for row, result in zip(rows, label_rows(rows, context), strict=True):
+    results = list(label_rows(rows, context))
+    for row, result in zip(rows, results, strict=True):
         expect = row["expect"]
         got = "keep" if result["keep"] else str(result["reason"])
         by_expect.setdefault(expect, Counter())[got] += 1
         wrong = (expect == "keep") != result["keep"]
+        counts = by_class.setdefault(str(row.get("class") or expect), [0, 0])
+        counts[0] += int(not wrong)
+        counts[1] += 1
         if wrong:
             mistakes.append((row, result))
-    return Evaluation(len(rows), by_expect, mistakes)
+    baseline = keyword_baseline(rows, context.screener)
+    tagged = [i for i, row in enumerate(rows) if row["expect"] == "keep" and "topics" in row]
+    topics = None
+    if tagged and context.screener.topics is not None:
+        topics = topic_evaluation(
+            [(set(rows[i]["topics"]), set(results[i]["tags"])) for i in tagged],
+            [(set(rows[i]["topics"]), baseline[i][1]) for i in tagged],
+            context.screener.topics.topics,
+        )
+    return Evaluation(
+        len(rows),
+        by_expect,
+        mistakes,
+        screening_figures(rows, [bool(r["keep"]) for r in results]),
+        screening_figures(rows, [kept for kept, _ in baseline]),
+        {name: (right, n) for name, (right, n) in sorted(by_class.items())},
+        topics,
+    )
 
 
 @dataclass(frozen=True)
@@ -136,6 +232,7 @@ class TopicEvaluation:
     # of the taxonomy's keywords alone (a post gets a topic when it names a keyword).
     required_micro_f1: float = 0.0
     keyword_micro_f1: float = 0.0
+    keyword_metrics: dict[str, tuple[int, float, float, float]] = field(default_factory=dict)
 
 
 def _counts(pairs: list[tuple[set[str], set[str]]], topic: str) -> tuple[int, int, int]:
@@ -153,39 +250,55 @@ def _micro_f1(pairs: list[tuple[set[str], set[str]]], topics: tuple[str, ...]) -
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
-def evaluate_topics(rows: list[dict[str, Any]], screener: Screener) -> TopicEvaluation:
-    """Per-topic precision, recall and F1 of the tags given to posts with known topics."""
-    from .classify import REQUIRED_TOPICS
-
-    model = screener.topics
-    assert model is not None
-    topics = model.topics
-    items: list[tuple[str, str, str | None]] = [(*_text(row), "en") for row in rows]
-    given = [{t.topic for t in verdict.tags} for verdict in screener.screen(items)]
+def _per_topic(
+    pairs: list[tuple[set[str], set[str]]], topics: tuple[str, ...]
+) -> dict[str, tuple[int, float, float, float]]:
     metrics = {}
-    confusions: Counter[tuple[str, str]] = Counter()
-    pairs = [(set(row["topics"]), got) for row, got in zip(rows, given, strict=True)]
     for topic in topics:
         tp, fp, fn = _counts(pairs, topic)
         precision = tp / (tp + fp) if tp + fp else 1.0
         recall = tp / (tp + fn) if tp + fn else 1.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         metrics[topic] = (tp + fn, precision, recall, f1)
-    for row, got in zip(rows, given, strict=True):
-        for missed in set(row["topics"]) - got:
-            for extra in got - set(row["topics"]):
+    return metrics
+
+
+def topic_evaluation(
+    pairs: list[tuple[set[str], set[str]]],
+    keyword_pairs: list[tuple[set[str], set[str]]],
+    topics: tuple[str, ...],
+) -> TopicEvaluation:
+    """Per-topic precision, recall and F1 of (wanted, given) topic pairs, beside those of
+    the taxonomy's keywords alone."""
+    from .classify import REQUIRED_TOPICS
+
+    confusions: Counter[tuple[str, str]] = Counter()
+    for want, got in pairs:
+        for missed in want - got:
+            for extra in got - want:
                 confusions[(missed, extra)] += 1
+    required = tuple(t for t in REQUIRED_TOPICS if t in topics)
+    return TopicEvaluation(
+        len(pairs),
+        _per_topic(pairs, topics),
+        confusions,
+        _micro_f1(pairs, topics),
+        _micro_f1(pairs, required),
+        _micro_f1(keyword_pairs, required),
+        _per_topic(keyword_pairs, topics),
+    )
+
+
+def evaluate_topics(rows: list[dict[str, Any]], screener: Screener) -> TopicEvaluation:
+    """Per-topic precision, recall and F1 of the tags given to posts with known topics."""
+    model = screener.topics
+    assert model is not None
+    items: list[tuple[str, str, str | None]] = [(*_text(row), "en") for row in rows]
+    given = [{t.topic for t in verdict.tags} for verdict in screener.screen(items)]
+    pairs = [(set(row["topics"]), got) for row, got in zip(rows, given, strict=True)]
     # The same text the model reads (title and lead, cut to TEXT_LIMIT).
     keyword_pairs = [
         (set(row["topics"]), model.keywords.topics_in(tokens(f"{title}\n{text}"[:TEXT_LIMIT])))
         for row, (title, text, _) in zip(rows, items, strict=True)
     ]
-    required = tuple(t for t in REQUIRED_TOPICS if t in topics)
-    return TopicEvaluation(
-        len(rows),
-        metrics,
-        confusions,
-        _micro_f1(pairs, topics),
-        _micro_f1(pairs, required),
-        _micro_f1(keyword_pairs, required),
-    )
+    return topic_evaluation(pairs, keyword_pairs, model.topics)

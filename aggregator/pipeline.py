@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import cards
+from .baseline import FeedRecord
 from .config import policy_for
 from .corrections import load_corrections
 from .errors import AggregatorError, ModelError, ParseError
@@ -98,10 +99,13 @@ def parse_job(
     now: datetime,
     known: frozenset[str] = frozenset(),
     hint: str | None = None,
+    history: FeedRecord | None = None,
 ) -> Parsed | str:
     """Runs in a worker: the parsed feed and verdicts for its new or changed entries, or
     the reason the body is not a usable feed. Entries already stored unchanged are not
-    screened again: language detection runs once per post content."""
+    screened again: language detection runs once per post content. history: the feed's
+    record so far (screened and kept posts), which weighs in with the rest of the batch
+    for a post that only just fails (Screener.feed_record)."""
     from .parse import read_feed
 
     screener = _screener()  # a missing or damaged model is the run's error, not the feed's
@@ -114,6 +118,7 @@ def parse_job(
         if fresh:
             hint = hint or (parsed.language or "")[:2].lower() or None
             found = screener.screen([(e.title, lead, hint) for e, lead in fresh])
+            found = screener.feed_record(found, history or FeedRecord())
             verdicts = {e.content_hash: v.stored() for (e, _), v in zip(fresh, found, strict=True)}
         return parsed, verdicts
     except ParseError as exc:
@@ -199,7 +204,16 @@ def store_batch(
         fetched = job.result
         assert fetched.body is not None
         known = store.content_hashes(fetched.url)  # stored unchanged: not screened again
-        got = parse_job(fetched.url, fetched.body, dict(fetched.headers), job.now, known, job.hint)
+        base = store.baseline(fetched.url)
+        got = parse_job(
+            fetched.url,
+            fetched.body,
+            dict(fetched.headers),
+            job.now,
+            known,
+            job.hint,
+            FeedRecord(base.screened, base.kept),
+        )
         parsed: ParsedFeed | None = None
         verdicts: dict[str, StoredVerdict] = {}
         error = None

@@ -21,10 +21,10 @@ import numpy as np
 
 from .errors import AggregatorError
 from .label import read_rows
-from .screen import FEATURE_VERSION, MODEL_DIR, TEXT_LIMIT, hashed, tokens
+from .lexicon import Found, Lexicon
+from .screen import FEATURE_VERSION, MODEL_DIR, TEXT_LIMIT, concepts, hashed, tokens
 
 N_FEATURES = 2**18
-ALPHA_GRID = (0.03, 0.1, 0.3)
 MAX_NETWORKING_DROPPED = 0.01  # the threshold keeps at least 99% of networking posts
 FOLDS = 5
 
@@ -48,27 +48,42 @@ def screening_text(row: dict[str, Any], limit: int = TEXT_LIMIT) -> str:
     return f"{row.get('title') or ''}\n{row.get('summary') or ''}"[:limit]
 
 
-def load_corpus(data_dir: Path) -> tuple[list[str], np.ndarray[Any, Any], str, list[str]]:
-    """Texts, labels (1 = networking), a digest of the files, and the non-spam texts."""
+def load_corpus(data_dir: Path, salt: bytes = b"") -> tuple[list[dict[str, Any]], str]:
+    """The English rows of models/data/train_*.jsonl labelled networking, offtopic or spam,
+    and a digest of the files. (Rows in other languages teach the language rules, which are
+    not trained: the screening model reads English only.)"""
     files = sorted(data_dir.glob("train_*.jsonl"))
     if not files:
         raise AggregatorError(f"{data_dir}: no train_*.jsonl files to train on")
-    digest = hashlib.sha256()
-    texts, labels, prose = [], [], []
+    digest = hashlib.sha256(salt)
+    rows = []
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
         for row in read_rows(path, required=("title",)):
-            label = row.get("label")
-            if label not in ("networking", "offtopic", "spam"):
-                continue
-            texts.append(screening_text(row))
-            labels.append(1 if label == "networking" else 0)
-            if label != "spam":  # spam borrows lottery words from other languages
-                prose.append(texts[-1])
-    return texts, np.array(labels), digest.hexdigest(), prose
+            if row.get("label") in ("networking", "offtopic", "spam") and row.get("lang", "en") == "en":
+                rows.append(row)
+    return rows, digest.hexdigest()
 
 
-def feature_matrix(texts: list[str], ignore: frozenset[str] = frozenset()) -> Any:
+def lexicon_digest(directory: Path) -> bytes:
+    """The lexicon's files, for a model's data hash: the lexicon shapes the features."""
+    digest = hashlib.sha256()
+    for path in sorted(directory.glob("*.tsv")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.digest()
+
+
+def read_texts(lexicon: Lexicon, texts: list[str]) -> tuple[list[list[str]], list[Found], list[list[str]]]:
+    """What the models read of each text, as the screener reads it at run time: tokens,
+    the lexicon's findings, and the concept tokens."""
+    token_lists = [tokens(text) for text in texts]
+    found = [lexicon.find(words, text) for words, text in zip(token_lists, texts, strict=True)]
+    return token_lists, found, [list(concepts(f)) for f in found]
+
+
+def feature_matrix(
+    token_lists: list[list[str]], extras: list[list[str]], ignore: frozenset[str] = frozenset()
+) -> Any:
     """The same hashed features the screener computes at run time, as a sparse matrix.
 
     ignore: words that are no evidence alone; a word of them, or a pair of two of them,
@@ -77,18 +92,18 @@ def feature_matrix(texts: list[str], ignore: frozenset[str] = frozenset()) -> An
     from scipy.sparse import csr_matrix
 
     rows, cols, values = [], [], []
-    for row, text in enumerate(texts):
-        words = tokens(text)
-        index, weight = hashed(words, N_FEATURES)
+    for row, (words, extra) in enumerate(zip(token_lists, extras, strict=True)):
+        index, weight = hashed(words, N_FEATURES, extra)
         if ignore and len(words):
             idle = [w in ignore for w in words]
-            weight = weight * ~np.array(idle + [a and b for a, b in itertools.pairwise(idle)])
+            idle += [a and b for a, b in itertools.pairwise(idle)] + [False] * len(extra)
+            weight = weight * ~np.array(idle)
         rows.append(np.full(len(index), row))
         cols.append(index)
         values.append(weight)
     return csr_matrix(
         (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(len(texts), N_FEATURES),
+        shape=(len(token_lists), N_FEATURES),
     )
 
 
@@ -109,6 +124,16 @@ def nb_weights(X: Any, labels: np.ndarray[Any, Any], alpha: float) -> tuple[np.n
     return weights, bias
 
 
+def lr_weights(X: Any, labels: np.ndarray[Any, Any], c: float) -> tuple[np.ndarray[Any, Any], float]:
+    """Logistic regression as (weight per feature, bias)."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, solver="liblinear", class_weight="balanced", random_state=0).fit(
+        X, labels
+    )
+    return model.coef_[0], float(model.intercept_[0])
+
+
 def choose_thresholds(
     scores: np.ndarray[Any, Any], labels: np.ndarray[Any, Any], evidence: np.ndarray[Any, Any]
 ) -> tuple[float, float, float, float]:
@@ -126,6 +151,24 @@ def choose_thresholds(
     return best
 
 
+# The screening models tried, each with its settings: chosen by what matters, off-topic
+# caught at 99% of networking kept, on out-of-fold predictions.
+SCREEN_MODELS: tuple[tuple[str, float], ...] = (
+    ("nb", 0.03),
+    ("nb", 0.1),
+    ("nb", 0.3),
+    ("lr", 1.0),
+    ("lr", 4.0),
+    ("lr", 16.0),
+)
+
+
+def _fit(
+    kind: str, X: Any, labels: np.ndarray[Any, Any], setting: float
+) -> tuple[np.ndarray[Any, Any], float]:
+    return nb_weights(X, labels, setting) if kind == "nb" else lr_weights(X, labels, setting)
+
+
 def train_screening(
     data_dir: Path = MODEL_DIR / "data",
     out_dir: Path = MODEL_DIR,
@@ -134,37 +177,38 @@ def train_screening(
 ) -> dict[str, Any]:
     from sklearn.model_selection import StratifiedKFold
 
-    from .screen import Lexicon, _ordinary_words
+    from .classify import load_taxonomy
+    from .language import ordinary_words
 
-    texts, labels, data_hash, prose = load_corpus(data_dir)
-    lexicon = Lexicon.load(out_dir / "networking_terms.txt")
-    evidence = np.array([bool(lexicon.hits(tokens(t))) for t in texts])
+    rows, data_hash = load_corpus(data_dir, lexicon_digest(out_dir / "lexicon"))
+    texts = [screening_text(row) for row in rows]
+    labels = np.array([1 if row["label"] == "networking" else 0 for row in rows])
+    lexicon = Lexicon.load(
+        out_dir / "lexicon", frozenset(t.name for t in load_taxonomy(out_dir / "topics.yaml"))
+    )
+    token_lists, found, extras = read_texts(lexicon, texts)
+    evidence = np.array([bool(f.counted) for f in found])
     card: dict[str, Any] = {"features": {"kind": FEATURE_VERSION, "n_features": N_FEATURES}}
-    X = feature_matrix(texts)
-    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=0)
+    X = feature_matrix(token_lists, extras)
+    folds = list(StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=0).split(X, labels))
 
-    # Multinomial naive Bayes: on a corpus this size it ranks short texts better than a
-    # logistic regression did, and it is a linear model in log space, stored the same way.
-    # The smoothing is chosen by what matters: off-topic caught at 99% networking kept,
-    # on out-of-fold predictions.
-    best: tuple[float, float, float, float, float] | None = None
-    for alpha in ALPHA_GRID:
+    best: tuple[str, float, float, float, float, float] | None = None
+    for kind, setting in SCREEN_MODELS:
         oof = np.zeros(len(labels))
-        for train_rows, test_rows in folds.split(X, labels):
-            fold_coef, fold_intercept = nb_weights(X[train_rows], labels[train_rows], alpha)
+        for train_rows, test_rows in folds:
+            fold_coef, fold_intercept = _fit(kind, X[train_rows], labels[train_rows], setting)
             oof[test_rows] = 1 / (1 + np.exp(-(X[test_rows] @ fold_coef + fold_intercept)))
         low, high, kept, caught = choose_thresholds(oof, labels, evidence)
-        echo(f"  alpha={alpha:g}: out-of-fold {kept:.1%} networking kept, {caught:.1%} other caught")
-        if best is None or caught > best[4]:
-            best = (alpha, low, high, kept, caught)
+        echo(f"  {kind} {setting:g}: out-of-fold {kept:.1%} networking kept, {caught:.1%} other caught")
+        if best is None or caught > best[5]:
+            best = (kind, setting, low, high, kept, caught)
     assert best is not None
-    alpha, threshold, strong, kept, caught = best
+    kind, setting, threshold, strong, kept, caught = best
 
-    weights, bias = nb_weights(X, labels, alpha)
+    weights, bias = _fit(kind, X, labels, setting)
     coef = weights.astype(np.float32)
     intercept = np.array([bias], dtype=np.float32)
-    c = alpha
-    version = f"screen-{data_hash[:10]}-nb{c:g}"
+    version = f"screen-{data_hash[:10]}-{kind}{setting:g}"
     card.update(
         {
             "version": version,
@@ -172,8 +216,9 @@ def train_screening(
             "trained": clock().isoformat(timespec="seconds"),
             "training_data_sha256": data_hash,
             "examples": {"networking": int(labels.sum()), "other": int(len(labels) - labels.sum())},
-            "model": "multinomial naive Bayes",
-            "alpha": c,
+            "prior": round(float(labels.mean()), 4),
+            "model": "multinomial naive Bayes" if kind == "nb" else "logistic regression",
+            "setting": setting,
             "threshold": round(threshold, 6),
             "strong_threshold": round(strong, 6),
             "out_of_fold": {"networking_kept": round(kept, 4), "offtopic_caught": round(caught, 4)},
@@ -182,7 +227,8 @@ def train_screening(
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out_dir / "screen.npz", coef=coef, intercept=intercept)
-    vocabulary = sorted({w.lower() for text in prose for w in _ordinary_words(text)})
+    prose = [text for text, row in zip(texts, rows, strict=True) if row["label"] != "spam"]
+    vocabulary = sorted({w.lower() for text in prose for w in ordinary_words(text)})
     (out_dir / "english_words.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
     (out_dir / "screen.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     echo(
@@ -215,18 +261,25 @@ TOPIC_C_GRID = (2.0, 8.0, 32.0)
 
 
 def load_topic_corpus(
-    data_dir: Path, topics: tuple[str, ...], extra: list[dict[str, Any]] | None = None
+    data_dir: Path, topics: tuple[str, ...], extra: list[dict[str, Any]] | None = None, salt: bytes = b""
 ) -> tuple[list[str], np.ndarray[Any, Any], str]:
-    """Texts and a (posts x topics) 0/1 matrix from topics_train_*.jsonl, plus extra rows
-    (the owner's corrected posts)."""
+    """Texts and a (posts x topics) 0/1 matrix from topics_train_*.jsonl and the English
+    networking rows of train_*.jsonl that carry topics, plus extra rows (the owner's
+    corrected posts)."""
     files = sorted(data_dir.glob("topics_train_*.jsonl"))
     if not files:
         raise AggregatorError(f"{data_dir}: no topics_train_*.jsonl files to train on")
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(salt)
     texts, rows = [], []
-    for path in files:
+    for path in files + sorted(data_dir.glob("train_*.jsonl")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-        for row in read_rows(path, required=("title", "topics")):
+        for row in read_rows(path, required=("title",)):
+            if (
+                "topics" not in row
+                or row.get("label", "networking") != "networking"
+                or row.get("lang", "en") != "en"
+            ):
+                continue
             unknown = set(row["topics"]) - set(topics)
             if unknown:
                 raise AggregatorError(f"{path}: {row.get('id')}: unknown topics {sorted(unknown)}")
@@ -276,19 +329,23 @@ def train_topics(
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
 
-    from .classify import keyword_index, load_taxonomy, strong_keywords
+    from .classify import keyword_hits, keyword_index, load_taxonomy, strong_keywords
 
     taxonomy = load_taxonomy(out_dir / "topics.yaml")
     topics = tuple(t.name for t in taxonomy)
-    texts, truth, data_hash = load_topic_corpus(data_dir, topics, corrected)
-    X = feature_matrix(texts, ignore=FUNCTION_WORDS)
+    texts, truth, data_hash = load_topic_corpus(
+        data_dir, topics, corrected, lexicon_digest(out_dir / "lexicon")
+    )
+    lexicon = Lexicon.load(out_dir / "lexicon", frozenset(topics))
+    token_lists, lexicon_found, extras = read_texts(lexicon, texts)
+    X = feature_matrix(token_lists, extras, ignore=FUNCTION_WORDS)
     index = keyword_index(taxonomy)
-    token_lists = [tokens(t) for t in texts]
-    found = [index.topics_in(words) for words in token_lists]
-    strong = strong_keywords(index, token_lists, truth, topics)
+    hits = [keyword_hits(index, words, f) for words, f in zip(token_lists, lexicon_found, strict=True)]
+    found = [index.evidence(words, h) for words, h in zip(token_lists, hits, strict=True)]
+    strong = strong_keywords(hits, truth, topics)
     strong_found = [
-        {t for kw, ts in index.hits(words).items() for t in ts if kw in strong[t]} & topics_found
-        for words, topics_found in zip(token_lists, found, strict=True)
+        {t for kw, ts in h.items() for t in ts if kw in strong[t]} & topics_found
+        for h, topics_found in zip(hits, found, strict=True)
     ]
     folds = list(KFold(n_splits=FOLDS, shuffle=True, random_state=0).split(X))
 

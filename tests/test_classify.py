@@ -172,8 +172,10 @@ def test_corrections_change_published_topics_and_are_learned(
         assert published(store) == {"m1": {"multicast"}}  # the model's topics come back
     out = tmp_path / "model"
     out.mkdir()
-    for name in ("topics.yaml", "networking_terms.txt"):
-        (out / name).write_bytes((MODEL_DIR / name).read_bytes())
+    import shutil
+
+    shutil.copy(MODEL_DIR / "topics.yaml", out)
+    shutil.copytree(MODEL_DIR / "lexicon", out / "lexicon")
     card = train_topics(MODEL_DIR / "data", out, echo=lambda _: None, corrected=rows)
     assert card["corrections_folded_in"] == 1
 

@@ -176,7 +176,8 @@ def test_dropped_and_explain_show_the_reason(
     explained = runner.invoke(cli, ["--config", config.path, "explain", post_id[:12]])
     assert explained.exit_code == 0, explained.output
     assert "status: dropped (non_english)" in explained.output
-    assert "language: id (decided by langdetect" in explained.output
+    assert "language: id (decided by function words (id)" in explained.output
+    assert "decided by: language: id" in explained.output
     assert "terms behind the score" in explained.output
     none = runner.invoke(cli, ["--config", config.path, "dropped", "--reason", "spam"])
     assert "No dropped or held posts match." in none.output

@@ -1,0 +1,327 @@
+"""The field's vocabulary: what a network engineer recognizes in a post, and what not.
+
+models/lexicon/*.tsv hold thousands of entries, each a fact gathered from a public source
+(the RFC index, IANA registries, Debian's network section, projects' and vendors' docs):
+
+    term  kind  domain  topics  senses  source
+
+- domain "networking": evidence that a post is about networking (Kubernetes included);
+  "general:<area>": general computing that is not networking (desktop tools, programming
+  languages and libraries, web front-end, phones, home electronics, machine learning), which
+  is evidence against;
+- topics: the topics of models/topics.yaml the entry is evidence of;
+- senses: the entry's other common senses ("animal" for BIRD, "light switch" for switch), or
+  "-": an entry with other senses counts only in a networking context (beside an entry that
+  has none), unless the post writes it exactly as the entry does and the entry is an
+  acronym or a name with capitals ("LISP" the protocol, not "Lisp" the language).
+
+A token that embeds a protocol's name (GoBGP, ospf6d, kubeconfig, kube-vip) resolves to that
+protocol: models/lexicon/embedded.tsv lists the names that are safe to find inside words
+(no English word contains them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+
+from .cards import MODEL_DIR
+from .errors import ModelError
+from .tokens import Remembered, tokens
+
+LEXICON_DIR = MODEL_DIR / "lexicon"
+NETWORKING = "networking"
+COLUMNS = ("term", "kind", "domain", "topics", "senses", "source")
+
+
+@dataclass(frozen=True)
+class Entry:
+    term: str  # as usually written
+    kind: str
+    domain: str  # "networking" or "general:<area>"
+    topics: frozenset[str]
+    senses: str  # other common senses; "" when the term is unambiguous in tech writing
+    source: str
+    key: str = ""  # " ".join(tokens(term)): what the lexicon matches
+
+    @property
+    def networking(self) -> bool:
+        return self.domain == NETWORKING
+
+    @property
+    def area(self) -> str:
+        """ "networking", or the general-computing area ("desktop", "programming"...)."""
+        return self.domain.split(":", 1)[-1]
+
+    @property
+    def exact(self) -> str | None:
+        """The spelling that settles an ambiguous entry: an acronym or a name written with
+        capitals inside ("LISP", "PoP", "SONiC"), found as written."""
+        if self.senses and sum(c.isupper() for c in self.term) >= 2:
+            return self.term
+        return None
+
+
+def merge(a: Entry, b: Entry) -> Entry:
+    """Two entries with the same tokens: one entry, networking when either is, with both
+    senses; a networking entry that is also a general-computing name is ambiguous."""
+    senses = [s for s in (a.senses, b.senses) if s]
+    if a.networking != b.networking:
+        general = b if a.networking else a
+        senses.append(f"also {general.area} ({general.term})")
+    first = a if a.networking or not b.networking else b
+    return Entry(
+        first.term,
+        first.kind,
+        first.domain,
+        a.topics | b.topics,
+        "; ".join(dict.fromkeys(senses)),
+        "; ".join(dict.fromkeys(s for s in (a.source, b.source) if s)),
+        first.key,
+    )
+
+
+def read_entries(path: Path, topics: frozenset[str] | None = None) -> Iterable[Entry]:
+    """The entries of one TSV file; errors name the file, the line and the field."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read the lexicon ({exc})") from exc
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.startswith("#") or (number == 1 and line.startswith("term\t")):
+            continue
+        fields = line.split("\t")
+        if len(fields) != len(COLUMNS) or not fields[0].strip():
+            raise ModelError(
+                f"{path}, line {number}: expected {len(COLUMNS)} tab-separated fields "
+                f"({', '.join(COLUMNS)}), found {len(fields)}"
+            )
+        term, kind, domain, topic_field, senses, source = (f.strip() for f in fields)
+        if domain != NETWORKING and not domain.startswith("general:"):
+            raise ModelError(
+                f"{path}, line {number}: domain {domain!r} is neither networking nor general:AREA"
+            )
+        named = frozenset(t.strip() for t in topic_field.split(",") if t.strip() not in ("", "-"))
+        if topics is not None and named - topics:
+            raise ModelError(
+                f"{path}, line {number}: unknown topics {sorted(named - topics)}; "
+                f"the topics are those of models/topics.yaml"
+            )
+        yield Entry(term, kind, domain, named, "" if senses in ("", "-") else senses, source)
+
+
+@dataclass(frozen=True)
+class Found:
+    """What the lexicon recognizes in one post."""
+
+    networking: tuple[Entry, ...]  # unambiguous networking entries (or written exactly)
+    ambiguous: tuple[Entry, ...]  # networking entries with other senses, not settled
+    general: tuple[Entry, ...]  # general-computing entries without other senses
+
+    @property
+    def in_context(self) -> bool:
+        """Ambiguous networking terms count when an unambiguous one stands beside them."""
+        return bool(self.networking)
+
+    @property
+    def counted(self) -> tuple[Entry, ...]:
+        """The networking entries that count as evidence."""
+        return self.networking + self.ambiguous if self.networking else ()
+
+    def topic_keys(self) -> dict[str, frozenset[str]]:
+        """The counted entries that point to topics: key -> topics."""
+        return {e.key: e.topics for e in self.counted if e.topics}
+
+    def topics(self) -> dict[str, list[str]]:
+        """Topic -> the terms (as written in the lexicon) that are evidence of it."""
+        found: dict[str, list[str]] = {}
+        for entry in self.counted:
+            for topic in entry.topics:
+                found.setdefault(topic, []).append(entry.term)
+        return found
+
+
+_NOTHING = Found((), (), ())
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    entries: dict[str, Entry]  # " ".join(tokens(term)) -> entry
+    embedded: dict[str, str] = field(default_factory=dict)  # name found inside words -> key
+
+    @classmethod
+    def load(cls, directory: Path = LEXICON_DIR, topics: frozenset[str] | None = None) -> Lexicon:
+        files = sorted(directory.glob("*.tsv"))
+        if not files:
+            raise ModelError(f"{directory}: no lexicon (*.tsv) found")
+        entries: list[Entry] = []
+        embedded: dict[str, str] = {}
+        for path in files:
+            if path.name == "embedded.tsv":
+                embedded.update(read_embedded(path))
+            else:
+                entries.extend(read_entries(path, topics))
+        lexicon = cls.of(entries, embedded)
+        missing = sorted(key for key in lexicon.embedded.values() if key not in lexicon.entries)
+        if missing:
+            raise ModelError(f"{directory / 'embedded.tsv'}: names no lexicon entry has: {missing}")
+        return lexicon
+
+    @classmethod
+    def of(cls, entries: Iterable[Entry], embedded: dict[str, str] | None = None) -> Lexicon:
+        by_key: dict[str, Entry] = {}
+        for entry in entries:
+            key = " ".join(tokens(entry.term))
+            # Single letters ("s" from "router's") would match almost anything: never terms.
+            if len(key) < 2:
+                continue
+            entry = replace(entry, key=key)
+            by_key[key] = merge(by_key[key], entry) if key in by_key else entry
+        return cls(by_key, {k.lower(): " ".join(tokens(v)) for k, v in (embedded or {}).items()})
+
+    # -- matching (the hot path: set operations in C first, Python for the few hits) ------
+
+    @cached_property
+    def _words(self) -> frozenset[str]:
+        return frozenset(k for k in self.entries if " " not in k)
+
+    @cached_property
+    def _plurals(self) -> dict[str, str]:
+        return {w + "s": w for w in self._words if w[-1].isalpha() and w + "s" not in self.entries}
+
+    @cached_property
+    def _plural_keys(self) -> frozenset[str]:
+        return frozenset(self._plurals)
+
+    @cached_property
+    def _phrases(self) -> dict[str, tuple[tuple[frozenset[str], str, str], ...]]:
+        """Each phrase by its first word: (its words, its text among space-joined tokens, key)."""
+        starts: dict[str, list[tuple[frozenset[str], str, str]]] = {}
+        for key in sorted(self.entries):
+            if " " in key:
+                words = key.split()
+                starts.setdefault(words[0], []).append((frozenset(words), f" {key} ", key))
+        return {start: tuple(found) for start, found in starts.items()}
+
+    @cached_property
+    def _phrase_keys(self) -> frozenset[str]:
+        return frozenset(self._phrases)
+
+    @cached_property
+    def _embedded_pattern(self) -> re.Pattern[str] | None:
+        if not self.embedded:
+            return None
+        names = sorted(self.embedded, key=lambda n: (-len(n), n))
+        return re.compile("|".join(map(re.escape, names)))
+
+    def _resolve(self, word: str) -> tuple[str, ...]:
+        """The keys a token that is no entry itself stands for: the parts of a compound
+        ("bgp-evpn": bgp, evpn; "ospf/is-is": ospf, is-is), and the protocols whose names it
+        embeds ("gobgp": bgp; "kubeconfig": kubernetes)."""
+        if word in self.entries:
+            return ()
+        found: list[str] = []
+        if "-" in word or "/" in word:
+            joined = word.replace("-", " ").replace("/", " ")
+            if joined in self.entries:  # "route-reflector" is "route reflector"
+                return (joined,)
+            for part in re.split(r"[-/]", word) if "/" not in word else word.split("/"):
+                if part in self.entries:
+                    found.append(part)
+                elif "-" in part:
+                    found.extend(p for p in part.split("-") if p in self.entries)
+                elif part:
+                    found.extend(self._inside(part))
+        else:
+            found.extend(self._inside(word))
+        return tuple(dict.fromkeys(found))
+
+    def _inside(self, word: str) -> list[str]:
+        pattern = self._embedded_pattern
+        if pattern is None or len(word) < 4:
+            return []
+        return [self.embedded[m] for m in pattern.findall(word)]
+
+    @cached_property
+    def _resolved(self) -> Callable[[str], tuple[str, ...]]:
+        return Remembered(self._resolve, limit=50_000).__getitem__
+
+    def keys_in(self, words: list[str], present: set[str] | None = None) -> list[str]:
+        """The keys of the entries a post's tokens (screen.tokens) name, each once, in the
+        order the lexicon finds them. The longest match wins: a word that only occurs
+        inside a phrase the lexicon knows ("protocol" in "protocol buffers", "multicast"
+        in "multicast dns") is not an entry of its own there."""
+        present = set(words) if present is None else present
+        found = list(present & self._words)
+        found += [self._plurals[p] for p in present & self._plural_keys]
+        for keys in filter(None, map(self._resolved, present)):
+            found.extend(keys)
+        starts = present & self._phrase_keys
+        if starts:
+            text = f" {' '.join(words)} "
+            phrases = [
+                key
+                for start in starts
+                for words_of, needle, key in self._phrases[start]
+                if words_of <= present and needle in text
+            ]
+            if phrases:
+                found = self._outside(words, phrases, found) + phrases
+        return list(dict.fromkeys(found))
+
+    def _outside(self, words: list[str], phrases: list[str], found: list[str]) -> list[str]:
+        """The single-word keys of found that occur somewhere outside the phrases."""
+        covered: set[int] = set()
+        for key in phrases:
+            phrase = key.split()
+            size = len(phrase)
+            for i, word in enumerate(words):
+                if word == phrase[0] and words[i : i + size] == phrase:
+                    covered.update(range(i, i + size))
+        if not covered:  # the phrases sit inside compounds ("route-reflector"): nothing to drop
+            return found
+        outside: set[str] = set()
+        for i, word in enumerate(words):
+            if i not in covered:
+                outside.add(word)
+                outside.update(self._resolved(word))
+                if word in self._plurals:
+                    outside.add(self._plurals[word])
+        return [key for key in found if key in outside]
+
+    def find(self, words: list[str], text: str, present: set[str] | None = None) -> Found:
+        """What the post's tokens name: networking entries (settled or ambiguous) and
+        general-computing ones. text: the post's text as written, for exact spellings."""
+        keys = self.keys_in(words, present)
+        if not keys:
+            return _NOTHING
+        networking: list[Entry] = []
+        ambiguous: list[Entry] = []
+        general: list[Entry] = []
+        for key in keys:
+            entry = self.entries[key]
+            if entry.networking:
+                exact = entry.exact
+                if not entry.senses or (exact is not None and exact in text):
+                    networking.append(entry)
+                else:
+                    ambiguous.append(entry)
+            elif not entry.senses:
+                general.append(entry)
+        return Found(tuple(networking), tuple(ambiguous), tuple(general))
+
+
+def read_embedded(path: Path) -> dict[str, str]:
+    """embedded.tsv: a name found inside words (lower case), and the term it stands for."""
+    found: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#") or line.startswith("name\t"):
+            continue
+        fields = line.split("\t")
+        if len(fields) < 2 or len(fields[0].strip()) < 3:
+            raise ModelError(f"{path}, line {number}: expected NAME<TAB>TERM, the name 3 letters or more")
+        found[fields[0].strip().lower()] = fields[1].strip()
+    return found

@@ -1,0 +1,140 @@
+"""Spam signals, read in context.
+
+Lottery tables, slot and casino promotions, SEO link pages and pill shops use a vocabulary
+of their own. Some of it has innocent senses a networking post uses: RTP is the Real-time
+Transport Protocol, a line card sits in a slot, a customer may be a casino resort, an
+engineer is "betting on SRv6". So the terms are of two strengths:
+
+- strong: words only spam uses (togel, gacor, sbobet, viagra) and spam phrases ("free
+  spins", "slot gacor", "buy backlinks");
+- weak: words with other senses (casino, slot, jackpot, betting, rtp, pragmatic...), link
+  lists and keyword stuffing.
+
+A post is spam with one strong signal, or with two signals of any strength, unless it is
+plainly about networking (several distinct networking terms) and its signals are weak:
+a spam word inside a company name, or next to strong networking evidence, does not drop a
+post on its own. See README "Screening".
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from .language import ENGLISH_WORDS
+
+STRONG_SPAM = frozenset(
+    """togel paito gacor judi sbobet maxwin keluaran prediksi bocoran jitu viagra cialis
+    sportsbook sportsbooks slot88""".split()
+)
+WEAK_SPAM = frozenset(
+    """slot slots casino casinos betting jackpot jackpots rtp pragmatic toto bandar situs
+    bookmaker bookmakers payday lottery lotto angka""".split()
+)
+SPAM_PHRASES = (
+    "free spins",
+    "bonus code",
+    "no deposit",
+    "online slots",
+    "online slot",
+    "slot online",
+    "slot gacor",
+    "live draw",
+    "result hk",
+    "result sgp",
+    "keluaran hk",
+    "keluaran sgp",
+    "data sgp",
+    "data hk",
+    "rtp slot",
+    "rtp live",
+    "lottery results",
+    "lottery prediction",
+    "winning numbers",
+    "online casino",
+    "casino bonus",
+    "betting tips",
+    "essay writing service",
+    "write my essay",
+    "buy followers",
+    "buy instagram",
+    "buy backlinks",
+    "guest post service",
+    "crypto giveaway",
+    "airdrop",
+    "double your",
+    "100x",
+    "pump signal",
+    "weight loss pills",
+    "online pharmacy",
+    "without prescription",
+    "cheap pills",
+    "loan approval",
+    "bad credit loan",
+    "click here",
+    "download crack",
+    "free download crack",
+    "keygen",
+    "serial key",
+)
+_SPAM_SEQUENCES = {tuple(p.split()) for p in SPAM_PHRASES}
+_SPAM_FIRST = {p[0] for p in _SPAM_SEQUENCES}
+_ALL_TERMS = STRONG_SPAM | WEAK_SPAM
+
+# Distinct networking terms (lexicon hits) that make a post plainly about networking:
+# then weak spam signals alone do not drop it.
+PLAINLY_NETWORKING = 2
+
+
+def spam_signals(words: list[str], text: str, present: set[str] | None = None) -> list[str]:
+    """The spam signals in a post's tokens (screen.tokens(text)), as short labels:
+    "term:togel" (strong), "weak:casino", "phrase:free spins", "repetition:vpnx9",
+    "links:many". present: set(words), when the caller has it."""
+    present = set(words) if present is None else present
+    # Set operations first: most posts have none of the terms, and those run in C.
+    signals = [f"term:{w}" for w in sorted(STRONG_SPAM.intersection(present))]
+    signals += [f"weak:{w}" for w in sorted(WEAK_SPAM.intersection(present))]
+    if not _SPAM_FIRST.isdisjoint(present):
+        found: set[str] = set()
+        for i, word in enumerate(words):
+            if word in _SPAM_FIRST:
+                found.update(
+                    " ".join(seq) for seq in _SPAM_SEQUENCES if tuple(words[i : i + len(seq)]) == seq
+                )
+        signals += sorted(f"phrase:{p}" for p in found)
+    # Link farms repeat their keyword: one content word making a quarter of a long text.
+    # No word at all repeated five times (the usual case): no need to look closer. Fewer
+    # than four repeats in all, and no word can be.
+    repeats = len(words) - len(present)
+    if len(words) >= 12 and repeats >= 4 and Counter(words).most_common(1)[0][1] >= 5:
+        content = [w for w in words if len(w) > 3 and w not in ENGLISH_WORDS]
+        if len(content) >= 12:
+            word, count = Counter(content).most_common(1)[0]
+            if count >= 5 and count / len(content) >= 0.25:
+                signals.append(f"repetition:{word}x{count}")
+    if text.lower().count("http") >= 6:
+        signals.append("links:many")
+    return signals
+
+
+@dataclass(frozen=True)
+class SpamCall:
+    spam: bool
+    why: str  # what decided, for explain
+
+
+def judge_spam(signals: list[str] | tuple[str, ...], networking_terms: int) -> SpamCall:
+    """Whether the signals make a post spam, given how many distinct networking terms it
+    names."""
+    if not signals:
+        return SpamCall(False, "no spam signals")
+    strong = [s for s in signals if s.startswith(("term:", "phrase:"))]
+    if networking_terms >= PLAINLY_NETWORKING and not strong:
+        return SpamCall(False, f"only weak spam signals, beside {networking_terms} networking terms")
+    if strong and (len(signals) >= 2 or networking_terms < PLAINLY_NETWORKING):
+        return SpamCall(True, f"{len(strong)} strong spam signal(s)")
+    if len(signals) >= 2:
+        return SpamCall(True, f"{len(signals)} spam signals")
+    if strong:
+        return SpamCall(False, f"one strong spam signal beside {networking_terms} networking terms")
+    return SpamCall(False, "one weak spam signal, not enough alone")

@@ -1,0 +1,66 @@
+"""Tokens: the words the screening and topic models read, and a bounded memo for them."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from typing import TypeVar
+
+from .language import _WORD
+
+TOKEN = re.compile(r"(?u)[\w][\w.\-/]*\w|\w")
+# The same patterns for ASCII text, where they match the same and run faster.
+_TOKEN_ASCII = re.compile(r"[\w][\w.\-/]*\w|\w", re.ASCII)
+_WORD_ASCII = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+
+
+# Typeset text writes "IS-IS" with a non-breaking hyphen and splits long words with soft
+# hyphens or zero-width spaces: read as the plain hyphen, and as nothing.
+_HYPHENS = str.maketrans(
+    {
+        **dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2212"), "-"),
+        **dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff")),
+    }
+)
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case word tokens; dots, dashes and slashes inside a word stay (802.1x, is-is)."""
+    if text.isascii():
+        return _TOKEN_ASCII.findall(text.lower())
+    return TOKEN.findall(text.translate(_HYPHENS).lower())
+
+
+def tokens_with_case(text: str) -> tuple[list[str], list[str]]:
+    """(tokens(text), the ordinary words for language checks, lower-cased)."""
+    ascii_only = text.isascii()
+    if not ascii_only:
+        text = text.translate(_HYPHENS)
+    words = (_WORD_ASCII if ascii_only else _WORD).findall(text)
+    ordinary = [w.lower() for w in words if len(w) > 1 and not w.isupper()]
+    return (_TOKEN_ASCII if ascii_only else TOKEN).findall(text.lower()), ordinary
+
+
+def grams(words: list[str]) -> list[str]:
+    """Words and word pairs: the model's features before hashing."""
+    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
+
+
+_V = TypeVar("_V")
+
+
+class Remembered(dict[str, _V]):
+    """compute(key), remembered for up to `limit` keys: words repeat across posts, and a
+    lookup costs a fraction of the work. Bounded, so a flood of unique tokens cannot
+    grow it. Look up with [] (or map(remembered.__getitem__, keys), all in C)."""
+
+    def __init__(self, compute: Callable[[str], _V], limit: int = 10_000) -> None:
+        super().__init__()
+        self.compute, self.limit = compute, limit
+
+    def __missing__(self, key: str) -> _V:
+        value = self.compute(key)
+        if len(self) < self.limit:
+            self[key] = value
+        return value
