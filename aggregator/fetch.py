@@ -105,24 +105,35 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
 
 
 class _PerHostTransport(httpx.AsyncBaseTransport):
-    """A small connection pool per origin, each behind the address guard.
+    """Small connection pools per origin, each behind the address guard.
 
     httpcore's pool scans every connection it holds on each request, checking each
     idle one with system calls; with one big pool across hundreds of hosts that cost
-    grows with the square of the pool. Pools of per_host connections keep it flat.
+    grows with the square of the pool. Pools of per_host connections keep it flat, and
+    a host allowed many connections at once (per_host: 64 for a planet's own server) gets
+    several pools of at most POOL_SIZE, each request going to the least busy one.
+    Politeness is the Fetcher's per-host semaphore, not the pools.
     """
+
+    POOL_SIZE = 8
 
     def __init__(self, settings: FetchSettings, policy: AddressPolicy, ssl_context: ssl.SSLContext) -> None:
         self._settings = settings
         self._policy = policy
         self._ssl_context = ssl_context
-        self._pools: dict[tuple[bytes, bytes, int | None], httpx.AsyncHTTPTransport] = {}
+        self._pools: dict[tuple[bytes, bytes, int | None, int], httpx.AsyncHTTPTransport] = {}
+        self._busy: dict[tuple[bytes, bytes, int | None, int], int] = {}
 
-    def _pool(self, url: httpx.URL) -> httpx.AsyncHTTPTransport:
-        key = (url.raw_scheme, url.raw_host, url.port)
+    def _shard(self, url: httpx.URL) -> tuple[bytes, bytes, int | None, int]:
+        """The least busy of the origin's pools."""
+        shards = -(-self._settings.per_host // self.POOL_SIZE)
+        keys = [(url.raw_scheme, url.raw_host, url.port, i) for i in range(shards)]
+        return min(keys, key=lambda key: self._busy.get(key, 0))
+
+    def _pool(self, key: tuple[bytes, bytes, int | None, int]) -> httpx.AsyncHTTPTransport:
         transport = self._pools.get(key)
         if transport is None:
-            limit = self._settings.per_host
+            limit = min(self._settings.per_host, self.POOL_SIZE)
             transport = httpx.AsyncHTTPTransport(
                 verify=self._ssl_context,
                 limits=httpx.Limits(
@@ -140,7 +151,12 @@ class _PerHostTransport(httpx.AsyncBaseTransport):
         return transport
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self._pool(request.url).handle_async_request(request)
+        key = self._shard(request.url)
+        self._busy[key] = self._busy.get(key, 0) + 1
+        try:
+            return await self._pool(key).handle_async_request(request)
+        finally:
+            self._busy[key] -= 1
 
     async def aclose(self) -> None:
         pools, self._pools = list(self._pools.values()), {}

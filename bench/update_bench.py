@@ -428,6 +428,89 @@ class FeedServer:
             self.process.join()
 
 
+SHARED_SERVER = Path(__file__).resolve().parents[2] / "shared" / "bench" / "feedserver.py"
+
+
+@dataclass
+class SharedFeedServer:
+    """../shared/bench/feedserver.py in its own process: the mixed corpus (RSS, Atom and
+    podcasts, every feed on 127.0.0.1) that speed is also judged on."""
+
+    process: subprocess.Popen[bytes]
+    base: str
+
+    def counts(self) -> tuple[int, int, int]:
+        import json
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.base}/__stats", timeout=10) as response:
+            stats = json.loads(response.read())
+        ok, not_modified = stats.get("status_200", 0), stats.get("status_304", 0)
+        other = sum(v for k, v in stats.items() if k.startswith("status_")) - ok - not_modified
+        return ok, not_modified, other
+
+    def cpu(self) -> float:
+        try:
+            times = _psutil().Process(self.process.pid).cpu_times()
+        except Exception:
+            return 0.0
+        return float(times.user + times.system)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_shared_server(
+    script: Path, n: int, port: int, latency: float, out: Path
+) -> tuple[SharedFeedServer, list[FeedDoc], int]:
+    """Start the shared feed server with n feeds; (server, the feeds, items expected)."""
+    import json
+
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(script),
+            "--n",
+            str(n),
+            "--port",
+            str(port),
+            "--latency-ms",
+            str(latency * 1000),
+            "--out-dir",
+            str(out),
+            "--no-broken",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    server = SharedFeedServer(process, f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + READY_DEADLINE * 4  # it builds every document first
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"the shared feed server exited (code {process.returncode}); is port {port} in use?"
+            )
+        try:
+            server.counts()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                server.stop()
+                raise RuntimeError("the shared feed server did not answer in time") from None
+            time.sleep(0.2)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    feeds = [
+        FeedDoc(feed["url"], urlsplit(feed["url"]).path, b"", "", "", 0.0, feed["entries"])
+        for feed in manifest["feeds"]
+    ]
+    return server, feeds, int(manifest["expected_entries_wellformed"])
+
+
 def start_server(feeds: Sequence[FeedDoc], hosts: list[str], port: int, latency: float) -> FeedServer:
     """Fork the server process and wait, with a deadline, until every address accepts."""
     context = multiprocessing.get_context("fork")  # the feeds are inherited, not pickled
@@ -608,7 +691,7 @@ class Measurement:
 
 
 def measure(
-    command: Sequence[str], cwd: Path, env: dict[str, str], log: Path, server: FeedServer
+    command: Sequence[str], cwd: Path, env: dict[str, str], log: Path, server: FeedServer | SharedFeedServer
 ) -> Measurement:
     """Run one command to completion; wall, CPU (user+sys) and the tree's peak memory."""
     before_responses, before_server = server.counts(), server.cpu()
@@ -693,7 +776,12 @@ def _ours_command() -> list[str]:
 
 
 def prepare_ours(work: Path, feeds: Sequence[FeedDoc], env: dict[str, str], log: Path) -> None:
-    lines = ["database: bench.db", "fetch:", "  allow_private_addresses: true", "feeds:"]
+    lines = ["database: bench.db", "fetch:", "  allow_private_addresses: true"]
+    if len({urlsplit(doc.url).hostname for doc in feeds}) == 1 and len(feeds) > 1:
+        # Every feed on one host (the shared corpus): politeness would measure itself,
+        # not the tool; the other tools open 16 connections at once to it.
+        lines.append("  per_host: 128")
+    lines.append("feeds:")
     for index, doc in enumerate(feeds):
         lines += [f"  - url: {doc.url}", f"    name: Blog {index}"]
     (work / "feeds.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -841,7 +929,9 @@ def _tail(log: Path, lines: int = 5) -> list[str]:
     return log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-lines:]
 
 
-def run_tool(tool: Tool, feeds: Sequence[FeedDoc], server: FeedServer, keep: bool, results: Results) -> None:
+def run_tool(
+    tool: Tool, feeds: Sequence[FeedDoc], server: FeedServer | SharedFeedServer, keep: bool, results: Results
+) -> None:
     """Set the tool up in a fresh directory and run it twice (three times if run 2 got 200s)."""
     work = Path(tempfile.mkdtemp(prefix=f"update-bench-{tool.name}-"))
     try:
@@ -1003,6 +1093,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic feeds (default 1)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary work directories")
+    parser.add_argument(
+        "--shared",
+        action="store_true",
+        help=f"serve the shared mixed corpus ({SHARED_SERVER}) on 127.0.0.1 instead of the synthetic feeds",
+    )
     args = parser.parse_args(argv)
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in args.only if name not in TOOLS]
@@ -1021,20 +1116,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     limit = raise_nofile_limit()
     _psutil()
-    hosts = loopback_hosts(min(args.hosts, args.feeds))
-    started = time.perf_counter()
-    feeds = generate_feeds(args.feeds, hosts, args.port, args.seed)
-    total_bytes = sum(len(doc.body) for doc in feeds)
-    expected = sum(doc.items for doc in feeds)
-    print(
-        f"Generated {len(feeds)} feeds, {expected} items, {total_bytes / MB:.1f} MB "
-        f"in {time.perf_counter() - started:.1f} s (seed {args.seed})"
-    )
-    try:
-        server = start_server(feeds, hosts, args.port, args.latency)
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    server: FeedServer | SharedFeedServer
+    if args.shared:
+        hosts = ["127.0.0.1"]
+        try:
+            server, feeds, expected = start_shared_server(
+                SHARED_SERVER,
+                args.feeds,
+                args.port,
+                args.latency,
+                Path(tempfile.mkdtemp(prefix="shared-feeds-")),
+            )
+        except (OSError, RuntimeError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"Serving the shared corpus: {len(feeds)} feeds, {expected} items, on 127.0.0.1:{args.port}")
+    else:
+        hosts = loopback_hosts(min(args.hosts, args.feeds))
+        started = time.perf_counter()
+        feeds = generate_feeds(args.feeds, hosts, args.port, args.seed)
+        total_bytes = sum(len(doc.body) for doc in feeds)
+        expected = sum(doc.items for doc in feeds)
+        print(
+            f"Generated {len(feeds)} feeds, {expected} items, {total_bytes / MB:.1f} MB "
+            f"in {time.perf_counter() - started:.1f} s (seed {args.seed})"
+        )
+        try:
+            server = start_server(feeds, hosts, args.port, args.latency)
+        except RuntimeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     print(
         f"Serving on {len(hosts)} addresses {hosts[0]}..{hosts[-1]} port {args.port}, "
         f"latency {args.latency:g} s, open-file limit {limit}"
