@@ -8,8 +8,9 @@ threshold, with the terms that contributed most.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -19,7 +20,7 @@ import yaml
 
 from .features import FeatureBatch, Features, hashed, read_model
 from .lexicon import Found
-from .screen import MODEL_DIR, ModelError, Remembered, tokens
+from .screen import MODEL_DIR, ModelError, Reading, Remembered, tokens
 
 TERMS_PER_TAG = 5
 # The topics every site needs: the evaluation reports them together.
@@ -112,6 +113,8 @@ class TopicModel:
     taxonomy: tuple[Topic, ...]
     keywords: KeywordIndex
     strong: dict[str, frozenset[str]] | None = None  # strong keyword -> its topics (strong_keywords)
+    stack_coef: np.ndarray[Any, Any] = field(default_factory=lambda: np.zeros((0, 0)))  # (topics, features)
+    stack_intercept: np.ndarray[Any, Any] = field(default_factory=lambda: np.zeros(0))  # (topics,)
 
     @property
     def version(self) -> str:
@@ -143,6 +146,7 @@ class TopicModel:
             taxonomy,
             keyword_index(taxonomy),
             strong_map(card.get("strong_keywords", {})),
+            *_stack(card, topics, card_path),
         )
 
     def rows(self, index: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -151,15 +155,7 @@ class TopicModel:
 
     def _strong_in(self, found: dict[str, frozenset[str]]) -> dict[int, list[str]]:
         """Topic column -> the strong keywords of that topic among the keywords found."""
-        strong = self.strong
-        common = strong.keys() & found.keys() if strong else None
-        if not strong or not common:
-            return {}
-        named: dict[int, list[str]] = {}
-        for keyword in sorted(common):
-            for topic in sorted(strong[keyword] & found[keyword]):
-                named.setdefault(self._column[topic], []).append(keyword)
-        return named
+        return strong_in(self.strong or {}, found, self._column)
 
     @cached_property
     def _column(self) -> dict[str, int]:
@@ -169,55 +165,50 @@ class TopicModel:
     def n_features(self) -> int:
         return int(self.card["features"]["n_features"])
 
-    def tag(
-        self, words: list[str], features: Features | None = None, found: Found | None = None
-    ) -> list[Tag]:
-        """Topics of a post's tokens; features: hashed(words) when the caller has them;
-        found: what the lexicon found in the post."""
-        index, weight = features or hashed(words, self.n_features)
-        batch = FeatureBatch(index, weight, np.array([0, len(index)]))
-        return self.tag_batch([words], batch, None if found is None else [found])[0]
+    def tag(self, reading: Reading, features: Features | None = None) -> list[Tag]:
+        """Topics of the one post a Reading holds; features: its hashed features."""
+        index, weight = features or hashed(reading.words[0], self.n_features, reading.concepts[0])
+        return self.tag_batch(FeatureBatch(index, weight, np.array([0, len(index)])), reading)[0]
 
     def hits(self, words: list[str], found: Found | None = None) -> dict[str, frozenset[str]]:
         """The keywords a post names -> their topics: the taxonomy's keywords, and the
         lexicon's entries that point to topics and count in the post."""
         return keyword_hits(self.keywords, words, found)
 
-    def tag_batch(
-        self,
-        token_lists: list[list[str]],
-        batch: FeatureBatch,
-        found: list[Found] | None = None,
-    ) -> list[list[Tag]]:
-        """tag() of every post of a batch (from hashed_batch(token_lists)); found: what the
-        lexicon found in each post."""
-        lexicon = found if found is not None else [None] * len(token_lists)
-        found_keys = [self.hits(words, f) for words, f in zip(token_lists, lexicon, strict=True)]
+    def tag_batch(self, batch: FeatureBatch, reading: Reading) -> list[list[Tag]]:
+        """The topics of every post of a batch: each topic's text model gives log-odds
+        (over the hashed words, pairs and concepts), and the last stage weighs them with
+        the keywords and lexicon terms the post names, whether its title names them, and
+        how much of the post's vocabulary is the topic's (a passing mention is not a
+        subject). A topic is given when that clears the topic's threshold."""
+        token_lists = reading.words
+        found_keys = [self.hits(words, f) for words, f in zip(token_lists, reading.found, strict=True)]
         gathered = self.rows(batch.index)  # (grams, topics), once for the whole batch
-        z = batch.sums(gathered) + self.intercept
-        probabilities = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
-        # Compared for all posts at once; the rest works on plain lists.
-        low, high = (probabilities >= self.low).tolist(), (probabilities >= self.high).tolist()
-        scores = probabilities.tolist()
-        chosen = [
-            self._choose(words, hits, post_scores, low[i], high[i])
-            for i, (words, hits, post_scores) in enumerate(zip(token_lists, found_keys, scores, strict=True))
+        log_odds = batch.sums(gathered) + self.intercept
+        strong = [self._strong_in(hits) for hits in found_keys]
+        evidence = [
+            self.keywords.evidence(words, hits) if hits else set()
+            for words, hits in zip(token_lists, found_keys, strict=True)
         ]
+        features = topic_features(self.topics, log_odds, evidence, strong, reading, self.keywords)
+        z = np.einsum("ptk,tk->pt", features, self.stack_coef) + self.stack_intercept
+        probabilities = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        clears = (probabilities >= self.low).tolist()
+        scores = probabilities.tolist()
+        chosen = [_best_first(row, post) for row, post in zip(clears, scores, strict=True)]
         # Terms are words and word pairs, not the lexicon's concept tokens after them.
         word_grams = np.array([max(2 * len(words) - 1, 0) for words in token_lists], dtype=np.int64)
-        ranked = self._ranked_grams(
-            gathered, batch.bounds, [topics for topics, _ in chosen], batch.index, word_grams
-        )
+        ranked = self._ranked_grams(gathered, batch.bounds, chosen, batch.index, word_grams)
         width = len(self.topics)
         tags = []
-        for i, (words, post_scores, (topics, strong)) in enumerate(
-            zip(token_lists, scores, chosen, strict=True)
+        for i, (words, post_scores, topics, post_strong) in enumerate(
+            zip(token_lists, scores, chosen, strong, strict=True)
         ):
             n = len(words)
             post_tags = []
             for j in topics:
-                # A topic a strong keyword gave names that keyword first.
-                terms = strong.get(j, [])[:TERMS_PER_TAG]
+                # A topic a strong keyword weighed for names that keyword first.
+                terms = post_strong.get(j, [])[:TERMS_PER_TAG]
                 if len(terms) < TERMS_PER_TAG:
                     # Positions are the words first, then the pairs of neighbouring words.
                     for k in ranked.get(i * width + j, ()):
@@ -229,30 +220,6 @@ class TopicModel:
                 post_tags.append(Tag(self.topics[j], post_scores[j], tuple(terms)))
             tags.append(post_tags)
         return tags
-
-    def _choose(
-        self,
-        words: list[str],
-        found: dict[str, frozenset[str]],
-        scores: list[float],
-        low: list[bool],
-        high: list[bool],
-    ) -> tuple[list[int], dict[int, list[str]]]:
-        """The topic columns a post gets, best score first, and the strong keywords it
-        names per column. found: the post's keyword hits; low/high: whether each topic's
-        score clears its low (needs keyword evidence) and high threshold."""
-        candidates = [i for i, clears in enumerate(low) if clears]
-        strong = self._strong_in(found)
-        if not candidates and not strong:
-            return [], strong
-        unsure = [i for i in candidates if not high[i]]
-        evidence = self.keywords.evidence(words, found) if unsure or strong else set()
-        chosen = [i for i in candidates if high[i] or self.topics[i] in evidence]
-        # A strong keyword tags by itself, unless it only appears inside an excluded
-        # phrase ("multicast dns"), which evidence() already discounts.
-        chosen += [i for i in sorted(strong) if i not in chosen and self.topics[i] in evidence]
-        chosen.sort(key=lambda j: -scores[j])
-        return chosen, strong
 
     @staticmethod
     def _ranked_grams(
@@ -306,6 +273,74 @@ class TopicModel:
         for p, k in zip(pair[keep].tolist(), position[keep].tolist(), strict=True):
             ranked.setdefault(p, []).append(k)
         return ranked
+
+
+# What the last stage weighs, per topic (topic_features()).
+TOPIC_STACK_FEATURES = (
+    "text model log-odds / 10",
+    "keyword evidence",
+    "strong keyword",
+    "lexicon terms of the topic (log)",
+    "the title names it",
+    "the topic with the most terms",
+    "share of the post's topic terms",
+)
+
+
+def topic_features(
+    topics: tuple[str, ...],
+    log_odds: np.ndarray[Any, Any],
+    evidence: list[set[str]],
+    strong: list[dict[int, list[str]]],
+    reading: Reading,
+    keywords: KeywordIndex,
+) -> np.ndarray[Any, Any]:
+    """(posts, topics, TOPIC_STACK_FEATURES) inputs of the last stage. log_odds: (posts,
+    topics) of the text models; evidence: each post's topics with keyword evidence;
+    strong: each post's strong keywords by topic column."""
+    column = {t: j for j, t in enumerate(topics)}
+    out = np.zeros((len(reading), len(topics), len(TOPIC_STACK_FEATURES)))
+    out[:, :, 0] = np.clip(log_odds / 10, -3, 3)
+    for i in range(len(reading)):
+        for topic in evidence[i]:
+            out[i, column[topic], 1] = 1.0
+        for j in strong[i]:
+            out[i, j, 2] = 1.0
+        counts = {t: len(set(terms)) for t, terms in reading.found[i].topics().items()}
+        if counts:
+            most, total = max(counts.values()), sum(counts.values())
+            for topic, count in counts.items():
+                j = column[topic]
+                out[i, j, 3] = math.log1p(count)
+                out[i, j, 5] = 1.0 if count == most else 0.0
+                out[i, j, 6] = count / total
+        size = reading.title_words[i]
+        titled = set(reading.title_found[i].topics())
+        if size:
+            titled |= keywords.topics_in(reading.words[i][:size])
+        for topic in titled:
+            out[i, column[topic], 4] = 1.0
+    return out
+
+
+def _best_first(clears: list[bool], scores: list[float]) -> list[int]:
+    """The columns that clear their threshold, highest score first."""
+    return sorted((j for j, ok in enumerate(clears) if ok), key=lambda j: -scores[j])
+
+
+def _stack(
+    card: dict[str, Any], topics: tuple[str, ...], card_path: Path
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The last stage's weights from the card, as (topics, features) and (topics,)."""
+    try:
+        stack = card["stack"]
+        coef = np.array([stack["coef"][t] for t in topics], dtype=np.float64)
+        intercept = np.array([stack["intercept"][t] for t in topics], dtype=np.float64)
+    except (KeyError, TypeError) as exc:
+        raise ModelError(f"{card_path}: the model has no last stage ({exc}); run `aggregator train`") from exc
+    if coef.shape != (len(topics), len(TOPIC_STACK_FEATURES)):
+        raise ModelError(f"{card_path}: the last stage does not match this version; run `aggregator train`")
+    return coef, intercept
 
 
 @dataclass(frozen=True)
@@ -514,6 +549,19 @@ def keyword_index(taxonomy: tuple[Topic, ...]) -> KeywordIndex:
         + [(t.name, phrase) for t in taxonomy for phrase in t.keywords.phrases],
         tuple((phrase, topic.name) for topic in taxonomy for phrase in topic.exclude),
     )
+
+
+def strong_in(
+    strong: dict[str, frozenset[str]], found: dict[str, frozenset[str]], column: dict[str, int]
+) -> dict[int, list[str]]:
+    """Topic column -> the strong keywords of that topic (strong: keyword -> topics) among
+    the keywords found (keyword -> topics)."""
+    common = strong.keys() & found.keys()
+    named: dict[int, list[str]] = {}
+    for keyword in sorted(common):
+        for topic in sorted(strong[keyword] & found[keyword]):
+            named.setdefault(column[topic], []).append(keyword)
+    return named
 
 
 def strong_map(card_keywords: dict[str, list[str]]) -> dict[str, frozenset[str]]:

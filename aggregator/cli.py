@@ -466,10 +466,11 @@ def explain(obj: Context, post: str) -> None:
         f"terms, {screener.strong:.2f} without)"
     )
     from .sanitize import text_of_clean_html
-    from .screen import TEXT_LIMIT, concepts
+    from .screen import TEXT_LIMIT
 
     text = f"{row['title']}\n{text_of_clean_html((row['summary_html'] or row['content_html'])[:3000])}"
-    _tokens, found, _batch = screener.read([text[:TEXT_LIMIT]])
+    reading, _batch = screener.read([text[:TEXT_LIMIT]], [row["title"] or ""])
+    found = reading.found
     terms = ", ".join(scores.get("networking_terms") or []) or "none"
     click.echo(f"  networking terms that count: {terms}")
     for term in scores.get("ambiguous_terms") or []:
@@ -477,9 +478,9 @@ def explain(obj: Context, post: str) -> None:
         click.echo(f"  ambiguous term {term} ({counted})")
     general = ", ".join(scores.get("general_terms") or []) or "none"
     click.echo(f"  general-computing terms (evidence against): {general}")
-    words = _tokens[0][0]
+    words = reading.words[0]
     click.echo("  terms behind the score (+ networking, - other; ~ are the lexicon's concepts):")
-    for term, weight in screener.model.terms(words, concepts(found[0])):
+    for term, weight in screener.model.terms(words, tuple(reading.concepts[0])):
         click.echo(f"    {weight:+.3f}  {term}")
     tags = json.loads(row["tags"] or "[]")
     click.echo("  topics: " + ("none" if not tags else ""))

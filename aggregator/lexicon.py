@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from .cards import MODEL_DIR
@@ -132,19 +132,21 @@ class Found:
         return self.networking + self.ambiguous if self.networking else ()
 
     def topic_keys(self) -> dict[str, frozenset[str]]:
-        """The counted entries that point to topics: key -> topics."""
-        return {e.key: e.topics for e in self.counted if e.topics}
+        """The settled networking entries that point to topics: key -> topics. (An
+        ambiguous word is evidence of networking beside a settled one, but too weak for a
+        topic: "community" in "the open-source community" is no BGP.)"""
+        return {e.key: e.topics for e in self.networking if e.topics}
 
     def topics(self) -> dict[str, list[str]]:
         """Topic -> the terms (as written in the lexicon) that are evidence of it."""
         found: dict[str, list[str]] = {}
-        for entry in self.counted:
+        for entry in self.networking:
             for topic in entry.topics:
                 found.setdefault(topic, []).append(entry.term)
         return found
 
 
-_NOTHING = Found((), (), ())
+NOTHING = Found((), (), ())  # what a post that names nothing the lexicon knows has
 
 
 @dataclass(frozen=True)
@@ -297,7 +299,7 @@ class Lexicon:
         general-computing ones. text: the post's text as written, for exact spellings."""
         keys = self.keys_in(words, present)
         if not keys:
-            return _NOTHING
+            return NOTHING
         networking: list[Entry] = []
         ambiguous: list[Entry] = []
         general: list[Entry] = []
@@ -305,13 +307,27 @@ class Lexicon:
             entry = self.entries[key]
             if entry.networking:
                 exact = entry.exact
-                if not entry.senses or (exact is not None and exact in text):
+                if not entry.senses:
                     networking.append(entry)
-                else:
+                elif exact is None:
                     ambiguous.append(entry)
+                elif _written(exact, text):
+                    networking.append(entry)
+                # Not written as the acronym: the other word ("as" is not AS, "rip" not RIP).
             elif not entry.senses:
                 general.append(entry)
         return Found(tuple(networking), tuple(ambiguous), tuple(general))
+
+
+@lru_cache(maxsize=4096)
+def _spelling(term: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(term)}(?![A-Za-z])")
+
+
+def _written(term: str, text: str) -> bool:
+    """Whether text writes term as written, as a word of its own ("AS" in "AS 65000" and
+    "AS65000", not in "ASA" or "LAS VEGAS")."""
+    return term in text and _spelling(term).search(text) is not None
 
 
 def read_embedded(path: Path) -> dict[str, str]:

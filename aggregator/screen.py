@@ -41,7 +41,7 @@ from .features import read_model as read_model
 from .language import ENGLISH_WORDS as ENGLISH_WORDS
 from .language import Language as Language
 from .language import detect_language as detect_language
-from .lexicon import Found, Lexicon
+from .lexicon import NOTHING, Found, Lexicon
 from .spam import judge_spam, spam_signals
 from .tokens import Remembered as Remembered
 from .tokens import grams as grams
@@ -127,11 +127,12 @@ def _json_strs(values: Iterable[str]) -> str:
     return "[" + ", ".join(map(_json_str, values)) + "]"
 
 
-def concepts(found: Found) -> tuple[str, ...]:
+def concepts(found: Found, title: Found | None = None) -> tuple[str, ...]:
     """The concept tokens the models read beside the words: what kinds of networking names
     a post uses, whether its ambiguous terms stand in a networking context, which areas of
-    general computing it names, and the topics its terms point to. A name the training posts
-    never used still speaks through its kind ("~net:daemon")."""
+    general computing it names, and the topics its terms point to, and which of them its
+    title names (a post is about what its title names; the rest may be passing mentions). A
+    name the training posts never used still speaks through its kind ("~net:daemon")."""
     out: list[str] = []
     strong = found.networking
     out += ["~net"] * min(len(strong), 3)
@@ -149,7 +150,72 @@ def concepts(found: Found) -> tuple[str, ...]:
                 out.append(f"~t:{topic}:2")
             if topics[topic] == most:
                 out.append(f"~t:{topic}:top")
+    if title is not None:
+        if title.networking:
+            out.append("~net:title")
+        if title.general:
+            out.append("~gen:title")
+        out += sorted(f"~t:{topic}:title" for topic in title.topics())
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the models read of a batch of posts, post by post."""
+
+    words: list[list[str]]  # tokens()
+    ordinary: list[list[str]]  # ordinary words, lower-cased, for the language checks
+    found: list[Found]  # what the lexicon finds in the post
+    title_found: list[Found]  # ... in its title alone
+    title_words: list[int]  # how many of the post's tokens are its title's
+    concepts: list[list[str]]  # concept tokens, beside the words
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+
+def read_posts(lexicon: Lexicon, texts: list[str], titles: list[str]) -> Reading:
+    """What the models read of each post: its title and text as screened (texts), and its
+    title. The title's tokens are the first of the text's."""
+    words, ordinary, found, title_found, sizes, extras = [], [], [], [], [], []
+    for text, title in zip(texts, titles, strict=True):
+        post_words, post_ordinary = tokens_with_case(text)
+        post = lexicon.find(post_words, text)
+        size = min(len(tokens(title)), len(post_words)) if title else 0
+        in_title = lexicon.find(post_words[:size], title) if size and post is not NOTHING else NOTHING
+        words.append(post_words)
+        ordinary.append(post_ordinary)
+        found.append(post)
+        title_found.append(in_title)
+        sizes.append(size)
+        extras.append(list(concepts(post, in_title)))
+    return Reading(words, ordinary, found, title_found, sizes, extras)
+
+
+# What the last stage weighs: the text model's log-odds, and what the lexicon found.
+STACK_FEATURES = (
+    "text model log-odds / 10",
+    "networking names (log)",
+    "ambiguous networking names beside them (log)",
+    "ambiguous networking names alone (log)",
+    "general-computing names (log)",
+    "general-computing names and no networking name",
+    "words (log)",
+)
+
+
+def stack_features(log_odds: float, found: Found, words: int) -> list[float]:
+    """The inputs of the last stage (STACK_FEATURES), for one post."""
+    strong, ambiguous, general = len(found.networking), len(found.ambiguous), len(found.general)
+    return [
+        max(-3.0, min(3.0, log_odds / 10)),
+        math.log1p(strong),
+        math.log1p(ambiguous) if strong else 0.0,
+        0.0 if strong else math.log1p(ambiguous),
+        math.log1p(general),
+        1.0 if general and not strong else 0.0,
+        math.log1p(words),
+    ]
 
 
 MIN_RECORD = 8  # posts a feed's record needs before it weighs
@@ -203,32 +269,45 @@ class Screener:
             TopicModel.load(model_dir) if topics else None,
         )
 
+    def networking_scores(
+        self, batch: FeatureBatch, found: list[Found], token_lists: list[list[str]]
+    ) -> list[float]:
+        """Probability of networking content for each post of a batch: the text model's
+        log-odds weighed with the lexicon's findings by the last stage (the card's stack)."""
+        log_odds = batch.sums(self.model.coef[batch.index]) + self.model.intercept
+        stack = self.model.card.get("stack")
+        if not stack:
+            return [1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))) for z in log_odds.tolist()]
+        weights, bias = stack["coef"], float(stack["intercept"])
+        out = []
+        for z, post_found, words in zip(log_odds.tolist(), found, token_lists, strict=True):
+            t = bias + sum(
+                w * x for w, x in zip(weights, stack_features(z, post_found, len(words)), strict=True)
+            )
+            out.append(1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, t)))))
+        return out
+
     def on_topic(self, score: float, found: Found) -> bool:
         return score >= self.strong or (bool(found.counted) and score >= self.threshold)
 
-    def read(self, texts: list[str]) -> tuple[list[tuple[list[str], list[str]]], list[Found], FeatureBatch]:
-        """What the models read of each text: (tokens, ordinary words), the lexicon's
-        findings, and the hashed features with their concept tokens."""
-        tokenized = [tokens_with_case(text) for text in texts]
-        found = [self.lexicon.find(words, text) for (words, _), text in zip(tokenized, texts, strict=True)]
-        batch = hashed_batch(
-            [w for w, _ in tokenized], self.model.n_features, [list(concepts(f)) for f in found]
-        )
-        return tokenized, found, batch
+    def read(self, texts: list[str], titles: list[str]) -> tuple[Reading, FeatureBatch]:
+        """read_posts(), with the hashed features of words, word pairs and concepts."""
+        reading = read_posts(self.lexicon, texts, titles)
+        return reading, hashed_batch(reading.words, self.model.n_features, reading.concepts)
 
     def screen(self, items: list[tuple[str, str, str | None]]) -> list[Verdict]:
         """Verdicts for (title, text, feed language or None) triples, in order."""
         texts = [f"{title}\n{text}"[:TEXT_LIMIT] for title, text, _ in items]
-        tokenized, found, batch = self.read(texts)
-        token_lists = [t for t, _ in tokenized]
+        reading, batch = self.read(texts, [title for title, _, _ in items])
+        found, token_lists = reading.found, reading.words
         # Hashed once, for all posts together: the screening and topic models share the
         # feature space.
-        scores = self.model.probabilities(batch).tolist()
-        tags = self.topics.tag_batch(token_lists, batch, found) if self.topics else [[] for _ in items]
+        scores = self.networking_scores(batch, found, token_lists)
+        tags = self.topics.tag_batch(batch, reading) if self.topics else [[] for _ in items]
         out = []
         default = self.languages[0]
-        for (_title, _text, hint), text, (words, ordinary), post_found, score, post_tags in zip(
-            items, texts, tokenized, found, scores, tags, strict=True
+        for (_title, _text, hint), text, words, ordinary, post_found, score, post_tags in zip(
+            items, texts, token_lists, reading.ordinary, found, scores, tags, strict=True
         ):
             if hint:
                 language = detect_language(text, hint, vocabulary=self.vocabulary, lowered=ordinary)

@@ -21,8 +21,17 @@ import numpy as np
 
 from .errors import AggregatorError
 from .label import read_rows
-from .lexicon import Found, Lexicon
-from .screen import FEATURE_VERSION, MODEL_DIR, TEXT_LIMIT, concepts, hashed, tokens
+from .lexicon import Lexicon
+from .screen import (
+    FEATURE_VERSION,
+    MODEL_DIR,
+    STACK_FEATURES,
+    TEXT_LIMIT,
+    Reading,
+    hashed,
+    read_posts,
+    stack_features,
+)
 
 N_FEATURES = 2**18
 MAX_NETWORKING_DROPPED = 0.01  # the threshold keeps at least 99% of networking posts
@@ -73,12 +82,10 @@ def lexicon_digest(directory: Path) -> bytes:
     return digest.digest()
 
 
-def read_texts(lexicon: Lexicon, texts: list[str]) -> tuple[list[list[str]], list[Found], list[list[str]]]:
-    """What the models read of each text, as the screener reads it at run time: tokens,
-    the lexicon's findings, and the concept tokens."""
-    token_lists = [tokens(text) for text in texts]
-    found = [lexicon.find(words, text) for words, text in zip(token_lists, texts, strict=True)]
-    return token_lists, found, [list(concepts(f)) for f in found]
+def read_texts(lexicon: Lexicon, rows: list[dict[str, Any]], limit: int = TEXT_LIMIT) -> Reading:
+    """What the models read of each corpus row, as the screener reads a post at run time."""
+    texts = [screening_text(row, limit) for row in rows]
+    return read_posts(lexicon, texts, [str(row.get("title") or "") for row in rows])
 
 
 def feature_matrix(
@@ -169,6 +176,14 @@ def _fit(
     return nb_weights(X, labels, setting) if kind == "nb" else lr_weights(X, labels, setting)
 
 
+STACK_C = 1.0
+
+
+def _sigmoid(z: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    result: np.ndarray[Any, Any] = 1 / (1 + np.exp(-np.clip(z, -50, 50)))
+    return result
+
+
 def train_screening(
     data_dir: Path = MODEL_DIR / "data",
     out_dir: Path = MODEL_DIR,
@@ -186,24 +201,43 @@ def train_screening(
     lexicon = Lexicon.load(
         out_dir / "lexicon", frozenset(t.name for t in load_taxonomy(out_dir / "topics.yaml"))
     )
-    token_lists, found, extras = read_texts(lexicon, texts)
+    reading = read_texts(lexicon, rows)
+    token_lists, found, extras = reading.words, reading.found, reading.concepts
     evidence = np.array([bool(f.counted) for f in found])
     card: dict[str, Any] = {"features": {"kind": FEATURE_VERSION, "n_features": N_FEATURES}}
     X = feature_matrix(token_lists, extras)
     folds = list(StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=0).split(X, labels))
 
-    best: tuple[str, float, float, float, float, float] | None = None
+    # First the text model, chosen by what matters: other posts caught at 99% of
+    # networking kept, on out-of-fold predictions.
+    best: tuple[str, float, float, np.ndarray[Any, Any]] | None = None
     for kind, setting in SCREEN_MODELS:
         oof = np.zeros(len(labels))
         for train_rows, test_rows in folds:
             fold_coef, fold_intercept = _fit(kind, X[train_rows], labels[train_rows], setting)
-            oof[test_rows] = 1 / (1 + np.exp(-(X[test_rows] @ fold_coef + fold_intercept)))
-        low, high, kept, caught = choose_thresholds(oof, labels, evidence)
+            oof[test_rows] = X[test_rows] @ fold_coef + fold_intercept
+        _, _, kept, caught = choose_thresholds(_sigmoid(oof), labels, evidence)
         echo(f"  {kind} {setting:g}: out-of-fold {kept:.1%} networking kept, {caught:.1%} other caught")
-        if best is None or caught > best[5]:
-            best = (kind, setting, low, high, kept, caught)
+        if best is None or caught > best[2]:
+            best = (kind, setting, caught, oof)
     assert best is not None
-    kind, setting, threshold, strong, kept, caught = best
+    kind, setting, _, oof_log_odds = best
+
+    # Then the stage that weighs the text model's log-odds against what the lexicon found
+    # (networking names, ambiguous ones, general-computing names), trained on the text
+    # model's out-of-fold log-odds so that it learns how far to trust them on unseen posts.
+    from sklearn.linear_model import LogisticRegression
+
+    dense = np.array(
+        [stack_features(z, f, len(w)) for z, f, w in zip(oof_log_odds, found, token_lists, strict=True)]
+    )
+    stacked = np.zeros(len(labels))
+    for train_rows, test_rows in folds:
+        meta = LogisticRegression(C=STACK_C, random_state=0).fit(dense[train_rows], labels[train_rows])
+        stacked[test_rows] = meta.predict_proba(dense[test_rows])[:, 1]
+    threshold, strong, kept, caught = choose_thresholds(stacked, labels, evidence)
+    echo(f"  with the lexicon's evidence: out-of-fold {kept:.1%} networking kept, {caught:.1%} other caught")
+    meta = LogisticRegression(C=STACK_C, random_state=0).fit(dense, labels)
 
     weights, bias = _fit(kind, X, labels, setting)
     coef = weights.astype(np.float32)
@@ -219,6 +253,11 @@ def train_screening(
             "prior": round(float(labels.mean()), 4),
             "model": "multinomial naive Bayes" if kind == "nb" else "logistic regression",
             "setting": setting,
+            "stack": {
+                "features": list(STACK_FEATURES),
+                "coef": [round(float(c), 6) for c in meta.coef_[0]],
+                "intercept": round(float(meta.intercept_[0]), 6),
+            },
             "threshold": round(threshold, 6),
             "strong_threshold": round(strong, 6),
             "out_of_fold": {"networking_kept": round(kept, 4), "offtopic_caught": round(caught, 4)},
@@ -262,15 +301,13 @@ TOPIC_C_GRID = (2.0, 8.0, 32.0)
 
 def load_topic_corpus(
     data_dir: Path, topics: tuple[str, ...], extra: list[dict[str, Any]] | None = None, salt: bytes = b""
-) -> tuple[list[str], np.ndarray[Any, Any], str]:
-    """Texts and a (posts x topics) 0/1 matrix from topics_train_*.jsonl and the English
+) -> tuple[list[dict[str, Any]], np.ndarray[Any, Any], str]:
+    """Rows and a (posts x topics) 0/1 matrix from topics_train_*.jsonl and the English
     networking rows of train_*.jsonl that carry topics, plus extra rows (the owner's
     corrected posts)."""
     files = sorted(data_dir.glob("topics_train_*.jsonl"))
-    if not files:
-        raise AggregatorError(f"{data_dir}: no topics_train_*.jsonl files to train on")
     digest = hashlib.sha256(salt)
-    texts, rows = [], []
+    posts, rows = [], []
     for path in files + sorted(data_dir.glob("train_*.jsonl")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
         for row in read_rows(path, required=("title",)):
@@ -283,13 +320,17 @@ def load_topic_corpus(
             unknown = set(row["topics"]) - set(topics)
             if unknown:
                 raise AggregatorError(f"{path}: {row.get('id')}: unknown topics {sorted(unknown)}")
-            texts.append(screening_text(row, TOPIC_TRAINING_CHARS))
+            posts.append(row)
             rows.append([1 if t in row["topics"] else 0 for t in topics])
     for row in extra or []:
         digest.update(json.dumps(row, sort_keys=True).encode())
-        texts.append(screening_text(row, TOPIC_TRAINING_CHARS))
+        posts.append(row)
         rows.append([1 if t in row["topics"] else 0 for t in topics])
-    return texts, np.array(rows), digest.hexdigest()
+    if not posts:
+        raise AggregatorError(
+            f"{data_dir}: no posts with topics to train on (topics_train_*.jsonl, train_*.jsonl)"
+        )
+    return posts, np.array(rows), digest.hexdigest()
 
 
 def best_f1_thresholds(
@@ -329,55 +370,82 @@ def train_topics(
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
 
-    from .classify import keyword_hits, keyword_index, load_taxonomy, strong_keywords
+    from .classify import (
+        TOPIC_STACK_FEATURES,
+        keyword_hits,
+        keyword_index,
+        load_taxonomy,
+        strong_in,
+        strong_keywords,
+        strong_map,
+        topic_features,
+    )
 
     taxonomy = load_taxonomy(out_dir / "topics.yaml")
     topics = tuple(t.name for t in taxonomy)
-    texts, truth, data_hash = load_topic_corpus(
+    posts, truth, data_hash = load_topic_corpus(
         data_dir, topics, corrected, lexicon_digest(out_dir / "lexicon")
     )
     lexicon = Lexicon.load(out_dir / "lexicon", frozenset(topics))
-    token_lists, lexicon_found, extras = read_texts(lexicon, texts)
+    reading = read_texts(lexicon, posts, TOPIC_TRAINING_CHARS)
+    token_lists, lexicon_found, extras = reading.words, reading.found, reading.concepts
     X = feature_matrix(token_lists, extras, ignore=FUNCTION_WORDS)
     index = keyword_index(taxonomy)
     hits = [keyword_hits(index, words, f) for words, f in zip(token_lists, lexicon_found, strict=True)]
     found = [index.evidence(words, h) for words, h in zip(token_lists, hits, strict=True)]
     strong = strong_keywords(hits, truth, topics)
-    strong_found = [
-        {t for kw, ts in h.items() for t in ts if kw in strong[t]} & topics_found
-        for h, topics_found in zip(hits, found, strict=True)
-    ]
+    column = {t: j for j, t in enumerate(topics)}
+    strong_cols = [strong_in(strong_map(strong), h, column) for h in hits]
     folds = list(KFold(n_splits=FOLDS, shuffle=True, random_state=0).split(X))
 
     def model(c: float) -> Any:
         return LogisticRegression(C=c, solver="liblinear", class_weight="balanced", random_state=0)
 
+    # First each topic's text model, its C chosen by out-of-fold F1.
     coef = np.zeros((N_FEATURES, len(topics)), dtype=np.float32)
     intercept = np.zeros(len(topics), dtype=np.float32)
-    thresholds, metrics = {}, {}
+    oof_log_odds = np.zeros(truth.shape)
+    chosen_c: dict[str, float] = {}
     for j, topic in enumerate(topics):
         y = truth[:, j]
         evidence = np.array([topic in topics_found for topics_found in found])
-        tagged_anyway = np.array([topic in hits for hits in strong_found])
         if y.sum() < FOLDS:
             raise AggregatorError(f"topic {topic}: only {int(y.sum())} training examples; write more")
-        best: tuple[float, tuple[float, float, float, float, float]] | None = None
+        best: tuple[float, float, np.ndarray[Any, Any]] | None = None
         for c in TOPIC_C_GRID:
             oof = np.zeros(len(y))
             for train_rows, test_rows in folds:
-                oof[test_rows] = model(c).fit(X[train_rows], y[train_rows]).predict_proba(X[test_rows])[:, 1]
-            result = best_f1_thresholds(oof, y, evidence, tagged_anyway)
-            if best is None or result[4] > best[1][4]:
-                best = (c, result)
+                oof[test_rows] = model(c).fit(X[train_rows], y[train_rows]).decision_function(X[test_rows])
+            f1 = best_f1_thresholds(_sigmoid(oof), y, evidence)[4]
+            if best is None or f1 > best[1]:
+                best = (c, f1, oof)
         assert best is not None
-        c, (low, high, precision, recall, f1) = best
-        final = model(c).fit(X, y)
+        chosen_c[topic], _, oof_log_odds[:, j] = best
+        final = model(chosen_c[topic]).fit(X, y)
         coef[:, j] = final.coef_[0]
         intercept[j] = final.intercept_[0]
-        thresholds[topic] = {"with_keywords": low, "without": high}
+
+    # Then the last stage, per topic, on the text models' out-of-fold log-odds: how far to
+    # trust them beside the keywords, the title and the post's share of the topic's terms.
+    features = topic_features(topics, oof_log_odds, found, strong_cols, reading, index)
+    thresholds, metrics = {}, {}
+    stack_coef: dict[str, list[float]] = {}
+    stack_intercept: dict[str, float] = {}
+    for j, topic in enumerate(topics):
+        y = truth[:, j]
+        stacked = np.zeros(len(y))
+        for train_rows, test_rows in folds:
+            meta = LogisticRegression(C=STACK_C, random_state=0).fit(features[train_rows, j], y[train_rows])
+            stacked[test_rows] = meta.predict_proba(features[test_rows, j])[:, 1]
+        everywhere = np.ones(len(y), dtype=bool)
+        threshold, _, precision, recall, f1 = best_f1_thresholds(stacked, y, everywhere)
+        meta = LogisticRegression(C=STACK_C, random_state=0).fit(features[:, j], y)
+        stack_coef[topic] = [round(float(w), 6) for w in meta.coef_[0]]
+        stack_intercept[topic] = round(float(meta.intercept_[0]), 6)
+        thresholds[topic] = {"with_keywords": threshold, "without": threshold}
         metrics[topic] = {
             "examples": int(y.sum()),
-            "C": c,
+            "C": chosen_c[topic],
             "precision": round(precision, 4),
             "recall": round(recall, 4),
             "f1": round(f1, 4),
@@ -396,6 +464,7 @@ def train_topics(
         "topics": list(topics),
         "thresholds": thresholds,
         "strong_keywords": strong,
+        "stack": {"features": list(TOPIC_STACK_FEATURES), "coef": stack_coef, "intercept": stack_intercept},
         "out_of_fold": metrics,
         "versions": library_versions(),
     }

@@ -12,6 +12,7 @@ from aggregator.overrides import load_overrides
 from aggregator.screen import (
     LinearTextModel,
     ModelError,
+    Screener,
     Verdict,
     detect_language,
     tokens,
@@ -258,26 +259,24 @@ def test_stored_json_is_what_json_dumps_writes() -> None:
 
 def test_posts_scored_together_score_as_each_alone() -> None:
     """A feed's posts are scored in one batch (empty ones among them): every post must get
-    the score and the topic scores it gets alone."""
-    import numpy as np
-
-    from aggregator.screen import Screener, hashed_batch, tokens
-
+    the score and the topics it gets alone."""
     screener = Screener.load()
-    texts = ["", "BGP route reflectors and RPKI", "", "", "IGMP snooping, PIM and an RP", "x", ""]
-    lists = [tokens(t) for t in texts]
-    n = screener.model.n_features
-    together = screener.model.probabilities(hashed_batch(lists, n))
-    alone = [screener.model.probabilities(hashed_batch([words], n))[0] for words in lists]
-    assert np.allclose(together, alone, rtol=0, atol=1e-12)
-    assert together[1] != together[0]  # the batch did not give every post one score
-    topics = screener.topics
-    assert topics is not None
-    tagged = topics.tag_batch(lists, hashed_batch(lists, n))
-    assert [[t.topic for t in tags] for tags in tagged] == [
-        [t.topic for t in topics.tag(words)] for words in lists
+    items = [
+        ("", "", "en"),
+        ("BGP route reflectors and RPKI", "", "en"),
+        ("", "", "en"),
+        ("", "", "en"),
+        ("IGMP snooping, PIM and an RP", "", "en"),
+        ("x", "", "en"),
+        ("", "", "en"),
     ]
-    assert {"bgp"} <= {t.topic for t in tagged[1]} and {"multicast"} <= {t.topic for t in tagged[4]}
+    together = screener.screen(items)
+    alone = [screener.screen([item])[0] for item in items]
+    assert [v.score for v in together] == pytest.approx([v.score for v in alone], abs=1e-12)
+    assert together[1].score != together[0].score  # the batch did not give every post one score
+    assert [[t.topic for t in v.tags] for v in together] == [[t.topic for t in v.tags] for v in alone]
+    assert "bgp" in {t.topic for t in together[1].tags}
+    assert "multicast" in {t.topic for t in together[4].tags}
 
 
 def test_typeset_hyphens_and_invisible_breaks_read_as_plain_text() -> None:

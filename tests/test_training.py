@@ -59,7 +59,11 @@ def _figures(output: str, heading: str) -> dict[str, str]:
     figures: dict[str, str] = {}
     section = output.split(heading, 1)[1].split("\n\n", 1)[0]
     for line in section.splitlines():
-        for name in ("English networking wrongly dropped", "non-English kept", "off-topic and spam dropped, F1"):
+        for name in (
+            "English networking wrongly dropped",
+            "non-English kept",
+            "off-topic and spam dropped, F1",
+        ):
             if line.strip().startswith(name):
                 figures[name] = line.split(":", 1)[1].split()[0]
     return figures
