@@ -8,7 +8,7 @@ threshold, with the terms that contributed most.
 
 from __future__ import annotations
 
-import math
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -16,58 +16,19 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-import yaml
 
 from .features import FeatureBatch, Features, hashed, read_model
 from .lexicon import Found
-from .screen import MODEL_DIR, ModelError, Reading, Remembered, tokens
+from .screen import MODEL_DIR, ModelError, Reading, Remembered
+from .taxonomy import Keywords as Keywords
+from .taxonomy import Topic as Topic
+from .taxonomy import load_lexicon as load_lexicon
+from .taxonomy import load_taxonomy as load_taxonomy
+from .taxonomy import taxonomy_entries as taxonomy_entries
 
 TERMS_PER_TAG = 5
 # The topics every site needs: the evaluation reports them together.
 REQUIRED_TOPICS = ("multicast", "bgp", "igp", "kubernetes")
-
-
-@dataclass(frozen=True)
-class Keywords:
-    """A topic's keywords, split as tokens() splits text: single words, and phrases."""
-
-    words: frozenset[str]
-    phrases: frozenset[tuple[str, ...]]
-
-    @classmethod
-    def from_terms(cls, terms: list[str]) -> Keywords:
-        # Single letters ("s" from "router's") would match almost anything: never terms.
-        split = [tuple(tokens(t)) for t in terms if len(t.strip()) > 1]
-        return cls(
-            frozenset(t[0] for t in split if len(t) == 1),
-            frozenset(t for t in split if len(t) > 1),
-        )
-
-
-@dataclass(frozen=True)
-class Topic:
-    name: str
-    description: str
-    covers: str
-    keywords: Keywords
-    exclude: tuple[tuple[str, ...], ...] = ()  # phrases whose words are not evidence
-
-
-def load_taxonomy(path: Path = MODEL_DIR / "topics.yaml") -> tuple[Topic, ...]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return tuple(
-            Topic(
-                t["name"],
-                t["description"],
-                t["covers"],
-                Keywords.from_terms([str(k).lower() for k in t.get("keywords", [])]),
-                tuple(tuple(str(e).lower().split()) for e in t.get("exclude", [])),
-            )
-            for t in data["topics"]
-        )
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-        raise ModelError(f"{path}: cannot read the topic taxonomy ({exc})") from exc
 
 
 class Tag(NamedTuple):
@@ -170,11 +131,6 @@ class TopicModel:
         index, weight = features or hashed(reading.words[0], self.n_features, reading.concepts[0])
         return self.tag_batch(FeatureBatch(index, weight, np.array([0, len(index)])), reading)[0]
 
-    def hits(self, words: list[str], found: Found | None = None) -> dict[str, frozenset[str]]:
-        """The keywords a post names -> their topics: the taxonomy's keywords, and the
-        lexicon's entries that point to topics and count in the post."""
-        return keyword_hits(self.keywords, words, found)
-
     def tag_batch(self, batch: FeatureBatch, reading: Reading) -> list[list[Tag]]:
         """The topics of every post of a batch: each topic's text model gives log-odds
         (over the hashed words, pairs and concepts), and the last stage weighs them with
@@ -182,33 +138,39 @@ class TopicModel:
         how much of the post's vocabulary is the topic's (a passing mention is not a
         subject). A topic is given when that clears the topic's threshold."""
         token_lists = reading.words
-        found_keys = [self.hits(words, f) for words, f in zip(token_lists, reading.found, strict=True)]
         gathered = self.rows(batch.index)  # (grams, topics), once for the whole batch
         log_odds = batch.sums(gathered) + self.intercept
-        strong = [self._strong_in(hits) for hits in found_keys]
-        evidence = [
-            self.keywords.evidence(words, hits) if hits else set()
-            for words, hits in zip(token_lists, found_keys, strict=True)
-        ]
-        features = topic_features(self.topics, log_odds, evidence, strong, reading, self.keywords)
+        strong = [self._strong_in(found.topic_keys) for found in reading.found]
+        features = topic_features(self.topics, log_odds, strong, reading)
         z = np.einsum("ptk,tk->pt", features, self.stack_coef) + self.stack_intercept
         probabilities = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
         clears = (probabilities >= self.low).tolist()
         scores = probabilities.tolist()
         chosen = [_best_first(row, post) for row, post in zip(clears, scores, strict=True)]
-        # Terms are words and word pairs, not the lexicon's concept tokens after them.
-        word_grams = np.array([max(2 * len(words) - 1, 0) for words in token_lists], dtype=np.int64)
-        ranked = self._ranked_grams(gathered, batch.bounds, chosen, batch.index, word_grams)
+        # A tag's terms: its strong keywords, then the lexicon's terms of the topic the
+        # post names; a tag that has fewer than two of those (the model's alone) takes
+        # the words and word pairs that weighed most for it.
+        terms_of = [
+            [_terms(post_strong.get(j, ()), found.topics.get(self.topics[j], ())) for j in topics]
+            for topics, post_strong, found in zip(chosen, strong, reading.found, strict=True)
+        ]
+        unexplained = [
+            [j for j, terms in zip(topics, post_terms, strict=True) if len(terms) < 2]
+            for topics, post_terms in zip(chosen, terms_of, strict=True)
+        ]
+        ranked: dict[int, list[int]] = {}
+        if any(unexplained):
+            # Terms are words and word pairs, not the lexicon's concept tokens after them.
+            word_grams = np.array([max(2 * len(words) - 1, 0) for words in token_lists], dtype=np.int64)
+            ranked = self._ranked_grams(gathered, batch.bounds, unexplained, batch.index, word_grams)
         width = len(self.topics)
         tags = []
-        for i, (words, post_scores, topics, post_strong) in enumerate(
-            zip(token_lists, scores, chosen, strong, strict=True)
+        for i, (words, post_scores, topics, post_terms) in enumerate(
+            zip(token_lists, scores, chosen, terms_of, strict=True)
         ):
             n = len(words)
             post_tags = []
-            for j in topics:
-                # A topic a strong keyword weighed for names that keyword first.
-                terms = post_strong.get(j, [])[:TERMS_PER_TAG]
+            for j, terms in zip(topics, post_terms, strict=True):
                 if len(terms) < TERMS_PER_TAG:
                     # Positions are the words first, then the pairs of neighbouring words.
                     for k in ranked.get(i * width + j, ()):
@@ -290,37 +252,56 @@ TOPIC_STACK_FEATURES = (
 def topic_features(
     topics: tuple[str, ...],
     log_odds: np.ndarray[Any, Any],
-    evidence: list[set[str]],
     strong: list[dict[int, list[str]]],
     reading: Reading,
-    keywords: KeywordIndex,
 ) -> np.ndarray[Any, Any]:
     """(posts, topics, TOPIC_STACK_FEATURES) inputs of the last stage. log_odds: (posts,
-    topics) of the text models; evidence: each post's topics with keyword evidence;
-    strong: each post's strong keywords by topic column."""
+    topics) of the text models; strong: each post's strong keywords by topic column; the
+    rest is what the lexicon (with the taxonomy's keywords) found in each post."""
     column = {t: j for j, t in enumerate(topics)}
     out = np.zeros((len(reading), len(topics), len(TOPIC_STACK_FEATURES)))
     out[:, :, 0] = np.clip(log_odds / 10, -3, 3)
-    for i in range(len(reading)):
-        for topic in evidence[i]:
-            out[i, column[topic], 1] = 1.0
-        for j in strong[i]:
-            out[i, j, 2] = 1.0
-        counts = {t: len(set(terms)) for t, terms in reading.found[i].topics().items()}
-        if counts:
-            most, total = max(counts.values()), sum(counts.values())
-            for topic, count in counts.items():
-                j = column[topic]
-                out[i, j, 3] = math.log1p(count)
-                out[i, j, 5] = 1.0 if count == most else 0.0
-                out[i, j, 6] = count / total
-        size = reading.title_words[i]
-        titled = set(reading.title_found[i].topics())
-        if size:
-            titled |= keywords.topics_in(reading.words[i][:size])
-        for topic in titled:
-            out[i, column[topic], 4] = 1.0
+    # Gathered as flat lists, then set in a few NumPy calls: setting one cell at a time
+    # costs more than all the rest.
+    posts, columns, counts, most, share, titled_posts, titled_columns = [], [], [], [], [], [], []
+    for i, (found, title) in enumerate(zip(reading.found, reading.title_found, strict=True)):
+        named = found.topic_counts
+        if not named:
+            continue
+        top, total = max(named.values()), sum(named.values())
+        for topic, count in named.items():
+            posts.append(i)
+            columns.append(column[topic])
+            counts.append(count)
+            most.append(count == top)
+            share.append(count / total)
+        for topic in title.topics:
+            titled_posts.append(i)
+            titled_columns.append(column[topic])
+    if posts:
+        out[posts, columns, 1] = 1.0
+        out[posts, columns, 3] = np.log1p(counts)
+        out[posts, columns, 5] = most
+        out[posts, columns, 6] = share
+        out[titled_posts, titled_columns, 4] = 1.0
+    strong_posts = [i for i, post_strong in enumerate(strong) for _ in post_strong]
+    if strong_posts:
+        out[strong_posts, [j for post_strong in strong for j in post_strong], 2] = 1.0
     return out
+
+
+def _terms(strong: Iterable[str], named: Iterable[str]) -> list[str]:
+    """Up to TERMS_PER_TAG terms for a tag: strong keywords first, then the lexicon's terms
+    of the topic, each once whatever its case."""
+    terms: list[str] = []
+    seen: set[str] = set()
+    for term in itertools.chain(strong, named):
+        if term.lower() not in seen:
+            seen.add(term.lower())
+            terms.append(term)
+            if len(terms) == TERMS_PER_TAG:
+                break
+    return terms
 
 
 def _best_first(clears: list[bool], scores: list[float]) -> list[int]:
@@ -515,7 +496,7 @@ def keyword_hits(
     lexicon's entries that point to topics and count in the post (found)."""
     hits = index.hits(words)
     if found is not None:
-        for key, topics in found.topic_keys().items():
+        for key, topics in found.topic_keys.items():
             hits[key] = hits[key] | topics if key in hits else topics
     return hits
 
@@ -556,6 +537,8 @@ def strong_in(
 ) -> dict[int, list[str]]:
     """Topic column -> the strong keywords of that topic (strong: keyword -> topics) among
     the keywords found (keyword -> topics)."""
+    if strong.keys().isdisjoint(found):
+        return {}
     common = strong.keys() & found.keys()
     named: dict[int, list[str]] = {}
     for keyword in sorted(common):

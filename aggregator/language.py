@@ -199,8 +199,13 @@ def _probabilities(text: str) -> list[tuple[str, float]]:
     return [(p.lang.split("-")[0], round(p.prob, 4)) for p in found]
 
 
+_ANY_OTHER_FUNCTION_WORD = frozenset().union(*OTHER_FUNCTION_WORDS.values())
+
+
 def _other_function_words(lowered: list[str]) -> tuple[str, int]:
     """The Latin-script language with the most function words in the text, and how many."""
+    if _ANY_OTHER_FUNCTION_WORD.isdisjoint(lowered):  # English prose: in C, and done
+        return "", 0
     best, count = "", 0
     for lang in _LATIN_LANGS:
         n = sum(map(OTHER_FUNCTION_WORDS[lang].__contains__, lowered))

@@ -22,6 +22,7 @@ protocol: models/lexicon/embedded.tsv lists the names that are safe to find insi
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -37,7 +38,7 @@ NETWORKING = "networking"
 COLUMNS = ("term", "kind", "domain", "topics", "senses", "source")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     term: str  # as usually written
     kind: str
@@ -52,6 +53,12 @@ class Entry:
         return self.domain == NETWORKING
 
     @property
+    def concept(self) -> str:
+        """The concept token the models read for the entry: its kind, for a networking
+        name ("~net:daemon"), its area for a general-computing one ("~gen:desktop")."""
+        return _concept(self.domain, self.kind)
+
+    @property
     def area(self) -> str:
         """ "networking", or the general-computing area ("desktop", "programming"...)."""
         return self.domain.split(":", 1)[-1]
@@ -63,6 +70,11 @@ class Entry:
         if self.senses and sum(c.isupper() for c in self.term) >= 2:
             return self.term
         return None
+
+
+@lru_cache(maxsize=256)
+def _concept(domain: str, kind: str) -> str:
+    return f"~net:{kind}" if domain == NETWORKING else f"~gen:{domain.split(':', 1)[-1]}"
 
 
 def merge(a: Entry, b: Entry) -> Entry:
@@ -90,6 +102,8 @@ def read_entries(path: Path, topics: frozenset[str] | None = None) -> Iterable[E
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise ModelError(f"{path}: cannot read the lexicon ({exc})") from exc
+    shared: dict[str, str] = {}
+    topic_sets: dict[str, frozenset[str]] = {}
     for number, line in enumerate(lines, 1):
         if not line.strip() or line.startswith("#") or (number == 1 and line.startswith("term\t")):
             continue
@@ -99,18 +113,27 @@ def read_entries(path: Path, topics: frozenset[str] | None = None) -> Iterable[E
                 f"{path}, line {number}: expected {len(COLUMNS)} tab-separated fields "
                 f"({', '.join(COLUMNS)}), found {len(fields)}"
             )
-        term, kind, domain, topic_field, senses, source = (f.strip() for f in fields)
+        term, kind, domain, topic_field, senses, source = map(str.strip, fields)
+        # Kinds, domains, senses, sources and topic sets repeat thousands of times: one
+        # object each, shared (the lexicon lives in every parser process).
+        kind, domain, senses, source = map(
+            shared.setdefault, (kind, domain, senses, source), (kind, domain, senses, source)
+        )
         if domain != NETWORKING and not domain.startswith("general:"):
             raise ModelError(
                 f"{path}, line {number}: domain {domain!r} is neither networking nor general:AREA"
             )
-        named = frozenset(t.strip() for t in topic_field.split(",") if t.strip() not in ("", "-"))
+        named = topic_sets.get(topic_field)
+        if named is None:
+            named = frozenset(t.strip() for t in topic_field.split(",") if t.strip() not in ("", "-"))
+            topic_sets[topic_field] = named
         if topics is not None and named - topics:
             raise ModelError(
                 f"{path}, line {number}: unknown topics {sorted(named - topics)}; "
                 f"the topics are those of models/topics.yaml"
             )
-        yield Entry(term, kind, domain, named, "" if senses in ("", "-") else senses, source)
+        key = " ".join(tokens(term))
+        yield Entry(term, kind, domain, named, "" if senses in ("", "-") else senses, source, key)
 
 
 @dataclass(frozen=True)
@@ -131,12 +154,19 @@ class Found:
         """The networking entries that count as evidence."""
         return self.networking + self.ambiguous if self.networking else ()
 
+    @cached_property
     def topic_keys(self) -> dict[str, frozenset[str]]:
         """The settled networking entries that point to topics: key -> topics. (An
         ambiguous word is evidence of networking beside a settled one, but too weak for a
         topic: "community" in "the open-source community" is no BGP.)"""
         return {e.key: e.topics for e in self.networking if e.topics}
 
+    @cached_property
+    def topic_counts(self) -> dict[str, int]:
+        """Topic -> how many terms (distinct entries) are evidence of it."""
+        return {topic: len(terms) for topic, terms in self.topics.items()}
+
+    @cached_property
     def topics(self) -> dict[str, list[str]]:
         """Topic -> the terms (as written in the lexicon) that are evidence of it."""
         found: dict[str, list[str]] = {}
@@ -146,6 +176,7 @@ class Found:
         return found
 
 
+_SETTLED, _AMBIGUOUS, _EXACT, _GENERAL, _IDLE = range(5)
 NOTHING = Found((), (), ())  # what a post that names nothing the lexicon knows has
 
 
@@ -155,7 +186,11 @@ class Lexicon:
     embedded: dict[str, str] = field(default_factory=dict)  # name found inside words -> key
 
     @classmethod
-    def load(cls, directory: Path = LEXICON_DIR, topics: frozenset[str] | None = None) -> Lexicon:
+    def load(
+        cls, directory: Path = LEXICON_DIR, topics: frozenset[str] | None = None, extra: Iterable[Entry] = ()
+    ) -> Lexicon:
+        """The lexicon of a directory's TSV files, and extra entries (the taxonomy's
+        keywords: their topics join the entries of the same terms)."""
         files = sorted(directory.glob("*.tsv"))
         if not files:
             raise ModelError(f"{directory}: no lexicon (*.tsv) found")
@@ -166,25 +201,75 @@ class Lexicon:
                 embedded.update(read_embedded(path))
             else:
                 entries.extend(read_entries(path, topics))
-        lexicon = cls.of(entries, embedded)
+        lexicon = cls.of(entries, embedded, extra)
         missing = sorted(key for key in lexicon.embedded.values() if key not in lexicon.entries)
         if missing:
             raise ModelError(f"{directory / 'embedded.tsv'}: names no lexicon entry has: {missing}")
         return lexicon
 
     @classmethod
-    def of(cls, entries: Iterable[Entry], embedded: dict[str, str] | None = None) -> Lexicon:
+    def of(
+        cls, entries: Iterable[Entry], embedded: dict[str, str] | None = None, extra: Iterable[Entry] = ()
+    ) -> Lexicon:
+        """A lexicon of entries; the same term twice makes one entry (merge()). extra: the
+        taxonomy's keywords, whose topics join the entry of their term, and its excluded
+        phrases, entries of their own where the lexicon has no entry for them."""
         by_key: dict[str, Entry] = {}
-        for entry in entries:
-            key = " ".join(tokens(entry.term))
+        for entry in [*entries, *extra]:
+            key = entry.key or " ".join(tokens(entry.term))
             # Single letters ("s" from "router's") would match almost anything: never terms.
             if len(key) < 2:
                 continue
-            entry = replace(entry, key=key)
-            by_key[key] = merge(by_key[key], entry) if key in by_key else entry
+            known = by_key.get(key)
+            if known is None:
+                by_key[key] = entry if entry.key == key else replace(entry, key=key)
+            elif entry.kind == "keyword":
+                by_key[key] = replace(known, topics=known.topics | entry.topics)
+            elif entry.kind != "phrase":
+                by_key[key] = merge(known, replace(entry, key=key))
         return cls(by_key, {k.lower(): " ".join(tokens(v)) for k, v in (embedded or {}).items()})
 
+    def within(self, found: Found, words: list[str]) -> Found:
+        """What of a post's findings its first words (its title) name: the entries whose
+        words they have, found the way find() finds them (plurals, compounds, names inside
+        words, phrases), without looking everything up again."""
+        if found is NOTHING or not words:
+            return NOTHING
+        present = set(words)
+        present.update(*filter(None, map(self._resolved, present)))
+        present.update(self._plurals[w] for w in present & self._plural_keys)
+        text = f" {' '.join(words)} "
+
+        def named(entry: Entry) -> bool:
+            return entry.key in present if " " not in entry.key else f" {entry.key} " in text
+
+        return Found(
+            tuple(filter(named, found.networking)),
+            tuple(filter(named, found.ambiguous)),
+            tuple(filter(named, found.general)),
+        )
+
+    def indexed(self) -> Lexicon:
+        """The lexicon with its indexes built now, not on first use (before a fork, so
+        that the workers share them)."""
+        for name in ("_words", "_plurals", "_plural_keys", "_phrases", "_phrase_pairs", "_sorts"):
+            getattr(self, name)
+        return self
+
     # -- matching (the hot path: set operations in C first, Python for the few hits) ------
+
+    @cached_property
+    def _sorts(self) -> dict[str, int]:
+        """How each key's entry counts (_SETTLED, _AMBIGUOUS, _EXACT, _GENERAL, _IDLE),
+        worked out once."""
+        sorts: dict[str, int] = {}
+        for key, entry in self.entries.items():
+            if entry.networking:
+                sort = _SETTLED if not entry.senses else _AMBIGUOUS if entry.exact is None else _EXACT
+            else:
+                sort = _IDLE if entry.senses else _GENERAL
+            sorts[key] = sort
+        return sorts
 
     @cached_property
     def _words(self) -> frozenset[str]:
@@ -199,17 +284,19 @@ class Lexicon:
         return frozenset(self._plurals)
 
     @cached_property
-    def _phrases(self) -> dict[str, tuple[tuple[frozenset[str], str, str], ...]]:
-        """Each phrase by its first word: (its words, its text among space-joined tokens, key)."""
-        starts: dict[str, list[tuple[frozenset[str], str, str]]] = {}
+    def _phrases(self) -> dict[str, tuple[str, ...]]:
+        """The keys of phrases by their first two words ("show ip"). Indexed by pairs of
+        words, a post is only checked for the phrases that start with a pair of words it
+        has, side by side; thousands of commands start with "show"."""
+        pairs: dict[str, list[str]] = {}
         for key in sorted(self.entries):
             if " " in key:
-                words = key.split()
-                starts.setdefault(words[0], []).append((frozenset(words), f" {key} ", key))
-        return {start: tuple(found) for start, found in starts.items()}
+                first, second = key.split()[:2]
+                pairs.setdefault(f"{first} {second}", []).append(key)
+        return {pair: tuple(found) for pair, found in pairs.items()}
 
     @cached_property
-    def _phrase_keys(self) -> frozenset[str]:
+    def _phrase_pairs(self) -> frozenset[str]:
         return frozenset(self._phrases)
 
     @cached_property
@@ -249,7 +336,7 @@ class Lexicon:
 
     @cached_property
     def _resolved(self) -> Callable[[str], tuple[str, ...]]:
-        return Remembered(self._resolve, limit=50_000).__getitem__
+        return Remembered(self._resolve).__getitem__
 
     def keys_in(self, words: list[str], present: set[str] | None = None) -> list[str]:
         """The keys of the entries a post's tokens (screen.tokens) name, each once, in the
@@ -261,38 +348,24 @@ class Lexicon:
         found += [self._plurals[p] for p in present & self._plural_keys]
         for keys in filter(None, map(self._resolved, present)):
             found.extend(keys)
-        starts = present & self._phrase_keys
+        starts = self._phrase_pairs.intersection(map(" ".join, itertools.pairwise(words)))
         if starts:
             text = f" {' '.join(words)} "
-            phrases = [
-                key
-                for start in starts
-                for words_of, needle, key in self._phrases[start]
-                if words_of <= present and needle in text
-            ]
+            phrases = [key for pair in starts for key in self._phrases[pair] if f" {key} " in text]
             if phrases:
-                found = self._outside(words, phrases, found) + phrases
+                found = self._outside(text, phrases, found) + phrases
         return list(dict.fromkeys(found))
 
-    def _outside(self, words: list[str], phrases: list[str], found: list[str]) -> list[str]:
-        """The single-word keys of found that occur somewhere outside the phrases."""
-        covered: set[int] = set()
-        for key in phrases:
-            phrase = key.split()
-            size = len(phrase)
-            for i, word in enumerate(words):
-                if word == phrase[0] and words[i : i + size] == phrase:
-                    covered.update(range(i, i + size))
-        if not covered:  # the phrases sit inside compounds ("route-reflector"): nothing to drop
-            return found
-        outside: set[str] = set()
-        for i, word in enumerate(words):
-            if i not in covered:
-                outside.add(word)
-                outside.update(self._resolved(word))
-                if word in self._plurals:
-                    outside.add(self._plurals[word])
-        return [key for key in found if key in outside]
+    def _outside(self, text: str, phrases: list[str], found: list[str]) -> list[str]:
+        """The keys of found less the single words that occur only inside the phrases:
+        a word is counted as often as the text has it, less as often as the phrases it
+        sits in do (text: the space-joined tokens, with a space at each end)."""
+        inside: dict[str, int] = {}
+        for phrase in phrases:
+            times = text.count(f" {phrase} ")
+            for word in phrase.split():
+                inside[word] = inside.get(word, 0) + times
+        return [key for key in found if key not in inside or text.count(f" {key} ") > inside[key]]
 
     def find(self, words: list[str], text: str, present: set[str] | None = None) -> Found:
         """What the post's tokens name: networking entries (settled or ambiguous) and
@@ -300,34 +373,36 @@ class Lexicon:
         keys = self.keys_in(words, present)
         if not keys:
             return NOTHING
-        networking: list[Entry] = []
-        ambiguous: list[Entry] = []
-        general: list[Entry] = []
-        for key in keys:
-            entry = self.entries[key]
-            if entry.networking:
-                exact = entry.exact
-                if not entry.senses:
-                    networking.append(entry)
-                elif exact is None:
-                    ambiguous.append(entry)
-                elif _written(exact, text):
-                    networking.append(entry)
-                # Not written as the acronym: the other word ("as" is not AS, "rip" not RIP).
-            elif not entry.senses:
-                general.append(entry)
+        entries = self.entries
+        sorts = list(map(self._sorts.__getitem__, keys))
+        networking = [entries[k] for k, sort in zip(keys, sorts) if sort == _SETTLED]
+        if _EXACT in sorts:
+            # An acronym not written as one is the other word ("as" is not AS, "rip" not RIP).
+            networking += [
+                entries[k]
+                for k, sort in zip(keys, sorts)
+                if sort == _EXACT and _written(entries[k].term, text)
+            ]
+        ambiguous = [entries[k] for k, sort in zip(keys, sorts) if sort == _AMBIGUOUS]
+        # A general-computing word with other senses is no evidence either way.
+        general = (
+            [entries[k] for k, sort in zip(keys, sorts) if sort == _GENERAL] if _GENERAL in sorts else []
+        )
         return Found(tuple(networking), tuple(ambiguous), tuple(general))
-
-
-@lru_cache(maxsize=4096)
-def _spelling(term: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(term)}(?![A-Za-z])")
 
 
 def _written(term: str, text: str) -> bool:
     """Whether text writes term as written, as a word of its own ("AS" in "AS 65000" and
     "AS65000", not in "ASA" or "LAS VEGAS")."""
-    return term in text and _spelling(term).search(text) is not None
+    start = text.find(term)
+    while start >= 0:
+        end = start + len(term)
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() or after.isalpha()):
+            return True
+        start = text.find(term, start + 1)
+    return False
 
 
 def read_embedded(path: Path) -> dict[str, str]:

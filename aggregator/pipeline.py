@@ -48,6 +48,7 @@ from .types import (
 )
 
 if TYPE_CHECKING:
+    from .lexicon import Lexicon
     from .screen import Screener
 
 Clock = Callable[[], datetime]
@@ -77,6 +78,8 @@ def utcnow() -> datetime:
 # never imports NumPy, feedparser or nh3 otherwise.
 _screeners: dict[tuple[str, ...], Screener] = {}
 _languages: list[tuple[str, ...]] = [("en",)]  # the run's allowed languages
+# The lexicon, when this process loaded it before forking the workers: they share it.
+_lexicon: list[Lexicon] = []
 
 
 def _screener() -> Screener:
@@ -85,7 +88,7 @@ def _screener() -> Screener:
     if screener is None:
         from .screen import Screener
 
-        screener = _screeners[languages] = Screener.load(languages)
+        screener = _screeners[languages] = Screener.load(languages, lexicon=_lexicon[0] if _lexicon else None)
     return screener
 
 
@@ -300,6 +303,13 @@ def start_parsers(workers: int, feeds: int, screener: Screener | None = None) ->
         _languages[0] = screener.languages
         _screeners[screener.languages] = screener
     if workers > 1 and feeds >= POOL_MIN_FEEDS:
+        if screener is None and not _lexicon:
+            # The lexicon (20,000 entries, ~10 MB) is loaded once, here, and shared with
+            # the workers; the models they load themselves, while this process fetches.
+            from .taxonomy import load_lexicon
+
+            with contextlib.suppress(ModelError):  # parse_job raises it again, for the run to report
+                _lexicon.append(load_lexicon().indexed())
         # What exists now (modules, models) is never garbage: kept out of collections,
         # its pages stay shared with the workers instead of being copied into each.
         gc.freeze()

@@ -23,6 +23,7 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from json.encoder import encode_basestring as _json_str  # C; ensure_ascii=False
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -133,30 +134,40 @@ def concepts(found: Found, title: Found | None = None) -> tuple[str, ...]:
     general computing it names, and the topics its terms point to, and which of them its
     title names (a post is about what its title names; the rest may be passing mentions). A
     name the training posts never used still speaks through its kind ("~net:daemon")."""
-    out: list[str] = []
-    strong = found.networking
-    out += ["~net"] * min(len(strong), 3)
-    out += sorted({f"~net:{e.kind}" for e in strong})
+    if found is NOTHING:
+        return ()
+    strong, general = found.networking, found.general
+    out = ["~net"] * min(len(strong), 3)
+    out += sorted({e.concept for e in strong})
     if found.ambiguous:
         out.append("~amb:context" if strong else "~amb:alone")
-    out += ["~gen"] * min(len(found.general), 3)
-    out += sorted({f"~gen:{e.area}" for e in found.general})
-    topics = {topic: len(set(terms)) for topic, terms in found.topics().items()}
+    if general:
+        out += ["~gen"] * min(len(general), 3)
+        out += sorted({e.concept for e in general})
+    topics = found.topic_counts
     if topics:
         most = max(topics.values())
-        for topic in sorted(topics):
-            out.append(f"~t:{topic}")
-            if topics[topic] >= 2:
-                out.append(f"~t:{topic}:2")
-            if topics[topic] == most:
-                out.append(f"~t:{topic}:top")
-    if title is not None:
+        for topic, count in sorted(topics.items()):
+            named, twice, top, _ = _topic_tokens(topic)
+            out.append(named)
+            if count >= 2:
+                out.append(twice)
+            if count == most:
+                out.append(top)
+    if title is not None and title is not NOTHING:
         if title.networking:
             out.append("~net:title")
         if title.general:
             out.append("~gen:title")
-        out += sorted(f"~t:{topic}:title" for topic in title.topics())
+        out += sorted(_topic_tokens(topic)[3] for topic in title.topics)
     return tuple(out)
+
+
+@lru_cache(maxsize=64)
+def _topic_tokens(topic: str) -> tuple[str, str, str, str]:
+    """A topic's concept tokens: named, named twice or more, the post's top topic, named
+    in the title."""
+    return f"~t:{topic}", f"~t:{topic}:2", f"~t:{topic}:top", f"~t:{topic}:title"
 
 
 @dataclass(frozen=True)
@@ -182,7 +193,7 @@ def read_posts(lexicon: Lexicon, texts: list[str], titles: list[str]) -> Reading
         post_words, post_ordinary = tokens_with_case(text)
         post = lexicon.find(post_words, text)
         size = min(len(tokens(title)), len(post_words)) if title else 0
-        in_title = lexicon.find(post_words[:size], title) if size and post is not NOTHING else NOTHING
+        in_title = lexicon.within(post, post_words[:size])
         words.append(post_words)
         ordinary.append(post_ordinary)
         found.append(post)
@@ -248,17 +259,21 @@ class Screener:
 
     @classmethod
     def load(
-        cls, languages: tuple[str, ...] = ("en",), model_dir: Path = MODEL_DIR, topics: bool = True
+        cls,
+        languages: tuple[str, ...] = ("en",),
+        model_dir: Path = MODEL_DIR,
+        topics: bool = True,
+        lexicon: Lexicon | None = None,
     ) -> Screener:
+        """The screener of model_dir; lexicon: model_dir's lexicon, when the caller has it."""
         vocabulary_path = model_dir / "english_words.txt"
         try:
             vocabulary = frozenset(vocabulary_path.read_text(encoding="utf-8").split())
         except OSError as exc:
             raise ModelError(f"{vocabulary_path}: missing ({exc}); run `aggregator train`") from exc
-        from .classify import TopicModel, load_taxonomy
+        from .classify import TopicModel, load_lexicon
 
-        taxonomy = load_taxonomy(model_dir / "topics.yaml")
-        lexicon = Lexicon.load(model_dir / "lexicon", frozenset(t.name for t in taxonomy))
+        lexicon = lexicon or load_lexicon(model_dir)
         # langdetect is loaded on first use only (80 MB of profiles): most English posts
         # never need it.
         return cls(

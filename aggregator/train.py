@@ -75,9 +75,10 @@ def load_corpus(data_dir: Path, salt: bytes = b"") -> tuple[list[dict[str, Any]]
 
 
 def lexicon_digest(directory: Path) -> bytes:
-    """The lexicon's files, for a model's data hash: the lexicon shapes the features."""
+    """The lexicon's files and the taxonomy beside them (whose keywords join the lexicon),
+    for a model's data hash: they shape the features."""
     digest = hashlib.sha256()
-    for path in sorted(directory.glob("*.tsv")):
+    for path in [*sorted(directory.glob("*.tsv")), directory.parent / "topics.yaml"]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.digest()
 
@@ -192,15 +193,13 @@ def train_screening(
 ) -> dict[str, Any]:
     from sklearn.model_selection import StratifiedKFold
 
-    from .classify import load_taxonomy
+    from .classify import load_lexicon
     from .language import ordinary_words
 
     rows, data_hash = load_corpus(data_dir, lexicon_digest(out_dir / "lexicon"))
     texts = [screening_text(row) for row in rows]
     labels = np.array([1 if row["label"] == "networking" else 0 for row in rows])
-    lexicon = Lexicon.load(
-        out_dir / "lexicon", frozenset(t.name for t in load_taxonomy(out_dir / "topics.yaml"))
-    )
+    lexicon = load_lexicon(out_dir)
     reading = read_texts(lexicon, rows)
     token_lists, found, extras = reading.words, reading.found, reading.concepts
     evidence = np.array([bool(f.counted) for f in found])
@@ -372,8 +371,7 @@ def train_topics(
 
     from .classify import (
         TOPIC_STACK_FEATURES,
-        keyword_hits,
-        keyword_index,
+        load_lexicon,
         load_taxonomy,
         strong_in,
         strong_keywords,
@@ -386,13 +384,12 @@ def train_topics(
     posts, truth, data_hash = load_topic_corpus(
         data_dir, topics, corrected, lexicon_digest(out_dir / "lexicon")
     )
-    lexicon = Lexicon.load(out_dir / "lexicon", frozenset(topics))
+    lexicon = load_lexicon(out_dir, taxonomy)
     reading = read_texts(lexicon, posts, TOPIC_TRAINING_CHARS)
     token_lists, lexicon_found, extras = reading.words, reading.found, reading.concepts
     X = feature_matrix(token_lists, extras, ignore=FUNCTION_WORDS)
-    index = keyword_index(taxonomy)
-    hits = [keyword_hits(index, words, f) for words, f in zip(token_lists, lexicon_found, strict=True)]
-    found = [index.evidence(words, h) for words, h in zip(token_lists, hits, strict=True)]
+    hits = [f.topic_keys for f in lexicon_found]
+    found = [set(f.topics) for f in lexicon_found]
     strong = strong_keywords(hits, truth, topics)
     column = {t: j for j, t in enumerate(topics)}
     strong_cols = [strong_in(strong_map(strong), h, column) for h in hits]
@@ -427,7 +424,7 @@ def train_topics(
 
     # Then the last stage, per topic, on the text models' out-of-fold log-odds: how far to
     # trust them beside the keywords, the title and the post's share of the topic's terms.
-    features = topic_features(topics, oof_log_odds, found, strong_cols, reading, index)
+    features = topic_features(topics, oof_log_odds, strong_cols, reading)
     thresholds, metrics = {}, {}
     stack_coef: dict[str, list[float]] = {}
     stack_intercept: dict[str, float] = {}

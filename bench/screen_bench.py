@@ -78,22 +78,36 @@ def main() -> int:
     naive = (time.process_time() - started) / len(sample)
 
     from aggregator.classify import TopicModel
-    from aggregator.screen import TEXT_LIMIT, hashed, hashed_batch, tokens
+    from aggregator.screen import TEXT_LIMIT
 
     started = time.perf_counter()
-    topics = TopicModel.load()
+    TopicModel.load()
     topic_load = time.perf_counter() - started
-    words = [tokens(f"{r['title']}\n{r.get('summary', '')}"[:TEXT_LIMIT]) for r in rows]
+    texts = [f"{r['title']}\n{r.get('summary', '')}"[:TEXT_LIMIT] for r in rows]
+    titles = [r["title"] for r in rows]
+    topics = screener.topics
+    assert topics is not None
     started = time.process_time()
-    for w in words:
-        topics.tag(w, hashed(w, topics.n_features))
+    for text, title in zip(texts, titles, strict=True):
+        topics.tag_batch(*reversed(screener.read([text], [title])))
     tagging = time.process_time() - started
     # As `aggregator update` tags: a feed's posts together (35 at a time here).
     started = time.process_time()
-    for start in range(0, len(words), 35):
-        chunk = words[start : start + 35]
-        topics.tag_batch(chunk, hashed_batch(chunk, topics.n_features))
+    for start in range(0, len(texts), 35):
+        reading, batch = screener.read(texts[start : start + 35], titles[start : start + 35])
+        topics.tag_batch(batch, reading)
     batched = time.process_time() - started
+    # The fast path: posts whose language the script and the function words decide, with
+    # no langdetect (English prose): screening and tagging together, a feed at a time.
+    fast = [
+        (r["title"], r.get("summary", ""), "en")
+        for r, result in zip(rows, results, strict=True)
+        if result["scores"]["language_decided_by"] in ("function words", "English vocabulary")
+    ]
+    started = time.process_time()
+    for start in range(0, len(fast), 35):
+        screener.screen(fast[start : start + 35])
+    fast_time = time.process_time() - started
 
     kept = sum(1 for r in results if r["keep"])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -107,7 +121,12 @@ def main() -> int:
     print(f"topic tagging alone:     {len(rows) / tagging:,.0f} posts/s one by one (target >= 2000)")
     print(f"                         {len(rows) / batched:,.0f} posts/s 35 at a time, as an update does")
     print(f"peak memory:             {peak:.0f} MB")
+    print(
+        f"fast path, one core:     {len(fast) / fast_time:,.0f} posts/s screened and tagged, a feed at a time "
+        f"({len(fast)} posts decided without langdetect; target >= 2000)"
+    )
     print(f"target >= 500 posts/s:   {'PASS' if len(rows) / ours >= 500 else 'MISS'}")
+    print(f"target fast path >= 2000 posts/s: {'PASS' if len(fast) / fast_time >= 2000 else 'MISS'}")
     return 0
 
 

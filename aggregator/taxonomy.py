@@ -1,0 +1,93 @@
+"""The topic taxonomy (models/topics.yaml) and the lexicon it joins.
+
+Kept apart from the models (no NumPy): the run's own process loads the lexicon before it
+forks the parser workers, so that they share it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .cards import MODEL_DIR
+from .errors import ModelError
+from .lexicon import NETWORKING, Entry, Lexicon
+from .tokens import tokens
+
+
+@dataclass(frozen=True)
+class Keywords:
+    """A topic's keywords, split as tokens() splits text: single words, and phrases."""
+
+    words: frozenset[str]
+    phrases: frozenset[tuple[str, ...]]
+
+    @classmethod
+    def from_terms(cls, terms: list[str]) -> Keywords:
+        # Single letters ("s" from "router's") would match almost anything: never terms.
+        split = [tuple(tokens(t)) for t in terms if len(t.strip()) > 1]
+        return cls(
+            frozenset(t[0] for t in split if len(t) == 1),
+            frozenset(t for t in split if len(t) > 1),
+        )
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    description: str
+    covers: str
+    keywords: Keywords
+    exclude: tuple[tuple[str, ...], ...] = ()  # phrases whose words are not evidence
+
+
+def taxonomy_entries(taxonomy: tuple[Topic, ...]) -> list[Entry]:
+    """The taxonomy's keywords as lexicon entries of their topics (joining the lexicon's
+    entry of the same term, senses and all), and its excluded phrases as entries that
+    count for nothing, so that the longest match leaves their words out ("multicast" in
+    "multicast dns")."""
+    entries = [
+        Entry(" ".join(keyword), "keyword", NETWORKING, frozenset({topic.name}), "", "models/topics.yaml")
+        for topic in taxonomy
+        for keyword in sorted(topic.keywords.phrases | {(w,) for w in topic.keywords.words})
+    ]
+    entries += [
+        Entry(
+            " ".join(phrase),
+            "phrase",
+            "general:other",
+            frozenset(),
+            f"no evidence of {topic.name}",
+            "models/topics.yaml",
+        )
+        for topic in taxonomy
+        for phrase in topic.exclude
+    ]
+    return entries
+
+
+def load_lexicon(model_dir: Path = MODEL_DIR, taxonomy: tuple[Topic, ...] | None = None) -> Lexicon:
+    """The lexicon of model_dir/lexicon with the taxonomy's keywords (model_dir/topics.yaml)."""
+    taxonomy = load_taxonomy(model_dir / "topics.yaml") if taxonomy is None else taxonomy
+    return Lexicon.load(
+        model_dir / "lexicon", frozenset(t.name for t in taxonomy), taxonomy_entries(taxonomy)
+    )
+
+
+def load_taxonomy(path: Path = MODEL_DIR / "topics.yaml") -> tuple[Topic, ...]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return tuple(
+            Topic(
+                t["name"],
+                t["description"],
+                t["covers"],
+                Keywords.from_terms([str(k).lower() for k in t.get("keywords", [])]),
+                tuple(tuple(str(e).lower().split()) for e in t.get("exclude", [])),
+            )
+            for t in data["topics"]
+        )
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise ModelError(f"{path}: cannot read the topic taxonomy ({exc})") from exc
