@@ -375,18 +375,20 @@ class Lexicon:
             return NOTHING
         entries = self.entries
         sorts = list(map(self._sorts.__getitem__, keys))
-        networking = [entries[k] for k, sort in zip(keys, sorts) if sort == _SETTLED]
+        networking = [entries[k] for k, sort in zip(keys, sorts, strict=True) if sort == _SETTLED]
         if _EXACT in sorts:
             # An acronym not written as one is the other word ("as" is not AS, "rip" not RIP).
             networking += [
                 entries[k]
-                for k, sort in zip(keys, sorts)
+                for k, sort in zip(keys, sorts, strict=True)
                 if sort == _EXACT and _written(entries[k].term, text)
             ]
-        ambiguous = [entries[k] for k, sort in zip(keys, sorts) if sort == _AMBIGUOUS]
+        ambiguous = [entries[k] for k, sort in zip(keys, sorts, strict=True) if sort == _AMBIGUOUS]
         # A general-computing word with other senses is no evidence either way.
         general = (
-            [entries[k] for k, sort in zip(keys, sorts) if sort == _GENERAL] if _GENERAL in sorts else []
+            [entries[k] for k, sort in zip(keys, sorts, strict=True) if sort == _GENERAL]
+            if _GENERAL in sorts
+            else []
         )
         return Found(tuple(networking), tuple(ambiguous), tuple(general))
 
