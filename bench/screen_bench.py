@@ -122,8 +122,8 @@ def main() -> int:
     print(f"                         {len(rows) / batched:,.0f} posts/s 35 at a time, as an update does")
     print(f"peak memory:             {peak:.0f} MB")
     print(
-        f"fast path, one core:     {len(fast) / fast_time:,.0f} posts/s screened and tagged, a feed at a time "
-        f"({len(fast)} posts decided without langdetect; target >= 2000)"
+        f"fast path, one core:     {len(fast) / fast_time:,.0f} posts/s screened and tagged, a feed at "
+        f"a time ({len(fast)} posts decided without langdetect; target >= 2000)"
     )
     print(f"target >= 500 posts/s:   {'PASS' if len(rows) / ours >= 500 else 'MISS'}")
     print(f"target fast path >= 2000 posts/s: {'PASS' if len(fast) / fast_time >= 2000 else 'MISS'}")

@@ -242,9 +242,10 @@ def test_feedparser_speedups_leave_feedparser_output_unchanged() -> None:
         _variant_feed("http://other.example.org/"),
         # C1 controls that windows-1252 repair maps, among Latin, CJK and typographic text
         (
-            "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Fa\u00e7ade \u0080"
-            "</title><item><title>\u201cquoted\u201d \u0093x\u0094 \u2014 \u7f51\u7edc \u00e9t\u00e9 \U0001f680</title>"
-            "<description>caf\u00e9 \u0085 \u0099 \u2026 \u0e44\u0e17\u0e22</description></item></channel></rss>"
+            "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel>"
+            "<title>Fa\u00e7ade \u0080</title><item><title>\u201cquoted\u201d \u0093x\u0094 "
+            "\u2014 \u7f51\u7edc \u00e9t\u00e9 \U0001f680</title><description>caf\u00e9 \u0085 "
+            "\u0099 \u2026 \u0e44\u0e17\u0e22</description></item></channel></rss>"
         ).encode(),
         _variant_feed("https://[bad"),
         NESTED_BASES,
