@@ -47,14 +47,14 @@ OTHER_FUNCTION_WORDS: dict[str, frozenset[str]] = {
             jetzt""",
         "nl": """het een en niet voor zijn ook maar bij uit wordt worden naar heeft hebben
             deze wat nog wel als geen meer moet kunnen onze ons zoals waar veel""",
-        "es": """el la los las y que es por para una uno como pero más este esta estos
-            esto cuando muy sobre también entre porque puede nuestro nuestra desde donde
-            todos""",
-        "pt": """da das não por para mais como mas foi ao pelo pela seu sua isso este
+        "es": """de el la los las que es por para con una uno como pero más este esta
+            estos esto cuando muy sobre también entre porque puede nuestro nuestra desde
+            donde todos""",
+        "pt": """de da das não por para mais como mas foi ao pelo pela seu sua isso este
             esta também quando muito está são nosso nossa pode entre sobre uma""",
         "fr": """le la les des de est une que qui dans sur avec ce cette ces sa ses nous
             vous ils elle sont mais ou aussi comme leur très été être peut entre""",
-        "it": """il la gli le dei degli delle della di che una uno sono anche più questo
+        "it": """il la gli le dei degli delle della di che con una uno sono anche più questo
             questa nel nella alla sul sulla suo sua loro essere stato può tra ancora molto""",
         "tr": """ve bir bu da ile için ne gibi daha çok olarak olan değil sonra kadar
             şey biz siz onlar nasıl neden""",
@@ -75,7 +75,8 @@ MIN_CONFIDENCE = 0.90
 ENGLISH_SHARE = 0.12  # share of English function words above which text is English
 ENGLISH_VOCABULARY_SHARE = 0.7  # share of words from the English corpus vocabulary
 # Another language's function words: this many, and more than English ones, are clear
-# evidence of it (two are often loan words or names; "de" in "de facto").
+# evidence of it (two beside English ones are often loan words or names: "de" in "de
+# facto"; two with no English function word at all are enough).
 MIN_OTHER_FUNCTION_WORDS = 3
 
 
@@ -220,16 +221,23 @@ def detect_language(
     fallback_kind: str = "feed language",
     vocabulary: frozenset[str] = frozenset(),
     lowered: list[str] | None = None,
+    prose: frozenset[str] | None = None,
 ) -> Language:
     """The language of text. Clear evidence (script, function words) decides whatever the
-    feed says; short or unsure text defers to the fallback (the feed's language)."""
+    feed says; short or unsure text defers to the fallback (the feed's language).
+
+    vocabulary: the English words of the team's corpus, technical terms included; prose:
+    those that are English prose, not names of the field ("bgp", "ibgp", "kubectl" say
+    nothing about the language of the text around them).
+    """
     if lowered is None:
         lowered = [w.lower() for w in ordinary_words(text)]
     words = lowered
     english = sum(map(ENGLISH_WORDS.__contains__, lowered))
     if not text.isascii():
-        prose = sum(len(w) for w in lowered if w in ENGLISH_WORDS or w in vocabulary)
-        script = other_script(text, prose)
+        prose_words = vocabulary if prose is None else prose
+        letters = sum(len(w) for w in lowered if w in ENGLISH_WORDS or w in prose_words)
+        script = other_script(text, letters)
         if script is not None and script.decides:
             lang = script.lang
             found: list[tuple[str, float]] = []
@@ -239,7 +247,9 @@ def detect_language(
                 lang = next((code for code, _ in found if code in _SCRIPT_LANGUAGES[lang]), lang)
             return Language(lang, 1.0, dict(found) or {lang: 1.0}, f"script ({script.name})")
     other, other_count = _other_function_words(lowered) if words else ("", 0)
-    if other_count >= MIN_OTHER_FUNCTION_WORDS and other_count > english:
+    if (
+        other_count >= MIN_OTHER_FUNCTION_WORDS or (other_count == 2 and not english)
+    ) and other_count > english:
         found = _probabilities(text)
         # langdetect may tell apart two close languages (Indonesian and Malay).
         lang = found[0][0] if found and found[0][0] in OTHER_FUNCTION_WORDS else other

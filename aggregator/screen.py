@@ -238,6 +238,7 @@ class Screener:
     model: LinearTextModel
     lexicon: Lexicon
     vocabulary: frozenset[str] = frozenset()
+    prose: frozenset[str] | None = None  # the vocabulary less the lexicon's names
     languages: tuple[str, ...] = ("en",)
     topics: TopicModel | None = None  # tags posts too, from the same tokens
 
@@ -276,10 +277,14 @@ class Screener:
         lexicon = lexicon or load_lexicon(model_dir)
         # langdetect is loaded on first use only (80 MB of profiles): most English posts
         # never need it.
+        names = frozenset(
+            key for key, entry in lexicon.entries.items() if entry.networking and " " not in key
+        )
         return cls(
             LinearTextModel.load(model_dir / "screen"),
             lexicon,
             vocabulary,
+            vocabulary - names,
             languages,
             TopicModel.load(model_dir) if topics else None,
         )
@@ -325,9 +330,11 @@ class Screener:
             items, texts, token_lists, reading.ordinary, found, scores, tags, strict=True
         ):
             if hint:
-                language = detect_language(text, hint, vocabulary=self.vocabulary, lowered=ordinary)
+                language = detect_language(text, hint, "feed language", self.vocabulary, ordinary, self.prose)
             else:  # nothing known of the feed: the site's own language is the fallback
-                language = detect_language(text, default, "site language", self.vocabulary, ordinary)
+                language = detect_language(
+                    text, default, "site language", self.vocabulary, ordinary, self.prose
+                )
             signals = tuple(spam_signals(words, text))
             counted = tuple(dict.fromkeys(e.term for e in post_found.counted))
             spam = judge_spam(signals, len(counted))
