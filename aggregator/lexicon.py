@@ -176,7 +176,7 @@ class Found:
         return found
 
 
-_SETTLED, _AMBIGUOUS, _EXACT, _GENERAL, _IDLE = range(5)
+_SETTLED, _AMBIGUOUS, _EXACT, _GENERAL, _GENERAL_EXACT, _IDLE = range(6)
 NOTHING = Found((), (), ())  # what a post that names nothing the lexicon knows has
 
 
@@ -249,6 +249,11 @@ class Lexicon:
             tuple(filter(named, found.general)),
         )
 
+    @cached_property
+    def ambiguous_words(self) -> frozenset[str]:
+        """The single words of networking entries that count only beside a settled one."""
+        return frozenset(k for k, sort in self._sorts.items() if sort == _AMBIGUOUS and " " not in k)
+
     def indexed(self) -> Lexicon:
         """The lexicon with its indexes built now, not on first use (before a fork, so
         that the workers share them)."""
@@ -266,8 +271,11 @@ class Lexicon:
         for key, entry in self.entries.items():
             if entry.networking:
                 sort = _SETTLED if not entry.senses else _AMBIGUOUS if entry.exact is None else _EXACT
+            elif not entry.senses:
+                sort = _GENERAL
             else:
-                sort = _IDLE if entry.senses else _GENERAL
+                # A name with other senses counts written as the name: "Rust", "Go", "Swift".
+                sort = _GENERAL_EXACT if any(c.isupper() for c in entry.term) else _IDLE
             sorts[key] = sort
         return sorts
 
@@ -385,11 +393,11 @@ class Lexicon:
             ]
         ambiguous = [entries[k] for k, sort in zip(keys, sorts, strict=True) if sort == _AMBIGUOUS]
         # A general-computing word with other senses is no evidence either way.
-        general = (
-            [entries[k] for k, sort in zip(keys, sorts, strict=True) if sort == _GENERAL]
-            if _GENERAL in sorts
-            else []
-        )
+        general = [
+            entries[k]
+            for k, sort in zip(keys, sorts, strict=True)
+            if sort == _GENERAL or (sort == _GENERAL_EXACT and _written(entries[k].term, text))
+        ]
         return Found(tuple(networking), tuple(ambiguous), tuple(general))
 
 
