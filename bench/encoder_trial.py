@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
-import json
 import resource
 import subprocess
 import sys
@@ -108,10 +107,10 @@ def figures(
 
     networking, other = labels == 1, labels == 0
     dropped = int((~keep & networking).sum())
-    caught = int((~keep & other).sum())
+    caught, others = int((~keep & other).sum()), int(other.sum())
     return (
         f"  {name:<34} AUC {roc_auc_score(labels, scores):.3f}   networking dropped {dropped:>3} of "
-        f"{int(networking.sum())}   other caught {caught:>3} of {int(other.sum())} ({caught / max(1, other.sum()):.1%})"
+        f"{int(networking.sum())}   other caught {caught:>3} of {others} ({caught / max(1, others):.1%})"
     )
 
 
