@@ -315,26 +315,24 @@ class Lexicon:
         return re.compile("|".join(map(re.escape, names)))
 
     def _resolve(self, word: str) -> tuple[str, ...]:
-        """The keys a token that is no entry itself stands for: the parts of a compound
-        ("bgp-evpn": bgp, evpn; "ospf/is-is": ospf, is-is), and the protocols whose names it
-        embeds ("gobgp": bgp; "kubeconfig": kubernetes)."""
-        if word in self.entries:
-            return ()
+        """The keys a token stands for besides its own: the parts of a compound
+        ("bgp-evpn": bgp, evpn; "ospf/is-is": ospf, is-is), and the protocols whose names
+        it embeds ("gobgp": bgp; "kubeconfig", "kube-vip": kubernetes)."""
         found: list[str] = []
         if "-" in word or "/" in word:
             joined = word.replace("-", " ").replace("/", " ")
             if joined in self.entries:  # "route-reflector" is "route reflector"
                 return (joined,)
-            for part in re.split(r"[-/]", word) if "/" not in word else word.split("/"):
+            for part in word.split("/") if "/" in word else word.split("-"):
                 if part in self.entries:
                     found.append(part)
                 elif "-" in part:
                     found.extend(p for p in part.split("-") if p in self.entries)
-                elif part:
+                if part and "-" not in part:
                     found.extend(self._inside(part))
         else:
             found.extend(self._inside(word))
-        return tuple(dict.fromkeys(found))
+        return tuple(k for k in dict.fromkeys(found) if k != word)
 
     def _inside(self, word: str) -> list[str]:
         pattern = self._embedded_pattern

@@ -1,0 +1,122 @@
+"""The lexicon: the field's names, their senses, and how a post's words are matched to them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aggregator.errors import ModelError
+from aggregator.lexicon import LEXICON_DIR, Lexicon
+from aggregator.taxonomy import load_lexicon, load_taxonomy
+from aggregator.tokens import tokens
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> Lexicon:
+    return load_lexicon()
+
+
+def found(lexicon: Lexicon, text: str) -> tuple[set[str], set[str], set[str]]:
+    """(networking names that count, ambiguous ones, general-computing ones) of a text."""
+    result = lexicon.find(tokens(text), text)
+    return (
+        {e.key for e in result.networking},
+        {e.key for e in result.ambiguous},
+        {e.key for e in result.general},
+    )
+
+
+def test_the_lexicon_knows_the_field_at_scale(lexicon: Lexicon) -> None:
+    entries = list(lexicon.entries.values())
+    networking = [e for e in entries if e.networking]
+    general = [e for e in entries if not e.networking]
+    assert len(networking) > 8000 and len(general) > 6000
+    assert all(e.source for e in entries)
+    kinds = {e.kind for e in networking}
+    assert {"protocol", "daemon", "cni", "service-mesh", "ingress", "cli", "config-object", "os", "hardware"} <= kinds
+    # Every topic has names of its own, and every taxonomy keyword is an entry of its topic.
+    for topic in load_taxonomy():
+        assert sum(topic.name in e.topics for e in networking) >= 40, topic.name
+        for word in topic.keywords.words:
+            if len(word) > 1:  # single letters are never terms
+                assert topic.name in lexicon.entries[word].topics, (topic.name, word)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("Our GoBGP speakers announce the service addresses", "bgp"),
+        ("exabgp and openbgpd side by side", "bgp"),
+        ("ospf6d would not start after the upgrade", "ospf"),
+        ("Two kubeconfig files and one context too many", "kubernetes"),
+        ("kube-vip for the control plane address", "kubernetes"),
+        ("dnsmasq hands out the leases", "dns"),
+        ("A route-reflector cluster of two", "route reflector"),
+        ("BGP-LU across the metro", "bgp"),
+    ],
+)
+def test_a_name_that_embeds_a_protocol_resolves_to_it(lexicon: Lexicon, text: str, key: str) -> None:
+    assert key in found(lexicon, text)[0]
+
+
+@pytest.mark.parametrize(
+    "word", ["crisis", "pimple", "filter", "lowland", "picnic", "montpelier", "rsvps", "focusflow", "songbird"]
+)
+def test_english_words_that_contain_a_protocol_name_stay_english(lexicon: Lexicon, word: str) -> None:
+    networking, _, _ = found(lexicon, f"A {word} in the afternoon")
+    assert networking == set()
+
+
+def test_the_longest_match_wins(lexicon: Lexicon) -> None:
+    networking, ambiguous, general = found(lexicon, "Protocol buffers in Go: stop copying messages")
+    assert "protocol" not in networking | ambiguous and "protocol buffers" in general
+    networking, _, _ = found(lexicon, "Multicast DNS reflectors for the printers")
+    assert "multicast dns" in networking and "multicast" not in networking
+    beside = found(lexicon, "IGMP snooping and multicast DNS on one VLAN")[0]
+    assert {"igmp snooping", "multicast dns"} <= beside and "multicast" not in beside
+
+
+def test_an_acronym_counts_only_written_as_one(lexicon: Lexicon) -> None:
+    assert "as" in found(lexicon, "Prepending AS 65010 three times")[0]
+    assert "as" not in found(lexicon, "as far as I can tell")[0]
+    assert "lisp" in found(lexicon, "LISP map servers for the campus")[0]
+    assert "lisp" not in found(lexicon, "Writing Lisp macros on a rainy day")[0]
+
+
+def test_ambiguous_words_count_only_beside_a_settled_name(lexicon: Lexicon) -> None:
+    alone = lexicon.find(tokens("The switch by the door stopped clicking"), "")
+    assert not alone.counted and "switch" in {e.key for e in alone.ambiguous}
+    # A phrase the lexicon knows in its other sense is that sense, and no ambiguity.
+    assert found(lexicon, "Replacing the wall switch in the hallway")[2] == {"wall switch"}
+    beside = lexicon.find(tokens("The access switch dropped the VLAN after the upgrade"), "")
+    assert "vlan" in {e.key for e in beside.counted} and beside.in_context
+    # An ambiguous word is networking evidence beside a name, but no topic evidence.
+    assert "community" not in lexicon.find(tokens("BGP and the open-source community"), "").topic_keys
+
+
+def test_a_general_name_with_other_senses_counts_written_as_the_name(lexicon: Lexicon) -> None:
+    assert "rust" in found(lexicon, "Lifetimes in Rust finally clicked")[2]
+    assert "rust" not in found(lexicon, "rust on the old bike frame")[2]
+
+
+def test_lexicon_errors_name_the_file_the_line_and_the_field(tmp_path: Path) -> None:
+    (tmp_path / "a.tsv").write_text("term\tkind\tdomain\ttopics\tsenses\tsource\nBGP\tprotocol\tnetworking\tbgp\n")
+    with pytest.raises(ModelError, match=r"a\.tsv, line 2: expected 6 tab-separated fields"):
+        Lexicon.load(tmp_path)
+    (tmp_path / "a.tsv").write_text("BGP\tprotocol\tnetwork\tbgp\t-\tRFC 4271\n")
+    with pytest.raises(ModelError, match=r"a\.tsv, line 1: domain 'network' is neither networking"):
+        Lexicon.load(tmp_path)
+    (tmp_path / "a.tsv").write_text("BGP\tprotocol\tnetworking\tbpg\t-\tRFC 4271\n")
+    with pytest.raises(ModelError, match=r"a\.tsv, line 1: unknown topics \['bpg'\]"):
+        Lexicon.load(tmp_path, frozenset({"bgp"}))
+    (tmp_path / "a.tsv").write_text("BGP\tprotocol\tnetworking\tbgp\t-\tRFC 4271\n")
+    (tmp_path / "embedded.tsv").write_text("ospf\tOSPF\n")
+    with pytest.raises(ModelError, match=r"embedded\.tsv: names no lexicon entry has: \['ospf'\]"):
+        Lexicon.load(tmp_path)
+
+
+def test_the_shipped_lexicon_files_are_well_formed() -> None:
+    topics = frozenset(t.name for t in load_taxonomy())
+    lexicon = Lexicon.load(LEXICON_DIR, topics)  # raises on any malformed line
+    assert len(lexicon.entries) > 15000
