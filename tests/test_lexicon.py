@@ -34,7 +34,17 @@ def test_the_lexicon_knows_the_field_at_scale(lexicon: Lexicon) -> None:
     assert len(networking) > 8000 and len(general) > 6000
     assert all(e.source for e in entries)
     kinds = {e.kind for e in networking}
-    assert {"protocol", "daemon", "cni", "service-mesh", "ingress", "cli", "config-object", "os", "hardware"} <= kinds
+    assert {
+        "protocol",
+        "daemon",
+        "cni",
+        "service-mesh",
+        "ingress",
+        "cli",
+        "config-object",
+        "os",
+        "hardware",
+    } <= kinds
     # Every topic has names of its own, and every taxonomy keyword is an entry of its topic.
     for topic in load_taxonomy():
         assert sum(topic.name in e.topics for e in networking) >= 40, topic.name
@@ -61,7 +71,8 @@ def test_a_name_that_embeds_a_protocol_resolves_to_it(lexicon: Lexicon, text: st
 
 
 @pytest.mark.parametrize(
-    "word", ["crisis", "pimple", "filter", "lowland", "picnic", "montpelier", "rsvps", "focusflow", "songbird"]
+    "word",
+    ["crisis", "pimple", "filter", "lowland", "picnic", "montpelier", "rsvps", "focusflow", "songbird"],
 )
 def test_english_words_that_contain_a_protocol_name_stay_english(lexicon: Lexicon, word: str) -> None:
     networking, _, _ = found(lexicon, f"A {word} in the afternoon")
@@ -101,7 +112,9 @@ def test_a_general_name_with_other_senses_counts_written_as_the_name(lexicon: Le
 
 
 def test_lexicon_errors_name_the_file_the_line_and_the_field(tmp_path: Path) -> None:
-    (tmp_path / "a.tsv").write_text("term\tkind\tdomain\ttopics\tsenses\tsource\nBGP\tprotocol\tnetworking\tbgp\n")
+    (tmp_path / "a.tsv").write_text(
+        "term\tkind\tdomain\ttopics\tsenses\tsource\nBGP\tprotocol\tnetworking\tbgp\n"
+    )
     with pytest.raises(ModelError, match=r"a\.tsv, line 2: expected 6 tab-separated fields"):
         Lexicon.load(tmp_path)
     (tmp_path / "a.tsv").write_text("BGP\tprotocol\tnetwork\tbgp\t-\tRFC 4271\n")
