@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.baseline import QUARANTINE_AFTER, Baseline, judge
+from aggregator.baseline import QUARANTINE_AFTER, Baseline, FeedRecord, judge
 from aggregator.errors import ConfigError
 from aggregator.overrides import load_overrides
 from aggregator.screen import (
@@ -287,3 +287,28 @@ def test_typeset_hyphens_and_invisible_breaks_read_as_plain_text() -> None:
     assert tokens("IS\u2011IS and IS\u2010IS") == ["is-is", "and", "is-is"]
     assert tokens("Kuber\u00adnetes\u200b pods") == ["kubernetes", "pods"]
     assert tokens_with_case("Kuber\u00adnetes on IS\u2011IS")[0] == ["kubernetes", "on", "is-is"]
+
+
+def test_a_feeds_record_keeps_its_borderline_posts_but_not_its_departures() -> None:
+    """A post that only just fails, in a feed whose other posts are overwhelmingly
+    networking, is judged with the feed's share as its prior; a near miss whose general
+    computing outweighs its networking terms, another language and spam still go."""
+    screener = Screener.load()
+
+    def post(keep: bool, score: float, reason: str | None = None, **more: object) -> Verdict:
+        fields: dict[str, object] = {"evidence": ("OVN",), **more}
+        return Verdict(keep, reason, "en", "test", {}, score, (), "m", **fields)  # type: ignore[arg-type]
+
+    regular = [post(True, 0.95) for _ in range(18)]
+    borderline = post(False, max(0.02, screener.threshold / 3), "offtopic")
+    near_miss = post(False, 0.01, "offtopic", evidence=(), general=("desktop: tmux", "desktop: WezTerm"))
+    foreign = Verdict(False, "non_english", "id", "test", {}, 0.9, (), "m")
+    judged = screener.feed_record([*regular, borderline, near_miss, foreign])
+    assert judged[18].keep and judged[18].decided_by.startswith("feed record: 18 of 20 other posts")
+    assert not judged[19].keep and not judged[20].keep and judged[20].reason == "non_english"
+    # A young feed, or one that is not overwhelmingly networking, has no record to lend.
+    assert not screener.feed_record([*regular[:5], borderline])[-1].keep
+    mixed = regular[:12] + [post(False, 0.01, "offtopic") for _ in range(6)]
+    assert not screener.feed_record([*mixed, borderline])[-1].keep
+    # The stored history counts as much as the batch itself.
+    assert screener.feed_record([borderline], FeedRecord(40, 39))[0].keep

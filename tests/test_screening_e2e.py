@@ -179,6 +179,8 @@ def test_dropped_and_explain_show_the_reason(
     assert "language: id (decided by function words (id)" in explained.output
     assert "decided by: language: id" in explained.output
     assert "terms behind the score" in explained.output
+    assert "networking terms that count:" in explained.output
+    assert "general-computing terms (evidence against):" in explained.output
     none = runner.invoke(cli, ["--config", config.path, "dropped", "--reason", "spam"])
     assert "No dropped or held posts match." in none.output
 
@@ -211,3 +213,59 @@ def test_label_prints_one_json_line_per_input_and_nothing_else(
     assert first["d"]["keep"] is True and first["d"]["tags"] == ["bgp"]  # route reflectors
     assert first["d"]["scores"]["topics"]["bgp"] > 0.5
     assert set(first["d"]) == {"id", "keep", "reason", "lang", "tags", "scores"}
+
+
+def test_label_reads_real_posts_as_an_engineer_would(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    """The classes of the real-posts issue, through `aggregator label`: the technology named
+    only through software, a spam word in a customer's name, another script full of English
+    product names, and a network engineer's desktop post."""
+    lines = [
+        {
+            "id": "daemon",
+            "title": "Ten minutes with the new holo release",
+            "summary": "The isisd rewrite landed, and our lab's ospf6d configs loaded without a change.",
+        },
+        {
+            "id": "casino",
+            "title": "Golden Casino Resort moves its guest Wi-Fi to WPA3",
+            "summary": "Four hundred access points, 802.1X for staff SSIDs and a separate VLAN per floor.",
+        },
+        {
+            "id": "korean",
+            "title": "Cilium 1.16 eBPF 기반 NetworkPolicy 정리",
+            "summary": "",
+            "lang_hint": "en",
+        },
+        {
+            "id": "desktop",
+            "title": "Switching to WezTerm after six years of iTerm2",
+            "summary": "Ligatures, a Lua config and tmux-style panes; my dotfiles shrank by half.",
+        },
+        {
+            "id": "lottery",
+            "title": "Keluaran SGP hari ini",
+            "summary": "Data SGP lengkap, angka jitu dan paito warna.",
+        },
+    ]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n")
+    result = subprocess.run(
+        ["aggregator", "--config", str(tmp_path / "none.yaml"), "label", str(path)],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    out = {row["id"]: row for row in map(json.loads, result.stdout.splitlines())}
+    assert out["daemon"]["keep"] and "igp" in out["daemon"]["tags"]
+    assert out["casino"]["keep"] and "wireless" in out["casino"]["tags"]
+    assert (out["korean"]["keep"], out["korean"]["reason"], out["korean"]["lang"]) == (
+        False,
+        "non_english",
+        "ko",
+    )
+    assert out["korean"]["scores"]["language_decided_by"] == "script (Hangul)"
+    assert (out["desktop"]["keep"], out["desktop"]["reason"]) == (False, "offtopic")
+    assert "desktop: WezTerm" in out["desktop"]["scores"]["general_terms"]
+    assert not out["lottery"]["keep"]
