@@ -234,7 +234,7 @@ def detect_language(
         lowered = [w.lower() for w in ordinary_words(text)]
     words = lowered
     english = sum(map(ENGLISH_WORDS.__contains__, lowered))
-    if not text.isascii():
+    if not text.isascii() and (_NON_LATIN_LETTER.search(text) or _VIETNAMESE.search(text)):
         prose_words = vocabulary if prose is None else prose
         letters = sum(len(w) for w in lowered if w in ENGLISH_WORDS or w in prose_words)
         script = other_script(text, letters)

@@ -77,8 +77,8 @@ SPAM_PHRASES = (
     "keygen",
     "serial key",
 )
-_SPAM_SEQUENCES = {tuple(p.split()) for p in SPAM_PHRASES}
-_SPAM_FIRST = {p[0] for p in _SPAM_SEQUENCES}
+_PHRASE_WORDS = tuple((p, frozenset(p.split())) for p in sorted(set(SPAM_PHRASES)))
+_SPAM_FIRST = frozenset(p.split()[0] for p in SPAM_PHRASES)
 _ALL_TERMS = STRONG_SPAM | WEAK_SPAM
 
 # Distinct networking terms (lexicon hits) that make a post plainly about networking:
@@ -95,20 +95,16 @@ def spam_signals(words: list[str], text: str, present: set[str] | None = None) -
     signals = [f"term:{w}" for w in sorted(STRONG_SPAM.intersection(present))]
     signals += [f"weak:{w}" for w in sorted(WEAK_SPAM.intersection(present))]
     if not _SPAM_FIRST.isdisjoint(present):
-        found: set[str] = set()
-        for i, word in enumerate(words):
-            if word in _SPAM_FIRST:
-                found.update(
-                    " ".join(seq) for seq in _SPAM_SEQUENCES if tuple(words[i : i + len(seq)]) == seq
-                )
-        signals += sorted(f"phrase:{p}" for p in found)
+        joined = f" {' '.join(words)} "
+        signals += sorted(
+            f"phrase:{phrase}"
+            for phrase, phrase_words in _PHRASE_WORDS
+            if phrase_words <= present and f" {phrase} " in joined
+        )
     # Link farms repeat their keyword: one content word making a quarter of a long text.
-    # No word at all repeated five times (the usual case): no need to look closer. Fewer
-    # than four repeats in all, and no word can be.
-    repeats = len(words) - len(present)
-    if len(words) >= 12 and repeats >= 4 and Counter(words).most_common(1)[0][1] >= 5:
+    if len(words) >= 12 and len(words) - len(present) >= 4:
         content = [w for w in words if len(w) > 3 and w not in ENGLISH_WORDS]
-        if len(content) >= 12:
+        if len(content) >= 12 and len(content) - len(set(content)) >= 4:
             word, count = Counter(content).most_common(1)[0]
             if count >= 5 and count / len(content) >= 0.25:
                 signals.append(f"repetition:{word}x{count}")

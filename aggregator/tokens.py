@@ -25,18 +25,27 @@ _HYPHENS = str.maketrans(
 )
 
 
+_TYPESET = re.compile("[\u2010\u2011\u2012\u2013\u2212\u00ad\u200b\u200c\u200d\u2060\ufeff]")
+
+
+def _plain(text: str) -> str:
+    """text with typeset hyphens and invisible breaks read as plain ones (most text has
+    none: a search in C tells, before a translation character by character)."""
+    return text.translate(_HYPHENS) if _TYPESET.search(text) else text
+
+
 def tokens(text: str) -> list[str]:
     """Lower-case word tokens; dots, dashes and slashes inside a word stay (802.1x, is-is)."""
     if text.isascii():
         return _TOKEN_ASCII.findall(text.lower())
-    return TOKEN.findall(text.translate(_HYPHENS).lower())
+    return TOKEN.findall(_plain(text).lower())
 
 
 def tokens_with_case(text: str) -> tuple[list[str], list[str]]:
     """(tokens(text), the ordinary words for language checks, lower-cased)."""
     ascii_only = text.isascii()
     if not ascii_only:
-        text = text.translate(_HYPHENS)
+        text = _plain(text)
     words = (_WORD_ASCII if ascii_only else _WORD).findall(text)
     ordinary = [w.lower() for w in words if len(w) > 1 and not w.isupper()]
     return (_TOKEN_ASCII if ascii_only else TOKEN).findall(text.lower()), ordinary
