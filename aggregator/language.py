@@ -76,7 +76,8 @@ ENGLISH_SHARE = 0.12  # share of English function words above which text is Engl
 ENGLISH_VOCABULARY_SHARE = 0.7  # share of words from the English corpus vocabulary
 # Another language's function words: this many, and more than English ones, are clear
 # evidence of it (two beside English ones are often loan words or names: "de" in "de
-# facto"; two with no English function word at all are enough).
+# facto"; two with no English function word at all are enough in a short text, where
+# they are a fifth of the words, not in a list of terms: "le 28" in a prefix-list).
 MIN_OTHER_FUNCTION_WORDS = 3
 
 
@@ -247,9 +248,10 @@ def detect_language(
                 lang = next((code for code, _ in found if code in _SCRIPT_LANGUAGES[lang]), lang)
             return Language(lang, 1.0, dict(found) or {lang: 1.0}, f"script ({script.name})")
     other, other_count = _other_function_words(lowered) if words else ("", 0)
-    if (
-        other_count >= MIN_OTHER_FUNCTION_WORDS or (other_count == 2 and not english)
-    ) and other_count > english:
+    # Two with no English function word decide a short text, where they are a fifth of
+    # the words, not a list of terms ("le 28" in a prefix-list).
+    short_and_foreign = other_count == 2 and not english and other_count >= 0.2 * len(words)
+    if (other_count >= MIN_OTHER_FUNCTION_WORDS or short_and_foreign) and other_count > english:
         found = _probabilities(text)
         # langdetect may tell apart two close languages (Indonesian and Malay).
         lang = found[0][0] if found and found[0][0] in OTHER_FUNCTION_WORDS else other
