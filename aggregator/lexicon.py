@@ -217,8 +217,9 @@ class Lexicon:
         by_key: dict[str, Entry] = {}
         for entry in [*entries, *extra]:
             key = entry.key or " ".join(tokens(entry.term))
-            # Single letters ("s" from "router's") would match almost anything: never terms.
-            if len(key) < 2:
+            # Single letters ("s" from "router's") and bare numbers ("/64" is the token
+            # "64", as in "64 GB") would match almost anything: never terms.
+            if len(key) < 2 or key.replace(" ", "").isdigit():
                 continue
             known = by_key.get(key)
             if known is None:

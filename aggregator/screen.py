@@ -307,8 +307,22 @@ class Screener:
             out.append(1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, t)))))
         return out
 
+    @property
+    def ambiguous_threshold(self) -> float:
+        """Networking probability needed when the post names only ambiguous words."""
+        return float(self.model.card.get("ambiguous_threshold", self.strong))
+
+    def needed(self, settled: bool, ambiguous: bool) -> tuple[float, str]:
+        """The probability a post needs, and why: it names settled networking names, only
+        ambiguous networking words, or none at all (thresholds chosen out of fold)."""
+        if settled:
+            return self.threshold, "the threshold with networking names"
+        if ambiguous:
+            return self.ambiguous_threshold, "the threshold with ambiguous words only"
+        return self.strong, "the threshold with no networking word"
+
     def on_topic(self, score: float, found: Found) -> bool:
-        return score >= self.strong or (bool(found.counted) and score >= self.threshold)
+        return score >= self.needed(bool(found.networking), bool(found.ambiguous))[0]
 
     def read(self, texts: list[str], titles: list[str]) -> tuple[Reading, FeatureBatch]:
         """read_posts(), with the hashed features of words, word pairs and concepts."""
@@ -344,13 +358,10 @@ class Screener:
             elif spam.spam:
                 reason, decided = "spam", f"spam: {spam.why}"
             else:
-                on_topic = self.on_topic(score, post_found)
-                reason = None if on_topic else "offtopic"
-                needed = self.threshold if post_found.counted else self.strong
-                decided = f"networking model: {score:.2f} {'>=' if on_topic else '<'} {needed:.2f}, the " + (
-                    "threshold with networking terms"
-                    if post_found.counted
-                    else "threshold without networking terms"
+                needed, which = self.needed(bool(post_found.networking), bool(post_found.ambiguous))
+                reason = None if score >= needed else "offtopic"
+                decided = (
+                    f"networking model: {score:.2f} {'>=' if reason is None else '<'} {needed:.2f}, {which}"
                 )
             out.append(
                 Verdict(
@@ -394,7 +405,7 @@ class Screener:
             share = others.networking_share
             odds = _odds(verdict.score) * _odds(share) / _odds(self.prior)
             adjusted = odds / (1 + odds)
-            needed = self.threshold if verdict.evidence else self.strong
+            needed, _ = self.needed(bool(verdict.evidence), bool(verdict.senses))
             if adjusted < needed:
                 out.append(verdict)
                 continue

@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import AggregatorError
 from .label import read_rows
-from .lexicon import Lexicon
+from .lexicon import Found, Lexicon
 from .screen import (
     FEATURE_VERSION,
     MODEL_DIR,
@@ -142,21 +142,39 @@ def lr_weights(X: Any, labels: np.ndarray[Any, Any], c: float) -> tuple[np.ndarr
     return model.coef_[0], float(model.intercept_[0])
 
 
+def evidence_levels(found: list[Found]) -> np.ndarray[Any, Any]:
+    """Per post: 2 when it names settled networking names, 1 when only ambiguous ones, 0
+    when no networking word at all (Screener.needed uses the same levels)."""
+    return np.array([2 if f.networking else 1 if f.ambiguous else 0 for f in found])
+
+
 def choose_thresholds(
-    scores: np.ndarray[Any, Any], labels: np.ndarray[Any, Any], evidence: np.ndarray[Any, Any]
-) -> tuple[float, float, float, float]:
-    """(threshold with networking terms, threshold without, kept, caught) on held-out scores:
-    the pair that catches the most other posts while keeping 99% of networking ones."""
-    best = (0.0, 0.0, 1.0, 0.0)
+    scores: np.ndarray[Any, Any], labels: np.ndarray[Any, Any], levels: np.ndarray[Any, Any]
+) -> tuple[tuple[float, float, float], float, float]:
+    """((threshold with networking names, with ambiguous words only, with none), kept,
+    caught) on held-out scores: the thresholds that catch the most other posts while
+    keeping 99% of networking ones, a post that names more needing no more than one that
+    names less."""
     grid = np.round(np.arange(0.02, 1.0, 0.02), 2)
     networking, other = labels == 1, labels == 0
-    for low in grid:
-        for high in grid[grid >= low]:
-            keep = (scores >= high) | (evidence & (scores >= low))
-            kept, caught = float(np.mean(keep[networking])), float(np.mean(~keep[other]))
-            if kept >= 1 - MAX_NETWORKING_DROPPED and caught > best[3]:
-                best = (float(low), float(high), kept, caught)
-    return best
+    # Per level and threshold: networking posts kept, other posts caught.
+    kept = [[int(np.sum(networking & (levels == level) & (scores >= t))) for t in grid] for level in range(3)]
+    caught = [[int(np.sum(other & (levels == level) & (scores < t))) for t in grid] for level in range(3)]
+    need = (1 - MAX_NETWORKING_DROPPED) * networking.sum()
+    best: tuple[tuple[int, int, int], int, int] = ((0, 0, 0), int(networking.sum()), -1)
+    for i2 in range(len(grid)):
+        for i1 in range(i2, len(grid)):
+            for i0 in range(i1, len(grid)):
+                k = kept[2][i2] + kept[1][i1] + kept[0][i0]
+                c = caught[2][i2] + caught[1][i1] + caught[0][i0]
+                if k >= need and c > best[2]:
+                    best = ((i2, i1, i0), k, c)
+    (i2, i1, i0), k, c = best
+    return (
+        (float(grid[i2]), float(grid[i1]), float(grid[i0])),
+        k / max(1, int(networking.sum())),
+        max(0, c) / max(1, int(other.sum())),
+    )
 
 
 # The screening models tried, each with its settings: chosen by what matters, off-topic
@@ -202,7 +220,7 @@ def train_screening(
     lexicon = load_lexicon(out_dir)
     reading = read_texts(lexicon, rows)
     token_lists, found, extras = reading.words, reading.found, reading.concepts
-    evidence = np.array([bool(f.counted) for f in found])
+    levels = evidence_levels(found)
     card: dict[str, Any] = {"features": {"kind": FEATURE_VERSION, "n_features": N_FEATURES}}
     X = feature_matrix(token_lists, extras)
     folds = list(StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=0).split(X, labels))
@@ -215,7 +233,7 @@ def train_screening(
         for train_rows, test_rows in folds:
             fold_coef, fold_intercept = _fit(kind, X[train_rows], labels[train_rows], setting)
             oof[test_rows] = X[test_rows] @ fold_coef + fold_intercept
-        _, _, kept, caught = choose_thresholds(_sigmoid(oof), labels, evidence)
+        _, kept, caught = choose_thresholds(_sigmoid(oof), labels, levels)
         echo(f"  {kind} {setting:g}: out-of-fold {kept:.1%} networking kept, {caught:.1%} other caught")
         if best is None or caught > best[2]:
             best = (kind, setting, caught, oof)
@@ -234,7 +252,7 @@ def train_screening(
     for train_rows, test_rows in folds:
         meta = LogisticRegression(C=STACK_C, random_state=0).fit(dense[train_rows], labels[train_rows])
         stacked[test_rows] = meta.predict_proba(dense[test_rows])[:, 1]
-    threshold, strong, kept, caught = choose_thresholds(stacked, labels, evidence)
+    (threshold, ambiguous, strong), kept, caught = choose_thresholds(stacked, labels, levels)
     echo(f"  with the lexicon's evidence: out-of-fold {kept:.1%} networking kept, {caught:.1%} other caught")
     meta = LogisticRegression(C=STACK_C, random_state=0).fit(dense, labels)
 
@@ -258,6 +276,7 @@ def train_screening(
                 "intercept": round(float(meta.intercept_[0]), 6),
             },
             "threshold": round(threshold, 6),
+            "ambiguous_threshold": round(ambiguous, 6),
             "strong_threshold": round(strong, 6),
             "out_of_fold": {"networking_kept": round(kept, 4), "offtopic_caught": round(caught, 4)},
             "versions": library_versions(),
@@ -270,7 +289,7 @@ def train_screening(
     (out_dir / "english_words.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
     (out_dir / "screen.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     echo(
-        f"screening model {version}: thresholds {threshold:.2f} / {strong:.2f}; out-of-fold "
+        f"screening model {version}: thresholds {threshold:.2f} / {ambiguous:.2f} / {strong:.2f}; out-of-fold "
         f"{kept:.1%} of networking kept, {caught:.1%} of the rest caught"
     )
     return card
