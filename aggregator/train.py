@@ -289,8 +289,8 @@ def train_screening(
     (out_dir / "english_words.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
     (out_dir / "screen.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     echo(
-        f"screening model {version}: thresholds {threshold:.2f} / {ambiguous:.2f} / {strong:.2f}; out-of-fold "
-        f"{kept:.1%} of networking kept, {caught:.1%} of the rest caught"
+        f"screening model {version}: thresholds {threshold:.2f} / {ambiguous:.2f} / {strong:.2f}; "
+        f"out-of-fold {kept:.1%} of networking kept, {caught:.1%} of the rest caught"
     )
     return card
 
