@@ -99,7 +99,9 @@ class TopicModel:
         high = np.array([card["thresholds"][t]["without"] for t in topics])
         return cls(
             card,
-            _Compact.of(coef.astype(np.float32)),
+            # Half precision: a weight's fourth significant digit never decides a topic,
+            # and the matrix lives in every parser process.
+            _Compact.of(coef.astype(np.float16)),
             intercept.astype(np.float64),
             low,
             high,

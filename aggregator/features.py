@@ -182,7 +182,8 @@ class LinearTextModel:
         card, coef, intercept = read_model(
             stem, expected_shape=lambda card: (card["features"]["n_features"],)
         )
-        return cls(card=card, coef=coef.astype(np.float64), intercept=float(intercept.reshape(-1)[0]))
+        # float32, as stored: the weights live in every parser process.
+        return cls(card=card, coef=coef.astype(np.float32), intercept=float(intercept.reshape(-1)[0]))
 
     def probabilities(self, batch: FeatureBatch) -> np.ndarray[Any, Any]:
         """The probability of the positive class for every post of a batch."""
