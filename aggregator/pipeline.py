@@ -48,8 +48,8 @@ from .types import (
 )
 
 if TYPE_CHECKING:
-    from .lexicon import Lexicon
     from .screen import Screener
+    from .taxonomy import Words
 
 Clock = Callable[[], datetime]
 Progress = Callable[[FeedOutcome], None]
@@ -78,8 +78,9 @@ def utcnow() -> datetime:
 # never imports NumPy, feedparser or nh3 otherwise.
 _screeners: dict[tuple[str, ...], Screener] = {}
 _languages: list[tuple[str, ...]] = [("en",)]  # the run's allowed languages
-# The lexicon, when this process loaded it before forking the workers: they share it.
-_lexicon: list[Lexicon] = []
+# The lexicon and vocabulary, when this process loaded them before forking the workers:
+# they share them.
+_words: list[Words] = []
 
 
 def _screener() -> Screener:
@@ -88,7 +89,7 @@ def _screener() -> Screener:
     if screener is None:
         from .screen import Screener
 
-        screener = _screeners[languages] = Screener.load(languages, lexicon=_lexicon[0] if _lexicon else None)
+        screener = _screeners[languages] = Screener.load(languages, words=_words[0] if _words else None)
     return screener
 
 
@@ -306,13 +307,14 @@ def start_parsers(workers: int, feeds: int, screener: Screener | None = None) ->
         _languages[0] = screener.languages
         _screeners[screener.languages] = screener
     if workers > 1 and feeds >= POOL_MIN_FEEDS:
-        if screener is None and not _lexicon:
-            # The lexicon (20,000 entries, ~10 MB) is loaded once, here, and shared with
-            # the workers; the models they load themselves, while this process fetches.
-            from .taxonomy import load_lexicon
+        if screener is None and not _words:
+            # The lexicon (20,000 entries, ~10 MB) and the vocabulary are loaded once, here,
+            # and shared with the workers; the models they load themselves, while this
+            # process fetches.
+            from .taxonomy import load_words
 
             with contextlib.suppress(ModelError):  # parse_job raises it again, for the run to report
-                _lexicon.append(load_lexicon().indexed())
+                _words.append(load_words())
         # What exists now (modules, models) is never garbage: kept out of collections,
         # its pages stay shared with the workers instead of being copied into each.
         gc.freeze()

@@ -44,6 +44,7 @@ from .language import Language as Language
 from .language import detect_language as detect_language
 from .lexicon import NOTHING, Found, Lexicon
 from .spam import judge_spam, spam_signals
+from .taxonomy import Words, load_words
 from .tokens import Remembered as Remembered
 from .tokens import grams as grams
 from .tokens import tokens as tokens
@@ -264,27 +265,20 @@ class Screener:
         languages: tuple[str, ...] = ("en",),
         model_dir: Path = MODEL_DIR,
         topics: bool = True,
-        lexicon: Lexicon | None = None,
+        words: Words | None = None,
     ) -> Screener:
-        """The screener of model_dir; lexicon: model_dir's lexicon, when the caller has it."""
-        vocabulary_path = model_dir / "english_words.txt"
-        try:
-            vocabulary = frozenset(vocabulary_path.read_text(encoding="utf-8").split())
-        except OSError as exc:
-            raise ModelError(f"{vocabulary_path}: missing ({exc}); run `aggregator train`") from exc
-        from .classify import TopicModel, load_lexicon
+        """The screener of model_dir; words: model_dir's lexicon and vocabulary, when the
+        caller has them (the run loads them before it forks the parser workers)."""
+        from .classify import TopicModel
 
-        lexicon = lexicon or load_lexicon(model_dir)
+        words = words or load_words(model_dir)
         # langdetect is loaded on first use only (80 MB of profiles): most English posts
         # never need it.
-        names = frozenset(
-            key for key, entry in lexicon.entries.items() if entry.networking and " " not in key
-        )
         return cls(
             LinearTextModel.load(model_dir / "screen"),
-            lexicon,
-            vocabulary,
-            vocabulary - names,
+            words.lexicon,
+            words.vocabulary,
+            words.prose,
             languages,
             TopicModel.load(model_dir) if topics else None,
         )

@@ -1,7 +1,8 @@
-"""The topic taxonomy (models/topics.yaml) and the lexicon it joins.
+"""The words the models read: the topic taxonomy (models/topics.yaml), the lexicon it
+joins, and the English vocabulary.
 
-Kept apart from the models (no NumPy): the run's own process loads the lexicon before it
-forks the parser workers, so that they share it.
+Kept apart from the models (no NumPy): the run's own process loads them before it forks
+the parser workers, so that they share them.
 """
 
 from __future__ import annotations
@@ -91,3 +92,25 @@ def load_taxonomy(path: Path = MODEL_DIR / "topics.yaml") -> tuple[Topic, ...]:
         )
     except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
         raise ModelError(f"{path}: cannot read the topic taxonomy ({exc})") from exc
+
+
+@dataclass(frozen=True)
+class Words:
+    """The lexicon (with the taxonomy's keywords) and the English vocabulary of the
+    team's corpus, and that vocabulary less the field's names: English prose, for the
+    language checks ("bgp" and "kubectl" say nothing of the language around them)."""
+
+    lexicon: Lexicon
+    vocabulary: frozenset[str]
+    prose: frozenset[str]
+
+
+def load_words(model_dir: Path = MODEL_DIR) -> Words:
+    path = model_dir / "english_words.txt"
+    try:
+        vocabulary = frozenset(path.read_text(encoding="utf-8").split())
+    except OSError as exc:
+        raise ModelError(f"{path}: missing ({exc}); run `aggregator train`") from exc
+    lexicon = load_lexicon(model_dir).indexed()
+    names = frozenset(key for key, entry in lexicon.entries.items() if entry.networking and " " not in key)
+    return Words(lexicon, vocabulary, vocabulary - names)
