@@ -204,11 +204,13 @@ class TopicModel:
             wanted[i, topics] = True
         lengths = np.diff(bounds)
         owner = np.repeat(np.arange(posts), lengths)  # the post of every gram
-        candidates = (gathered > 0) & wanted[owner]
+        # Only the grams of the posts that want terms for some topic are looked at.
+        wanting: np.ndarray[Any, Any] = np.any(wanted, axis=1)
+        rows = np.flatnonzero(wanting[owner])
         if word_grams is not None:  # only each post's first word_grams[i] grams
-            within = np.arange(len(owner)) - bounds[:-1][owner] < word_grams[owner]
-            candidates &= within[:, None]
-        grams, topic = np.nonzero(candidates)
+            rows = rows[rows - bounds[:-1][owner[rows]] < word_grams[owner[rows]]]
+        hit, topic = np.nonzero((gathered[rows] > 0) & wanted[owner[rows]])
+        grams = rows[hit]
         if not len(grams):
             return {}
         pair = owner[grams].astype(np.int64) * width + topic
