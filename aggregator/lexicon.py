@@ -346,8 +346,7 @@ class Lexicon:
         return Remembered(self._resolve).__getitem__
 
     def keys_in(self, words: list[str], present: set[str] | None = None) -> list[str]:
-        """The keys of the entries a post's tokens (screen.tokens) name, each once, in the
-        order the lexicon finds them. The longest match wins: a word that only occurs
+        """The keys of the entries a post's tokens (screen.tokens) name, each once, sorted. The longest match wins: a word that only occurs
         inside a phrase the lexicon knows ("protocol" in "protocol buffers", "multicast"
         in "multicast dns") is not an entry of its own there."""
         present = set(words) if present is None else present
@@ -361,7 +360,8 @@ class Lexicon:
             phrases = [key for pair in starts for key in self._phrases[pair] if f" {key} " in text]
             if phrases:
                 found = self._outside(text, phrases, found) + phrases
-        return list(dict.fromkeys(found))
+        # Sorted: a set's order changes from run to run, and what is stored must not.
+        return sorted(set(found))
 
     def _outside(self, text: str, phrases: list[str], found: list[str]) -> list[str]:
         """The keys of found less the single words that occur only inside the phrases:
