@@ -217,9 +217,10 @@ class Lexicon:
         by_key: dict[str, Entry] = {}
         for entry in [*entries, *extra]:
             key = entry.key or " ".join(tokens(entry.term))
-            # Single letters ("s" from "router's") and bare numbers ("/64" is the token
-            # "64", as in "64 GB") would match almost anything: never terms.
-            if len(key) < 2 or key.replace(" ", "").isdigit():
+            # Single letters ("s" from "router's"), bare numbers ("/64" is the token "64",
+            # as in "64 GB") and terms that begin with a mark tokens drop (".local" would
+            # be every "local") would match what they are not: never terms.
+            if len(key) < 2 or key.replace(" ", "").isdigit() or not entry.term[:1].isalnum():
                 continue
             known = by_key.get(key)
             if known is None:

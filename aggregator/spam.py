@@ -18,6 +18,7 @@ post on its own. See README "Screening".
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -76,10 +77,32 @@ SPAM_PHRASES = (
     "free download crack",
     "keygen",
     "serial key",
+    "license key",
+    "activation key",
+    "full version",
+    "crack full",
+    "customer support number",
+    "support number",
+    "helpline number",
+    "help desk",
+    "customer service",
+    "toll free",
+    "near me",
+    "homework help",
+    "assignment help",
+    "do my",
+    "verify now",
+    "account will be suspended",
+    "account suspended",
+    "join telegram",
+    "telegram vip",
+    "vip signal",
+    "vip signals",
 )
 _PHRASE_WORDS = tuple((p, frozenset(p.split())) for p in sorted(set(SPAM_PHRASES)))
 _SPAM_FIRST = frozenset(p.split()[0] for p in SPAM_PHRASES)
 _ALL_TERMS = STRONG_SPAM | WEAK_SPAM
+_TOLL_FREE = re.compile(r"\b1?[-. (]*8(00|33|44|55|66|77|88)[-. )]+\d{3}[-. ]\d{4}\b")
 
 # Distinct networking terms (lexicon hits) that make a post plainly about networking:
 # then weak spam signals alone do not drop it.
@@ -110,6 +133,9 @@ def spam_signals(words: list[str], text: str, present: set[str] | None = None) -
                 signals.append(f"repetition:{word}x{count}")
     if text.lower().count("http") >= 6:
         signals.append("links:many")
+    # Fake support lines: a toll-free number in the title or lead.
+    if "-8" in text and _TOLL_FREE.search(text):
+        signals.append("phone:toll-free")
     return signals
 
 
@@ -124,7 +150,7 @@ def judge_spam(signals: list[str] | tuple[str, ...], networking_terms: int) -> S
     names."""
     if not signals:
         return SpamCall(False, "no spam signals")
-    strong = [s for s in signals if s.startswith(("term:", "phrase:"))]
+    strong = [s for s in signals if s.startswith(("term:", "phrase:", "phone:"))]
     if networking_terms >= PLAINLY_NETWORKING and not strong:
         return SpamCall(False, f"only weak spam signals, beside {networking_terms} networking terms")
     if strong and (len(signals) >= 2 or networking_terms < PLAINLY_NETWORKING):
