@@ -347,9 +347,10 @@ class Lexicon:
         return Remembered(self._resolve).__getitem__
 
     def keys_in(self, words: list[str], present: set[str] | None = None) -> list[str]:
-        """The keys of the entries a post's tokens (screen.tokens) name, each once, sorted. The longest match wins: a word that only occurs
-        inside a phrase the lexicon knows ("protocol" in "protocol buffers", "multicast"
-        in "multicast dns") is not an entry of its own there."""
+        """The keys of the entries a post's tokens (screen.tokens) name, each once, sorted.
+        The longest match wins: a word that only occurs inside a phrase the lexicon knows
+        ("protocol" in "protocol buffers", "multicast" in "multicast dns") is not an entry
+        of its own there."""
         present = set(words) if present is None else present
         found = list(present & self._words)
         found += [self._plurals[p] for p in present & self._plural_keys]

@@ -135,7 +135,9 @@ def test_a_spam_word_in_context_does_not_drop_a_post_alone(text: str, networking
 def test_fake_support_lines_and_cracks_are_spam_even_in_networking_words() -> None:
     assert is_spam("Router Login Help Desk 1-888-555-0199: fix Wi-Fi not working on your router", 3)
     assert is_spam("Network Scanner Pro 9.2 crack + serial key, full version", 2)
-    assert not is_spam("Our NOC's number moved to 1-800 service last year; BGP and OSPF alarms still page us", 2)
+    assert not is_spam(
+        "Our NOC's number moved to 1-800 service last year; BGP and OSPF alarms still page us", 2
+    )
 
 
 def test_strong_spam_still_goes_beside_a_networking_word() -> None:
