@@ -250,6 +250,7 @@ TOPIC_STACK_FEATURES = (
     "the title names it",
     "the topic with the most terms",
     "share of the post's topic terms",
+    "the title names another topic, not this one",
 )
 
 
@@ -268,6 +269,7 @@ def topic_features(
     # Gathered as flat lists, then set in a few NumPy calls: setting one cell at a time
     # costs more than all the rest.
     posts, columns, counts, most, share, titled_posts, titled_columns = [], [], [], [], [], [], []
+    others_titled: list[int] = []
     for i, (found, title) in enumerate(zip(reading.found, reading.title_found, strict=True)):
         named = found.topic_counts
         if not named:
@@ -282,12 +284,17 @@ def topic_features(
         for topic in title.topics:
             titled_posts.append(i)
             titled_columns.append(column[topic])
+        if title.topics:
+            others_titled.append(i)
     if posts:
         out[posts, columns, 1] = 1.0
         out[posts, columns, 3] = np.log1p(counts)
         out[posts, columns, 5] = most
         out[posts, columns, 6] = share
         out[titled_posts, titled_columns, 4] = 1.0
+        # Where the title names some topic, every topic it does not name is marked.
+        out[others_titled, :, 7] = 1.0
+        out[titled_posts, titled_columns, 7] = 0.0
     strong_posts = [i for i, post_strong in enumerate(strong) for _ in post_strong]
     if strong_posts:
         out[strong_posts, [j for post_strong in strong for j in post_strong], 2] = 1.0
