@@ -1,4 +1,4 @@
-"""Seven adjustments to how feedparser runs; the results are the same, only faster.
+"""Eight adjustments to how feedparser runs; the results are the same, only faster.
 
 1. The SAX driver. feedparser asks xml.sax for a parser from the module names in
    feedparser.api.PREFERRED_XML_PARSERS; this module is such a driver (create_parser).
@@ -33,7 +33,13 @@
    Latin-1, Latin Extended, typographic punctuation) gives the same text 2 to 3 times
    faster.
 
-install() applies all seven; parse.py calls it once at import (the driver of 1 and 6 is
+8. FeedParserDict lookups. Every read of a key goes through five comparisons for the
+   keys feedparser treats specially (category, enclosures, license, updated...) and its
+   alias table before the plain dict lookup, a quarter of a million times for a
+   thousand-post run; a key that is neither special nor an alias (almost all of them)
+   goes to the dict lookup at once.
+
+install() applies all eight; parse.py calls it once at import (the driver of 1 and 6 is
 chosen through PREFERRED_XML_PARSERS).
 """
 
@@ -165,7 +171,31 @@ _ORIGINAL = (
     feedparser.mixin._FeedParserMixin.push_content,
     feedparser.mixin._urljoin,
     feedparser.mixin._cp1252,
+    FeedParserDict.__getitem__,
+    FeedParserDict.__contains__,
+    FeedParserDict.get,
 )
+# The keys FeedParserDict answers in a way of its own; every other key is a dict key.
+_SPECIAL_KEYS = frozenset(FeedParserDict.keymap) | {
+    "category",
+    "enclosures",
+    "license",
+    "updated",
+    "updated_parsed",
+}
+_getitem, _contains, _get = _ORIGINAL[5:8]
+
+
+def _fast_getitem(self: FeedParserDict, key: Any) -> Any:
+    return _getitem(self, key) if key in _SPECIAL_KEYS else dict.__getitem__(self, key)
+
+
+def _fast_contains(self: FeedParserDict, key: Any) -> bool:
+    return bool(_contains(self, key)) if key in _SPECIAL_KEYS else dict.__contains__(self, key)
+
+
+def _fast_get(self: FeedParserDict, key: Any, default: Any = None) -> Any:
+    return _get(self, key, default) if key in _SPECIAL_KEYS else dict.get(self, key, default)
 
 
 def uninstall() -> None:
@@ -178,6 +208,9 @@ def uninstall() -> None:
         feedparser.mixin._FeedParserMixin.push_content,
         feedparser.mixin._urljoin,
         feedparser.mixin._cp1252,
+        FeedParserDict.__getitem__,
+        FeedParserDict.__contains__,
+        FeedParserDict.get,
     ) = _ORIGINAL
 
 
@@ -193,6 +226,9 @@ def install() -> None:
         feedparser.mixin.copy = types.SimpleNamespace(deepcopy=_deepcopy)
     feedparser.mixin._FeedParserMixin.push_content = _push_content
     feedparser.mixin._urljoin = _fast_urljoin
+    FeedParserDict.__getitem__ = _fast_getitem
+    FeedParserDict.__contains__ = _fast_contains
+    FeedParserDict.get = _fast_get
     table = feedparser.mixin._cp1252
     if len(table) < len(IDENTITIES):
         feedparser.mixin._cp1252 = {**{c: chr(c) for c in IDENTITIES}, **table}
