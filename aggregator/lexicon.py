@@ -382,23 +382,24 @@ class Lexicon:
         keys = self.keys_in(words, present)
         if not keys:
             return NOTHING
-        entries = self.entries
-        sorts = list(map(self._sorts.__getitem__, keys))
-        networking = [entries[k] for k, sort in zip(keys, sorts, strict=True) if sort == _SETTLED]
-        if _EXACT in sorts:
-            # An acronym not written as one is the other word ("as" is not AS, "rip" not RIP).
-            networking += [
-                entries[k]
-                for k, sort in zip(keys, sorts, strict=True)
-                if sort == _EXACT and _written(entries[k].term, text)
-            ]
-        ambiguous = [entries[k] for k, sort in zip(keys, sorts, strict=True) if sort == _AMBIGUOUS]
-        # A general-computing word with other senses is no evidence either way.
-        general = [
-            entries[k]
-            for k, sort in zip(keys, sorts, strict=True)
-            if sort == _GENERAL or (sort == _GENERAL_EXACT and _written(entries[k].term, text))
-        ]
+        entries, sorts = self.entries, self._sorts
+        networking: list[Entry] = []
+        ambiguous: list[Entry] = []
+        general: list[Entry] = []
+        for key in keys:
+            sort = sorts[key]
+            if sort == _SETTLED:
+                networking.append(entries[key])
+            elif sort == _AMBIGUOUS:
+                ambiguous.append(entries[key])
+            elif sort == _GENERAL:
+                general.append(entries[key])
+            elif sort in (_EXACT, _GENERAL_EXACT):
+                # An acronym or a name written otherwise is the other word ("as" is not AS,
+                # "rust" not Rust); a general word with other senses counts for nothing.
+                entry = entries[key]
+                if _written(entry.term, text):
+                    (networking if sort == _EXACT else general).append(entry)
         return Found(tuple(networking), tuple(ambiguous), tuple(general))
 
 
