@@ -31,6 +31,11 @@ class Baseline:
     def keep_rate(self) -> float:
         return self.kept / self.screened if self.screened else 0.0
 
+    @property
+    def record(self) -> FeedRecord:
+        """What screening weighs of the feed's history (Screener.feed_record)."""
+        return FeedRecord(self.screened, self.kept)
+
 
 class Screened(Protocol):
     """What judging needs of a verdict (screen.Verdict and screen.StoredVerdict have it)."""

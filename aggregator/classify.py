@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .features import FeatureBatch, Features, hashed, read_model
-from .lexicon import Found
+from .features import FeatureBatch, read_model
 from .screen import MODEL_DIR, ModelError, Reading, Remembered
 from .taxonomy import Keywords as Keywords
 from .taxonomy import Topic as Topic
@@ -68,35 +67,35 @@ class TopicModel:
     card: dict[str, Any]
     coef: _Compact  # (n_features, n_topics), only the rows of features seen in training
     intercept: np.ndarray[Any, Any]  # (n_topics,)
-    low: np.ndarray[Any, Any]  # (n_topics,) score needed with keyword evidence
-    high: np.ndarray[Any, Any]  # (n_topics,) score needed without
+    low: np.ndarray[Any, Any]  # (n_topics,) the last stage's probability needed
     topics: tuple[str, ...]
     taxonomy: tuple[Topic, ...]
     keywords: KeywordIndex
-    strong: dict[str, frozenset[str]] | None = None  # strong keyword -> its topics (strong_keywords)
-    stack_coef: np.ndarray[Any, Any] = field(default_factory=lambda: np.zeros((0, 0)))  # (topics, features)
-    stack_intercept: np.ndarray[Any, Any] = field(default_factory=lambda: np.zeros(0))  # (topics,)
+    strong: dict[str, frozenset[str]]  # strong keyword -> its topics (strong_keywords)
+    stack_coef: np.ndarray[Any, Any]  # (topics, features)
+    stack_intercept: np.ndarray[Any, Any]  # (topics,)
 
     @property
     def version(self) -> str:
         return str(self.card["version"])
 
     @classmethod
-    def load(cls, model_dir: Path = MODEL_DIR) -> TopicModel:
+    def load(cls, model_dir: Path = MODEL_DIR, taxonomy: tuple[Topic, ...] | None = None) -> TopicModel:
+        """The topic model of model_dir; taxonomy: model_dir's topics.yaml, when the caller
+        has read it."""
         card_path = model_dir / "topics.json"
         card, coef, intercept = read_model(
             model_dir / "topics",
             expected_shape=lambda card: (card["features"]["n_features"], len(card["topics"])),
         )
         topics = tuple(card["topics"])
-        taxonomy = load_taxonomy(model_dir / "topics.yaml")
+        taxonomy = load_taxonomy(model_dir / "topics.yaml") if taxonomy is None else taxonomy
         if tuple(t.name for t in taxonomy) != topics:
             raise ModelError(
                 f"{card_path}: the model's topics differ from {model_dir / 'topics.yaml'}; "
                 "run `aggregator train`"
             )
         low = np.array([card["thresholds"][t]["with_keywords"] for t in topics])
-        high = np.array([card["thresholds"][t]["without"] for t in topics])
         return cls(
             card,
             # Half precision: a weight's fourth significant digit never decides a topic,
@@ -104,7 +103,6 @@ class TopicModel:
             _Compact.of(coef.astype(np.float16)),
             intercept.astype(np.float64),
             low,
-            high,
             topics,
             taxonomy,
             keyword_index(taxonomy),
@@ -118,7 +116,7 @@ class TopicModel:
 
     def _strong_in(self, found: dict[str, frozenset[str]]) -> dict[int, list[str]]:
         """Topic column -> the strong keywords of that topic among the keywords found."""
-        return strong_in(self.strong or {}, found, self._column)
+        return strong_in(self.strong, found, self._column)
 
     @cached_property
     def _column(self) -> dict[str, int]:
@@ -127,11 +125,6 @@ class TopicModel:
     @property
     def n_features(self) -> int:
         return int(self.card["features"]["n_features"])
-
-    def tag(self, reading: Reading, features: Features | None = None) -> list[Tag]:
-        """Topics of the one post a Reading holds; features: its hashed features."""
-        index, weight = features or hashed(reading.words[0], self.n_features, reading.concepts[0])
-        return self.tag_batch(FeatureBatch(index, weight, np.array([0, len(index)])), reading)[0]
 
     def tag_batch(self, batch: FeatureBatch, reading: Reading) -> list[list[Tag]]:
         """The topics of every post of a batch: each topic's text model gives log-odds
@@ -498,18 +491,6 @@ class KeywordIndex:
 
 STRONG_SUPPORT = 5  # training posts that must name a keyword before it can be strong
 STRONG_PRECISION = 0.95  # share of them that must carry the topic
-
-
-def keyword_hits(
-    index: KeywordIndex, words: list[str], found: Found | None = None
-) -> dict[str, frozenset[str]]:
-    """The keywords a post names -> their topics: the taxonomy's keywords (index), and the
-    lexicon's entries that point to topics and count in the post (found)."""
-    hits = index.hits(words)
-    if found is not None:
-        for key, topics in found.topic_keys.items():
-            hits[key] = hits[key] | topics if key in hits else topics
-    return hits
 
 
 def strong_keywords(

@@ -578,14 +578,14 @@ def evaluate(obj: Context, files: tuple[Path, ...], topics_files: tuple[Path, ..
         screener = Screener.load(("en",))
         for path in files or sorted((MODEL_DIR / "data").glob("eval_*.jsonl")):
             rows = list(read_rows(path))
-            _print_screening(path, rows, run_evaluation(rows, LabelContext(screener)), show)
+            _print_screening(path, run_evaluation(rows, LabelContext(screener)), show)
         for topics_file in topics_files or (
             [] if files else sorted((MODEL_DIR / "data").glob("topics_eval*.jsonl"))
         ):
             _evaluate_topics(topics_file, screener)
 
 
-def _print_screening(path: Path, rows: list[dict[str, Any]], result: Any, show: int) -> None:
+def _print_screening(path: Path, result: Any, show: int) -> None:
     figures, baseline = result.figures, result.baseline
     click.echo(f"{path}: {result.total} posts")
     for expect in sorted(result.by_expect):

@@ -16,7 +16,8 @@ import numpy as np
 from .errors import ModelError
 from .tokens import Remembered, grams
 
-FEATURE_VERSION = "crc32-words12-v3"
+# v4: the lexicon's concept tokens follow each post's words and pairs.
+FEATURE_VERSION = "crc32-words12-concepts-v4"
 
 _word_hash = Remembered(lambda word: zlib.crc32(word.encode())).__getitem__
 _PAIR = np.uint64(1_000_003)
@@ -185,20 +186,19 @@ class LinearTextModel:
         # float32, as stored: the weights live in every parser process.
         return cls(card=card, coef=coef.astype(np.float32), intercept=float(intercept.reshape(-1)[0]))
 
-    def probabilities(self, batch: FeatureBatch) -> np.ndarray[Any, Any]:
-        """The probability of the positive class for every post of a batch."""
-        z = batch.sums(self.coef[batch.index]) + self.intercept
-        result: np.ndarray[Any, Any] = 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+    def log_odds(self, batch: FeatureBatch) -> np.ndarray[Any, Any]:
+        """The text model's log-odds for every post of a batch."""
+        result: np.ndarray[Any, Any] = batch.sums(self.coef[batch.index]) + self.intercept
         return result
 
     def terms(self, words: list[str], extras: tuple[str, ...] = (), top: int = 8) -> list[tuple[str, float]]:
         """The grams (and concept tokens) that moved the score most, with their contribution."""
         index, weight = hashed(words, self.n_features, extras)
+        positions = index.tolist()  # in the order of grams(words), then the extras
         by_index: dict[int, float] = {}
-        for position, value in zip(index.tolist(), weight.tolist(), strict=True):
+        for position, value in zip(positions, weight.tolist(), strict=True):
             by_index[position] = by_index.get(position, 0.0) + value
         seen: dict[str, float] = {}
-        positions = gram_indices(words, self.n_features, extras).tolist()
         for gram, position in zip(grams(words) + list(extras), positions, strict=True):
             seen[gram] = float(self.coef[position]) * by_index[position]
         out = sorted(seen.items(), key=lambda item: -abs(item[1]))

@@ -165,15 +165,16 @@ def _fast_urljoin(base: str, uri: str) -> str:
 
 
 _JOIN = feedparser.urls._urljoin
+_getitem, _contains, _get = FeedParserDict.__getitem__, FeedParserDict.__contains__, FeedParserDict.get
 _ORIGINAL = (
     feedparser.mixin.make_safe_absolute_uri,
     feedparser.mixin.copy,
     feedparser.mixin._FeedParserMixin.push_content,
     feedparser.mixin._urljoin,
     feedparser.mixin._cp1252,
-    FeedParserDict.__getitem__,
-    FeedParserDict.__contains__,
-    FeedParserDict.get,
+    _getitem,
+    _contains,
+    _get,
 )
 # The keys FeedParserDict answers in a way of its own; every other key is a dict key.
 _SPECIAL_KEYS = frozenset(FeedParserDict.keymap) | {
@@ -183,7 +184,6 @@ _SPECIAL_KEYS = frozenset(FeedParserDict.keymap) | {
     "updated",
     "updated_parsed",
 }
-_getitem, _contains, _get = _ORIGINAL[5:8]
 
 
 def _fast_getitem(self: FeedParserDict, key: Any) -> Any:

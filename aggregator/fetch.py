@@ -123,11 +123,11 @@ class _PerHostTransport(httpx.AsyncBaseTransport):
         self._ssl_context = ssl_context
         self._pools: dict[tuple[bytes, bytes, int | None, int], httpx.AsyncHTTPTransport] = {}
         self._busy: dict[tuple[bytes, bytes, int | None, int], int] = {}
+        self._shards = -(-settings.per_host // self.POOL_SIZE)  # pools per origin
 
     def _shard(self, url: httpx.URL) -> tuple[bytes, bytes, int | None, int]:
         """The least busy of the origin's pools."""
-        shards = -(-self._settings.per_host // self.POOL_SIZE)
-        keys = [(url.raw_scheme, url.raw_host, url.port, i) for i in range(shards)]
+        keys = [(url.raw_scheme, url.raw_host, url.port, i) for i in range(self._shards)]
         return min(keys, key=lambda key: self._busy.get(key, 0))
 
     def _pool(self, key: tuple[bytes, bytes, int | None, int]) -> httpx.AsyncHTTPTransport:

@@ -18,7 +18,7 @@ from typing import Any
 from .baseline import Baseline, judge
 from .overrides import Overrides
 from .sanitize import clean_html, plain_text, text_of_clean_html
-from .screen import TEXT_LIMIT, FeedRecord, Screener, Verdict, tokens
+from .screen import TEXT_LIMIT, Screener, Verdict, tokens
 
 BATCH = 512
 
@@ -52,8 +52,7 @@ def label_rows(rows: Iterable[dict[str, Any]], context: LabelContext) -> Iterato
     baselines: dict[str, Baseline | None] = {url: context.baselines(url) for url in by_feed}
     for url, members in by_feed.items():
         known = baselines[url]
-        history = FeedRecord(known.screened, known.kept) if known else FeedRecord()
-        judged = context.screener.feed_record([verdicts[i] for i in members], history)
+        judged = context.screener.feed_record([verdicts[i] for i in members], known.record if known else None)
         for i, verdict in zip(members, judged, strict=True):
             verdicts[i] = verdict
     for row, verdict in zip(rows, verdicts, strict=True):
@@ -157,12 +156,6 @@ class Evaluation:
     by_class: dict[str, tuple[int, int]]  # class -> (right, rows)
     topics: TopicEvaluation | None  # on the kept-expected rows that carry topics
 
-    def rate(self, expect: str, dropped: bool) -> float:
-        counts = self.by_expect.get(expect, Counter())
-        n = sum(counts.values())
-        hit = sum(c for reason, c in counts.items() if (reason != "keep") == dropped)
-        return hit / n if n else 1.0
-
 
 def keyword_baseline(rows: list[dict[str, Any]], screener: Screener) -> list[tuple[bool, set[str]]]:
     """What a plain keyword list does with each row: (kept, topics). Kept when langdetect
@@ -177,8 +170,9 @@ def keyword_baseline(rows: list[dict[str, Any]], screener: Screener) -> list[tup
     out = []
     for row in rows:
         title, text = _text(row)
-        words = tokens(f"{title}\n{text}"[:TEXT_LIMIT])
-        found = _probabilities(f"{title}\n{text}"[:TEXT_LIMIT])
+        screened = f"{title}\n{text}"[:TEXT_LIMIT]
+        words = tokens(screened)
+        found = _probabilities(screened)
         english = not found or found[0][0] == "en"
         named = keywords.topics_in(words)
         joined = f" {' '.join(words)} "

@@ -251,11 +251,6 @@ class Lexicon:
             tuple(filter(named, found.general)),
         )
 
-    @cached_property
-    def ambiguous_words(self) -> frozenset[str]:
-        """The single words of networking entries that count only beside a settled one."""
-        return frozenset(k for k, sort in self._sorts.items() if sort == _AMBIGUOUS and " " not in k)
-
     def indexed(self) -> Lexicon:
         """The lexicon with its indexes built now, not on first use (before a fork, so
         that the workers share them)."""
@@ -346,12 +341,12 @@ class Lexicon:
     def _resolved(self) -> Callable[[str], tuple[str, ...]]:
         return Remembered(self._resolve).__getitem__
 
-    def keys_in(self, words: list[str], present: set[str] | None = None) -> list[str]:
+    def keys_in(self, words: list[str]) -> list[str]:
         """The keys of the entries a post's tokens (screen.tokens) name, each once, sorted.
         The longest match wins: a word that only occurs inside a phrase the lexicon knows
         ("protocol" in "protocol buffers", "multicast" in "multicast dns") is not an entry
         of its own there."""
-        present = set(words) if present is None else present
+        present = set(words)
         found = list(present & self._words)
         found += [self._plurals[p] for p in present & self._plural_keys]
         for keys in filter(None, map(self._resolved, present)):
@@ -376,10 +371,10 @@ class Lexicon:
                 inside[word] = inside.get(word, 0) + times
         return [key for key in found if key not in inside or text.count(f" {key} ") > inside[key]]
 
-    def find(self, words: list[str], text: str, present: set[str] | None = None) -> Found:
+    def find(self, words: list[str], text: str) -> Found:
         """What the post's tokens name: networking entries (settled or ambiguous) and
         general-computing ones. text: the post's text as written, for exact spellings."""
-        keys = self.keys_in(words, present)
+        keys = self.keys_in(words)
         if not keys:
             return NOTHING
         entries, sorts = self.entries, self._sorts

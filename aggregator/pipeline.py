@@ -122,7 +122,7 @@ def parse_job(
         if fresh:
             hint = hint or (parsed.language or "")[:2].lower() or None
             found = screener.screen([(e.title, lead, hint) for e, lead in fresh])
-            found = screener.feed_record(found, history or FeedRecord())
+            found = screener.feed_record(found, history)
             verdicts = {e.content_hash: v.stored() for (e, _), v in zip(fresh, found, strict=True)}
         return parsed, verdicts
     except ParseError as exc:
@@ -208,7 +208,6 @@ def store_batch(
         fetched = job.result
         assert fetched.body is not None
         known = store.content_hashes(fetched.url)  # stored unchanged: not screened again
-        base = store.baseline(fetched.url)
         got = parse_job(
             fetched.url,
             fetched.body,
@@ -216,7 +215,7 @@ def store_batch(
             job.now,
             known,
             job.hint,
-            FeedRecord(base.screened, base.kept),
+            store.baseline(fetched.url).record,
         )
         parsed: ParsedFeed | None = None
         verdicts: dict[str, StoredVerdict] = {}

@@ -33,20 +33,14 @@ from .cards import MODEL_DIR as MODEL_DIR
 from .errors import ModelError as ModelError
 from .features import FEATURE_VERSION as FEATURE_VERSION
 from .features import FeatureBatch as FeatureBatch
-from .features import Features as Features
 from .features import LinearTextModel as LinearTextModel
-from .features import gram_indices as gram_indices
 from .features import hashed as hashed
 from .features import hashed_batch as hashed_batch
-from .features import read_model as read_model
-from .language import ENGLISH_WORDS as ENGLISH_WORDS
-from .language import Language as Language
 from .language import detect_language as detect_language
 from .lexicon import NOTHING, Found, Lexicon
 from .spam import judge_spam, spam_signals
 from .taxonomy import Words, load_words
 from .tokens import Remembered as Remembered
-from .tokens import grams as grams
 from .tokens import tokens as tokens
 from .tokens import tokens_with_case as tokens_with_case
 from .types import StoredVerdict as StoredVerdict
@@ -179,7 +173,6 @@ class Reading:
     ordinary: list[list[str]]  # ordinary words, lower-cased, for the language checks
     found: list[Found]  # what the lexicon finds in the post
     title_found: list[Found]  # ... in its title alone
-    title_words: list[int]  # how many of the post's tokens are its title's
     concepts: list[list[str]]  # concept tokens, beside the words
 
     def __len__(self) -> int:
@@ -189,7 +182,7 @@ class Reading:
 def read_posts(lexicon: Lexicon, texts: list[str], titles: list[str]) -> Reading:
     """What the models read of each post: its title and text as screened (texts), and its
     title. The title's tokens are the first of the text's."""
-    words, ordinary, found, title_found, sizes, extras = [], [], [], [], [], []
+    words, ordinary, found, title_found, extras = [], [], [], [], []
     for text, title in zip(texts, titles, strict=True):
         post_words, post_ordinary = tokens_with_case(text)
         post = lexicon.find(post_words, text)
@@ -199,9 +192,8 @@ def read_posts(lexicon: Lexicon, texts: list[str], titles: list[str]) -> Reading
         ordinary.append(post_ordinary)
         found.append(post)
         title_found.append(in_title)
-        sizes.append(size)
         extras.append(list(concepts(post, in_title)))
-    return Reading(words, ordinary, found, title_found, sizes, extras)
+    return Reading(words, ordinary, found, title_found, extras)
 
 
 # What the last stage weighs: the text model's log-odds, and what the lexicon found.
@@ -234,6 +226,18 @@ MIN_RECORD = 8  # posts a feed's record needs before it weighs
 OVERWHELMING = 0.9  # share of kept posts that makes a feed overwhelmingly networking
 
 
+def _check_stack(card: dict[str, Any], card_path: Path) -> None:
+    """A screening card has the last stage, its prior and its thresholds by evidence."""
+    try:
+        stack = card["stack"]
+        complete = len(stack["coef"]) == len(STACK_FEATURES) and "intercept" in stack
+        complete = complete and all(key in card for key in ("prior", "ambiguous_threshold"))
+    except (KeyError, TypeError):
+        complete = False
+    if not complete:
+        raise ModelError(f"{card_path}: the model has no last stage for this version; run `aggregator train`")
+
+
 @dataclass(frozen=True)
 class Screener:
     model: LinearTextModel
@@ -257,7 +261,7 @@ class Screener:
     def prior(self) -> float:
         """The share of networking posts the model was trained on: its probabilities'
         prior, which a feed's record replaces."""
-        return float(self.model.card.get("prior", 0.5))
+        return float(self.model.card["prior"])
 
     @classmethod
     def load(
@@ -272,15 +276,17 @@ class Screener:
         from .classify import TopicModel
 
         words = words or load_words(model_dir)
+        model = LinearTextModel.load(model_dir / "screen")
+        _check_stack(model.card, model_dir / "screen.json")
         # langdetect is loaded on first use only (80 MB of profiles): most English posts
         # never need it.
         return cls(
-            LinearTextModel.load(model_dir / "screen"),
+            model,
             words.lexicon,
             words.vocabulary,
             words.prose,
             languages,
-            TopicModel.load(model_dir) if topics else None,
+            TopicModel.load(model_dir, words.taxonomy) if topics else None,
         )
 
     def networking_scores(
@@ -288,10 +294,8 @@ class Screener:
     ) -> list[float]:
         """Probability of networking content for each post of a batch: the text model's
         log-odds weighed with the lexicon's findings by the last stage (the card's stack)."""
-        log_odds = batch.sums(self.model.coef[batch.index]) + self.model.intercept
-        stack = self.model.card.get("stack")
-        if not stack:
-            return [1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))) for z in log_odds.tolist()]
+        log_odds = self.model.log_odds(batch)
+        stack = self.model.card["stack"]
         weights, bias = stack["coef"], float(stack["intercept"])
         out = []
         for z, post_found, words in zip(log_odds.tolist(), found, token_lists, strict=True):
@@ -304,7 +308,7 @@ class Screener:
     @property
     def ambiguous_threshold(self) -> float:
         """Networking probability needed when the post names only ambiguous words."""
-        return float(self.model.card.get("ambiguous_threshold", self.strong))
+        return float(self.model.card["ambiguous_threshold"])
 
     def needed(self, settled: bool, ambiguous: bool) -> tuple[float, str]:
         """The probability a post needs, and why: it names settled networking names, only
@@ -315,9 +319,6 @@ class Screener:
             return self.ambiguous_threshold, "the threshold with ambiguous words only"
         return self.strong, "the threshold with no networking word"
 
-    def on_topic(self, score: float, found: Found) -> bool:
-        return score >= self.needed(bool(found.networking), bool(found.ambiguous))[0]
-
     def read(self, texts: list[str], titles: list[str]) -> tuple[Reading, FeatureBatch]:
         """read_posts(), with the hashed features of words, word pairs and concepts."""
         reading = read_posts(self.lexicon, texts, titles)
@@ -326,10 +327,10 @@ class Screener:
     def screen(self, items: list[tuple[str, str, str | None]]) -> list[Verdict]:
         """Verdicts for (title, text, feed language or None) triples, in order."""
         texts = [f"{title}\n{text}"[:TEXT_LIMIT] for title, text, _ in items]
+        # Read and hashed once, for all posts together: the screening and topic models
+        # share the feature space.
         reading, batch = self.read(texts, [title for title, _, _ in items])
         found, token_lists = reading.found, reading.words
-        # Hashed once, for all posts together: the screening and topic models share the
-        # feature space.
         scores = self.networking_scores(batch, found, token_lists)
         tags = self.topics.tag_batch(batch, reading) if self.topics else [[] for _ in items]
         out = []
@@ -337,12 +338,9 @@ class Screener:
         for (_title, _text, hint), text, words, ordinary, post_found, score, post_tags in zip(
             items, texts, token_lists, reading.ordinary, found, scores, tags, strict=True
         ):
-            if hint:
-                language = detect_language(text, hint, "feed language", self.vocabulary, ordinary, self.prose)
-            else:  # nothing known of the feed: the site's own language is the fallback
-                language = detect_language(
-                    text, default, "site language", self.vocabulary, ordinary, self.prose
-                )
+            # Nothing known of the feed: the site's own language is the fallback.
+            fallback, source = (hint, "feed language") if hint else (default, "site language")
+            language = detect_language(text, fallback, source, self.vocabulary, ordinary, self.prose)
             signals = tuple(spam_signals(words, text))
             counted = tuple(dict.fromkeys(e.term for e in post_found.counted))
             spam = judge_spam(signals, len(counted))

@@ -101,7 +101,6 @@ SPAM_PHRASES = (
 )
 _PHRASE_WORDS = tuple((p, frozenset(p.split())) for p in sorted(set(SPAM_PHRASES)))
 _SPAM_FIRST = frozenset(p.split()[0] for p in SPAM_PHRASES)
-_ALL_TERMS = STRONG_SPAM | WEAK_SPAM
 _TOLL_FREE = re.compile(r"\b1?[-. (]*8(00|33|44|55|66|77|88)[-. )]+\d{3}[-. ]\d{4}\b")
 
 # Distinct networking terms (lexicon hits) that make a post plainly about networking:
@@ -109,11 +108,11 @@ _TOLL_FREE = re.compile(r"\b1?[-. (]*8(00|33|44|55|66|77|88)[-. )]+\d{3}[-. ]\d{
 PLAINLY_NETWORKING = 2
 
 
-def spam_signals(words: list[str], text: str, present: set[str] | None = None) -> list[str]:
+def spam_signals(words: list[str], text: str) -> list[str]:
     """The spam signals in a post's tokens (screen.tokens(text)), as short labels:
     "term:togel" (strong), "weak:casino", "phrase:free spins", "repetition:vpnx9",
-    "links:many". present: set(words), when the caller has it."""
-    present = set(words) if present is None else present
+    "links:many"."""
+    present = set(words)
     # Set operations first: most posts have none of the terms, and those run in C.
     signals = [f"term:{w}" for w in sorted(STRONG_SPAM.intersection(present))]
     signals += [f"weak:{w}" for w in sorted(WEAK_SPAM.intersection(present))]

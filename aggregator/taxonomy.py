@@ -98,11 +98,13 @@ def load_taxonomy(path: Path = MODEL_DIR / "topics.yaml") -> tuple[Topic, ...]:
 class Words:
     """The lexicon (with the taxonomy's keywords) and the English vocabulary of the
     team's corpus, and that vocabulary less the field's names: English prose, for the
-    language checks ("bgp" and "kubectl" say nothing of the language around them)."""
+    language checks ("bgp" and "kubectl" say nothing of the language around them). The
+    taxonomy the lexicon was read with comes along, for the topic model."""
 
     lexicon: Lexicon
     vocabulary: frozenset[str]
     prose: frozenset[str]
+    taxonomy: tuple[Topic, ...]
 
 
 def load_words(model_dir: Path = MODEL_DIR) -> Words:
@@ -111,6 +113,7 @@ def load_words(model_dir: Path = MODEL_DIR) -> Words:
         vocabulary = frozenset(path.read_text(encoding="utf-8").split())
     except OSError as exc:
         raise ModelError(f"{path}: missing ({exc}); run `aggregator train`") from exc
-    lexicon = load_lexicon(model_dir).indexed()
+    taxonomy = load_taxonomy(model_dir / "topics.yaml")
+    lexicon = load_lexicon(model_dir, taxonomy).indexed()
     names = frozenset(key for key, entry in lexicon.entries.items() if entry.networking and " " not in key)
-    return Words(lexicon, vocabulary, vocabulary - names)
+    return Words(lexicon, vocabulary, vocabulary - names, taxonomy)

@@ -212,10 +212,8 @@ def train_screening(
     from sklearn.model_selection import StratifiedKFold
 
     from .classify import load_lexicon
-    from .language import ordinary_words
 
     rows, data_hash = load_corpus(data_dir, lexicon_digest(out_dir / "lexicon"))
-    texts = [screening_text(row) for row in rows]
     labels = np.array([1 if row["label"] == "networking" else 0 for row in rows])
     lexicon = load_lexicon(out_dir)
     reading = read_texts(lexicon, rows)
@@ -284,8 +282,9 @@ def train_screening(
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out_dir / "screen.npz", coef=coef, intercept=intercept)
-    prose = [text for text, row in zip(texts, rows, strict=True) if row["label"] != "spam"]
-    vocabulary = sorted({w.lower() for text in prose for w in ordinary_words(text)})
+    # The words of the posts' prose (spam excepted) as the screener reads them at run time.
+    prose = [words for words, row in zip(reading.ordinary, rows, strict=True) if row["label"] != "spam"]
+    vocabulary = sorted({w for words in prose for w in words})
     (out_dir / "english_words.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
     (out_dir / "screen.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     echo(
@@ -355,17 +354,15 @@ def best_f1_thresholds(
     scores: np.ndarray[Any, Any],
     truth: np.ndarray[Any, Any],
     evidence: np.ndarray[Any, Any],
-    tagged_anyway: np.ndarray[Any, Any] | None = None,
 ) -> tuple[float, float, float, float, float]:
     """(threshold with keywords, threshold without, precision, recall, F1) that maximise F1
-    on held-out scores; tagged_anyway: posts a strong keyword tags whatever the score."""
-    anyway = np.zeros(len(scores), dtype=bool) if tagged_anyway is None else tagged_anyway
+    on held-out scores."""
     best = (0.5, 0.5, 0.0, 0.0, 0.0)
     grid = np.round(np.arange(0.02, 0.99, 0.02), 2)
     positives = float(truth.sum())
     for low in grid:
         for high in grid[grid >= low]:
-            predicted = (scores >= high) | (evidence & (scores >= low)) | anyway
+            predicted = (scores >= high) | (evidence & (scores >= low))
             tp = float(np.sum(predicted & (truth == 1)))
             precision = tp / max(1.0, float(predicted.sum()))
             recall = tp / max(1.0, positives)
@@ -411,7 +408,8 @@ def train_topics(
     found = [set(f.topics) for f in lexicon_found]
     strong = strong_keywords(hits, truth, topics)
     column = {t: j for j, t in enumerate(topics)}
-    strong_cols = [strong_in(strong_map(strong), h, column) for h in hits]
+    strong_by_keyword = strong_map(strong)
+    strong_cols = [strong_in(strong_by_keyword, h, column) for h in hits]
     folds = list(KFold(n_splits=FOLDS, shuffle=True, random_state=0).split(X))
 
     def model(c: float) -> Any:

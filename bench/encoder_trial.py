@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from aggregator.label import LabelContext, label_rows, read_rows  # noqa: E402
-from aggregator.screen import TEXT_LIMIT, Screener  # noqa: E402
+from aggregator.screen import Screener  # noqa: E402
+from aggregator.train import load_corpus, screening_text  # noqa: E402
 
 PACKAGES = {
     "onnxruntime": "onnxruntime==1.31.1",
@@ -91,10 +92,6 @@ class Encoder:
         return np.vstack(out)
 
 
-def text_of(row: dict[str, Any]) -> str:
-    return f"{row.get('title') or ''}\n{row.get('summary') or ''}"[:TEXT_LIMIT]
-
-
 def threshold_for(scores: np.ndarray[Any, Any], labels: np.ndarray[Any, Any], kept: float = 0.99) -> float:
     """The highest threshold that keeps `kept` of the networking posts."""
     return float(np.quantile(scores[labels == 1], 1 - kept))
@@ -125,19 +122,14 @@ def main() -> int:
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     data = ROOT / "models" / "data"
-    train = [
-        row
-        for path in sorted(data.glob("train_*.jsonl"))
-        for row in read_rows(path, required=("title",))
-        if row.get("label") in ("networking", "offtopic", "spam") and row.get("lang", "en") == "en"
-    ]
+    train, _ = load_corpus(data)
     labels = np.array([1 if r["label"] == "networking" else 0 for r in train])
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     encoder = Encoder(threads=1)
     load = time.perf_counter() - started
-    texts = [text_of(r) for r in train]
+    texts = [screening_text(r) for r in train]
     started = time.process_time()
     X = encoder.embed(texts)
     per_post = (time.process_time() - started) / len(texts)
@@ -168,7 +160,7 @@ def main() -> int:
         results = list(label_rows(rows, LabelContext(screener)))
         ours = np.array([r["scores"]["networking"] for r in results])
         kept = np.array([bool(r["keep"]) for r in results])
-        theirs = model.predict_proba(encoder.embed([text_of(r) for r in rows]))[:, 1]
+        theirs = model.predict_proba(encoder.embed([screening_text(r) for r in rows]))[:, 1]
         both = stacked_model.predict_proba(
             np.column_stack(
                 [np.log(ours / (1 - ours + 1e-9) + 1e-9), np.log(theirs / (1 - theirs + 1e-9) + 1e-9)]

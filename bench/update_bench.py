@@ -413,11 +413,7 @@ class FeedServer:
 
     def cpu(self) -> float:
         """User + system CPU seconds used by the server process so far."""
-        try:
-            times = _psutil().Process(self.process.pid).cpu_times()
-        except Exception:  # gone: nothing to report
-            return 0.0
-        return float(times.user + times.system)
+        return _cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
         if self.process.is_alive():
@@ -450,11 +446,8 @@ class SharedFeedServer:
         return ok, not_modified, other
 
     def cpu(self) -> float:
-        try:
-            times = _psutil().Process(self.process.pid).cpu_times()
-        except Exception:
-            return 0.0
-        return float(times.user + times.system)
+        """User + system CPU seconds used by the server process so far."""
+        return _cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -559,6 +552,15 @@ def _psutil() -> Any:
     import psutil
 
     return psutil
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds a process has used so far; 0 once it is gone."""
+    try:
+        times = _psutil().Process(pid).cpu_times()
+    except Exception:  # gone: nothing to report
+        return 0.0
+    return float(times.user + times.system)
 
 
 class PeakTreeMemory:

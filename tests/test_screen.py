@@ -206,6 +206,27 @@ def test_missing_model_says_how_to_make_one(tmp_path: Path) -> None:
         LinearTextModel.load(tmp_path / "screen")
 
 
+def test_a_card_from_before_the_lexicon_is_refused_not_scored(tmp_path: Path) -> None:
+    # A model trained without the concept tokens or the last stage would score posts on
+    # features it never saw: the user is told to retrain instead.
+    import json
+    import shutil
+
+    from aggregator.screen import MODEL_DIR
+
+    shutil.copytree(MODEL_DIR, tmp_path / "models", ignore=shutil.ignore_patterns("data"))
+    card_path = tmp_path / "models" / "screen.json"
+    card = json.loads(card_path.read_text())
+    old_kind = dict(card, features=dict(card["features"], kind="crc32-words12-v3"))
+    card_path.write_text(json.dumps(old_kind))
+    with pytest.raises(ModelError, match=r"uses features 'crc32-words12-v3'.*run `aggregator train`"):
+        Screener.load(model_dir=tmp_path / "models")
+    no_stack = {k: v for k, v in card.items() if k != "stack"}
+    card_path.write_text(json.dumps(no_stack))
+    with pytest.raises(ModelError, match=r"screen\.json: the model has no last stage.*aggregator train"):
+        Screener.load(model_dir=tmp_path / "models")
+
+
 def test_ascii_tokenizing_shortcut_matches_the_unicode_patterns() -> None:
     # ASCII text is tokenized with ASCII patterns (faster); they must find the same words.
     import json
