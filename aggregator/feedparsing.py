@@ -45,6 +45,7 @@ chosen through PREFERRED_XML_PARSERS).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import itertools
@@ -53,12 +54,15 @@ import types
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any
-from xml.sax.expatreader import AttributesNSImpl, ExpatParser
+from xml.sax.expatreader import AttributesNSImpl
 
 import feedparser.api
 import feedparser.mixin
 import feedparser.urls
+from defusedxml.expatreader import DefusedExpatParser
 from feedparser.util import FeedParserDict
+
+from .xmlguard import MAX_ATTRIBUTES, MAX_ELEMENTS, MAX_TAG_BYTES, EnoughEntries, Unbounded
 
 # Characters windows-1252 repair leaves as they are, listed so that looking them up
 # succeeds: ASCII, Latin-1 and Latin Extended (past the C1 controls), general punctuation.
@@ -68,24 +72,83 @@ JOIN_CACHE = 1024  # distinct (base, relative) pairs remembered
 NAME_CACHE = 512  # distinct element names remembered
 
 
-class BufferedExpatParser(ExpatParser):
+class Attributes(AttributesNSImpl):
+    """xml.sax's attributes, with lookups by qualified name in a dictionary, not a scan:
+    feedparser looks every attribute up by its qualified name, which made an element with
+    n attributes cost n² steps."""
+
+    def __init__(self, attrs: dict[tuple[str | None, str], str], qnames: dict[tuple[str | None, str], str]):
+        super().__init__(attrs, qnames)
+        self._by_qname = {qname: pair for pair, qname in qnames.items()}
+
+    def getValueByQName(self, name: str) -> str:  # xml.sax's name
+        return self._attrs[self._by_qname[name]]  # type: ignore[attr-defined,no-any-return]
+
+    def getNameByQName(self, name: str) -> tuple[str | None, str]:
+        return self._by_qname[name]
+
+
+def _attribute(name: str) -> tuple[tuple[str | None, str], str]:
+    # expat's "namespace localname [prefix]" as xml.sax.expatreader reads an attribute's.
+    parts = name.split()
+    if len(parts) == 1:
+        return (None, name), name
+    if len(parts) == 3:
+        return (parts[0], parts[1]), f"{parts[2]}:{parts[1]}"
+    return (parts[0], parts[1]), parts[1]
+
+
+class BufferedExpatParser(DefusedExpatParser):  # type: ignore[misc]  # defusedxml is untyped
+    """expat with text buffered, defusedxml's guards (an entity declaration or an external
+    reference stops the parse), dictionary attribute lookups, and a parse that ends
+    quietly after xmlguard.MAX_ENTRIES entries."""
+
+    _elements = 0  # start tags so far
+    _open_bytes = 0  # bytes since the last ">"
+
+    def parse(self, source: Any) -> None:
+        with contextlib.suppress(EnoughEntries):  # the entries read so far are the result
+            super().parse(source)
+
+    def feed(self, data: bytes, isFinal: bool = False) -> None:  # xml.sax's name
+        # expat holds a start tag whole before it reports it: one of millions of attributes
+        # would cost hundreds of MB first. Bytes without a ">" are counted across chunks.
+        close = data.rfind(b">")
+        self._open_bytes = len(data) - close - 1 if close >= 0 else self._open_bytes + len(data)
+        if self._open_bytes > MAX_TAG_BYTES:
+            raise Unbounded(f"more than {MAX_TAG_BYTES:,} bytes without a '>' (a start tag that large?)")
+        super().feed(data, isFinal)
+
     def reset(self) -> None:
         super().reset()
-        parser = self._parser  # type: ignore[attr-defined]  # set by reset(), not declared
+        self._elements = 0
+        self._open_bytes = 0
+        parser = self._parser  # set by reset()
         parser.buffer_text = True
         parser.buffer_size = BUFFER_SIZE
 
     # Most feed elements have no attributes: for them the (namespace, name) pair is all
     # there is to convert, and the same few names come back for every entry.
     def start_element_ns(self, name: str, attrs: Mapping[str, str]) -> None:
-        if attrs:
-            super().start_element_ns(name, attrs)
-        else:
-            handler = self._cont_handler  # type: ignore[attr-defined]  # set by setContentHandler()
+        handler = self._cont_handler  # set by setContentHandler()
+        self._elements += 1
+        if self._elements > MAX_ELEMENTS:
+            raise Unbounded(f"the document has more than {MAX_ELEMENTS:,} elements")
+        if not attrs:
             handler.startElementNS(_name_pair(name), None, AttributesNSImpl({}, {}))
+            return
+        if len(attrs) > MAX_ATTRIBUTES:
+            raise Unbounded(f"an element has {len(attrs):,} attributes (a feed's have a handful)")
+        values: dict[tuple[str | None, str], str] = {}
+        qnames: dict[tuple[str | None, str], str] = {}
+        for key, value in attrs.items():
+            pair, qname = _attribute(key)
+            values[pair] = value
+            qnames[pair] = qname
+        handler.startElementNS(_name_pair(name), None, Attributes(values, qnames))
 
     def end_element_ns(self, name: str) -> None:
-        handler = self._cont_handler  # type: ignore[attr-defined]
+        handler = self._cont_handler
         handler.endElementNS(_name_pair(name), None)
 
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 import calendar
 import hashlib
 import io
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
 
 import feedparser
+from defusedxml import DefusedXmlException
 
-from . import feedparsing
+from . import feedparsing, xmlguard
 from .errors import ParseError
 from .sanitize import clean_html, clean_text, excerpt, plain_text, text_of_clean_html
 from .screen import TEXT_LIMIT
@@ -27,7 +27,6 @@ from .urls import clean_link, resolve
 
 EARLIEST_DATE = datetime(1995, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(hours=48)
-MAX_ENTITY_DECLARATIONS = 64
 MAX_EXPANSION = 10  # parsed text may be at most this many times the body, plus slack
 EXPANSION_SLACK = 256 * 1024
 MAX_FIELD = 1000  # guid, title, author: longer values are cut
@@ -41,37 +40,7 @@ LEAD_CHARS = max(EXCERPT_CHARS, TEXT_LIMIT) + 32
 
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 feedparsing.install()  # same results, faster: see feedparsing.py
-_ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s*)?([^\s>]+)\s*([^>]*)>", re.IGNORECASE)
-_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
-_CHARREF_ONLY = re.compile(rb"&#[0-9]+;|&#x[0-9a-fA-F]+;")
-
-
-def check_entities(url: str, body: bytes) -> None:
-    """Refuse documents whose DTD could expand entities explosively or pull external ones.
-
-    Plain entity declarations (`<!ENTITY copy "(c)">`) stay allowed: some real feeds use them.
-    """
-    match = _FIRST_ELEMENT.search(body)
-    head = body[: match.start()] if match else body[:65536]
-    if b"<!ENTITY" not in head.upper():
-        return
-    declarations = _ENTITY_DECL.findall(head)
-    if len(declarations) > MAX_ENTITY_DECLARATIONS:
-        raise ParseError(
-            url, f"refused: the document declares {len(declarations)} entities (entity-expansion attack?)"
-        )
-    for percent, name, rest in declarations:
-        value = _CHARREF_ONLY.sub(b"", rest)
-        if percent or b"SYSTEM" in rest.upper() or b"PUBLIC" in rest.upper():
-            raise ParseError(
-                url, f"refused: entity '{name.decode(errors='replace')}' is external or a parameter entity"
-            )
-        if b"&" in value or b"%" in value:
-            raise ParseError(
-                url,
-                f"refused: entity '{name.decode(errors='replace')}' expands other entities "
-                "(entity-expansion attack, 'billion laughs')",
-            )
+xmlguard.install()  # bounded: no entity expanded, depth and entries capped (xmlguard.py)
 
 
 def _struct_to_datetime(value: Any) -> datetime | None:
@@ -310,16 +279,23 @@ def read_feed(
     summary or content), which screening and tagging read: made once, for the excerpt
     and for them."""
     now = now or datetime.now(UTC)
-    check_entities(url, body)
+    declares_entities = xmlguard.check_entities(url, body)
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
     response_headers.setdefault("content-location", url)
-    # A file-like object: given bytes or a str, feedparser may treat them as a path or URL to open.
-    result = feedparser.parse(
-        io.BytesIO(body),
-        response_headers=response_headers,
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    try:
+        # A file-like object: given bytes or a str, feedparser may treat them as a path or URL to open.
+        result = feedparser.parse(
+            io.BytesIO(body),
+            response_headers=response_headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except DefusedXmlException as exc:
+        raise ParseError(
+            url, f"refused: {exc} (entity declarations and external references are not read)"
+        ) from None
+    except xmlguard.Unbounded as exc:
+        raise ParseError(url, f"refused: {exc}") from None
     entries = result.get("entries") or []
     problem = result.get("bozo_exception")
     # A missing or odd Content-Type, or an encoding override, is not a defect of the feed.
@@ -338,9 +314,16 @@ def read_feed(
     size = sum(len(e.content_html) + len(e.summary_html) + len(e.title) for e in parsed)
     if size > MAX_EXPANSION * len(body) + EXPANSION_SLACK:
         raise ParseError(url, f"refused: {len(body):,} bytes expanded to {size:,} characters of text")
-    warning = None
+    notes = []
     if bozo:
-        warning = f"malformed XML, read leniently: {problem}"
+        notes.append(f"malformed XML, read leniently: {problem}")
+        if len(body) > xmlguard.MAX_LENIENT_CHARS:
+            notes.append(f"only its first {xmlguard.MAX_LENIENT_CHARS:,} characters were read")
+    if declares_entities:
+        notes.append("the DTD's entity declarations were not expanded (entity-expansion guard)")
+    if len(parsed) >= xmlguard.MAX_ENTRIES:
+        notes.append(f"only the first {xmlguard.MAX_ENTRIES:,} entries were read")
+    warning = "; ".join(notes) or None
     language = feed.get("language")
     feed_record = ParsedFeed(
         url=url,

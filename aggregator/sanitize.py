@@ -119,6 +119,23 @@ DROP_WITH_CONTENT = frozenset(
     }
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+# The HTML parser behind nh3 (html5ever) checks the stack of open elements for every tag,
+# so markup nested n deep costs n² steps: 100,000 nested <div> take it many seconds, a
+# million of them hours. Chromium's parser stops nesting at 512 (deeper elements become
+# siblings); a fragment nested deeper than that is taken as its text.
+MAX_HTML_DEPTH = 512
+# html5ever also slows down with the square of the character references in one text node
+# (400,000 "&amp;" take a second). No post needs more HTML than this, about 80,000 words;
+# longer fragments are cut here (the parser closes what the cut leaves open).
+MAX_HTML_CHARS = 500_000
+# Elements that never hold others, or that the next sibling closes by itself (<p>, <li>,
+# table cells): they add no depth, even unclosed.
+_FLAT_ELEMENTS = frozenset(
+    "area base br col embed hr img input link meta source track wbr param keygen "
+    "p li dt dd tr td th option optgroup rb rt rp rtc tbody thead tfoot colgroup caption "
+    "html head body".split()
+)
+_TAG_NAME = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)")
 
 
 @lru_cache(maxsize=64)
@@ -136,10 +153,41 @@ def _cleaner(base: str | None) -> nh3.Cleaner:
     )
 
 
+def html_depth(fragment: str) -> int:
+    """How deep the fragment's elements nest, counting the elements that need an end tag."""
+    depth = deepest = 0
+    for closing, name in _TAG_NAME.findall(fragment):
+        if name.lower() in _FLAT_ELEMENTS:
+            continue
+        if closing:
+            depth = max(depth - 1, 0)
+        else:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
+
+
+def too_deep(fragment: str) -> bool:
+    # Fewer tags than the limit cannot nest deeper than it: str.count settles most posts.
+    return fragment.count("<") > MAX_HTML_DEPTH and html_depth(fragment) > MAX_HTML_DEPTH
+
+
+def _text_of_markup(fragment: str) -> str:
+    """The text of markup too deep to parse: tags dropped by a regex, entities decoded."""
+    return clean_text(html.unescape(_ANY_TAG.sub(" ", fragment)))
+
+
 def clean_html(fragment: str | None, base: str | None) -> str:
-    """Sanitize an HTML fragment from a feed, resolving relative URLs against base."""
+    """Sanitize an HTML fragment from a feed, resolving relative URLs against base.
+
+    Markup nested deeper than MAX_HTML_DEPTH is kept as one escaped paragraph of its text.
+    """
     if not fragment:
         return ""
+    fragment = fragment[:MAX_HTML_CHARS]
+    if too_deep(fragment):
+        text = _text_of_markup(fragment)
+        return f"<p>{html.escape(text, quote=False)}</p>" if text else ""
     if base and not base.startswith(("https://", "http://")):
         base = None
     return str(_cleaner(base).clean(fragment)).strip()
@@ -161,7 +209,9 @@ def plain_text(fragment: str | None) -> str:
     control characters (CR, LF included) and runs of whitespace collapsed to one space."""
     if not fragment:
         return ""
-    text = fragment
+    text = fragment[:MAX_HTML_CHARS]
+    if too_deep(text):
+        return _text_of_markup(text)
     if "<" in text or "&" in text:
         text = html.unescape(
             nh3.clean(text, tags=set(), clean_content_tags=set(DROP_WITH_CONTENT), strip_comments=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -123,7 +124,8 @@ def test_plain_entities_are_still_allowed() -> None:
     assert parse_feed("https://a.example.net/", body, {}, NOW).entries[0].title == "OSPF → IS-IS"
 
 
-def test_wide_expansion_is_refused() -> None:
+def test_declared_entities_are_read_without_expanding_them() -> None:
+    # The quadratic blowup: one plain entity, referenced over and over.
     value = b"x" * 900
     body = (
         b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY big "' + value + b'">\n]>\n'
@@ -131,8 +133,56 @@ def test_wide_expansion_is_refused() -> None:
         + b"&big;" * 20000
         + b"</description></item></channel></rss>"
     )
-    with pytest.raises(ParseError, match="expanded"):
+    feed = parse_feed("https://a.example.net/", body, {}, NOW)
+    assert "x" * 900 not in feed.entries[0].summary_html
+    assert "&amp;big;" in feed.entries[0].summary_html  # the reference, as text
+    assert feed.warning and "entity declarations were not expanded" in feed.warning
+
+
+def test_the_sax_driver_refuses_an_entity_declaration_that_reaches_it() -> None:
+    import xml.sax
+
+    from defusedxml import EntitiesForbidden
+
+    from aggregator import feedparsing
+
+    parser = feedparsing.create_parser()
+    parser.setContentHandler(xml.sax.handler.ContentHandler())
+    document = io.BytesIO(b'<!DOCTYPE r [<!ENTITY a "aaaa">]><r>&a;&a;</r>')
+    with pytest.raises(EntitiesForbidden):
+        parser.parse(document)
+
+
+def test_elements_nested_too_deep_are_refused() -> None:
+    body = b"<rss version='2.0'><channel><title>t</title><item><x>" + b"<a>" * 5000 + b"</a>" * 5000
+    body += b"</x></item></channel></rss>"
+    with pytest.raises(ParseError, match="nested more than 128 deep"):
         parse_feed("https://a.example.net/", body, {}, NOW)
+
+
+def test_an_entry_flood_is_read_up_to_the_cap_with_a_warning() -> None:
+    items = b"".join(b"<item><guid>f-%d</guid><title>Flood %d</title></item>" % (i, i) for i in range(2500))
+    for close in (b"</channel></rss>", b"</channel>"):  # well-formed, and read leniently
+        feed = parse_feed("https://a.example.net/", b"<rss version='2.0'><channel>" + items + close, {}, NOW)
+        assert len(feed.entries) == 2000
+        assert feed.entries[0].title == "Flood 0" and feed.entries[-1].title == "Flood 1999"
+        assert feed.warning and "only the first 2,000 entries were read" in feed.warning
+
+
+def test_an_element_with_too_many_attributes_is_refused() -> None:
+    attributes = b" ".join(b"a%d='x'" % i for i in range(300))
+    body = b"<rss version='2.0'><channel><item " + attributes + b"><title>t</title></item></channel></rss>"
+    with pytest.raises(ParseError, match="300 attributes"):
+        parse_feed("https://a.example.net/", body, {}, NOW)
+
+
+def test_html_nested_deeper_than_a_browser_nests_is_kept_as_its_text() -> None:
+    deep = b"&lt;div&gt;" * 3000 + b"OSPF hello timers" + b"&lt;/div&gt;" * 3000
+    body = b"<rss version='2.0'><channel><item><guid>g</guid><title>Deep</title><description>"
+    body += deep + b"</description></item></channel></rss>"
+    entry = parse_feed("https://a.example.net/", body, {}, NOW).entries[0]
+    assert entry.summary_html == "<p>OSPF hello timers</p>"
+    assert entry.excerpt == "OSPF hello timers"
 
 
 def test_implausible_and_missing_dates_follow_the_rule() -> None:
