@@ -27,6 +27,7 @@ from .corrections import Corrections
 from .errors import DatabaseError
 from .overrides import Overrides
 from .types import FeedConfig, FeedOutcome, FetchResult, Outcome, ParsedEntry, ParsedFeed, StoredVerdict
+from .urls import clean_link
 
 migrations = Migrations("aggregator")
 
@@ -256,6 +257,18 @@ def parse_iso(value: str | None) -> datetime | None:
 
 def post_id(feed_url: str, kind: str, key: str) -> str:
     return hashlib.sha256(f"{feed_url}\x00{kind}\x00{key}".encode()).hexdigest()[:20]
+
+
+def _renormalized(rows: list[Any]) -> dict[str, Any]:
+    """Stored rows whose link predates the percent-encoding of links (a raw quote, space or
+    non-ASCII character, a lower-case escape), keyed by the link as it is cleaned now, so
+    an entry seen again under its normalized link is still that post, not a second one."""
+    out: dict[str, Any] = {}
+    for row in rows:
+        normal = clean_link(row[2]) if row[2] else None
+        if normal and normal != row[2]:
+            out.setdefault(normal, row)
+    return out
 
 
 @dataclass(frozen=True)
@@ -568,6 +581,7 @@ class Store:
             if e.link:
                 link_counts[e.link] = link_counts.get(e.link, 0) + 1
 
+        renormalized: dict[str, Any] | None = None  # made on the first link not found
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         stamp = stamp_of(now)
@@ -579,6 +593,10 @@ class Store:
             distinctive_link = entry.link and link_counts.get(entry.link) == 1
             if match is None and distinctive_link:
                 candidate = by_link.get(entry.link or "")
+                if candidate is None:
+                    if renormalized is None:
+                        renormalized = _renormalized(existing)
+                    candidate = renormalized.get(entry.link or "")
                 # Same page under a new guid: a publisher that churned its GUIDs, as long
                 # as the old guid is gone from the feed (else these are two posts).
                 if candidate is not None and (not candidate[1] or candidate[1] not in guids_now):

@@ -1,9 +1,13 @@
-"""URL cleaning: absolute http(s) links with tracking parameters removed."""
+"""URL normalization: absolute http(s) links, percent-encoded per RFC 3986, without
+tracking parameters. Every link the aggregator stores or publishes goes through here."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
+
+import idna
 
 SAFE_SCHEMES = frozenset({"http", "https"})
 # Parameters that only identify the campaign or the click, never the page.
@@ -40,20 +44,35 @@ def is_tracking(name: str) -> bool:
     return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
 
 
+# The characters RFC 3986 lets a path, query or fragment carry as they are (pchar, "/" and
+# "?"), less the apostrophe. The apostrophe is a sub-delim with no meaning in an http
+# URL, and servers read %27 as the same character; but it closes a single-quoted HTML
+# attribute, and HTML serializers (css-inline's among them) leave it, "<" and ">" raw
+# inside attributes. Encoded, a stored link cannot carry markup whatever re-serializes it.
+_PATH_SAFE = "/:@!$&()*+,;=-._~"
+_QUERY_SAFE = _PATH_SAFE + "?"
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+_ASCII_HOST = re.compile(r"[a-z0-9._-]+")
+
 # A link clean_link() would give back as it is (or with "/" for an empty path): http(s),
 # a lower-case host name without user, a port that is not the default one, a path of
-# ordinary characters, no query and no fragment. Most links in feeds look like this;
-# they skip urllib.
+# the characters above and upper-case %XX escapes, no query and no fragment. Most links
+# in feeds look like this; they skip urllib.
 _CLEAN_ALREADY = re.compile(
-    r"(https?)://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::([1-9][0-9]{0,4}))?(/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*)?"
+    r"(https?)://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::([1-9][0-9]{0,4}))?"
+    r"(/[A-Za-z0-9\-._~!$&()*+,;=:@/]*(?:%[0-9A-F]{2}[A-Za-z0-9\-._~!$&()*+,;=:@/]*)*)?"
 )
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
 def clean_link(value: str | None, base: str | None = None) -> str | None:
-    """Resolve against base, keep only http(s), drop tracking parameters and the fragment.
+    """The link normalized: resolved against base, http(s) only, the host in lower case
+    (punycode for a non-ASCII name), tracking parameters and the fragment dropped, and
+    every character RFC 3986 does not allow (and the apostrophe) percent-encoded.
 
     Returns None for anything that must not become a link (javascript:, data:, ...).
+    A link already in this form comes back unchanged, so cleaning twice changes nothing.
     """
     if not value:
         return None
@@ -66,40 +85,72 @@ def clean_link(value: str | None, base: str | None = None) -> str | None:
     return _clean(value, base)
 
 
-def _clean(value: str, base: str | None) -> str | None:
+def resolve(value: str | None, base: str | None) -> str | None:
+    """A URL from content (an enclosure, an image, chapters) resolved against base and
+    normalized as clean_link does, keeping its whole query and its fragment; None unless
+    it is http(s)."""
+    if not value:
+        return None
+    return _clean(value.strip(), base, drop_tracking=False)
+
+
+def _clean(value: str, base: str | None, drop_tracking: bool = True) -> str | None:
+    """The full path of clean_link (drop_tracking=True) and resolve (drop_tracking=False)."""
     try:
         absolute = value if not base or value.startswith(("https://", "http://")) else urljoin(base, value)
         parts = urlsplit(absolute)
+        port = parts.port  # ValueError for a port out of range or not a number
     except ValueError:
         return None
-    if parts.scheme.lower() not in SAFE_SCHEMES or not parts.hostname:
+    scheme = parts.scheme.lower()
+    host = _host(parts.hostname)
+    # A browser reads "\\" as "/" and takes the host from before it; urllib takes it from
+    # after a later "@". Neither guess is made: such a link is refused.
+    if scheme not in SAFE_SCHEMES or host is None or "\\" in parts.netloc:
         return None
-    # Filter the raw query, so the parameters that stay keep their exact spelling and order.
-    query = "&".join(
-        piece
-        for piece in parts.query.split("&")
-        if piece and not is_tracking(unquote_plus(piece.split("=", 1)[0]))
-    )
-    # Rebuilt from its parts: host lower-cased, user:password dropped, default port dropped.
-    host = parts.hostname
-    if ":" in host:
-        host = f"[{host}]"
+    query = parts.query
+    if drop_tracking:
+        # Filter the raw query, so the parameters that stay keep their exact spelling and order.
+        query = "&".join(
+            piece
+            for piece in query.split("&")
+            if piece and not is_tracking(unquote_plus(piece.split("=", 1)[0]))
+        )
+    # Rebuilt from its parts: user:password dropped, default port dropped.
+    netloc = host + (f":{port}" if port and port != {"http": 80, "https": 443}[scheme] else "")
     try:
-        port = parts.port
-    except ValueError:  # a port out of range or not a number
+        path = _encode(parts.path, _PATH_SAFE) or "/"
+        query = _encode(query, _QUERY_SAFE)
+        fragment = "" if drop_tracking else _encode(parts.fragment, _QUERY_SAFE)
+    except UnicodeEncodeError:  # a lone surrogate: no such URL
         return None
-    default = {"http": 80, "https": 443}[parts.scheme.lower()]
-    netloc = host + (f":{port}" if port and port != default else "")
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", query, ""))
+    return urlunsplit((scheme, netloc, path, query, fragment))
 
 
-def resolve(value: str | None, base: str | None, schemes: frozenset[str] = SAFE_SCHEMES) -> str | None:
-    """Resolve a URL from content against base; None unless its scheme is allowed."""
-    if not value:
+def _encode(part: str, safe: str) -> str:
+    """part percent-encoded as RFC 3986 wants: its %XX escapes kept (in upper case, not
+    encoded again), a "%" that starts none encoded, non-ASCII as UTF-8."""
+    part = _STRAY_PERCENT.sub("%25", part)
+    return _ESCAPE.sub(lambda m: m.group().upper(), quote(part, safe=safe + "%"))
+
+
+def _host(name: str | None) -> str | None:
+    """The host name in the form a URL carries (lower case, IDNA for a non-ASCII name,
+    an IPv6 address in brackets), or None when it cannot be one."""
+    if not name:
         return None
-    try:
-        absolute = urljoin(base, value.strip()) if base else value.strip()
-        scheme = urlsplit(absolute).scheme.lower()
-    except ValueError:
-        return None
-    return absolute if scheme in schemes else None
+    if ":" in name:
+        if "%" in name:  # a zone id means a link to this machine's own interfaces
+            return None
+        try:
+            ipaddress.IPv6Address(name)
+        except ValueError:
+            return None
+        return f"[{name}]"
+    if not name.isascii():
+        try:
+            name = idna.encode(name, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError):
+            return None
+    # Only what a DNS name is made of: no quote, bracket, backslash or space in a host.
+    return name if _ASCII_HOST.fullmatch(name) else None

@@ -4,25 +4,34 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
+import re
 import socket
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
 import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
+from conftest import Clock, WriteConfig
 from feedgen import Item, rss
+from rfc3986 import is_safe_http_url
 from sitekit import NOW, SITE, make_site_db, store_feed
 
 from aggregator.classify import load_taxonomy
 from aggregator.cli import cli
 from aggregator.config import parse_config
 from aggregator.errors import ConfigError
+from aggregator.feedserver import FeedServer, Route
+from aggregator.pipeline import update
 from aggregator.publish.digest import Sender, send_digests
-from aggregator.publish.site import environment
+from aggregator.publish.site import build_site, environment
 from aggregator.screen import Screener
 from aggregator.store import Store
 from aggregator.types import DigestConfig, FeedConfig, Frequency, SmtpSettings, Subscriber
@@ -402,3 +411,174 @@ def test_check_summarises_the_digest_and_names_an_unknown_topic(tmp_path: Path) 
     assert (
         "line 6" in result.output and "ida@example.org" in result.output and "'multicasting'" in result.output
     )
+
+
+# Hostile links a feed may carry, with the link each must be stored and published as
+# (None: never a link; the post is shown without one).
+HOSTILE_LINKS = (
+    (
+        "BGP route reflector clusters in a two-tier fabric",
+        "http://blog.example.net/posts/'><script>alert(1)</script>",
+        "http://blog.example.net/posts/%27%3E%3Cscript%3Ealert(1)%3C/script%3E",
+    ),
+    (
+        "OSPF stub areas and default route injection",
+        'https://blog.example.net/posts/"onmouseover="alert(2)',
+        "https://blog.example.net/posts/%22onmouseover=%22alert(2)",
+    ),
+    ("IS-IS wide metrics on a service provider core", "javascript:alert(3)", None),
+    ("VXLAN EVPN symmetric IRB on leaf switches", "data:text/html,<script>alert(4)</script>", None),
+    ("PIM sparse mode rendezvous point placement", "JaVaScRiPt:alert(5)", None),
+    ("IPv6 router advertisements on access ports", "vbscript:msgbox(6)", None),
+    (
+        "MPLS LDP and IGP synchronization",
+        "https://blog.example.net/posts/mpls ldp\tsync\nnotes",
+        "https://blog.example.net/posts/mpls%20ldpsyncnotes",
+    ),
+    (
+        "Segment routing with SRv6 micro-SIDs",
+        "https://bücher.example/über/segment-routing",
+        "https://xn--bcher-kva.example/%C3%BCber/segment-routing",
+    ),
+    (
+        "QoS queuing on 400G data center switches",
+        "https://blog.example.net/index.php?p=42&lang=en&utm_source=rss",
+        "https://blog.example.net/index.php?p=42&lang=en",
+    ),
+    (
+        "Anycast DNS resolvers and BGP path selection",
+        "https://blog.example.net/posts\\dns\\anycast",
+        "https://blog.example.net/posts%5Cdns%5Canycast",
+    ),
+    (
+        "RPKI route origin validation at internet exchanges",
+        "https://blog.example.net/posts/rpki%20rov/%E2%80%99s-next",
+        "https://blog.example.net/posts/rpki%20rov/%E2%80%99s-next",
+    ),
+)
+HOSTILE_AUDIO = "https://media.example.net/ep 1/'><script>alert(7)</script>.mp3"
+SAFE_AUDIO = "https://media.example.net/ep%201/%27%3E%3Cscript%3Ealert(7)%3C/script%3E.mp3"
+
+
+class Tags(HTMLParser):
+    """Every element and its attributes, as an HTML parser reads them."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def urls(self, *names: str) -> list[str]:
+        return [str(a[n]) for _tag, a in self.tags for n in names if a.get(n)]
+
+
+def hostile_feed() -> bytes:
+    items = []
+    for i, (title, link, _safe) in enumerate(HOSTILE_LINKS):
+        body = (
+            f"<p>{title}: notes {i} from a lab with routers and switches, the configuration "
+            f"of each device, what the protocol does on the wire, and the show commands "
+            f"that tell it works. Part {i} of a series on network design.</p>"
+        )
+        items.append(
+            Item(
+                title,
+                # Without a guid the first post's id comes from its link.
+                guid=None if i == 0 else f"hostile-{i}",
+                link=link,
+                body=body,
+                date="Tue, 24 Nov 2026 09:00:00 GMT",
+                enclosure=HOSTILE_AUDIO if i == 1 else None,
+            )
+        )
+    return rss(*items, title="Lab Notes")
+
+
+def test_hostile_links_reach_the_email_site_and_feeds_only_as_safe_urls(
+    server: FeedServer, write_config: WriteConfig, clock: Clock, inbox: tuple[Inbox, int], tmp_path: Path
+) -> None:
+    server.routes["/lab.xml"] = Route(body=hostile_feed())
+    config = write_config([("/lab.xml", "Lab Notes")])
+    with Store(config.database) as db:
+        assert update(config, db, clock=clock).new == len(HOSTILE_LINKS)
+        stored = {r["title"]: r for r in db.db.query("SELECT title, link, enclosures FROM posts")}
+        assert {title: row["link"] for title, row in stored.items()} == {t: s for t, _l, s in HOSTILE_LINKS}
+        assert SAFE_AUDIO in stored[HOSTILE_LINKS[1][0]]["enclosures"]
+        # A row stored before links were encoded: the publishing side must encode it too.
+        title, raw, _safe = HOSTILE_LINKS[0]
+        db.db.execute("UPDATE posts SET link = ? WHERE title = ?", [raw, title])
+        db.db.conn.commit()
+        handler, port = inbox
+        reader = Subscriber("jo@example.org", "Jo", (), Frequency.DAILY, hour=7)
+        mail = digest_config(port, reader)
+        now = clock.now + timedelta(hours=20)  # the next morning's digest
+        assert send_digests(db, mail, SITE, load_taxonomy(), environment(None), now).sent
+        out = tmp_path / "public"
+        build_site(db, SITE, load_taxonomy(), out, now, search=False)
+    safe_links = {safe for _title, _link, safe in HOSTILE_LINKS if safe}
+
+    text, html = parts(handler.messages[0])
+    # The HTML part: no script anywhere (not even inside an attribute), every link an
+    # http(s) URL that RFC 3986 allows with nothing that can end an attribute.
+    assert "<script" not in html.lower() and "javascript" not in html.lower()
+    page = Tags(html)
+    assert not [tag for tag, _attrs in page.tags if tag in ("script", "img", "iframe")]
+    hrefs = page.urls("href")
+    assert safe_links <= set(hrefs)
+    for href in hrefs:
+        assert href == mail.unsubscribe or is_safe_http_url(href), href
+    # The text part: plain URLs on their own lines, no markup and no HTML entities.
+    assert not re.search(r"[<>]|&(?:lt|gt|amp|quot|#)", text) and "javascript" not in text.lower()
+    urls = [line.strip() for line in text.splitlines() if line.strip().startswith("http")]
+    assert safe_links <= set(urls) and all(is_safe_http_url(u) for u in urls)
+    for title, _link, _safe in HOSTILE_LINKS:
+        assert title in text and title in html  # shown, with or without its link
+
+    # The site and the feeds made from the same posts.
+    published: set[str] = set()
+    for path in out.rglob("*.html"):
+        source = path.read_text()
+        assert "<script>alert" not in source and "javascript:" not in source.lower(), path
+        tags = Tags(source)
+        for tag, attrs in tags.tags:
+            if tag == "script":  # our own files only
+                assert attrs.get("src") and not urlsplit(str(attrs["src"])).scheme, path
+        for url in tags.urls("href", "src"):
+            if urlsplit(url).scheme:
+                assert is_safe_http_url(url), (path, url)
+                published.add(url)
+    assert safe_links | {SAFE_AUDIO} <= published
+    for name in ("all.atom", "all.rss"):
+        tree = ElementTree.parse(out / "feeds" / name)
+        links = []
+        for element in tree.iter():
+            # By local name: the RSS document declares Atom as its default namespace.
+            local = element.tag.rsplit("}", 1)[-1].lower()
+            assert local != "script", name
+            if local in ("link", "enclosure"):
+                links.append(element.get("href") or element.get("url") or (element.text or "").strip())
+        assert safe_links | {SAFE_AUDIO} <= set(links), name
+        assert all(is_safe_http_url(link) for link in links if "example" in link), name
+    document = json.loads((out / "feeds" / "all.json").read_text())
+    assert safe_links <= {item.get("url") for item in document["items"]}
+
+
+def test_css_inline_keeps_attributes_double_quoted_with_quote_and_ampersand_escaped() -> None:
+    # What the email's safety rests on: css-inline writes every attribute in double
+    # quotes with " and & escaped (it leaves ' < > raw, which stored links never carry).
+    import css_inline
+
+    source = (
+        "<html><head><style>a { color: red; }</style></head><body>"
+        '<a href="https://blog.example.net/a?x=1&amp;y=%22&amp;z=%27%3C%3E" title="say &quot;hi&quot;">'
+        "&lt;b&gt;</a></body></html>"
+    )
+    out = css_inline.inline(source)
+    assert 'href="https://blog.example.net/a?x=1&amp;y=%22&amp;z=%27%3C%3E"' in out
+    assert 'title="say &quot;hi&quot;"' in out and "&lt;b&gt;" in out and "<b>" not in out
+    (anchor,) = [attrs for tag, attrs in Tags(out).tags if tag == "a"]
+    assert anchor["href"] == "https://blog.example.net/a?x=1&y=%22&z=%27%3C%3E"

@@ -10,7 +10,7 @@ from pathlib import Path
 from feedgen import Item, rss
 
 from aggregator.parse import parse_feed
-from aggregator.store import Store, backoff
+from aggregator.store import Store, backoff, post_id
 from aggregator.types import FetchResult, Outcome
 
 URL = "https://blog.example.net/feed.xml"
@@ -100,6 +100,22 @@ def test_no_guid_identity_uses_link_without_tracking_parameters(tmp_path: Path) 
         1,
     )
     assert [r["link"] for r in h.rows()] == ["https://blog.example.net/evpn/"]
+
+
+def test_a_link_stored_before_links_were_encoded_is_still_the_same_post(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    doc = rss(Item("BGP communities, don't strip them", link="https://blog.example.net/don't-strip über"))
+    assert h.store_doc(doc) == (1, 0)
+    # The row as the earlier code stored it: the link raw, the id and the digest of the
+    # entry made from the raw link.
+    raw = "https://blog.example.net/don't-strip über"
+    old_id = post_id(URL, "link", raw)
+    h.store.db.execute("UPDATE posts SET id = ?, link = ?, content_hash = 'before'", [old_id, raw])
+    h.store.db.conn.commit()
+    assert h.store_doc(doc) == (0, 1)  # found by its link, updated in place, not a second post
+    (row,) = h.rows()
+    assert row["id"] == old_id
+    assert row["link"] == "https://blog.example.net/don%27t-strip%20%C3%BCber"
 
 
 def test_no_guid_no_link_uses_title_and_date(tmp_path: Path) -> None:

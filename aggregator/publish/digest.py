@@ -32,6 +32,7 @@ from ..errors import AggregatorError
 from ..sanitize import clean_text
 from ..store import Store
 from ..types import DigestConfig, Frequency, SiteConfig, SmtpSettings, Subscriber
+from ..urls import clean_link
 
 MAX_STORIES = 200  # more than this in one digest: the rest are counted, not listed
 
@@ -116,6 +117,9 @@ def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
     stories: list[dict[str, Any]] = []
     by_key: dict[str, dict[str, Any]] = {}
     for row in rows:
+        # Cleaned again on the way out: a row stored before links were percent-encoded
+        # must not reach the email with a raw quote or bracket in it.
+        row = {**row, "link": clean_link(row["link"])}
         keys = [
             k for k in (f"link:{row['link']}" if row["link"] else "", f"title:{_normal(row['title'])}") if k
         ]
@@ -137,7 +141,7 @@ def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
         out.append(
             Story(
                 title=clean_text(row["title"] or "(untitled)"),
-                link=row["link"] if str(row["link"] or "").startswith(("https://", "http://")) else None,
+                link=row["link"],
                 sources=tuple(story["sources"]),
                 published=datetime.fromisoformat(row["published"]),
                 excerpt=clean_text(row["excerpt"] or ""),

@@ -118,12 +118,6 @@ def _when(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def _http(url: object) -> str | None:
-    """A stored link, if it is http(s): links were cleaned when stored (clean_link), and
-    this is the cheap guard that keeps any other scheme off the pages."""
-    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
-
-
 def _episode(row: dict[str, Any]) -> Episode | None:
     if row["enclosures"] in (None, "", "[]"):
         return None
@@ -169,7 +163,9 @@ def load_site(store: Store, config: SiteConfig, taxonomy: tuple[Topic, ...], now
             Post(
                 id=row["id"],
                 title=row["title"] or "(untitled)",
-                link=_http(row["link"]),
+                # Cleaned again on the way out: a row stored before links were percent-encoded
+                # must not publish a raw one (a normal link comes back as it is, cheaply).
+                link=clean_link(row["link"]),
                 source=row["source"],
                 source_slug=slug,
                 feed_url=row["feed_url"],
