@@ -163,8 +163,7 @@ def backup_database(source: Path, dest: Path, migration_set: str, *, force: bool
             "writable and has room for a copy of the database"
         ) from exc
     finally:
-        for leftover in _with_side_files(partial):
-            leftover.unlink(missing_ok=True)
+        _discard(partial)
     return BackupReport(source, dest, dest.stat().st_size, posts)
 
 
@@ -190,8 +189,7 @@ def _check_destination(source: Path, dest: Path, force: bool) -> None:
 
 
 def _copy(source: Path, partial: Path) -> None:
-    for leftover in _with_side_files(partial):
-        leftover.unlink(missing_ok=True)  # from an earlier attempt of this same pid
+    _discard(partial)  # from an earlier attempt of this same pid
     with _sqlite_errors(source, partial), contextlib.ExitStack() as stack:
         src = stack.enter_context(contextlib.closing(sqlite3.connect(source, timeout=30)))
         dst = stack.enter_context(contextlib.closing(sqlite3.connect(partial)))
@@ -245,6 +243,13 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _discard(path: Path) -> None:
+    """Remove a file made here, and SQLite's files beside it, where there are any."""
+    for leftover in _with_side_files(path):
+        with contextlib.suppress(OSError):  # missing, or a read-only folder that holds none
+            leftover.unlink()
 
 
 def _with_side_files(path: Path) -> list[Path]:

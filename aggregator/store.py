@@ -308,11 +308,10 @@ def _create(path: Path) -> None:
     """A new database at `path`, which has no file: made and migrated under another
     name beside it, then linked into place whole. A process killed half way leaves no
     empty or schema-less file at `path`, which the next run would have to refuse."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     draft = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.new")
-    for leftover in (draft, Path(f"{draft}-wal"), Path(f"{draft}-shm")):
-        leftover.unlink(missing_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _discard(draft)  # from an earlier attempt of this same process and thread
         db = _connect(str(draft))
         try:
             migrations.apply(db)
@@ -325,8 +324,20 @@ def _create(path: Path) -> None:
         except OSError:  # a file system without hard links
             if not path.exists():
                 os.replace(draft, path)
+    except (OSError, sqlite3.Error) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise DatabaseError(
+            f"{path} does not exist and cannot be created ({why}); check that its folder is "
+            "writable and has room"
+        ) from exc
     finally:
-        draft.unlink(missing_ok=True)
+        _discard(draft)
+
+
+def _discard(draft: Path) -> None:
+    for leftover in (draft, Path(f"{draft}-wal"), Path(f"{draft}-shm"), Path(f"{draft}-journal")):
+        with contextlib.suppress(OSError):  # missing, or a read-only folder that holds none
+            leftover.unlink()
 
 
 class Store:

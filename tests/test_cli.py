@@ -303,8 +303,10 @@ def test_backup_copies_the_committed_state_while_a_write_transaction_is_open(
     config = write_config(["/ok.xml"])
     _database_with_posts(Path(config.database), server.url("/ok.xml"), 300)
     writer = sqlite3.connect(config.database, isolation_level=None)
+    _add_posts(writer, server.url("/ok.xml"), 300, 20)  # committed, and so far only in the WAL
+    assert Path(f"{config.database}-wal").stat().st_size > 0
     writer.execute("BEGIN IMMEDIATE")  # a run in the middle of storing a feed
-    _add_posts(writer, server.url("/ok.xml"), 300, 50)
+    _add_posts(writer, server.url("/ok.xml"), 320, 50)
     copy = tmp_path / "backups" / "planet.db"
     copy.parent.mkdir()
     result = aggregator("--config", config.path, "backup", str(copy), env=cli_env)
@@ -313,13 +315,13 @@ def test_backup_copies_the_committed_state_while_a_write_transaction_is_open(
     assert result.returncode == 0, result.stderr
     size = copy.stat().st_size
     assert result.stdout == (
-        f"backed up {config.database} to {copy}: {size:,} bytes, 300 posts; integrity check ok\n"
+        f"backed up {config.database} to {copy}: {size:,} bytes, 320 posts; integrity check ok\n"
     )
-    assert _copied_posts(copy) == ("ok", 300)
+    assert _copied_posts(copy) == ("ok", 320)
     assert sorted(p.name for p in copy.parent.iterdir()) == ["planet.db"]  # no partial file left
     status = aggregator("--config", config.path, "--db", str(copy), "status", env=cli_env)
     assert status.returncode == 0, status.stderr
-    assert re.search(r"Feed 0 .* 300  ", status.stdout), status.stdout
+    assert re.search(r"Feed 0 .* 320  ", status.stdout), status.stdout
 
 
 def test_backup_during_a_stream_of_writes_is_one_committed_state(
@@ -372,6 +374,9 @@ def test_backup_never_replaces_a_file_unless_forced(
     nowhere = aggregator("--config", config.path, "backup", str(missing), env=cli_env)
     assert nowhere.returncode == 1
     assert f"{missing.parent} does not exist; create the folder first" in nowhere.stderr
+    under_a_file = aggregator("--config", config.path, "backup", str(earlier / "copy.db"), env=cli_env)
+    assert under_a_file.returncode == 1
+    assert f"{earlier} is a file, not a folder" in under_a_file.stderr
 
 
 def test_a_damaged_database_is_a_clear_error_and_is_not_backed_up(
