@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,9 +44,27 @@ def _errors() -> Iterator[None]:
     except DatabaseError as exc:
         click.echo(f"aggregator: database error: {exc}", err=True)
         sys.exit(3)
+    except sqlite3.DatabaseError as exc:  # damage found past the pages read when it opened
+        click.echo(
+            f"aggregator: database error: {_database_named()}: {exc}; see README 'Backups and recovery'",
+            err=True,
+        )
+        sys.exit(3)
     except AggregatorError as exc:
         click.echo(f"aggregator: {exc}", err=True)
         sys.exit(1)
+
+
+def _database_named() -> str:
+    """The database the command was working on, for an error message."""
+    context = click.get_current_context(silent=True)
+    obj = context.find_object(Context) if context is not None else None
+    if obj is None:
+        return "the database"
+    try:
+        return obj.config().database
+    except AggregatorError:
+        return obj.db or "the database"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -391,6 +410,30 @@ def _existing_database(obj: Context) -> Config:
 def _open_store(obj: Context) -> tuple[Config, Store]:
     config = _existing_database(obj)
     return config, Store(config.database)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing unless the backup failed.")
+@click.pass_obj
+def backup(obj: Context, path: Path, force: bool, quiet: bool) -> None:
+    """Copy the database to PATH, consistently even while a run writes to it.
+
+    The copy is checked (PRAGMA integrity_check) and only then put at PATH, which is
+    never replaced unless --force is given.
+    """
+    from .dbfile import backup_database
+    from .store import migrations
+
+    with _errors():
+        config = _existing_database(obj)
+        report = backup_database(Path(config.database), path, migrations.name, force=force)
+    if not quiet:
+        click.echo(
+            f"backed up {report.source} to {report.path}: {report.size:,} bytes, "
+            f"{report.posts} posts; integrity check ok"
+        )
 
 
 @cli.command()

@@ -1,4 +1,5 @@
-"""SQLite storage through sqlite-utils. The only module that runs SQL.
+"""SQLite storage through sqlite-utils. With dbfile.py (is a file ours; backups), the only
+module that runs SQL.
 
 The schema is created and changed only by the recorded migrations below. Each feed's
 result is written in one transaction (its posts, its HTTP validators and its state
@@ -12,7 +13,9 @@ import contextlib
 import hashlib
 import json
 import operator
+import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +27,7 @@ from sqlite_utils.migrations import Migrations
 
 from .baseline import Baseline, judge
 from .corrections import Corrections
+from .dbfile import is_new_database
 from .errors import DatabaseError
 from .overrides import Overrides
 from .types import FeedConfig, FeedOutcome, FetchResult, Outcome, ParsedEntry, ParsedFeed, StoredVerdict
@@ -296,29 +300,71 @@ def backoff(errors: int) -> timedelta:
     return min(wait, BACKOFF_MAX)
 
 
+def _connect(path: str) -> sqlite_utils.Database:
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    db.execute("PRAGMA busy_timeout = 30000")
+    db.enable_wal()
+    # WAL + NORMAL: a committed transaction survives a killed process; only
+    # an OS crash can lose the last ones, which the next run fetches again.
+    db.execute("PRAGMA synchronous = NORMAL")
+    # A first run writes hundreds of MB: a 16 MB page cache keeps the indexes'
+    # pages in memory, and checkpointing every 16 MB of WAL (not 4) copies each
+    # hot page to the database file fewer times.
+    db.execute("PRAGMA cache_size = -16000")
+    db.execute("PRAGMA wal_autocheckpoint = 4000")
+    db.execute("PRAGMA foreign_keys = ON")
+    return db
+
+
+def _create(path: Path) -> None:
+    """A new database at `path`, which has no file: made and migrated under another
+    name beside it, then linked into place whole. A process killed half way leaves no
+    empty or schema-less file at `path`, which the next run would have to refuse."""
+    draft = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.new")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _discard(draft)  # from an earlier attempt of this same process and thread
+        db = _connect(str(draft))
+        try:
+            migrations.apply(db)
+        finally:
+            db.close()  # the last connection: the WAL goes into the file, -wal and -shm go
+        try:
+            os.link(draft, path)  # never replaces: a database another process made first is used
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links
+            if not path.exists():
+                os.replace(draft, path)
+    except (OSError, sqlite3.Error) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise DatabaseError(
+            f"{path} does not exist and cannot be created ({why}); check that its folder is "
+            "writable and has room"
+        ) from exc
+    finally:
+        _discard(draft)
+
+
+def _discard(draft: Path) -> None:
+    for leftover in (draft, Path(f"{draft}-wal"), Path(f"{draft}-shm"), Path(f"{draft}-journal")):
+        with contextlib.suppress(OSError):  # missing, or a read-only folder that holds none
+            leftover.unlink()
+
+
 class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         try:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self.db = sqlite_utils.Database(conn)
-            self.db.execute("PRAGMA busy_timeout = 30000")
-            self.db.enable_wal()
-            # WAL + NORMAL: a committed transaction survives a killed process; only
-            # an OS crash can lose the last ones, which the next run fetches again.
-            self.db.execute("PRAGMA synchronous = NORMAL")
-            # A first run writes hundreds of MB: a 16 MB page cache keeps the indexes'
-            # pages in memory, and checkpointing every 16 MB of WAL (not 4) copies each
-            # hot page to the database file fewer times.
-            self.db.execute("PRAGMA cache_size = -16000")
-            self.db.execute("PRAGMA wal_autocheckpoint = 4000")
-            self.db.execute("PRAGMA foreign_keys = ON")
-            migrations.apply(self.db)
+            if is_new_database(Path(self.path), migrations.name):
+                _create(Path(self.path))
+            self.db = _connect(self.path)
+            migrations.apply(self.db)  # a database from an earlier version catches up
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(
-                f"{self.path}: cannot open or migrate the database ({exc}); "
-                "check the path and that it is an aggregator database"
+                f"{self.path}: cannot open or migrate the database ({exc}); if it says "
+                "'database disk image is malformed', see README 'Backups and recovery'"
             ) from exc
         except OSError as exc:
             raise DatabaseError(f"{self.path}: {exc}") from exc

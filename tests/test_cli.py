@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sqlite3
 import subprocess
+import threading
+import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from conftest import WriteConfig, serve_fixture
 
 from aggregator.cli import cli
 from aggregator.feedserver import FeedServer, Route
+from aggregator.store import Store
 
 ROOT = Path(__file__).parent.parent
 
@@ -182,3 +188,218 @@ def test_unknown_feed_name_is_a_clear_error(write_config: WriteConfig) -> None:
     result = CliRunner().invoke(cli, ["--config", config.path, "update", "--feed", "Alpah"])
     assert result.exit_code == 1
     assert "--feed 'Alpah' is neither the name nor the URL of a feed" in result.output
+
+
+def _foreign_sqlite(path: Path, wal: bool) -> None:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        if wal:
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+        conn.execute("INSERT INTO invoices (total) VALUES (12.5)")
+        conn.commit()
+
+
+def _empty_sqlite(path: Path) -> None:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA user_version = 1")  # a valid SQLite header and no tables
+
+
+NOT_OUR_DATABASE = {
+    "zero bytes": (lambda p: p.write_bytes(b""), "is empty (0 bytes)"),
+    "an HTML error page": (
+        lambda p: p.write_bytes(b"<html><body><h1>502 Bad Gateway</h1></body></html>\n" * 20),
+        "is not an SQLite database (it starts with b'<html><body><h1>')",
+    ),
+    "a truncated header": (
+        lambda p: p.write_bytes(b"SQLite format 3\x00\x10\x00"),
+        "is a truncated SQLite file",
+    ),
+    "another program's database": (
+        lambda p: _foreign_sqlite(p, wal=False),
+        "is another program's SQLite database (its tables: invoices)",
+    ),
+    "another program's WAL database": (
+        lambda p: _foreign_sqlite(p, wal=True),
+        "is another program's SQLite database (its tables: invoices)",
+    ),
+    "an SQLite file with no tables": (_empty_sqlite, "is an SQLite database with no tables at all"),
+}
+
+
+@pytest.mark.parametrize("kind", NOT_OUR_DATABASE)
+def test_a_file_that_is_not_an_aggregator_database_is_refused_and_left_as_it_is(
+    kind: str, write_config: WriteConfig, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    make, says = NOT_OUR_DATABASE[kind]
+    config = write_config(
+        ["/ok.xml"],
+        extra="digest:\n  from: Planet <planet@example.net>\n"
+        "  subscribers:\n    - {email: dana@example.org, frequency: daily, hour: 0}\n",
+    )
+    folder = tmp_path / "data"
+    folder.mkdir()
+    db = folder / "aggregator.db"
+    make(db)
+    before = db.read_bytes()
+    result = aggregator("--config", config.path, "--db", str(db), "update", env=cli_env)
+    assert result.returncode == 3, result.stderr
+    assert f"aggregator: database error: {db} {says}" in result.stderr
+    assert "restore it from a backup (see README 'Backups and recovery')" in result.stderr
+    assert "or move it away so a new database is created" in result.stderr
+    assert "Traceback" not in result.stderr
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"id": "1", "title": "BGP", "summary": "route reflectors"}\n')
+    # Every other command that opens the database goes through the same check.
+    for command in (
+        ["build", "--out", str(tmp_path / "site")],
+        ["run"],
+        ["status"],
+        ["dropped"],
+        ["explain", "abc"],
+        ["release", "Feed 0"],
+        ["digest", "--dry-run", "--out", str(tmp_path / "eml")],
+        ["label", str(rows)],
+        ["backup", str(tmp_path / "copy.db")],
+    ):
+        other = CliRunner().invoke(cli, ["--config", config.path, "--db", str(db), *command])
+        assert other.exit_code == 3, (command, other.output)
+        assert f"{db} {says}" in other.output, command
+    assert db.read_bytes() == before
+    # Nothing beside it but the run lock: no -wal, -shm or half-made database.
+    assert sorted(p.name for p in folder.iterdir()) == ["aggregator.db", "aggregator.db.lock"]
+    assert not (tmp_path / "site").exists() and not (tmp_path / "copy.db").exists()
+
+
+def _database_with_posts(path: Path, feed_url: str, posts: int) -> None:
+    Store(path).close()
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("INSERT INTO feeds (url, name, added) VALUES (?, 'Feed 0', '2026-11-24')", [feed_url])
+        _add_posts(conn, feed_url, 0, posts)
+        conn.commit()
+
+
+def _add_posts(conn: sqlite3.Connection, feed_url: str, start: int, count: int) -> None:
+    conn.executemany(
+        "INSERT INTO posts (id, feed_url, title, published, date_source, first_seen, last_changed, "
+        "content_html, content_hash) "
+        "VALUES (?, ?, ?, '2026-11-24', 'feed', '2026-11-24', '2026-11-24', ?, ?)",
+        [
+            (f"p{i}", feed_url, f"Post {i}", "<p>BGP route reflection</p>" * 40, str(i))
+            for i in range(start, start + count)
+        ],
+    )
+
+
+def _copied_posts(path: Path) -> tuple[str, int]:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0], conn.execute(
+            "SELECT count(*) FROM posts"
+        ).fetchone()[0]
+
+
+def test_backup_copies_the_committed_state_while_a_write_transaction_is_open(
+    server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    config = write_config(["/ok.xml"])
+    _database_with_posts(Path(config.database), server.url("/ok.xml"), 300)
+    writer = sqlite3.connect(config.database, isolation_level=None)
+    _add_posts(writer, server.url("/ok.xml"), 300, 20)  # committed, and so far only in the WAL
+    assert Path(f"{config.database}-wal").stat().st_size > 0
+    writer.execute("BEGIN IMMEDIATE")  # a run in the middle of storing a feed
+    _add_posts(writer, server.url("/ok.xml"), 320, 50)
+    copy = tmp_path / "backups" / "planet.db"
+    copy.parent.mkdir()
+    result = aggregator("--config", config.path, "backup", str(copy), env=cli_env)
+    writer.execute("COMMIT")
+    writer.close()
+    assert result.returncode == 0, result.stderr
+    size = copy.stat().st_size
+    assert result.stdout == (
+        f"backed up {config.database} to {copy}: {size:,} bytes, 320 posts; integrity check ok\n"
+    )
+    assert _copied_posts(copy) == ("ok", 320)
+    assert sorted(p.name for p in copy.parent.iterdir()) == ["planet.db"]  # no partial file left
+    status = aggregator("--config", config.path, "--db", str(copy), "status", env=cli_env)
+    assert status.returncode == 0, status.stderr
+    assert re.search(r"Feed 0 .* 320  ", status.stdout), status.stdout
+
+
+def test_backup_during_a_stream_of_writes_is_one_committed_state(
+    write_config: WriteConfig, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    config = write_config(["/ok.xml"])
+    feed_url = "https://blog.example.net/feed.xml"
+    _database_with_posts(Path(config.database), feed_url, 1000)
+    stop, committed = threading.Event(), [1000]
+
+    def write() -> None:  # batches of 25 posts, one transaction each, until told to stop
+        with contextlib.closing(sqlite3.connect(config.database, timeout=30, isolation_level=None)) as conn:
+            while not stop.is_set():
+                conn.execute("BEGIN IMMEDIATE")
+                _add_posts(conn, feed_url, committed[0], 25)
+                conn.execute("COMMIT")
+                committed[0] += 25
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        while committed[0] < 1100:  # writing is under way
+            time.sleep(0.01)
+        result = aggregator("--config", config.path, "backup", str(tmp_path / "copy.db"), env=cli_env)
+    finally:
+        stop.set()
+        thread.join()
+    assert result.returncode == 0, result.stderr
+    integrity, posts = _copied_posts(tmp_path / "copy.db")
+    assert integrity == "ok"
+    assert 1100 <= posts <= committed[0] and posts % 25 == 0
+    assert f"{posts} posts; integrity check ok" in result.stdout
+
+
+def test_backup_never_replaces_a_file_unless_forced(
+    write_config: WriteConfig, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    config = write_config(["/ok.xml"])
+    _database_with_posts(Path(config.database), "https://blog.example.net/feed.xml", 3)
+    earlier = tmp_path / "copy.db"
+    earlier.write_bytes(b"yesterday's backup")
+    refused = aggregator("--config", config.path, "backup", str(earlier), env=cli_env)
+    assert refused.returncode == 1
+    assert f"{earlier} already exists; choose another name, or pass --force to replace it" in refused.stderr
+    assert earlier.read_bytes() == b"yesterday's backup"
+    forced = aggregator("--config", config.path, "backup", "--force", str(earlier), env=cli_env)
+    assert forced.returncode == 0, forced.stderr
+    assert _copied_posts(earlier) == ("ok", 3)
+    missing = tmp_path / "no-such-folder" / "copy.db"
+    nowhere = aggregator("--config", config.path, "backup", str(missing), env=cli_env)
+    assert nowhere.returncode == 1
+    assert f"{missing.parent} does not exist; create the folder first" in nowhere.stderr
+    under_a_file = aggregator("--config", config.path, "backup", str(earlier / "copy.db"), env=cli_env)
+    assert under_a_file.returncode == 1
+    assert f"{earlier} is a file, not a folder" in under_a_file.stderr
+
+
+def test_a_damaged_database_is_a_clear_error_and_is_not_backed_up(
+    write_config: WriteConfig, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    config = write_config(["/ok.xml"])
+    db = Path(config.database)
+    _database_with_posts(db, "https://blog.example.net/feed.xml", 20)
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        page = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'feeds'").fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    with db.open("r+b") as file:  # what a disk fault does to one page of the feeds table
+        file.seek((page - 1) * size)
+        file.write(b"\xff" * size)
+    status = aggregator("--config", config.path, "status", env=cli_env)
+    assert status.returncode == 3
+    assert status.stderr == (
+        f"aggregator: database error: {db}: database disk image is malformed; "
+        "see README 'Backups and recovery'\n"
+    )
+    copy = tmp_path / "copy.db"
+    backup = aggregator("--config", config.path, "backup", str(copy), env=cli_env)
+    assert backup.returncode == 3
+    assert f"aggregator: database error: {db} is damaged" in backup.stderr
+    assert "no backup was written" in backup.stderr and "Traceback" not in backup.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if "copy" in p.name) == []

@@ -40,8 +40,10 @@ def wait_for(predicate, timeout: float = 30.0) -> None:
 
 
 def logged(db: str) -> int:
+    # Read-only: a plain connect would make an empty file where the run has not yet made
+    # the database, and the run would rightly refuse that file.
     try:
-        with sqlite3.connect(db, timeout=5) as conn:
+        with sqlite3.connect(f"{Path(db).as_uri()}?mode=ro", uri=True, timeout=5) as conn:
             return int(conn.execute("SELECT count(*) FROM fetch_log").fetchone()[0])
     except sqlite3.Error:
         return 0

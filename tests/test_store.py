@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import sqlite_utils
 from feedgen import Item, rss
 
 from aggregator.parse import parse_feed
-from aggregator.store import Store, backoff, post_id
+from aggregator.store import Store, backoff, migrations, post_id
 from aggregator.types import FetchResult, Outcome
 
 URL = "https://blog.example.net/feed.xml"
@@ -196,3 +200,43 @@ def test_runs_find_overridden_and_corrected_posts_without_reading_every_post(tmp
             str(r[-1]) for r in conn.execute(f"EXPLAIN QUERY PLAN SELECT id FROM posts WHERE {where}")
         )
         assert "USING INDEX" in plan, plan
+
+
+def test_a_missing_database_is_created_whole_and_leaves_nothing_else(tmp_path: Path) -> None:
+    # Made under another name and linked into place: the folder holds the database only.
+    Store(tmp_path / "new" / "a.db").close()
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["a.db"]
+    conn = sqlite3.connect(tmp_path / "new" / "a.db")
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 7
+
+
+def test_a_database_from_an_earlier_version_opens_and_catches_up(tmp_path: Path) -> None:
+    # The schema as the aggregator left it before m004 (corrections), with a feed in it.
+    old = sqlite_utils.Database(tmp_path / "old.db")
+    migrations.apply(old, stop_before="m004_corrections")
+    old.execute("INSERT INTO feeds (url, name, added) VALUES (?, 'Blog', ?)", [URL, T0.isoformat()])
+    old.close()
+    with Store(tmp_path / "old.db") as store:
+        assert [f["name"] for f in store.feeds()] == ["Blog"]
+        applied = [r[0] for r in store.db.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
+        assert applied[-1] == "m007_partial_indexes" and len(applied) == 7
+        assert "corrected" in store.db["posts"].columns_dict
+
+
+def test_a_database_whose_commits_are_still_in_its_wal_opens(tmp_path: Path) -> None:
+    # A process killed before its WAL was copied into the file (here an earlier version
+    # that made the database in place): the file alone has no tables, the WAL has them.
+    db = tmp_path / "a.db"
+    script = (
+        "import os, sys, sqlite_utils\n"
+        "from aggregator.store import migrations\n"
+        "db = sqlite_utils.Database(sys.argv[1])\n"
+        "db.enable_wal()\n"
+        "migrations.apply(db)\n"
+        "db.execute(\"INSERT INTO feeds (url, name, added) VALUES ('u', 'Killed', 'now')\")\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(db)], check=True, env=os.environ)
+    assert Path(f"{db}-wal").stat().st_size > 0
+    with Store(db) as store:
+        assert [f["name"] for f in store.feeds()] == ["Killed"]
