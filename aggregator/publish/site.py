@@ -4,6 +4,11 @@ Pages are rendered with Jinja2 (autoescaped) from the default theme packaged in
 aggregator/templates, where a template of the same name in the site owner's site/
 folder wins. Pagination counts from the oldest post, so new posts change only the
 newest pages of a list: older pages keep their bytes and are not rewritten.
+
+Two safety nets: the site's build.json says how many posts it holds, and the next
+build refuses, before writing anything, to replace it with one of less than half as
+many (a damaged or wrong database); a template that fails is a message naming its
+file and line (templates.py), and the live site stays as it was.
 """
 
 from __future__ import annotations
