@@ -107,7 +107,6 @@ def check(obj: Context) -> None:
         corrections = load_corrections(corrections_path(config), tuple(t.name for t in load_taxonomy()))
     click.echo(f"  corrections: {len(corrections.items)} ({corrections.path})")
     click.echo(f"  site output: {config.site.output}")
-    _check_templates(config)
     if config.digest is not None:
         digest = config.digest
         known = {t.name for t in load_taxonomy()}
@@ -133,6 +132,7 @@ def check(obj: Context) -> None:
     for feed in config.feeds:
         if feed.allow_private_addresses:
             click.echo(f"  private addresses allowed for {feed.name} (line {feed.line})")
+    _check_templates(config)
 
 
 def _check_templates(config: Config) -> None:

@@ -520,6 +520,7 @@ def test_a_broken_site_template_is_a_message_with_its_file_and_line(
     assert f"{templates / place}: " in result.stderr and what in result.stderr, result.stderr
     assert "the live site is unchanged" in result.stderr
     assert tree(site) == before
+    assert not list(planet.parent.glob(".public.build-*")), "the half-written site is removed"
     if case == "error in an included template":
         assert f"reached from {templates / 'topics.html'}, line 3" in result.stderr
 
