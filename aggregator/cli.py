@@ -151,6 +151,25 @@ def check(obj: Context) -> None:
     for feed in config.feeds:
         if feed.allow_private_addresses:
             click.echo(f"  private addresses allowed for {feed.name} (line {feed.line})")
+    _check_templates(config)
+
+
+def _check_templates(config: Config) -> None:
+    """Compile the site owner's templates (site/templates/): a syntax error or a missing
+    included template is found now, not by the next build."""
+    from .publish.site import environment, site_folder
+    from .publish.templates import check_templates
+
+    folder = site_folder(config)
+    if folder is None or not (folder / "templates").is_dir():
+        return
+    count, problems = check_templates(environment(folder), folder / "templates")
+    if problems:
+        click.echo(f"aggregator: {len(problems)} problem(s) in the site's templates:", err=True)
+        for problem in problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"  templates: {count} of your own in {folder / 'templates'}, all compile")
 
 
 def _tty() -> bool:
@@ -216,13 +235,28 @@ def update(obj: Context, quiet: bool, verbose: bool, force: bool, feeds: tuple[s
     _do_update(obj, quiet, verbose, force, feeds)
 
 
+_allow_shrink = click.option(
+    "--allow-shrink",
+    is_flag=True,
+    help="Replace the live site even with one that has lost more than half of its posts.",
+)
+
+
 @cli.command()
 @_with_update_options
+@_allow_shrink
 @click.pass_obj
-def run(obj: Context, quiet: bool, verbose: bool, force: bool, feeds: tuple[str, ...]) -> None:
-    """The cron entry point: update every feed, then build the site."""
+def run(
+    obj: Context, quiet: bool, verbose: bool, force: bool, feeds: tuple[str, ...], allow_shrink: bool
+) -> None:
+    """The cron entry point: update every feed, then build the site, then send the
+    digests that are due.
+
+    A build that would lose more than half of the site's posts stops the run (exit 1)
+    before the digests, unless --allow-shrink.
+    """
     _do_update(obj, quiet, verbose, force, feeds)
-    _do_build(obj, None, quiet, verbose)
+    _do_build(obj, None, quiet, verbose, allow_shrink)
     if obj.config().digest is not None:
         _do_digest(obj, None, quiet, verbose)
 
@@ -272,22 +306,27 @@ def _do_digest(obj: Context, dry_run_to: Path | None, quiet: bool, verbose: bool
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing unless the build cannot go on.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the summary even without a terminal.")
+@_allow_shrink
 @click.pass_obj
-def build(obj: Context, out: Path | None, quiet: bool, verbose: bool) -> None:
+def build(obj: Context, out: Path | None, quiet: bool, verbose: bool, allow_shrink: bool) -> None:
     """Render the site and its feeds from the database (no network).
 
     The site is written beside OUT and swapped in whole; unchanged files keep their
-    bytes and modification times.
+    bytes and modification times. A new site with less than half of the live site's
+    posts is refused (exit 1, the live site untouched) unless --allow-shrink.
     """
-    _do_build(obj, out, quiet, verbose)
+    _do_build(obj, out, quiet, verbose, allow_shrink)
 
 
-def _do_build(obj: Context, out: Path | None, quiet: bool, verbose: bool) -> None:
+def _do_build(obj: Context, out: Path | None, quiet: bool, verbose: bool, allow_shrink: bool = False) -> None:
     from .publish.site import build_from_config
 
     with _errors():
         config = _existing_database(obj)
-        report = build_from_config(config, out)
+        report = build_from_config(config, out, allow_shrink=allow_shrink)
+    if not quiet:
+        for note in report.notes:
+            click.echo(note, err=True)
     if not quiet and (verbose or _tty()):
         click.echo(
             f"built {report.out}: {report.posts} posts, {report.pages} pages; "

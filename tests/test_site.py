@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
 import re
+import sqlite3
+import subprocess
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -245,6 +248,8 @@ def test_golden_site(tmp_path: Path, screener: Screener) -> None:
     out = tmp_path / "public"
     build(store, out, search=False)  # Pagefind's index is not byte-for-byte repeatable
     built = files(out)
+    # The stamp names the aggregator's version; test_build_stamp_* looks at it.
+    assert json.loads(built.pop("build.json"))["posts"] > 0
     if os.environ.get("UPDATE_GOLDEN"):
         import shutil
 
@@ -335,3 +340,193 @@ def test_theme_colours_have_enough_contrast_in_light_and_dark_mode() -> None:
             ("tag-fg", "tag-bg"),
         ):
             assert contrast(scheme[text], scheme[background]) >= 4.5, (text, background, scheme)
+
+
+# The build's safety nets, through the command line as cron runs it.
+
+
+def aggregator(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["aggregator", *args], capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL
+    )
+
+
+@pytest.fixture
+def planet(tmp_path: Path, screener: Screener) -> Path:
+    """A feeds.yaml beside a database of the demo feeds' posts; the site goes to public/."""
+    make_site_db(tmp_path / "aggregator.db", screener).close()
+    (tmp_path / "feeds.yaml").write_text(
+        "database: aggregator.db\n"
+        "site: {title: Test Planet, url: 'https://planet.example.net/', output: public, per_page: 5}\n"
+        "digest:\n"
+        "  from: Test Planet <planet@example.net>\n"
+        "  smtp: {host: 127.0.0.1, port: 2, security: none}\n"
+        "  subscribers:\n"
+        "    - {email: dana@example.org, frequency: daily, hour: 0}\n"
+        "feeds: []\n"
+    )
+    return tmp_path / "feeds.yaml"
+
+
+def tree(root: Path) -> dict[str, tuple[str, int, int]]:
+    """Every file of a folder: its bytes' hash, inode and modification time."""
+    return {
+        p.relative_to(root).as_posix(): (
+            hashlib.sha256(p.read_bytes()).hexdigest(),
+            p.stat().st_ino,
+            p.stat().st_mtime_ns,
+        )
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def keep_only(database: Path, count: int) -> None:
+    """Delete all but the newest count posts, as a damaged or wrong database would have."""
+    with sqlite3.connect(database) as db:
+        keep = [row[0] for row in db.execute("SELECT id FROM posts ORDER BY published DESC LIMIT ?", [count])]
+        marks = ",".join("?" * len(keep))
+        for table in ("post_topics", "topic_journal"):
+            db.execute(f"DELETE FROM {table} WHERE post_id NOT IN ({marks})", keep)
+        db.execute(f"DELETE FROM posts WHERE id NOT IN ({marks})", keep)
+
+
+def test_a_build_that_would_lose_most_posts_is_refused_and_the_live_site_kept(
+    planet: Path, cli_env: dict[str, str]
+) -> None:
+    site = planet.parent / "public"
+    first = aggregator("--config", str(planet), "build", "-v", env=cli_env)
+    assert first.returncode == 0, first.stderr
+    live = json.loads((site / "build.json").read_text())["posts"]
+    assert live > 20 and f": {live} posts" in first.stdout
+    before = tree(site)
+    keep_only(planet.parent / "aggregator.db", 3)
+
+    refused = aggregator("--config", str(planet), "build", env=cli_env)
+    assert refused.returncode == 1
+    assert f"the live site holds {live} posts, the new one would hold only 3" in refused.stderr
+    assert "--allow-shrink" in refused.stderr and "Traceback" not in refused.stderr
+    assert tree(site) == before  # every file: same bytes, same inode, same time
+    assert sorted(p.name for p in planet.parent.iterdir() if p.name.startswith(".public")) == [
+        ".public.manifest.json"
+    ], "no half-written site left beside it"
+
+    allowed = aggregator("--config", str(planet), "build", "--allow-shrink", env=cli_env)
+    assert allowed.returncode == 0, allowed.stderr
+    assert json.loads((site / "build.json").read_text())["posts"] == 3
+    assert len(re.findall(r'<article class="post"', (site / "index.html").read_text())) == 3
+
+
+def test_a_site_built_before_build_json_is_counted_by_its_search_index(
+    planet: Path, cli_env: dict[str, str]
+) -> None:
+    site = planet.parent / "public"
+    assert aggregator("--config", str(planet), "build", env=cli_env).returncode == 0
+    (site / "build.json").unlink()  # as an older version left it
+    keep_only(planet.parent / "aggregator.db", 2)
+    refused = aggregator("--config", str(planet), "build", env=cli_env)
+    assert refused.returncode == 1
+    assert re.search(
+        r"holds \d\d posts \(counted in its search index\), the new one would hold only 2", refused.stderr
+    )
+    assert not (site / "build.json").exists()
+
+
+def test_a_site_with_nothing_to_count_its_posts_by_is_built_with_a_note(store: Store, tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    build(store, out, search=False)
+    (out / "build.json").unlink()  # no stamp and no search index: an old, or someone else's, site
+    report = build(store, out, search=False)
+    assert report.notes and "was not checked for lost posts" in report.notes[0]
+    assert json.loads((out / "build.json").read_text())["posts"] == report.posts
+    assert build(store, out, search=False).notes == ()  # now it has its stamp
+    assert build(store, tmp_path / "new", search=False).notes == ()  # a first build is not checked
+
+
+def test_run_stops_at_the_refusal_and_sends_no_digest(planet: Path, cli_env: dict[str, str]) -> None:
+    site = planet.parent / "public"
+    assert aggregator("--config", str(planet), "run", "-q", env=cli_env).returncode == 0
+    before = tree(site)
+    keep_only(planet.parent / "aggregator.db", 1)
+    refused = aggregator("--config", str(planet), "run", "-v", env=cli_env)
+    assert refused.returncode == 1
+    assert "the new one would hold only 1" in refused.stderr and "Traceback" not in refused.stderr
+    assert "digests:" not in refused.stdout  # the digest step did not run
+    assert tree(site) == before
+    allowed = aggregator("--config", str(planet), "run", "-v", "--allow-shrink", env=cli_env)
+    assert allowed.returncode == 0, allowed.stderr
+    assert "built " in allowed.stdout and "digests:" in allowed.stdout
+
+
+def page(*body: str) -> str:
+    """A page template of the owner's: its body starts on line 3."""
+    return '{% extends "base.html" %}\n{% block main %}\n' + "\n".join(body) + "\n{% endblock %}\n"
+
+
+BROKEN_TEMPLATES = {
+    # name: (site/templates files, the file and line the message names, what it says, check's exit)
+    "syntax error": (
+        {"topics.html": page("<h1>{{ heading }</h1>")},
+        "topics.html, line 3",
+        "unexpected '}'",
+        1,
+    ),
+    "division by zero": (
+        {"topics.html": page("", "<p>{{ 1 / 0 }}</p>")},
+        "topics.html, line 4",
+        "ZeroDivisionError: division by zero",
+        0,  # only rendering finds it
+    ),
+    "undefined function": (
+        {"topics.html": page("{{ shout(heading) }}")},
+        "topics.html, line 3",
+        "'shout' is undefined",
+        0,
+    ),
+    "missing include": (
+        {"topics.html": page("", "", '{% include "aside.html" %}')},
+        "topics.html, line 5",
+        "no template 'aside.html'",
+        1,
+    ),
+    "error in an included template": (
+        {
+            "topics.html": page('{% include "_aside.html" %}'),
+            "_aside.html": "<aside>\n{{ topics | sum }}\n</aside>\n",
+        },
+        "_aside.html, line 2",
+        "TypeError",
+        0,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_TEMPLATES)
+def test_a_broken_site_template_is_a_message_with_its_file_and_line(
+    case: str, planet: Path, cli_env: dict[str, str]
+) -> None:
+    site = planet.parent / "public"
+    assert aggregator("--config", str(planet), "build", env=cli_env).returncode == 0
+    before = tree(site)
+    files_, place, what, check_status = BROKEN_TEMPLATES[case]
+    templates = planet.parent / "site" / "templates"
+    templates.mkdir(parents=True)
+    for name, text in files_.items():
+        (templates / name).write_text(text)
+
+    result = aggregator("--config", str(planet), "build", env=cli_env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) <= 3, result.stderr
+    assert f"{templates / place}: " in result.stderr and what in result.stderr, result.stderr
+    assert "the live site is unchanged" in result.stderr
+    assert tree(site) == before
+    assert not list(planet.parent.glob(".public.build-*")), "the half-written site is removed"
+    if case == "error in an included template":
+        assert f"reached from {templates / 'topics.html'}, line 3" in result.stderr
+
+    check = aggregator("--config", str(planet), "check", env=cli_env)
+    assert check.returncode == check_status and "Traceback" not in check.stderr
+    if check_status:
+        assert f"{templates / place}: " in check.stderr and what in check.stderr, check.stderr
+    else:
+        assert f"templates: {len(files_)} of your own in {templates}, all compile" in check.stdout

@@ -33,6 +33,7 @@ from ..sanitize import clean_text
 from ..store import Store
 from ..types import DigestConfig, Frequency, SiteConfig, SmtpSettings, Subscriber
 from ..urls import clean_link
+from .templates import render
 
 MAX_STORIES = 200  # more than this in one digest: the rest are counted, not listed
 
@@ -213,8 +214,8 @@ def render_message(
         "subject": subject_of(digest, site),
         "unsubscribe": unsubscribe_address(config),
     }
-    text = env.get_template("email.txt").render(**context)
-    html = css_inline.inline(env.get_template("email.html").render(**context))
+    text = render(env, "email.txt", **context)
+    html = css_inline.inline(render(env, "email.html", **context))
     message = EmailMessage()
     message["Subject"] = context["subject"]
     name, address = getaddresses([config.sender])[0]
@@ -344,12 +345,11 @@ def digest_from_config(
     from ..classify import load_taxonomy
     from ..lock import RunLock
     from ..screen import MODEL_DIR
-    from .site import environment
+    from .site import environment, site_folder
 
     if config.digest is None:
         raise DigestError(f"{config.path}: no `digest:` section; see the README's Email digest section")
-    site_dir = Path(config.path).resolve().parent / "site"
-    env = environment(site_dir if site_dir.is_dir() else None)
+    env = environment(site_folder(config))
     with RunLock(config.database), Store(config.database) as store:
         return send_digests(
             store,

@@ -4,6 +4,11 @@ Pages are rendered with Jinja2 (autoescaped) from the default theme packaged in
 aggregator/templates, where a template of the same name in the site owner's site/
 folder wins. Pagination counts from the oldest post, so new posts change only the
 newest pages of a list: older pages keep their bytes and are not rewritten.
+
+Two safety nets: the site's build.json says how many posts it holds, and the next
+build refuses, before writing anything, to replace it with one of less than half as
+many (a damaged or wrong database); a template that fails is a message naming its
+file and line (templates.py), and the live site stays as it was.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from urllib.parse import urlsplit
 import jinja2
 from markupsafe import Markup, escape
 
+from .. import __version__
 from ..classify import Topic
+from ..errors import AggregatorError
 from ..store import Store
 from ..types import Config, SiteConfig
 from . import feeds
@@ -33,6 +40,7 @@ from .health import feed_health
 from .model import Post, SiteData, load_site, week_days, week_of
 from .output import SiteWriter
 from .search import write_search_index
+from .templates import TemplateError, render
 
 THEME = Path(str(resources.files("aggregator") / "templates"))
 # The policy every page carries: nothing but our own files, no inline script at all.
@@ -57,6 +65,11 @@ class BuildReport:
     unchanged: int
     pages: int
     posts: int
+    notes: tuple[str, ...] = ()  # for the person running the build, such as a check not made
+
+
+class ShrinkRefused(AggregatorError):
+    """The new site would hold far fewer posts than the live one: not swapped in."""
 
 
 @dataclass(frozen=True)
@@ -222,7 +235,7 @@ class Builder:
         """A post's card, rendered once per heading level; ROOT stands for the root."""
         key = (post.id, level)
         if key not in self._cards:
-            self._cards[key] = self.env.get_template("_card.html").render(post=post, root=ROOT, level=level)
+            self._cards[key] = render(self.env, "_card.html", post=post, root=ROOT, level=level)
         return Markup(self._cards[key])
 
     def render(self, path: str, template: str, **context: Any) -> None:
@@ -244,7 +257,9 @@ class Builder:
                 (name, [Markup(self.card(p, level).replace(ROOT, root)) for p in group])
                 for name, group in context["groups"]
             ]
-        html = self.env.get_template(template).render(
+        html = render(
+            self.env,
+            template,
             site=self.data.config,
             root=root,
             path=path,
@@ -286,14 +301,21 @@ class Builder:
             )
 
 
-def build_from_config(config: Config, out: Path | None = None, now: datetime | None = None) -> BuildReport:
+def site_folder(config: Config) -> Path | None:
+    """The site owner's site/ folder beside the configuration (templates/, static/), if any."""
+    folder = Path(config.path).resolve().parent / "site"
+    return folder if folder.is_dir() else None
+
+
+def build_from_config(
+    config: Config, out: Path | None = None, now: datetime | None = None, allow_shrink: bool = False
+) -> BuildReport:
     """Lock the database, read it, build the site into out (default: site.output)."""
     from ..classify import load_taxonomy
     from ..lock import RunLock
     from ..screen import MODEL_DIR
 
     target = (out or Path(config.site.output)).resolve()
-    site_dir = Path(config.path).resolve().parent / "site"
     with RunLock(config.database), Store(config.database) as store:
         return build_site(
             store,
@@ -301,7 +323,8 @@ def build_from_config(config: Config, out: Path | None = None, now: datetime | N
             load_taxonomy(MODEL_DIR / "topics.yaml"),
             target,
             now or datetime.now(UTC),
-            site_dir if site_dir.is_dir() else None,
+            site_folder(config),
+            allow_shrink=allow_shrink,
         )
 
 
@@ -314,13 +337,38 @@ def build_site(
     site_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
     search: bool = True,
+    allow_shrink: bool = False,
 ) -> BuildReport:
     """Render the whole site into out (swapped in whole when done); search: also the
-    Pagefind index."""
+    Pagefind index. Refuses (ShrinkRefused, before writing anything) to replace a live
+    site with one of less than half its posts, unless allow_shrink."""
     data = load_site(store, site_config, taxonomy, now)
+    live = live_posts(out)
+    if live is not None and not allow_shrink and len(data.posts) * 2 < live.posts:
+        raise ShrinkRefused(_shrink_message(out, live, len(data.posts), store.path))
+    notes = (_unchecked_note(out),) if live is None and _has_files(out) else ()
     env = environment(site_dir)
     manifest_path = out.parent / f".{out.name}.manifest.json"
     previous = _read_manifest(manifest_path) if out.is_dir() else {}
+    try:
+        builder, writer = _build(data, env, out, store, previous, site_dir, progress, search)
+    except TemplateError as exc:
+        raise TemplateError(f"{exc}; the live site is unchanged") from None
+    _write_manifest(manifest_path, builder.manifest)
+    return BuildReport(out, tuple(writer.written), writer.kept, builder.pages, len(data.posts), notes)
+
+
+def _build(
+    data: SiteData,
+    env: jinja2.Environment,
+    out: Path,
+    store: Store,
+    previous: dict[str, str],
+    site_dir: Path | None,
+    progress: Callable[[str], None] | None,
+    search: bool,
+) -> tuple[Builder, SiteWriter]:
+    """Every page, feed and file of the site, written beside out and swapped in."""
     with SiteWriter(out) as writer:
         builder = Builder(data, env, writer, previous)
         _static(writer, site_dir)
@@ -358,8 +406,8 @@ def build_site(
                 write_search_index(data.posts, episodes, writer)
         if progress:
             progress(f"{builder.pages} pages, {builder.rendered} rendered")
-    _write_manifest(manifest_path, builder.manifest)
-    return BuildReport(out, tuple(writer.written), writer.kept, builder.pages, len(data.posts))
+        _stamp(writer, out, len(data.posts), data.built)
+    return builder, writer
 
 
 SEARCH_KEY = "pagefind/"  # the manifest's entry for the search index as a whole
@@ -380,6 +428,81 @@ def _write_manifest(path: Path, manifest: dict[str, str]) -> None:
     scratch = path.with_name(path.name + ".tmp")
     scratch.write_text(json.dumps(manifest, sort_keys=True), encoding="utf-8")
     os.replace(scratch, path)
+
+
+STAMP = "build.json"  # in the site: its post count, read back by the next build
+
+
+@dataclass(frozen=True)
+class LiveSite:
+    """What the site being replaced holds."""
+
+    posts: int
+    counted_by: str  # where the count comes from
+
+
+def live_posts(out: Path) -> LiveSite | None:
+    """How many posts the live site in out holds: from its build.json, else (a site an
+    older version built) the posts in its search index; None when neither says."""
+    stamp = _read_json(out / STAMP)
+    if isinstance(stamp, dict) and type(stamp.get("posts")) is int:
+        return LiveSite(stamp["posts"], STAMP)
+    entry = _read_json(out / "pagefind" / "pagefind-entry.json")
+    languages = entry.get("languages") if isinstance(entry, dict) else None
+    if isinstance(languages, dict) and languages:
+        counts = [lang.get("page_count") if isinstance(lang, dict) else None for lang in languages.values()]
+        if all(type(count) is int for count in counts):
+            return LiveSite(sum(counts), "its search index")  # type: ignore[arg-type]
+    return None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _has_files(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.iterdir())
+
+
+def _shrink_message(out: Path, live: LiveSite, new: int, database: str) -> str:
+    counted = "" if live.counted_by == STAMP else f" (counted in {live.counted_by})"
+    return (
+        f"{out}: not replaced: the live site holds {live.posts} posts{counted}, the new one would "
+        f"hold only {new} (read from {database}): more than half of the posts would be lost.\n"
+        "  A damaged, empty or wrong database is the usual cause: check it with `aggregator status` "
+        "and restore it from a backup. If the posts were removed on purpose, give --allow-shrink "
+        "to `aggregator build` (or `run`). The live site is unchanged."
+    )
+
+
+def _unchecked_note(out: Path) -> str:
+    return (
+        f"note: {out} has no {STAMP} nor a search index to count its posts by (an older "
+        "version built it?): this build was not checked for lost posts; the next one will be"
+    )
+
+
+def _stamp(writer: SiteWriter, out: Path, posts: int, built: datetime) -> None:
+    """build.json: the site's post count, when it last changed and by which version.
+    Kept as it is (same bytes, same time) when nothing else in the site changed."""
+    old = _read_json(out / STAMP)
+    if (
+        not writer.written
+        and isinstance(old, dict)
+        and (old.get("posts"), old.get("version")) == (posts, __version__)
+        and writer.keep(STAMP)
+    ):
+        return
+    stamp = {
+        "generator": "aggregator",
+        "version": __version__,
+        "built": built.isoformat(timespec="seconds"),
+        "posts": posts,
+    }
+    writer.write(STAMP, json.dumps(stamp, indent=2, sort_keys=True) + "\n")
 
 
 def _static(writer: SiteWriter, site_dir: Path | None) -> None:
