@@ -104,8 +104,8 @@ def test_status_shows_health_of_every_feed(
     lines = {line.split("  ")[0].strip(): line for line in result.stdout.splitlines()}
     assert f"moved permanently: change url to {server.url('/new.xml')}" in lines["Moved Blog"]
     assert re.search(r"Moved Blog\s+200\s+\d+s ago\s+0\s+next run\s+3", lines["Moved Blog"])
-    assert "gone (410)" in lines["Gone Blog"]
-    assert re.search(r"Broken Blog\s+500\s+never\s+1\s+in 15m\s+0\s+HTTP 500", lines["Broken Blog"])
+    assert "not fetched: gone (HTTP 410)" in lines["Gone Blog"]
+    assert re.search(r"Broken Blog\s+500\s+never\s+1\s+in 15m\s+0\s+failing: HTTP 500", lines["Broken Blog"])
     assert "Last run" in result.stdout and "finished" in result.stdout
 
 

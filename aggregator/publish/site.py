@@ -14,7 +14,7 @@ import math
 import os
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
@@ -302,6 +302,7 @@ def build_from_config(config: Config, out: Path | None = None, now: datetime | N
             target,
             now or datetime.now(UTC),
             site_dir if site_dir.is_dir() else None,
+            configured=frozenset(f.url for f in config.feeds),
         )
 
 
@@ -314,10 +315,13 @@ def build_site(
     site_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
     search: bool = True,
+    configured: Collection[str] | None = None,
 ) -> BuildReport:
     """Render the whole site into out (swapped in whole when done); search: also the
-    Pagefind index."""
-    data = load_site(store, site_config, taxonomy, now)
+    Pagefind index; configured: the feed URLs feeds.yaml lists (None: every stored feed).
+    Feeds no longer configured leave the sources list, the OPML and the health pages;
+    their posts stay where they were."""
+    data = load_site(store, site_config, taxonomy, now, configured)
     env = environment(site_dir)
     manifest_path = out.parent / f".{out.name}.manifest.json"
     previous = _read_manifest(manifest_path) if out.is_dir() else {}
@@ -332,7 +336,7 @@ def build_site(
         _rfcs(builder, data)
         builder.render("topics/index.html", "topics.html", counts=_topic_counts(data))
         builder.render(
-            "sources/index.html", "sources.html", sources=data.sources, counts=_source_counts(data)
+            "sources/index.html", "sources.html", sources=data.current_sources, counts=_source_counts(data)
         )
         _feeds(writer, data, store, listings)
         builder.render("search/index.html", "search.html", csp=SEARCH_CSP)
@@ -361,6 +365,10 @@ def build_site(
     _write_manifest(manifest_path, builder.manifest)
     return BuildReport(out, tuple(writer.written), writer.kept, builder.pages, len(data.posts))
 
+
+FORMER_SOURCE = (
+    "No longer followed: this feed was removed from the site's feeds. Its posts stay in the archive."
+)
 
 SEARCH_KEY = "pagefind/"  # the manifest's entry for the search index as a whole
 
@@ -413,9 +421,11 @@ def _listings(data: SiteData) -> list[Listing]:
             )
         )
     for source in data.sources:
-        listings.append(
-            Listing(f"sources/{source.slug}/", source.name, tuple(by_source[source.slug]), None, "")
-        )
+        posts = tuple(by_source[source.slug])
+        if source.current:
+            listings.append(Listing(f"sources/{source.slug}/", source.name, posts, None, ""))
+        elif posts:  # a former member: its page stays, for the links from its posts
+            listings.append(Listing(f"sources/{source.slug}/", source.name, posts, None, FORMER_SOURCE))
     return listings
 
 
@@ -536,4 +546,4 @@ def _feeds(writer: SiteWriter, data: SiteData, store: Store, listings: Sequence[
                 episodes,
             )
             writer.write(spec.stem + ".rss", feeds.podcast_rss(spec, data, contents))
-    writer.write("feeds/sources.opml", feeds.opml(data.sources, data))
+    writer.write("feeds/sources.opml", feeds.opml(data.current_sources, data))
