@@ -368,12 +368,12 @@ def _status_note(row: dict[str, Any], feed_state: FeedStatus) -> str:
     notes = []
     if feed_state.state is State.GONE:
         notes.append(
-            f"{GONE_TEXT}; remove it from the configuration, or `aggregator update --force` tries it"
+            f"{GONE_TEXT}; remove it from the configuration, or `aggregator update --force` fetches it"
         )
     elif row["consecutive_errors"]:
         notes.append(f"failing: {row['last_error']}")
     if row["quarantined"]:
-        notes.append(f"QUARANTINED: {row['quarantine_reason']}; new posts held until `aggregator release`")
+        notes.append(f"QUARANTINED, new posts held until `aggregator release`: {row['quarantine_reason']}")
     if row["redirect_url"]:
         notes.append(f"moved permanently: change url to {row['redirect_url']}")
     if feed_state.state is State.NEW:

@@ -58,13 +58,13 @@ class FeedHealth:
         found = []
         if self.gone:
             found.append(
-                f"{GONE_TEXT}: remove it from feeds.yaml, or `aggregator update --force` tries it again"
+                f"{GONE_TEXT}: remove it from feeds.yaml, or `aggregator update --force` fetches it again"
             )
         if self.quarantined:
             found.append(
                 f"in quarantine since {self.quarantined[:16]}: new posts held until `aggregator release`"
             )
-        if self.consecutive_errors:
+        if self.consecutive_errors and not self.gone:  # a gone feed is not failing: it is not fetched
             found.append(f"failing: {self.consecutive_errors} error(s) in a row")
         if self.redirect_url:
             found.append(f"moved permanently: use {self.redirect_url}")
