@@ -2,7 +2,7 @@
 
 A feed needs attention when it is failing, gone, in quarantine, moved (a permanent
 redirect to adopt in feeds.yaml), or when most of what it published lately was dropped.
-Only the feeds feeds.yaml lists now are shown: a removed feed is no one's concern.
+Only the feeds feeds.yaml lists now are shown; a feed removed from it is not listed.
 """
 
 from __future__ import annotations
