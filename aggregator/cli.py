@@ -16,8 +16,10 @@ import click
 from . import __version__
 from .config import DEFAULT_CONFIG, load_config
 from .errors import AggregatorError, ConfigError, DatabaseError, LockHeld
+from .feedstatus import GONE_TEXT, FeedStatus, State, feed_status
+from .overrides import override_words
 from .pipeline import run_update
-from .store import Store, parse_iso
+from .store import Store, iso, parse_iso
 from .types import Config, FeedOutcome, Outcome, RunSummary
 
 
@@ -170,6 +172,9 @@ def _check_templates(config: Config) -> None:
             click.echo(f"  - {problem}", err=True)
         sys.exit(1)
     click.echo(f"  templates: {count} of your own in {folder / 'templates'}, all compile")
+
+
+OVERRIDES_FILE = "overrides.yaml"
 
 
 def _tty() -> bool:
@@ -365,36 +370,35 @@ def status(obj: Context, as_json: bool) -> None:
             last = store.last_run()
     now = datetime.now(UTC)
     known = {r["url"] for r in rows}
+    missing = [f for f in config.feeds if f.url not in known]
     if as_json:
         for row in rows:
-            click.echo(json.dumps({**row, "posts": counts.get(row["url"], 0)}, sort_keys=True))
+            click.echo(json.dumps(_status_json(row, counts.get(row["url"], 0), now), sort_keys=True))
+        for feed in missing:
+            new = {"url": feed.url, "name": feed.name, "kind": feed.kind.value, "last_fetch": None}
+            click.echo(json.dumps(_status_json(new, 0, now), sort_keys=True))
         return
     header = (
         f"{'FEED':<28} {'STATUS':>6} {'LAST SUCCESS':>13} {'ERR':>3} {'NEXT FETCH':>11} {'POSTS':>5}  NOTE"
     )
     click.echo(header)
     for row in rows:
-        if row["quarantined"]:
-            note = f"QUARANTINED: {row['quarantine_reason']}; `aggregator release` ends it"
-        elif row["gone"]:
-            note = "gone (410): remove it from the configuration"
-        elif row["redirect_url"]:
-            note = f"moved permanently: change url to {row['redirect_url']}"
-        elif row["last_error"]:
-            note = row["last_error"]
+        feed_state = feed_status(row, now)
+        if not feed_state.fetched:
+            nxt = "-"  # the note says why
+        elif feed_state.next_fetch is not None:
+            nxt = _ago(iso(feed_state.next_fetch), now)
         else:
-            note = row["last_warning"] or ""
-        nxt = _ago(row["next_fetch"], now) if row["next_fetch"] else "next run"
+            nxt = "next run"
         click.echo(
             f"{row['name'][:28]:<28} {row['last_status'] or '-':>6} "
             f"{_ago(row['last_success'], now):>13} {row['consecutive_errors']:>3} "
-            f"{nxt:>11} {counts.get(row['url'], 0):>5}  {note[:120]}"
+            f"{nxt:>11} {counts.get(row['url'], 0):>5}  {_status_note(row, feed_state)[:160]}"
         )
-    for feed in config.feeds:
-        if feed.url not in known:
-            click.echo(
-                f"{feed.name[:28]:<28} {'-':>6} {'never':>13} {0:>3} {'next run':>11} {0:>5}  not fetched yet"
-            )
+    for feed in missing:
+        click.echo(
+            f"{feed.name[:28]:<28} {'-':>6} {'never':>13} {0:>3} {'next run':>11} {0:>5}  not fetched yet"
+        )
     if last:
         state = "finished" if last["finished"] else "did not finish (interrupted?)"
         click.echo(
@@ -402,6 +406,39 @@ def status(obj: Context, as_json: bool) -> None:
             f"modified, {last['failed']} failed, {last['skipped']} skipped; "
             f"{last['new_posts']} new posts, {last['updated_posts']} updated"
         )
+
+
+def _status_json(row: dict[str, Any], posts: int, now: datetime) -> dict[str, Any]:
+    """A feed's row for `status --json`: next_fetch is null when the next run fetches
+    the feed, or when no run does (state "gone")."""
+    feed_state = feed_status(row, now)
+    return {
+        **row,
+        "posts": posts,
+        "state": feed_state.state.value,
+        "state_text": feed_state.label,
+        "next_fetch": iso(feed_state.next_fetch),
+    }
+
+
+def _status_note(row: dict[str, Any], feed_state: FeedStatus) -> str:
+    """What the owner should know about a feed, most pressing first."""
+    notes = []
+    if feed_state.state is State.GONE:
+        notes.append(
+            f"{GONE_TEXT}; remove it from the configuration, or `aggregator update --force` fetches it"
+        )
+    elif row["consecutive_errors"]:
+        notes.append(f"failing: {row['last_error']}")
+    if row["quarantined"]:
+        notes.append(f"QUARANTINED, new posts held until `aggregator release`: {row['quarantine_reason']}")
+    if row["redirect_url"]:
+        notes.append(f"moved permanently: change url to {row['redirect_url']}")
+    if feed_state.state is State.NEW:
+        notes.append(feed_state.label)
+    if row["last_warning"]:
+        notes.append(row["last_warning"])
+    return "; ".join(notes)
 
 
 @cli.command()
@@ -501,14 +538,17 @@ def dropped(
     if not rows:
         click.echo("No dropped or held posts match.")
         return
+    # MODEL SCORE: the networking score screening gave, whatever decided the post.
     click.echo(
-        f"{'POST':<20} {'PUBLISHED':<10} {'STATUS':<7} {'REASON':<11} {'LANG':<4} {'SCORE':>5}  FEED: TITLE"
+        f"{'POST':<20} {'PUBLISHED':<10} {'STATUS':<7} {'REASON':<18} {'LANG':<4} {'MODEL SCORE':>11}  "
+        "FEED: TITLE"
     )
     for row in rows:
         score = f"{row['score']:.2f}" if row["score"] is not None else "-"
+        reason = override_words(row["override"]) or row["reason"] or "-"
         click.echo(
-            f"{row['id']:<20} {row['published'][:10]:<10} {row['status']:<7} {row['reason'] or '-':<11} "
-            f"{row['lang'] or '-':<4} {score:>5}  {row['feed']}: {row['title'][:80]}"
+            f"{row['id']:<20} {row['published'][:10]:<10} {row['status']:<7} {reason:<18} "
+            f"{row['lang'] or '-':<4} {score:>11}  {row['feed']}: {row['title'][:80]}"
         )
 
 
@@ -532,19 +572,18 @@ def explain(obj: Context, post: str) -> None:
     click.echo(
         f"  post {row['id']} from {row['feed_name']}, {row['published'][:10]}: {row['link'] or '(no link)'}"
     )
-    status = row["status"] + (f" ({row['reason']})" if row["reason"] else "")
-    click.echo(f"  status: {status}" + (f", by override: {row['override']}" if row["override"] else ""))
-    if row["screen_status"] and row["override"]:
-        click.echo(f"  screening alone said: {row['screen_status']} ({row['screen_reason'] or 'no reason'})")
+    click.echo(f"  status: {_explained_status(row)}")
     click.echo(f"  model: {row['model_version'] or 'not screened'}")
     language = scores.get("language") or {}
     probs = ", ".join(f"{k} {v:.2f}" for k, v in language.items()) or "none"
     decided = scores.get("language_decided_by", "?")
     click.echo(f"  language: {row['lang']} (decided by {decided}; langdetect: {probs})")
     if scores.get("decided_by"):
-        click.echo(f"  decided by: {scores['decided_by']}")
+        by = "screening decided by" if row["override"] else "decided by"  # the override decided
+        click.echo(f"  {by}: {scores['decided_by']}")
+    score = f"{row['score']:.2f}" if row["score"] is not None else "none (not screened)"
     click.echo(
-        f"  networking score: {row['score']} (thresholds {screener.threshold:.2f} with networking "
+        f"  the model's networking score: {score} (thresholds {screener.threshold:.2f} with networking "
         f"terms, {screener.strong:.2f} without)"
     )
     from .sanitize import text_of_clean_html
@@ -577,6 +616,19 @@ def explain(obj: Context, post: str) -> None:
         f"{baseline.usual_lang or 'unknown'}, {baseline.departures} departures in a row"
         + (", QUARANTINED" if baseline.quarantined else "")
     )
+
+
+def _explained_status(row: dict[str, Any]) -> str:
+    """A post's status and reason, such as "dropped (spam)"; for a post an override
+    decided, "dropped: denied by override" and what screening alone said."""
+    words = override_words(row["override"])
+    if words is None:
+        return str(row["status"]) + (f" ({row['reason']})" if row["reason"] else "")
+    if row["screen_status"]:
+        alone = row["screen_status"] + (f", {row['screen_reason']}" if row["screen_reason"] else "")
+    else:
+        alone = "not screened"
+    return f"{row['status']}: {words} in {OVERRIDES_FILE} (screening alone: {alone})"
 
 
 @cli.command()

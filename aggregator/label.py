@@ -83,7 +83,9 @@ def _result(
     if decision == "allow":
         keep, reason = True, None
     elif decision == "deny":
-        keep, reason = False, reason or "offtopic"
+        # The reason stays screening's own (null when screening kept the post): the
+        # override dropped it, and scores["override"] says so.
+        keep = False
     if decision:
         scores["override"] = decision
     return {

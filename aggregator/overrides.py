@@ -26,6 +26,14 @@ from .errors import ConfigError
 
 KINDS = ("post", "url", "feed")
 
+# How a post an override decided is described wherever its state is shown in words.
+WORDS = {"deny": "denied by override", "allow": "allowed by override"}
+
+
+def override_words(override: str | None) -> str | None:
+    """The words for a post an override decided; None for one screening decided."""
+    return WORDS.get(override or "")
+
 
 @dataclass(frozen=True)
 class Rule:

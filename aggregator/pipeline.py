@@ -32,6 +32,7 @@ from .baseline import FeedRecord
 from .config import policy_for
 from .corrections import load_corrections
 from .errors import AggregatorError, ModelError, ParseError
+from .feedstatus import GONE_TEXT
 from .fetch import Fetcher
 from .lock import RunLock
 from .overrides import load_overrides
@@ -358,7 +359,7 @@ def due_feeds(
         if state is None or force:
             due.append(feed)
         elif state.gone:
-            skipped.append((feed, "gone (HTTP 410); remove it from the configuration, or use --force"))
+            skipped.append((feed, f"{GONE_TEXT}; remove it from the configuration, or use --force"))
         elif state.next_fetch is not None and state.next_fetch > now:
             skipped.append(
                 (

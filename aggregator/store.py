@@ -586,6 +586,9 @@ class Store:
         wait = backoff(errors)
         if fetched.retry_after is not None:
             wait = max(wait, timedelta(seconds=fetched.retry_after))
+        gone = outcome is Outcome.GONE
+        # A gone feed has no next fetch: no run asks for it again unless forced.
+        next_fetch = None if gone else iso(now + wait)
         self.db.execute(
             """UPDATE feeds SET last_status = ?, last_fetch = ?, consecutive_errors = ?,
             next_fetch = ?, last_error = ?, gone = ?,
@@ -594,9 +597,9 @@ class Store:
                 fetched.status,
                 iso(now),
                 errors,
-                iso(now + wait),
+                next_fetch,
                 error,
-                1 if outcome is Outcome.GONE else 0,
+                1 if gone else 0,
                 fetched.permanent_redirect,
                 fetched.url,
             ],
@@ -689,7 +692,9 @@ class Store:
             if decision == "allow":
                 want = ("kept", None, "allow")
             elif decision == "deny":
-                want = ("dropped", screen_reason or "offtopic", "deny")
+                # The reason stays screening's own (none when screening kept the post):
+                # the override, not the model, dropped it, and `override` says so.
+                want = ("dropped", screen_reason, "deny")
             else:
                 want = (screen_status or "kept", screen_reason, None)
             if (status, reason, current) != want:
@@ -759,8 +764,7 @@ class Store:
             )
             cursor = self.db.execute(
                 """UPDATE posts SET screen_status = 'kept', screen_reason = NULL,
-                status = CASE WHEN override = 'deny' THEN status ELSE 'kept' END,
-                reason = CASE WHEN override = 'deny' THEN reason ELSE NULL END
+                status = CASE WHEN override = 'deny' THEN status ELSE 'kept' END, reason = NULL
                 WHERE feed_url = ? AND screen_status = 'held'""",
                 [feed_url],
             )
@@ -780,7 +784,7 @@ class Store:
             where.append("p.published >= ?")
             args.append(since)
         sql = (
-            "SELECT p.id, p.published, p.status, p.reason, p.lang, p.score, p.title, p.link, "
+            "SELECT p.id, p.published, p.status, p.reason, p.override, p.lang, p.score, p.title, p.link, "
             "f.name AS feed FROM posts p JOIN feeds f ON f.url = p.feed_url WHERE "
             + " AND ".join(where)
             + " ORDER BY p.published DESC, p.id LIMIT ?"
@@ -1066,15 +1070,18 @@ class Store:
         return out
 
     def health(self) -> tuple[list[dict[str, Any]], dict[str, dict[str, int]], str | None]:
-        """Feeds with their state; per feed, posts by status or dropped reason (and
-        "lang:XX" for each language it was dropped in); when the last run finished."""
+        """Feeds with their state; per feed, posts by status or dropped reason, those an
+        override decided as "override:deny" or "override:allow" (and "lang:XX" for each
+        language posts were not kept in); when the last run finished."""
         feeds = list(self.db.query("SELECT * FROM feeds ORDER BY name COLLATE NOCASE, url"))
         counts: dict[str, dict[str, int]] = {}
-        for feed_url, status, reason, lang, n in self.db.execute(
-            "SELECT feed_url, status, reason, lang, count(*) FROM posts GROUP BY 1, 2, 3, 4"
+        for feed_url, status, reason, override, lang, n in self.db.execute(
+            "SELECT feed_url, status, reason, override, lang, count(*) FROM posts GROUP BY 1, 2, 3, 4, 5"
         ):
             bucket = counts.setdefault(feed_url, {})
             key = status if status != "dropped" else f"dropped:{reason or 'offtopic'}"
+            if override:  # the owner decided, not screening: "deny" or "allow"
+                key = f"override:{override}"
             bucket[key] = bucket.get(key, 0) + n
             if status != "kept" and lang:
                 bucket[f"lang:{lang}"] = bucket.get(f"lang:{lang}", 0) + n
@@ -1084,7 +1091,7 @@ class Store:
     def recent_dropped(self, feed_url: str, limit: int = 20) -> list[dict[str, Any]]:
         return list(
             self.db.query(
-                "SELECT id, title, published, status, reason, lang, score FROM posts "
+                "SELECT id, title, published, status, reason, override, lang, score FROM posts "
                 "WHERE feed_url = ? AND status != 'kept' ORDER BY published DESC, id LIMIT ?",
                 [feed_url, limit],
             )

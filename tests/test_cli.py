@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import sqlite3
 import subprocess
@@ -12,13 +13,30 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import WriteConfig, serve_fixture
+from conftest import WriteConfig, fixture_bytes, serve_fixture
+from feedgen import Item, rss
 
 from aggregator.cli import cli
 from aggregator.feedserver import FeedServer, Route
 from aggregator.store import Store
 
 ROOT = Path(__file__).parent.parent
+LEAVING = [
+    Item(
+        "Route reflector clusters in a regional ISP",
+        guid="leave-1",
+        link="https://leaving.example.net/1/",
+        date="Mon, 02 Nov 2026 08:00:00 GMT",
+        body="<p>How we split our iBGP mesh into two route reflector clusters and tested failover.</p>",
+    ),
+    Item(
+        "OSPF area design for a campus core",
+        guid="leave-2",
+        link="https://leaving.example.net/2/",
+        date="Tue, 03 Nov 2026 08:00:00 GMT",
+        body="<p>Why we kept area 0 small, summarised the building areas and used stub areas.</p>",
+    ),
+]
 
 
 def aggregator(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -110,8 +128,8 @@ def test_status_shows_health_of_every_feed(
     lines = {line.split("  ")[0].strip(): line for line in result.stdout.splitlines()}
     assert f"moved permanently: change url to {server.url('/new.xml')}" in lines["Moved Blog"]
     assert re.search(r"Moved Blog\s+200\s+\d+s ago\s+0\s+next run\s+3", lines["Moved Blog"])
-    assert "gone (410)" in lines["Gone Blog"]
-    assert re.search(r"Broken Blog\s+500\s+never\s+1\s+in 15m\s+0\s+HTTP 500", lines["Broken Blog"])
+    assert "not fetched: gone (HTTP 410)" in lines["Gone Blog"]
+    assert re.search(r"Broken Blog\s+500\s+never\s+1\s+in 15m\s+0\s+failing: HTTP 500", lines["Broken Blog"])
     assert "Last run" in result.stdout and "finished" in result.stdout
 
 
@@ -403,3 +421,86 @@ def test_a_damaged_database_is_a_clear_error_and_is_not_backed_up(
     assert f"aggregator: database error: {db} is damaged" in backup.stderr
     assert "no backup was written" in backup.stderr and "Traceback" not in backup.stderr
     assert sorted(p.name for p in tmp_path.iterdir() if "copy" in p.name) == []
+def test_a_gone_feed_says_it_is_not_fetched_and_force_fetches_it(
+    server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    serve_fixture(server, "/ok.xml", "rss2.xml")
+    server.routes["/gone.xml"] = Route(status=410)
+    config = write_config([("/ok.xml", "Live Blog"), ("/gone.xml", "Gone Blog")])
+    assert aggregator("--config", config.path, "update", env=cli_env).returncode == 0
+
+    status = aggregator("--config", config.path, "status", env=cli_env)
+    lines = {line.split("  ")[0].strip(): line for line in status.stdout.splitlines()}
+    gone = lines["Gone Blog"]
+    assert "not fetched: gone (HTTP 410)" in gone
+    assert not re.search(r"\bin \d+[smhd]\b", gone)  # no next-fetch time
+    assert re.search(r"Live Blog\s+200\s+\d+s ago\s+0\s+next run\s+3", lines["Live Blog"])
+    rows = {
+        row["name"]: row
+        for row in map(
+            json.loads,
+            aggregator("--config", config.path, "status", "--json", env=cli_env).stdout.splitlines(),
+        )
+    }
+    assert rows["Gone Blog"]["state"] == "gone" and rows["Gone Blog"]["next_fetch"] is None
+    assert rows["Gone Blog"]["state_text"] == "not fetched: gone (HTTP 410)"
+    assert rows["Live Blog"]["state"] == "ok" and rows["Live Blog"]["next_fetch"] is None
+
+    site = tmp_path / "site"
+    assert aggregator("--config", config.path, "build", "--out", str(site), env=cli_env).returncode == 0
+    summary = (site / "health/index.html").read_text()
+    assert "not fetched: gone (HTTP 410)" in summary
+    page = (site / "health/gone-blog.html").read_text()
+    assert "<dt>Next fetch</dt><dd>not fetched: gone (HTTP 410)</dd>" in page
+    assert "next run" not in page and "next fetch in" not in page.lower()
+    assert "failing" not in page  # not fetched is not failing
+
+    # Not asked again by a plain update; --force asks, and a feed that is back is ok.
+    server.routes["/gone.xml"] = Route(body=fixture_bytes("atom.xml"))
+    assert aggregator("--config", config.path, "update", env=cli_env).returncode == 0
+    assert server.hits("/gone.xml") == 1
+    assert aggregator("--config", config.path, "update", "--force", env=cli_env).returncode == 0
+    assert server.hits("/gone.xml") == 2
+    back = aggregator("--config", config.path, "status", "--json", env=cli_env).stdout.splitlines()
+    assert {row["name"]: row["state"] for row in map(json.loads, back)}["Gone Blog"] == "ok"
+
+
+def test_a_feed_removed_from_the_config_leaves_status_health_and_opml_but_not_the_archive(
+    server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    serve_fixture(server, "/stays.xml", "rss2.xml")
+    server.routes["/leaves.xml"] = Route(body=rss(*LEAVING))
+    config = write_config([("/stays.xml", "Staying Blog"), ("/leaves.xml", "Leaving Blog")])
+    assert aggregator("--config", config.path, "update", env=cli_env).returncode == 0
+    leaving_url = server.url("/leaves.xml")
+
+    def stored_posts() -> list[tuple[str, str]]:
+        with sqlite3.connect(config.database) as db:
+            return db.execute(
+                "SELECT title, status FROM posts WHERE feed_url = ? ORDER BY title", [leaving_url]
+            ).fetchall()
+
+    before = stored_posts()
+    assert [status for _title, status in before] == ["kept", "kept"]
+    write_config([("/stays.xml", "Staying Blog")])
+    assert aggregator("--config", config.path, "update", env=cli_env).returncode == 0
+
+    status = aggregator("--config", config.path, "status", env=cli_env).stdout
+    assert "Staying Blog" in status and "Leaving Blog" not in status
+    as_json = aggregator("--config", config.path, "status", "--json", env=cli_env).stdout
+    assert [json.loads(line)["name"] for line in as_json.splitlines()] == ["Staying Blog"]
+    site = tmp_path / "site"
+    assert aggregator("--config", config.path, "build", "--out", str(site), env=cli_env).returncode == 0
+    assert "Leaving Blog" not in (site / "health/index.html").read_text()
+    assert not (site / "health/leaving-blog.html").exists()
+    opml = (site / "feeds/sources.opml").read_text()
+    assert server.url("/stays.xml") in opml and leaving_url not in opml
+    assert "Leaving Blog" not in (site / "sources/index.html").read_text()
+
+    # Its posts stay in the database and where they were published: the river and a
+    # source page that says the feed is no longer followed.
+    assert stored_posts() == before
+    river = (site / "index.html").read_text()
+    assert all(title in river for title, _status in before)
+    former = (site / "sources/leaving-blog/index.html").read_text()
+    assert "No longer followed" in former and before[0][0] in former

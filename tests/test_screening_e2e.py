@@ -124,7 +124,9 @@ def test_an_established_feed_that_turns_to_spam_is_quarantined_and_released(
         assert [(p["link"], p["reason"]) for p in held] == [("https://lab.example.net/200/", "feed_drift")]
     runner = CliRunner()
     status = runner.invoke(cli, ["--config", config.path, "status"])
-    assert "QUARANTINED" in status.output
+    assert "QUARANTINED" in status.output and "new posts held until `aggregator release`" in status.output
+    as_json = json.loads(runner.invoke(cli, ["--config", config.path, "status", "--json"]).output)
+    assert as_json["state"] == "quarantined" and as_json["next_fetch"] is None  # still fetched
     released = runner.invoke(cli, ["--config", config.path, "release", "Lab Notes"])
     assert released.exit_code == 0 and "1 held post(s) published" in released.output
     with Store(config.database) as store:
@@ -269,3 +271,48 @@ def test_label_reads_real_posts_as_an_engineer_would(tmp_path: Path, cli_env: di
     assert (out["desktop"]["keep"], out["desktop"]["reason"]) == (False, "offtopic")
     assert "desktop: WezTerm" in out["desktop"]["scores"]["general_terms"]
     assert not out["lottery"]["keep"]
+
+
+def test_overridden_posts_say_so_in_dropped_explain_and_the_health_page(
+    server: FeedServer, write_config: WriteConfig, clock: Clock, tmp_path: Path
+) -> None:
+    server.routes["/f.xml"] = Route(body=rss(*items(NETWORKING[:2], 0), *items(INDONESIAN[:1], 50)))
+    config = write_config([("/f.xml", "Lab Notes")])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        ids = {p["link"]: p["id"] for p in store.posts()}
+    denied, allowed = ids["https://lab.example.net/1/"], ids["https://lab.example.net/50/"]
+    Path(config.path).with_name("overrides.yaml").write_text(
+        f"allow:\n  - post: {allowed}\ndeny:\n  - url: 'https://lab.example.net/1/'\n"
+    )
+    with Store(config.database) as store:
+        clock.now += timedelta(hours=1)
+        update(config, store, clock=clock)
+    runner = CliRunner()
+
+    listing = runner.invoke(cli, ["--config", config.path, "dropped"]).output
+    row = next(line for line in listing.splitlines() if line.startswith(denied))
+    assert "denied by override" in row and "offtopic" not in row
+    assert "score 1.00" not in listing.lower()
+    as_json = runner.invoke(cli, ["--config", config.path, "dropped", "--json"]).output
+    record = next(r for r in map(json.loads, as_json.splitlines()) if r["id"] == denied)
+    # The machine-readable reason stays screening's own (it kept the post); the override
+    # is its own field, and the score is the model's, as stored.
+    assert (record["status"], record["reason"], record["override"]) == ("dropped", None, "deny")
+    assert record["score"] == 1.0
+
+    explained = runner.invoke(cli, ["--config", config.path, "explain", denied]).output
+    assert "status: dropped: denied by override in overrides.yaml (screening alone: kept)" in explained
+    assert "score 1.00" not in explained and "offtopic" not in explained
+    assert "the model's networking score: 1.00" in explained
+    kept = runner.invoke(cli, ["--config", config.path, "explain", allowed]).output
+    assert "status: kept: allowed by override in overrides.yaml" in kept
+    assert "(screening alone: dropped, non_english)" in kept
+
+    site = tmp_path / "site"
+    built = runner.invoke(cli, ["--config", config.path, "build", "--out", str(site)])
+    assert built.exit_code == 0, built.output
+    health = (site / "health/lab-notes.html").read_text()
+    assert "2 kept (1 allowed by override), 0 held, 1 denied by override" in health
+    assert "dropped, denied by override, language en" in health and "offtopic" not in health
+    assert "denied by override 1" in (site / "health/index.html").read_text()

@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -76,6 +76,9 @@ class Source:
     slug: str
     kind: str
     link: str | None  # the site the feed belongs to
+    # False once the feed left feeds.yaml: its posts stay on the site (the archive), but
+    # it is no longer listed as a source, in the OPML or on the health pages.
+    current: bool = True
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,11 @@ class SiteData:
     sources: tuple[Source, ...]
     topics: tuple[Topic, ...]
     built: datetime
+
+    @property
+    def current_sources(self) -> tuple[Source, ...]:
+        """The sources feeds.yaml lists now."""
+        return tuple(s for s in self.sources if s.current)
 
 
 def slugify(text: str, fallback: str = "item") -> str:
@@ -147,11 +155,26 @@ def _topics(row: dict[str, Any]) -> tuple[PostTopic, ...]:
     return tuple(PostTopic(topic, float(score), ()) for topic, score in row["topics"])
 
 
-def load_site(store: Store, config: SiteConfig, taxonomy: tuple[Topic, ...], now: datetime) -> SiteData:
+def load_site(
+    store: Store,
+    config: SiteConfig,
+    taxonomy: tuple[Topic, ...],
+    now: datetime,
+    configured: Collection[str] | None = None,
+) -> SiteData:
+    """configured: the URLs feeds.yaml lists (None: every stored feed is current)."""
     feeds = store.feeds()
     slugs = _slugs((f["url"], f["name"]) for f in feeds)
     sources = tuple(
-        Source(f["url"], f["name"], slugs[f["url"]], f["kind"], clean_link(f["link"])) for f in feeds
+        Source(
+            f["url"],
+            f["name"],
+            slugs[f["url"]],
+            f["kind"],
+            clean_link(f["link"]),
+            configured is None or f["url"] in configured,
+        )
+        for f in feeds
     )
     known = {t.name for t in taxonomy}
     posts = []

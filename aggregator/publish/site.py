@@ -19,7 +19,7 @@ import math
 import os
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
@@ -325,6 +325,7 @@ def build_from_config(
             now or datetime.now(UTC),
             site_folder(config),
             allow_shrink=allow_shrink,
+            configured=frozenset(f.url for f in config.feeds),
         )
 
 
@@ -338,11 +339,14 @@ def build_site(
     progress: Callable[[str], None] | None = None,
     search: bool = True,
     allow_shrink: bool = False,
+    configured: Collection[str] | None = None,
 ) -> BuildReport:
     """Render the whole site into out (swapped in whole when done); search: also the
     Pagefind index. Refuses (ShrinkRefused, before writing anything) to replace a live
-    site with one of less than half its posts, unless allow_shrink."""
-    data = load_site(store, site_config, taxonomy, now)
+    site with one of less than half its posts, unless allow_shrink. configured: the feed
+    URLs feeds.yaml lists (None: every stored feed). Feeds no longer configured leave the
+    sources list, the OPML and the health pages; their posts stay where they were."""
+    data = load_site(store, site_config, taxonomy, now, configured)
     live = live_posts(out)
     if live is not None and not allow_shrink and len(data.posts) * 2 < live.posts:
         raise ShrinkRefused(_shrink_message(out, live, len(data.posts), store.path))
@@ -380,7 +384,7 @@ def _build(
         _rfcs(builder, data)
         builder.render("topics/index.html", "topics.html", counts=_topic_counts(data))
         builder.render(
-            "sources/index.html", "sources.html", sources=data.sources, counts=_source_counts(data)
+            "sources/index.html", "sources.html", sources=data.current_sources, counts=_source_counts(data)
         )
         _feeds(writer, data, store, listings)
         builder.render("search/index.html", "search.html", csp=SEARCH_CSP)
@@ -409,6 +413,10 @@ def _build(
         _stamp(writer, out, len(data.posts), data.built)
     return builder, writer
 
+
+FORMER_SOURCE = (
+    "No longer followed: this feed was removed from the site's feeds. Its posts stay in the archive."
+)
 
 SEARCH_KEY = "pagefind/"  # the manifest's entry for the search index as a whole
 
@@ -536,9 +544,11 @@ def _listings(data: SiteData) -> list[Listing]:
             )
         )
     for source in data.sources:
-        listings.append(
-            Listing(f"sources/{source.slug}/", source.name, tuple(by_source[source.slug]), None, "")
-        )
+        posts = tuple(by_source[source.slug])
+        if source.current:
+            listings.append(Listing(f"sources/{source.slug}/", source.name, posts, None, ""))
+        elif posts:  # a former member: its page stays, for the links from its posts
+            listings.append(Listing(f"sources/{source.slug}/", source.name, posts, None, FORMER_SOURCE))
     return listings
 
 
@@ -659,4 +669,4 @@ def _feeds(writer: SiteWriter, data: SiteData, store: Store, listings: Sequence[
                 episodes,
             )
             writer.write(spec.stem + ".rss", feeds.podcast_rss(spec, data, contents))
-    writer.write("feeds/sources.opml", feeds.opml(data.sources, data))
+    writer.write("feeds/sources.opml", feeds.opml(data.current_sources, data))

@@ -1,0 +1,61 @@
+"""What state a feed is in, and when a run fetches it next: one decision for every place
+that shows it (`aggregator status`, its JSON, the health pages).
+
+A feed is in one state, the first of these that holds:
+- gone: the server answered 410 Gone; no run fetches it again unless `--force` asks;
+- quarantined: fetched as usual, but its new posts are held until `aggregator release`;
+- failing: its last fetches failed; it waits (backoff or Retry-After) before the next;
+- new: configured but never fetched;
+- ok.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+GONE_TEXT = "not fetched: gone (HTTP 410)"
+
+
+class State(enum.StrEnum):
+    OK = "ok"
+    NEW = "new"
+    FAILING = "failing"
+    QUARANTINED = "quarantined"
+    GONE = "gone"
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    state: State
+    # When a run fetches the feed again; None when the next run does, or, for a gone
+    # feed, when no run does.
+    next_fetch: datetime | None
+    label: str  # the state in words, such as "failing: 2 error(s) in a row"
+
+    @property
+    def fetched(self) -> bool:
+        """Whether a run without --force fetches the feed."""
+        return self.state is not State.GONE
+
+
+def feed_status(row: Mapping[str, Any], now: datetime) -> FeedStatus:
+    """The state of a feed from its stored row (table feeds)."""
+    if row.get("gone"):
+        return FeedStatus(State.GONE, None, GONE_TEXT)
+    stored = row.get("next_fetch")
+    waiting = datetime.fromisoformat(stored) if stored else None
+    next_fetch = waiting if waiting is not None and waiting > now else None
+    errors = int(row.get("consecutive_errors") or 0)
+    if row.get("quarantined"):
+        return FeedStatus(
+            State.QUARANTINED, next_fetch, "quarantined: new posts held until `aggregator release`"
+        )
+    if errors:
+        return FeedStatus(State.FAILING, next_fetch, f"failing: {errors} error(s) in a row")
+    if not row.get("last_fetch"):
+        return FeedStatus(State.NEW, None, "not fetched yet")
+    return FeedStatus(State.OK, next_fetch, "ok")
