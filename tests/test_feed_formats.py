@@ -278,6 +278,7 @@ def test_opml_lists_every_source_with_the_attributes_opml_2_requires(site: Path)
     outlines = doc.root.findall("body/outline")
     urls = {o.get("xmlUrl") for o in outlines}
     assert {"https://packet-notes.example.net/feed.xml", UNSIZED} <= urls
+    assert "Hostile <Feed>" in {o.get("text") for o in outlines}  # escaped, and back as it was
     for outline in outlines:
         assert outline.get("text") and outline.get("type") == "rss"
         assert urlsplit(outline.get("xmlUrl", "")).scheme == "https"

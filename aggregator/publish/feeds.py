@@ -69,7 +69,7 @@ def _serialize(root: ET.Element) -> str:
 def _enclosure_length(episode: Episode) -> str:
     # RSS 2.0 makes length required. When the source feed did not state the size we do
     # not guess it (that would mean fetching the audio): 0, the value the RSS Best
-    # Practices Profile gives for an unknown size, which podcast apps accept.
+    # Practices Profile gives for an unknown size.
     return str(episode.length or 0)
 
 
