@@ -34,7 +34,7 @@ DIGEST_KEYS = ("from", "smtp", "subscribers", "unsubscribe")
 SMTP_KEYS = ("host", "port", "security", "username", "password_env", "timeout", "ca_file")
 SUBSCRIBER_KEYS = ("email", "name", "topics", "frequency", "day", "hour")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-SITE_KEYS = ("title", "url", "description", "output", "per_page")
+SITE_KEYS = ("title", "url", "description", "output", "per_page", "podcast_image")
 FETCH_KEYS = (
     "concurrency",
     "per_host",
@@ -252,6 +252,11 @@ def _site(data: _Mapping, problems: _Problems) -> SiteConfig:
             raw.key_lines.get("per_page", raw.line), "site.per_page", "must be a whole number from 5 to 1000"
         )
         per_page = SiteConfig.per_page
+    podcast_image = raw.get("podcast_image", SiteConfig.podcast_image)
+    reason = check_podcast_image(podcast_image)
+    if reason:
+        problems.add(raw.key_lines.get("podcast_image", raw.line), "site.podcast_image", reason)
+        podcast_image = SiteConfig.podcast_image
     url = str(url).strip()
     return SiteConfig(
         title=title.strip(),
@@ -259,7 +264,25 @@ def _site(data: _Mapping, problems: _Problems) -> SiteConfig:
         output=output.strip(),
         per_page=per_page,
         description=description.strip(),
+        podcast_image=podcast_image.strip(),
     )
+
+
+def check_podcast_image(value: Any) -> str | None:
+    """Return why site.podcast_image cannot be the podcast artwork, or None."""
+    if not isinstance(value, str) or not value.strip():
+        return "must be an image URL or a path under the site, such as static/podcast.png"
+    parts = urlsplit(value.strip())
+    if parts.scheme and parts.scheme not in ("http", "https"):
+        return f"'{value}' is not an http(s) URL; podcast directories fetch the artwork over http(s)"
+    if parts.scheme and not parts.hostname:
+        return f"'{value}' has no host name"
+    if not parts.path.lower().endswith((".png", ".jpg", ".jpeg")):
+        return (
+            f"'{value}' is not a .png or .jpg file; podcast directories take square PNG or JPEG"
+            " artwork, 1400x1400 to 3000x3000 pixels"
+        )
+    return None
 
 
 def _languages(data: _Mapping, problems: _Problems) -> tuple[str, ...]:

@@ -50,6 +50,9 @@ class SiteConfig:
     output: str = "public"  # where `aggregator build` writes; relative to the config file
     per_page: int = 50  # posts on each page of the river, a topic or a source
     description: str = "English networking posts and podcasts, screened and tagged by topic."
+    # The podcast feeds' square artwork: an http(s) URL, or a path relative to url. The
+    # default is the PNG the theme ships (static/), so it is always in the built site.
+    podcast_image: str = "static/podcast.png"
 
 
 class Frequency(enum.StrEnum):

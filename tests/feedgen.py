@@ -14,6 +14,7 @@ class Item:
     date: str | None = "Mon, 16 Nov 2026 08:00:00 GMT"
     body: str = "<p>Notes on route reflection.</p>"
     enclosure: str | None = None
+    enclosure_length: int | None = 1000  # None: the enclosure states no length
 
 
 def rss(*items: Item, title: str = "Test Feed") -> bytes:
@@ -32,7 +33,8 @@ def rss(*items: Item, title: str = "Test Feed") -> bytes:
         if item.date:
             parts.append(f"<pubDate>{item.date}</pubDate>")
         if item.enclosure:
-            parts.append(f'<enclosure url="{escape(item.enclosure)}" length="1000" type="audio/mpeg"/>')
+            length = "" if item.enclosure_length is None else f' length="{item.enclosure_length}"'
+            parts.append(f'<enclosure url="{escape(item.enclosure)}"{length} type="audio/mpeg"/>')
         parts.append(f"<content:encoded><![CDATA[{item.body}]]></content:encoded>")
         parts.append("</item>")
     parts.append("</channel></rss>")

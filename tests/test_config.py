@@ -127,3 +127,26 @@ def test_check_command_prints_summary_and_fails_on_errors(tmp_path: Path) -> Non
     assert result.exit_code == 2
     assert f"{bad}: 1 problem(s)" in result.output
     assert "line 2, feeds[0] (X) url:" in result.output
+
+
+def test_site_podcast_image_defaults_to_bundled_artwork_and_is_checked(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("site:\n  title: Planet\n  url: https://planet.example.net/\nfeeds: []\n")
+    assert load_config(path).site.podcast_image == "static/podcast.png"
+    path.write_text(
+        "site:\n  url: https://planet.example.net/\n"
+        "  podcast_image: https://cdn.example.net/art/cover-3000.jpg\nfeeds: []\n"
+    )
+    assert load_config(path).site.podcast_image == "https://cdn.example.net/art/cover-3000.jpg"
+    found = problems(
+        tmp_path,
+        "site:\n  url: https://planet.example.net/\n"
+        "  podcast_image: ftp://cdn.example.net/a.png\nfeeds: []\n",
+    )
+    assert found == [
+        "line 3, site.podcast_image: 'ftp://cdn.example.net/a.png' is not an http(s) URL; "
+        "podcast directories fetch the artwork over http(s)"
+    ]
+    found = problems(tmp_path, "site:\n  podcast_image: static/cover.svg\nfeeds: []\n")
+    assert found[0].startswith("line 2, site.podcast_image: 'static/cover.svg' is not a .png or .jpg file;")
+    assert "1400x1400 to 3000x3000 pixels" in found[0]

@@ -16,13 +16,16 @@ from datetime import datetime
 from email.utils import format_datetime
 from urllib.parse import urljoin
 
-from .model import Post, SiteData, Source
+from .model import Episode, Post, SiteData, Source
 
 ATOM = "http://www.w3.org/2005/Atom"
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 CONTENT = "http://purl.org/rss/1.0/modules/content/"
 PODCAST = "https://podcastindex.org/namespace/1.0"
-ET.register_namespace("", ATOM)
+# Prefixes for the foreign elements inside RSS. Atom is never registered as the default
+# namespace: that would put <rss> itself in the Atom namespace for every namespace-aware
+# reader. The Atom feed declares its default namespace on its own root.
+ET.register_namespace("atom", ATOM)
 ET.register_namespace("itunes", ITUNES)
 ET.register_namespace("content", CONTENT)
 ET.register_namespace("podcast", PODCAST)
@@ -49,7 +52,9 @@ def _iso(value: datetime) -> str:
     return value.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+def _sub(parent: ET.Element, tag: str, text: str | None = None, /, **attrs: str) -> ET.Element:
+    # text is positional-only, so an attribute may be named text (OPML's outline,
+    # itunes:category) and still land in attrs.
     node = ET.SubElement(parent, tag, {k: xml_text(v) for k, v in attrs.items()})
     if text is not None:
         node.text = xml_text(text)
@@ -59,6 +64,18 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
 def _serialize(root: ET.Element) -> str:
     ET.indent(root, "  ")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _enclosure_length(episode: Episode) -> str:
+    # RSS 2.0 makes length required. When the source feed did not state the size we do
+    # not guess it (that would mean fetching the audio): 0, the value the RSS Best
+    # Practices Profile gives for an unknown size.
+    return str(episode.length or 0)
+
+
+def podcast_image(site: SiteData) -> str:
+    """The absolute URL of the podcast feeds' square artwork (site.podcast_image)."""
+    return urljoin(site.config.url, site.config.podcast_image)
 
 
 def _updated(spec: FeedSpec, site: SiteData) -> datetime:
@@ -75,44 +92,47 @@ def _content(post: Post, contents: Mapping[str, tuple[str, str]]) -> str:
 
 def atom(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]]) -> str:
     base = site.config.url
-    feed = ET.Element(f"{{{ATOM}}}feed")
-    _sub(feed, f"{{{ATOM}}}id", urljoin(base, spec.stem + ".atom"))
-    _sub(feed, f"{{{ATOM}}}title", spec.title)
-    _sub(feed, f"{{{ATOM}}}subtitle", site.config.description)
-    _sub(feed, f"{{{ATOM}}}updated", _iso(_updated(spec, site)))
+    # Atom is the default namespace here, declared as an attribute: its elements are
+    # written unqualified under it (ET's default_namespace option refuses the plain
+    # attribute names Atom uses).
+    feed = ET.Element("feed", {"xmlns": ATOM})
+    _sub(feed, "id", urljoin(base, spec.stem + ".atom"))
+    _sub(feed, "title", spec.title)
+    _sub(feed, "subtitle", site.config.description)
+    _sub(feed, "updated", _iso(_updated(spec, site)))
     _sub(
         feed,
-        f"{{{ATOM}}}link",
+        "link",
         rel="self",
         type="application/atom+xml",
         href=urljoin(base, spec.stem + ".atom"),
     )
-    _sub(feed, f"{{{ATOM}}}link", rel="alternate", type="text/html", href=urljoin(base, spec.page))
-    _sub(feed, f"{{{ATOM}}}generator", "aggregator")
+    _sub(feed, "link", rel="alternate", type="text/html", href=urljoin(base, spec.page))
+    _sub(feed, "generator", "aggregator")
     for post in spec.posts:
-        entry = _sub(feed, f"{{{ATOM}}}entry")
-        _sub(entry, f"{{{ATOM}}}id", f"urn:aggregator:post:{post.id}")
-        _sub(entry, f"{{{ATOM}}}title", post.title)
+        entry = _sub(feed, "entry")
+        _sub(entry, "id", f"urn:aggregator:post:{post.id}")
+        _sub(entry, "title", post.title)
         if post.link:
-            _sub(entry, f"{{{ATOM}}}link", rel="alternate", type="text/html", href=post.link)
+            _sub(entry, "link", rel="alternate", type="text/html", href=post.link)
         if post.episode:
             attrs = {"rel": "enclosure", "type": post.episode.audio_type, "href": post.episode.audio_url}
             if post.episode.length:
                 attrs["length"] = str(post.episode.length)
-            _sub(entry, f"{{{ATOM}}}link", **attrs)
-        _sub(entry, f"{{{ATOM}}}published", _iso(post.published))
-        _sub(entry, f"{{{ATOM}}}updated", _iso(post.updated or post.published))
-        author = _sub(entry, f"{{{ATOM}}}author")
-        _sub(author, f"{{{ATOM}}}name", ", ".join(post.authors) or post.source)
-        source = _sub(entry, f"{{{ATOM}}}source")
-        _sub(source, f"{{{ATOM}}}title", post.source)
-        _sub(source, f"{{{ATOM}}}link", rel="self", href=post.feed_url)
+            _sub(entry, "link", **attrs)
+        _sub(entry, "published", _iso(post.published))
+        _sub(entry, "updated", _iso(post.updated or post.published))
+        author = _sub(entry, "author")
+        _sub(author, "name", ", ".join(post.authors) or post.source)
+        source = _sub(entry, "source")
+        _sub(source, "title", post.source)
+        _sub(source, "link", rel="self", href=post.feed_url)
         for topic in post.topic_names:
-            _sub(entry, f"{{{ATOM}}}category", term=topic)
-        _sub(entry, f"{{{ATOM}}}summary", post.excerpt, type="text")
+            _sub(entry, "category", term=topic)
+        _sub(entry, "summary", post.excerpt, type="text")
         body = _content(post, contents)
         if body:
-            _sub(entry, f"{{{ATOM}}}content", body, type="html")
+            _sub(entry, "content", body, type="html")
     return _serialize(feed)
 
 
@@ -152,7 +172,7 @@ def rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]])
                 "enclosure",
                 url=post.episode.audio_url,
                 type=post.episode.audio_type,
-                length=str(post.episode.length or 0),
+                length=_enclosure_length(post.episode),
             )
     return _serialize(root)
 
@@ -201,14 +221,20 @@ def json_feed(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, 
 
 
 def podcast_rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]]) -> str:
-    """An RSS feed of episodes with enclosures and the iTunes tags podcast apps look for."""
+    """An RSS feed of episodes with enclosures and the tags podcast directories require
+    (Apple Podcasts, Podcast Index, Spotify): artwork, category, explicit, language."""
     base = site.config.url
+    artwork = podcast_image(site)
     root = ET.Element("rss", {"version": "2.0"})
     channel = _sub(root, "channel")
     _sub(channel, "title", spec.title)
     _sub(channel, "link", urljoin(base, spec.page))
     _sub(channel, "description", site.config.description)
     _sub(channel, "language", "en")
+    image = _sub(channel, "image")  # RSS 2.0's own artwork, for apps that skip itunes:image
+    _sub(image, "url", artwork)
+    _sub(image, "title", spec.title)
+    _sub(image, "link", urljoin(base, spec.page))
     _sub(
         channel,
         f"{{{ATOM}}}link",
@@ -218,8 +244,9 @@ def podcast_rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str
     )
     _sub(channel, f"{{{ITUNES}}}author", site.config.title)
     _sub(channel, f"{{{ITUNES}}}summary", site.config.description)
+    _sub(channel, f"{{{ITUNES}}}image", href=artwork)
     _sub(channel, f"{{{ITUNES}}}explicit", "false")
-    ET.SubElement(channel, f"{{{ITUNES}}}category", {"text": "Technology"})
+    _sub(channel, f"{{{ITUNES}}}category", text="Technology")  # a category on Apple's list
     _sub(channel, "lastBuildDate", format_datetime(_updated(spec, site), usegmt=True))
     for post in spec.posts:
         episode = post.episode
@@ -232,9 +259,8 @@ def podcast_rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str
         _sub(item, "guid", f"urn:aggregator:post:{post.id}", isPermaLink="false")
         _sub(item, "pubDate", format_datetime(post.published, usegmt=True))
         _sub(item, "description", post.excerpt)
-        _sub(
-            item, "enclosure", url=episode.audio_url, type=episode.audio_type, length=str(episode.length or 0)
-        )
+        length = _enclosure_length(episode)
+        _sub(item, "enclosure", url=episode.audio_url, type=episode.audio_type, length=length)
         _sub(item, f"{{{ITUNES}}}author", post.source)
         _sub(item, f"{{{ITUNES}}}summary", post.excerpt)
         if episode.duration:

@@ -206,7 +206,9 @@ def fingerprint(value: Any) -> Any:
 def theme_digest(env: jinja2.Environment, extra: Any) -> str:
     """Changes when any template, the site settings or the taxonomy change."""
     digest = hashlib.sha1(repr(extra).encode(), usedforsecurity=False)
-    for name in sorted(env.list_templates()):
+    # static/ sits under the theme folder too, but it is copied, not rendered, and may
+    # hold binary files (the podcast artwork PNG).
+    for name in sorted(env.list_templates(filter_func=lambda name: not name.startswith("static/"))):
         source, _, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
         digest.update(name.encode() + b"\0" + source.encode())
     return digest.hexdigest()

@@ -1,0 +1,284 @@
+"""Every published XML feed read back with a strict, namespace-aware XML parser.
+
+feedparser forgives a misplaced namespace; podcast directories and strict readers do
+not. So each format is parsed with xml.etree (expat): the root's qualified name, the
+namespaces declared on it, the elements each spec requires, and the dates' formats.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+import xml.etree.ElementTree as ET
+import zlib
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from feedgen import Item, rss
+from sitekit import NOW, SITE, make_site_db, store_feed
+
+from aggregator.classify import load_taxonomy
+from aggregator.publish.site import build_site
+from aggregator.screen import Screener
+from aggregator.types import FeedConfig, FeedKind, SiteConfig
+
+ATOM = "http://www.w3.org/2005/Atom"
+ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+CONTENT = "http://purl.org/rss/1.0/modules/content/"
+# Apple Podcasts' top-level categories.
+APPLE_CATEGORIES = {
+    "Arts",
+    "Business",
+    "Comedy",
+    "Education",
+    "Fiction",
+    "Government",
+    "History",
+    "Health & Fitness",
+    "Kids & Family",
+    "Leisure",
+    "Music",
+    "News",
+    "Religion & Spirituality",
+    "Science",
+    "Society & Culture",
+    "Sports",
+    "Technology",
+    "True Crime",
+    "TV & Film",
+}
+RFC822 = re.compile(
+    r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}"
+    r" \d\d:\d\d:\d\d GMT"
+)
+RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)")
+UNSIZED = "https://unsized-podcast.example.net/feed.xml"
+
+
+@dataclass(frozen=True)
+class Document:
+    root: ET.Element
+    declared: dict[str, str]  # prefix ("" for the default) -> namespace, on the root
+
+
+def read(path: Path) -> Document:
+    """Parse strictly; keep the namespace declarations the root element carries."""
+    declared: dict[str, str] = {}
+    root = None
+    for event, value in ET.iterparse(path, events=("start-ns", "start")):
+        if event == "start-ns" and root is None:
+            prefix, uri = value
+            declared[prefix] = uri
+        elif event == "start" and root is None:
+            root = value
+    assert root is not None
+    return Document(root, declared)
+
+
+def build(tmp_path: Path, site: SiteConfig, screener: Screener) -> Path:
+    store = make_site_db(tmp_path / "site.db", screener)
+    # A podcast whose feed states no enclosure length.
+    store.sync_feeds([FeedConfig(UNSIZED, "Unsized Podcast", FeedKind.PODCAST)], NOW)
+    episode = Item(
+        "Unsized 001: BGP route reflectors and add-path in a large ISP network",
+        guid="u1",
+        link="https://unsized-podcast.example.net/1",
+        body="<p>Route reflectors, BGP add-path, iBGP convergence and prefix policy in an ISP backbone.</p>",
+        date="Tue, 24 Nov 2026 05:00:00 GMT",
+        enclosure="https://media.unsized-podcast.example.net/001.mp3",
+        enclosure_length=None,
+    )
+    body = rss(episode, title="Unsized Podcast")
+    store_feed(store, screener, UNSIZED, body, NOW, store.start_run(NOW, os.getpid()))
+    store.index_topics()
+    out = tmp_path / "public"
+    build_site(store, site, load_taxonomy(), out, NOW + timedelta(hours=1), search=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def screener() -> Screener:
+    return Screener.load(("en",))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, screener: Screener) -> Path:
+    return build(tmp_path_factory.mktemp("formats"), SITE, screener)
+
+
+def rss_files(site: Path) -> list[Path]:
+    found = sorted((site / "feeds").rglob("*.rss"))
+    assert len(found) > 10 and any("podcasts" in p.parts for p in found)
+    return found
+
+
+def text(parent: ET.Element, tag: str) -> str:
+    node = parent.find(tag)
+    assert node is not None, f"<{parent.tag}> has no <{tag}>"
+    return (node.text or "").strip()
+
+
+def rfc822(value: str) -> datetime:
+    assert RFC822.fullmatch(value), f"{value!r} is not an RFC 822 date in GMT"
+    return parsedate_to_datetime(value)
+
+
+def url_in_site(site: Path, url: str) -> Path:
+    assert url.startswith(SITE.url), url
+    return site / url.removeprefix(SITE.url)
+
+
+def test_rss_root_is_plain_rss_2_with_a_prefixed_atom_self_link(site: Path) -> None:
+    for path in rss_files(site):
+        doc = read(path)
+        assert doc.root.tag == "rss", f"{path}: the root is {doc.root.tag}"
+        assert doc.root.get("version") == "2.0"
+        assert "" not in doc.declared, f"{path}: <rss> declares a default namespace"
+        assert doc.declared["atom"] == ATOM
+        assert "<atom:link " in path.read_text(encoding="utf-8")
+        channels = doc.root.findall("channel")
+        assert len(channels) == 1
+        self_links = channels[0].findall(f"{{{ATOM}}}link")
+        assert [(a.get("rel"), a.get("type")) for a in self_links] == [("self", "application/rss+xml")]
+        assert url_in_site(site, self_links[0].get("href", "")) == path
+        # Apart from that link, nothing in an RSS feed is in the Atom namespace.
+        assert [e for e in doc.root.iter() if e.tag.startswith(f"{{{ATOM}}}")] == self_links
+
+
+def test_rss_channels_and_items_have_what_rss_2_requires(site: Path) -> None:
+    for path in rss_files(site):
+        channel = read(path).root.find("channel")
+        assert channel is not None
+        assert text(channel, "title").startswith("Test Planet")
+        assert text(channel, "link").startswith(SITE.url)
+        assert text(channel, "description")
+        rfc822(text(channel, "lastBuildDate"))
+        items = channel.findall("item")
+        assert items or "podcasts" not in path.parts, path  # a topic with no posts yet: none
+        for item in items:
+            assert text(item, "title") or text(item, "description")
+            guid = item.find("guid")
+            assert guid is not None and guid.get("isPermaLink") == "false"
+            assert (guid.text or "").startswith("urn:aggregator:post:")
+            assert rfc822(text(item, "pubDate")) <= NOW
+    everything = read(site / "feeds/all.rss").root
+    # Per-entry source, topics and full content, as the site shows them.
+    item = next(i for i in everything.iter("item") if text(i, "title").startswith("Dual-Stack Kubernetes"))
+    source = item.find("source")
+    assert source is not None and source.get("url", "").startswith("https://")
+    assert [c.text for c in item.findall("category")] and item.find(f"{{{CONTENT}}}encoded") is not None
+    # What a hostile feed put in a title comes back as the same text, escaped on the way.
+    titles = [text(i, "title") for i in everything.iter("item")]
+    assert 'BGP <script>alert("title")</script> route leaks & RFC 7908' in titles
+
+
+def test_podcast_feeds_carry_what_podcast_directories_require(site: Path) -> None:
+    podcasts = sorted((site / "feeds/podcasts").glob("*.rss"))
+    assert podcasts
+    for path in podcasts:
+        doc = read(path)
+        assert doc.declared["itunes"] == ITUNES
+        channel = doc.root.find("channel")
+        assert channel is not None
+        assert text(channel, "title") and text(channel, "description") and text(channel, "language") == "en"
+        assert text(channel, "link").startswith(SITE.url)
+        image = channel.find(f"{{{ITUNES}}}image")
+        assert image is not None and image.get("href") == "https://planet.example.net/static/podcast.png"
+        assert text(channel, "image/url") == image.get("href")
+        categories = channel.findall(f"{{{ITUNES}}}category")
+        assert categories and all(c.get("text") in APPLE_CATEGORIES for c in categories)
+        assert text(channel, f"{{{ITUNES}}}explicit") in ("true", "false")
+        items = channel.findall("item")
+        assert items, path
+        for item in items:
+            assert text(item, "title")
+            assert text(item, "guid")
+            rfc822(text(item, "pubDate"))
+            enclosure = item.find("enclosure")
+            assert enclosure is not None, f"{path}: an item without an enclosure"
+            assert urlsplit(enclosure.get("url", "")).scheme in ("http", "https")
+            assert enclosure.get("type", "").startswith(("audio/", "video/"))
+            assert re.fullmatch(r"\d+", enclosure.get("length", "")), enclosure.attrib
+    episodes = {text(i, "title"): i for i in read(site / "feeds/podcasts/all.rss").root.iter("item")}
+    stated = episodes["OTW 025: Optics, Pluggables and the Road to 800G"].find("enclosure")
+    assert stated is not None and stated.get("length") == "68577280"
+    # The size the source did not state is written as 0, not left out.
+    unsized = next(i for title, i in episodes.items() if title.startswith("Unsized 001"))
+    enclosure = unsized.find("enclosure")
+    assert enclosure is not None and enclosure.get("length") == "0"
+
+
+def test_podcast_artwork_is_a_square_rgb_png_in_the_built_site(site: Path) -> None:
+    channel = read(site / "feeds/podcasts/all.rss").root.find("channel")
+    assert channel is not None
+    image = channel.find(f"{{{ITUNES}}}image")
+    assert image is not None
+    data = url_in_site(site, image.get("href", "")).read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) < 100_000
+    chunks: dict[bytes, bytes] = {}
+    at = 8
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        kind, body = data[at + 4 : at + 8], data[at + 8 : at + 8 + length]
+        assert struct.unpack(">I", data[at + 8 + length : at + 12 + length])[0] == zlib.crc32(kind + body)
+        chunks[kind] = chunks.get(kind, b"") + body
+        at += 12 + length
+    width, height, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    # Apple: square, 1400 to 3000 pixels a side, RGB.
+    assert width == height and 1400 <= width <= 3000
+    assert (depth, colour) == (8, 2)
+    assert len(zlib.decompress(chunks[b"IDAT"])) == height * (1 + 3 * width)
+
+
+def test_owner_podcast_image_goes_into_every_podcast_feed(tmp_path: Path, screener: Screener) -> None:
+    cover = "https://cdn.example.net/art/planet-cover.jpg"
+    out = build(tmp_path, replace(SITE, podcast_image=cover), screener)
+    for path in (out / "feeds/podcasts").glob("*.rss"):
+        channel = read(path).root.find("channel")
+        assert channel is not None
+        image = channel.find(f"{{{ITUNES}}}image")
+        assert image is not None and image.get("href") == cover
+        assert text(channel, "image/url") == cover
+
+
+def test_atom_feeds_keep_the_default_atom_namespace_and_required_elements(site: Path) -> None:
+    paths = sorted((site / "feeds").glob("*.atom"))
+    assert len(paths) > 5
+    for path in paths:
+        doc = read(path)
+        assert doc.root.tag == f"{{{ATOM}}}feed"
+        assert doc.declared == {"": ATOM}
+        feed = doc.root
+        assert text(feed, f"{{{ATOM}}}id").startswith(SITE.url)
+        assert text(feed, f"{{{ATOM}}}title")
+        assert RFC3339.fullmatch(text(feed, f"{{{ATOM}}}updated"))
+        links = {link.get("rel"): link.get("href", "") for link in feed.findall(f"{{{ATOM}}}link")}
+        assert url_in_site(site, links["self"]) == path
+        entries = feed.findall(f"{{{ATOM}}}entry")
+        assert entries or path.name != "all.atom"  # a topic with no posts yet: none
+        for entry in entries:
+            assert text(entry, f"{{{ATOM}}}id").startswith("urn:aggregator:post:")
+            assert text(entry, f"{{{ATOM}}}title")
+            assert RFC3339.fullmatch(text(entry, f"{{{ATOM}}}updated"))
+            # The feed has no author of its own, so every entry needs one (RFC 4287).
+            assert text(entry, f"{{{ATOM}}}author/{{{ATOM}}}name")
+            assert text(entry, f"{{{ATOM}}}source/{{{ATOM}}}title")
+
+
+def test_opml_lists_every_source_with_the_attributes_opml_2_requires(site: Path) -> None:
+    doc = read(site / "feeds/sources.opml")
+    assert doc.root.tag == "opml" and doc.declared == {}
+    assert doc.root.get("version") == "2.0"
+    assert text(doc.root, "head/title") == "Test Planet: sources"
+    outlines = doc.root.findall("body/outline")
+    urls = {o.get("xmlUrl") for o in outlines}
+    assert {"https://packet-notes.example.net/feed.xml", UNSIZED} <= urls
+    assert "Hostile <Feed>" in {o.get("text") for o in outlines}  # escaped, and back as it was
+    for outline in outlines:
+        assert outline.get("text") and outline.get("type") == "rss"
+        assert urlsplit(outline.get("xmlUrl", "")).scheme == "https"
