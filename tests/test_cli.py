@@ -421,6 +421,8 @@ def test_a_damaged_database_is_a_clear_error_and_is_not_backed_up(
     assert f"aggregator: database error: {db} is damaged" in backup.stderr
     assert "no backup was written" in backup.stderr and "Traceback" not in backup.stderr
     assert sorted(p.name for p in tmp_path.iterdir() if "copy" in p.name) == []
+
+
 def test_a_gone_feed_says_it_is_not_fetched_and_force_fetches_it(
     server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str], tmp_path: Path
 ) -> None:

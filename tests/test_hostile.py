@@ -1,0 +1,92 @@
+"""Hostile feeds served from the loopback server: every expansion shape and markup flood
+through a real `aggregator update`, in bounded memory, with a clear word per feed."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import WriteConfig
+from hostile import EXPANSION, EXTERNAL_PATHS, SHAPES
+
+from aggregator.feedserver import FeedServer, Route
+
+SIZE = 1_500_000  # per document: well under fetch.max_bytes, far past what expansion needs
+PEAK_LIMIT_MB = 300  # the issue's bound for the whole update over every hostile feed
+
+# Runs `aggregator update` and prints the largest RSS of it and its workers (ru_maxrss of
+# the waited-for children: the process and every process it waited for).
+MEASURE = """
+import resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+sys.stderr.write(done.stdout + done.stderr)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.exit(done.returncode)
+"""
+
+
+def test_every_hostile_shape_is_refused_or_read_unexpanded_in_bounded_memory(
+    server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str]
+) -> None:
+    origin = server.url("").rstrip("/")
+    for name, shape in SHAPES.items():
+        server.routes[f"/{name}.xml"] = Route(body=shape(SIZE, origin))
+    for path in EXTERNAL_PATHS:
+        leak = b'<!ENTITY leak "SECRET-FROM-THE-SERVER">'
+        server.routes[path] = Route(body=leak, content_type="text/plain")
+    config = write_config([(f"/{name}.xml", name) for name in SHAPES])
+    aggregator = str(Path(sys.executable).parent / "aggregator")
+    measured = subprocess.run(
+        [sys.executable, "-c", MEASURE, aggregator, "--config", config.path, "update", "-v"],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        timeout=300,
+    )
+    assert measured.returncode == 0, measured.stderr
+    peak_mb = int(measured.stdout.strip()) / 1024
+    assert peak_mb < PEAK_LIMIT_MB, f"update peaked at {peak_mb:.0f} MB"
+    # Nothing was fetched on a document's say-so: no external entity, DTD or parameter entity.
+    assert [path for path, _ in server.requests if path in EXTERNAL_PATHS] == []
+
+    status = subprocess.run(
+        [aggregator, "--config", config.path, "status", "--json"],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        timeout=60,
+    )
+    feeds = {row["name"]: row for row in map(json.loads, status.stdout.splitlines()) if "name" in row}
+    error = {name: str(feeds[name].get("last_error") or "") for name in SHAPES}
+    note = {name: json.dumps(feeds[name]) for name in SHAPES}
+    assert "refused: entity 'lol1' is built from other entities" in error["billion-laughs"]
+    assert "refused: entity 'ext' is external" in error["external-entity"]
+    assert "refused: entity 'remote' is external" in error["parameter-entity"]
+    assert "refused: elements nested more than 128 deep" in error["nested-elements"]
+    assert error["attribute-flood"].startswith("refused: an element has 136,")
+    assert "only the first 2,000 entries were read" in note["entry-flood"]
+    assert "entity declarations were not expanded" in note["quadratic-blowup"]
+
+    with sqlite3.connect(config.database) as db:
+        db.row_factory = sqlite3.Row
+        posts = {
+            row["feed_url"].rsplit("/", 1)[1].removesuffix(".xml"): row
+            for row in db.execute(
+                "SELECT feed_url, count(*) AS n, max(length(summary_html) + length(content_html)) AS chars,"
+                " group_concat(summary_html) AS html FROM posts GROUP BY feed_url"
+            )
+        }
+    # Read, never expanded: the quadratic blowup's post holds its references as text.
+    assert posts["quadratic-blowup"]["chars"] < 2 * SIZE
+    assert "x" * 270 not in posts["quadratic-blowup"]["html"]
+    # A DTD named by URL is ignored, the post read as usual.
+    assert "an ordinary post" in posts["external-dtd"]["html"]
+    assert posts["entry-flood"]["n"] == 2000
+    # HTML nested past any browser's depth is kept as text; a flood of references is cut.
+    assert "&lt;div" not in posts["deep-html"]["html"] and "<div" not in posts["deep-html"]["html"]
+    assert posts["reference-flood"]["chars"] <= 600_000
+    assert "SECRET-FROM-THE-SERVER" not in "".join(str(row["html"]) for row in posts.values())
+    assert set(EXPANSION) <= set(SHAPES)
