@@ -99,31 +99,27 @@ def parse_alone(name: str, tool: str, size: int, timeout: float, limit_mb: int) 
 def update_all(size: int) -> tuple[float, float, str]:
     from update_bench import PeakTreeMemory
 
-    server = FeedServer()
-    try:
+    with FeedServer() as server, tempfile.TemporaryDirectory() as folder:
         origin = server.url("").rstrip("/")
         for name, shape in SHAPES.items():
             server.routes[f"/{name}.xml"] = Route(body=shape(size, origin))
-        with tempfile.TemporaryDirectory() as folder:
-            config = Path(folder) / "feeds.yaml"
-            lines = ["feeds:"] + [f"  - url: {server.url(f'/{name}.xml')}" for name in SHAPES]
-            config.write_text("\n".join(lines) + "\n")
-            command = [
-                str(Path(sys.executable).parent / "aggregator"),
-                "--config",
-                str(config),
-                "update",
-                "-v",
-            ]
-            start = time.perf_counter()
-            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            with PeakTreeMemory(process.pid) as memory:
-                output, _ = process.communicate()
-            elapsed = time.perf_counter() - start
+        config = Path(folder) / "feeds.yaml"
+        lines = ["fetch:", f"  allow_private_addresses: ['{server.host}:{server.port}']", "feeds:"]
+        for name in SHAPES:
+            lines += [f"  - url: {server.url(f'/{name}.xml')}", f"    name: {name}"]
+        config.write_text("\n".join(lines) + "\n")
+        aggregator = str(Path(sys.executable).parent / "aggregator")
+        command = [aggregator, "--config", str(config), "update", "-v"]
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        with PeakTreeMemory(process.pid) as memory:
+            output, _ = process.communicate()
+        elapsed = time.perf_counter() - start
         fetched = [path for path, _ in server.requests if path in EXTERNAL_PATHS]
-    finally:
-        server.stop()
-    summary = output.strip().splitlines()[-1] if output.strip() else "(no output)"
+    lines = output.strip().splitlines()
+    summary = lines[-1] if lines else "(no output)"
+    for line in lines[:-1]:
+        print(f"  {line.strip()[:150]}")
     if fetched:
         summary += f"; FETCHED {fetched}"
     return elapsed, memory.peak_rss / 2**20, summary
@@ -137,6 +133,7 @@ def main() -> int:
     parser.add_argument("--shape", action="append", help="only these shapes (repeatable)")
     args = parser.parse_args()
     names = args.shape or list(SHAPES)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
     print(f"each shape at {args.size:,} bytes; time and peak RSS of a fresh process per parse")
     print(f"{'shape':18} {'tool':10} {'seconds':>8} {'peak MB':>8}  outcome")
     worst = 0.0
