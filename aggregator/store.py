@@ -239,6 +239,17 @@ def m007_partial_indexes(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX posts_corrected ON posts(corrected) WHERE corrected = 1")
 
 
+@migrations()
+def m008_links_percent_encoded(db: sqlite_utils.Database) -> None:
+    # Links stored before clean_link percent-encoded them (a raw quote, space or non-ASCII
+    # character, a lower-case escape) are normalized once: a post is then found by its
+    # link as it is fetched now, not stored a second time, and nothing raw is published.
+    for table, key in (("posts", "id"), ("feeds", "url")):
+        rows = db.execute(f"SELECT {key}, link FROM {table} WHERE link IS NOT NULL").fetchall()
+        changed = [(normal, k) for k, link in rows if (normal := clean_link(link)) != link]
+        db.conn.executemany(f"UPDATE {table} SET link = ? WHERE {key} = ?", changed)
+
+
 def iso(value: datetime | None) -> str | None:
     return None if value is None else stamp_of(value)
 
@@ -261,18 +272,6 @@ def parse_iso(value: str | None) -> datetime | None:
 
 def post_id(feed_url: str, kind: str, key: str) -> str:
     return hashlib.sha256(f"{feed_url}\x00{kind}\x00{key}".encode()).hexdigest()[:20]
-
-
-def _renormalized(rows: list[Any]) -> dict[str, Any]:
-    """Stored rows whose link predates the percent-encoding of links (a raw quote, space or
-    non-ASCII character, a lower-case escape), keyed by the link as it is cleaned now, so
-    an entry seen again under its normalized link is still that post, not a second one."""
-    out: dict[str, Any] = {}
-    for row in rows:
-        normal = clean_link(row[2]) if row[2] else None
-        if normal and normal != row[2]:
-            out.setdefault(normal, row)
-    return out
 
 
 @dataclass(frozen=True)
@@ -630,7 +629,6 @@ class Store:
             if e.link:
                 link_counts[e.link] = link_counts.get(e.link, 0) + 1
 
-        renormalized: dict[str, Any] | None = None  # made on the first link not found
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         stamp = stamp_of(now)
@@ -642,10 +640,6 @@ class Store:
             distinctive_link = entry.link and link_counts.get(entry.link) == 1
             if match is None and distinctive_link:
                 candidate = by_link.get(entry.link or "")
-                if candidate is None:
-                    if renormalized is None:
-                        renormalized = _renormalized(existing)
-                    candidate = renormalized.get(entry.link or "")
                 # Same page under a new guid: a publisher that churned its GUIDs, as long
                 # as the old guid is gone from the feed (else these are two posts).
                 if candidate is not None and (not candidate[1] or candidate[1] not in guids_now):

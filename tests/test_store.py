@@ -58,11 +58,12 @@ def test_schema_is_created_by_recorded_migrations_in_wal_mode(tmp_path: Path) ->
         "m005_topic_journal",
         "m006_digests",
         "m007_partial_indexes",
+        "m008_links_percent_encoded",
     ]
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"feeds", "posts", "runs", "fetch_log"} <= tables
     Store(tmp_path / "a.db").close()  # reopening applies nothing twice
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 7
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 8
 
 
 def test_refetching_the_same_content_creates_nothing(tmp_path: Path) -> None:
@@ -115,7 +116,10 @@ def test_a_link_stored_before_links_were_encoded_is_still_the_same_post(tmp_path
     raw = "https://blog.example.net/don't-strip über"
     old_id = post_id(URL, "link", raw)
     h.store.db.execute("UPDATE posts SET id = ?, link = ?, content_hash = 'before'", [old_id, raw])
-    h.store.db.conn.commit()
+    # ... in a database of that version, which the next open migrates.
+    h.store.db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm008_links_percent_encoded'")
+    h.store.close()
+    h.store = Store(tmp_path / "a.db")
     assert h.store_doc(doc) == (0, 1)  # found by its link, updated in place, not a second post
     (row,) = h.rows()
     assert row["id"] == old_id
@@ -207,7 +211,7 @@ def test_a_missing_database_is_created_whole_and_leaves_nothing_else(tmp_path: P
     Store(tmp_path / "new" / "a.db").close()
     assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["a.db"]
     conn = sqlite3.connect(tmp_path / "new" / "a.db")
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 7
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 8
 
 
 def test_a_database_from_an_earlier_version_opens_and_catches_up(tmp_path: Path) -> None:
@@ -219,7 +223,7 @@ def test_a_database_from_an_earlier_version_opens_and_catches_up(tmp_path: Path)
     with Store(tmp_path / "old.db") as store:
         assert [f["name"] for f in store.feeds()] == ["Blog"]
         applied = [r[0] for r in store.db.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
-        assert applied[-1] == "m007_partial_indexes" and len(applied) == 7
+        assert applied[-1] == "m008_links_percent_encoded" and len(applied) == 8
         assert "corrected" in store.db["posts"].columns_dict
 
 
