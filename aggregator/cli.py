@@ -120,9 +120,9 @@ def check(obj: Context) -> None:
     with _errors():
         overrides = load_overrides(overrides_path(config))
     click.echo(f"  overrides: {len(overrides.allow)} allow, {len(overrides.deny)} deny ({overrides.path})")
-    from .classify import load_taxonomy
-    from .corrections import load_corrections
     from .pipeline import corrections_path
+    from .topics.corrections import load_corrections
+    from .topics.taxonomy import load_taxonomy
 
     with _errors():
         corrections = load_corrections(corrections_path(config), tuple(t.name for t in load_taxonomy()))
@@ -557,7 +557,7 @@ def dropped(
 @click.pass_obj
 def explain(obj: Context, post: str) -> None:
     """Why a post was kept, dropped or held: language, model terms, signals, baseline."""
-    from .screen import Screener
+    from .screen.verdict import Screener
 
     with _errors():
         config, store = _open_store(obj)
@@ -586,11 +586,10 @@ def explain(obj: Context, post: str) -> None:
         f"  the model's networking score: {score} (thresholds {screener.threshold:.2f} with networking "
         f"terms, {screener.strong:.2f} without)"
     )
-    from .sanitize import text_of_clean_html
-    from .screen import TEXT_LIMIT
+    from .screen.text import leads, screening_text
 
-    text = f"{row['title']}\n{text_of_clean_html((row['summary_html'] or row['content_html'])[:3000])}"
-    reading, _batch = screener.read([text[:TEXT_LIMIT]], [row["title"] or ""])
+    _teaser, lead = leads(row["summary_html"] or "", row["content_html"] or "")
+    reading, _batch = screener.read([screening_text(row["title"] or "", lead)], [row["title"] or ""])
     found = reading.found
     terms = ", ".join(scores.get("networking_terms") or []) or "none"
     click.echo(f"  networking terms that count: {terms}")
@@ -666,7 +665,7 @@ def label(obj: Context, file: Path) -> None:
 def _label_context(obj: Context) -> Any:
     from .label import LabelContext
     from .overrides import load_overrides
-    from .screen import Screener
+    from .screen.verdict import Screener
 
     try:
         config = obj.config()
@@ -704,9 +703,10 @@ def _label_context(obj: Context) -> Any:
 @click.pass_obj
 def evaluate(obj: Context, files: tuple[Path, ...], topics_files: tuple[Path, ...], show: int) -> None:
     """Measure screening and topic tagging on the team's evaluation sets (never trained on)."""
+    from .cards import MODEL_DIR
     from .label import LabelContext, read_rows
     from .label import evaluate as run_evaluation
-    from .screen import MODEL_DIR, Screener
+    from .screen.verdict import Screener
 
     with _errors():
         screener = Screener.load(("en",))
@@ -767,7 +767,7 @@ def _evaluate_topics(path: Path, screener: Any) -> None:
 
 
 def _print_topics(heading: str, result: Any) -> None:
-    from .classify import REQUIRED_TOPICS
+    from .topics.model import REQUIRED_TOPICS
 
     click.echo(heading)
     click.echo(f"  {'TOPIC':<12} {'POSTS':>5} {'PRECISION':>9} {'RECALL':>7} {'F1':>6} {'KEYWORDS F1':>12}")

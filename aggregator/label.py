@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from .baseline import Baseline, judge
+from .features.tokens import tokens
 from .overrides import Overrides
-from .sanitize import clean_html, plain_text, text_of_clean_html
-from .screen import TEXT_LIMIT, Screener, Verdict, tokens
+from .sanitize import clean_html, plain_text
+from .screen.text import leads, screening_text
+from .screen.verdict import Screener, Verdict
 
 BATCH = 512
 
@@ -31,9 +33,11 @@ class LabelContext:
 
 
 def _text(row: dict[str, Any]) -> tuple[str, str]:
+    """(title, lead) of a row, read as `aggregator update` reads a post: its summary is
+    sanitized HTML or plain text, and the lead comes from it as a post's does."""
     title = plain_text(str(row.get("title") or ""))
-    summary = str(row.get("summary") or "")
-    return title, text_of_clean_html(clean_html(summary, None)[:3000])
+    _teaser, lead = leads(clean_html(str(row.get("summary") or ""), None), "")
+    return title, lead
 
 
 def label_rows(rows: Iterable[dict[str, Any]], context: LabelContext) -> Iterator[dict[str, Any]]:
@@ -164,7 +168,7 @@ def keyword_baseline(rows: list[dict[str, Any]], screener: Screener) -> list[tup
     says English (or cannot tell) and the text names a term of the team's keyword list
     (the lexicon's core list and the taxonomy's keywords); topics are the taxonomy's
     keywords found."""
-    from .language import _probabilities
+    from .screen.language import _probabilities
 
     assert screener.topics is not None
     keywords = screener.topics.keywords
@@ -172,7 +176,7 @@ def keyword_baseline(rows: list[dict[str, Any]], screener: Screener) -> list[tup
     out = []
     for row in rows:
         title, text = _text(row)
-        screened = f"{title}\n{text}"[:TEXT_LIMIT]
+        screened = screening_text(title, text)
         words = tokens(screened)
         found = _probabilities(screened)
         english = not found or found[0][0] == "en"
@@ -266,7 +270,7 @@ def topic_evaluation(
 ) -> TopicEvaluation:
     """Per-topic precision, recall and F1 of (wanted, given) topic pairs, beside those of
     the taxonomy's keywords alone."""
-    from .classify import REQUIRED_TOPICS
+    from .topics.model import REQUIRED_TOPICS
 
     confusions: Counter[tuple[str, str]] = Counter()
     for want, got in pairs:
@@ -294,7 +298,7 @@ def evaluate_topics(rows: list[dict[str, Any]], screener: Screener) -> TopicEval
     pairs = [(set(row["topics"]), got) for row, got in zip(rows, given, strict=True)]
     # The same text the model reads (title and lead, cut to TEXT_LIMIT).
     keyword_pairs = [
-        (set(row["topics"]), model.keywords.topics_in(tokens(f"{title}\n{text}"[:TEXT_LIMIT])))
+        (set(row["topics"]), model.keywords.topics_in(tokens(screening_text(title, text))))
         for row, (title, text, _) in zip(rows, items, strict=True)
     ]
     return topic_evaluation(pairs, keyword_pairs, model.topics)

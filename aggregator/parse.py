@@ -20,8 +20,8 @@ from defusedxml import DefusedXmlException
 
 from . import feedparsing, xmlguard
 from .errors import ParseError
-from .sanitize import clean_html, clean_text, excerpt, plain_text, text_of_clean_html
-from .screen import TEXT_LIMIT
+from .sanitize import clean_html, clean_text, excerpt, plain_text
+from .screen.text import EXCERPT_CHARS, leads
 from .types import Chapter, Enclosure, ParsedEntry, ParsedFeed, PodcastInfo
 from .urls import clean_link, resolve
 
@@ -30,13 +30,6 @@ FUTURE_SLACK = timedelta(hours=48)
 MAX_EXPANSION = 10  # parsed text may be at most this many times the body, plus slack
 EXPANSION_SLACK = 256 * 1024
 MAX_FIELD = 1000  # guid, title, author: longer values are cut
-EXCERPT_CHARS = 300
-# HTML read to make an entry's lead text (the excerpt, and what screening and tagging
-# read): a short prefix, then longer ones while markup leaves too little text. LEAD_CHARS
-# is what they read, with a margin so that a tag or entity cut off at the end of a prefix
-# cannot change them.
-LEAD_SOURCES = (700, 1500, 4000)
-LEAD_CHARS = max(EXCERPT_CHARS, TEXT_LIMIT) + 32
 
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 feedparsing.install()  # same results, faster: see feedparsing.py
@@ -203,19 +196,6 @@ def _authors(entry: dict[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for n in names if n))
 
 
-def _lead(html: str) -> str:
-    """Enough text from the start of sanitized HTML to cut an excerpt from and screen.
-
-    Only a prefix of the HTML is converted: a short one first, a longer one when markup
-    ate most of it.
-    """
-    for size in LEAD_SOURCES:
-        text = text_of_clean_html(html[:size])
-        if len(text) > LEAD_CHARS or len(html) <= size:
-            return text
-    return text
-
-
 def _entry(parsed: Mapping[str, Any], feed_url: str, now: datetime) -> tuple[ParsedEntry, str]:
     """The entry, and its lead text (for screening and tagging): from its summary, or
     from its content when the summary is too short to say much (a one-line teaser)."""
@@ -225,10 +205,7 @@ def _entry(parsed: Mapping[str, Any], feed_url: str, now: datetime) -> tuple[Par
     content_html, summary_html = _content(entry, feed_url)
     published, updated, note = _dates(entry, now)
     guid = entry.get("id")
-    teaser = _lead(summary_html)
-    lead = teaser
-    if content_html and len(teaser) <= LEAD_CHARS:  # a short summary: the content says more
-        lead = max(teaser, _lead(content_html), key=len)  # the teaser when as long
+    teaser, lead = leads(summary_html, content_html)
     fields: dict[str, Any] = {
         "guid": (clean_text(str(guid))[:MAX_FIELD] or None) if guid else None,
         "link": clean_link(entry.get("link"), base),

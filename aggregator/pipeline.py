@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Any
 from . import cards
 from .baseline import FeedRecord
 from .config import policy_for
-from .corrections import load_corrections
 from .errors import AggregatorError, ModelError, ParseError
 from .feedstatus import GONE_TEXT
 from .fetch import Fetcher
 from .lock import RunLock
 from .overrides import load_overrides
 from .store import Store
+from .topics.corrections import load_corrections
 from .types import (
     Config,
     FeedConfig,
@@ -49,8 +49,8 @@ from .types import (
 )
 
 if TYPE_CHECKING:
-    from .screen import Screener
-    from .taxonomy import Words
+    from .screen.verdict import Screener
+    from .topics.taxonomy import Words
 
 Clock = Callable[[], datetime]
 Progress = Callable[[FeedOutcome], None]
@@ -88,7 +88,7 @@ def _screener() -> Screener:
     languages = _languages[0]
     screener = _screeners.get(languages)
     if screener is None:
-        from .screen import Screener
+        from .screen.verdict import Screener
 
         screener = _screeners[languages] = Screener.load(languages, words=_words[0] if _words else None)
     return screener
@@ -311,7 +311,7 @@ def start_parsers(workers: int, feeds: int, screener: Screener | None = None) ->
             # The lexicon (20,000 entries, ~10 MB) and the vocabulary are loaded once, here,
             # and shared with the workers; the models they load themselves, while this
             # process fetches.
-            from .taxonomy import load_words
+            from .topics.taxonomy import load_words
 
             with contextlib.suppress(ModelError):  # parse_job raises it again, for the run to report
                 _words.append(load_words())

@@ -26,10 +26,10 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from .baseline import Baseline, judge
-from .corrections import Corrections
 from .dbfile import is_new_database
 from .errors import DatabaseError
 from .overrides import Overrides
+from .topics.corrections import Corrections
 from .types import FeedConfig, FeedOutcome, FetchResult, Outcome, ParsedEntry, ParsedFeed, StoredVerdict
 from .urls import clean_link
 

@@ -19,19 +19,14 @@ from typing import Any
 
 import numpy as np
 
+from .cards import MODEL_DIR
 from .errors import AggregatorError
+from .features.hashing import FEATURE_VERSION, hashed
 from .label import read_rows
-from .lexicon import Found, Lexicon
-from .screen import (
-    FEATURE_VERSION,
-    MODEL_DIR,
-    STACK_FEATURES,
-    TEXT_LIMIT,
-    Reading,
-    hashed,
-    read_posts,
-    stack_features,
-)
+from .screen.text import TEXT_LIMIT, screening_text
+from .screen.verdict import STACK_FEATURES, stack_features
+from .topics.lexicon import Found, Lexicon
+from .topics.reading import Reading, read_posts
 
 N_FEATURES = 2**18
 MAX_NETWORKING_DROPPED = 0.01  # the threshold keeps at least 99% of networking posts
@@ -52,9 +47,10 @@ def library_versions() -> dict[str, str]:
 TOPIC_TRAINING_CHARS = 1500
 
 
-def screening_text(row: dict[str, Any], limit: int = TEXT_LIMIT) -> str:
-    """What the screener reads of a corpus row (the first `limit` characters)."""
-    return f"{row.get('title') or ''}\n{row.get('summary') or ''}"[:limit]
+def corpus_text(row: dict[str, Any], limit: int = TEXT_LIMIT) -> str:
+    """What the screener reads of a corpus row (its title and summary, which are plain
+    text, cut as a post's are)."""
+    return screening_text(str(row.get("title") or ""), str(row.get("summary") or ""), limit)
 
 
 def load_corpus(data_dir: Path, salt: bytes = b"") -> tuple[list[dict[str, Any]], str]:
@@ -85,7 +81,7 @@ def lexicon_digest(directory: Path) -> bytes:
 
 def read_texts(lexicon: Lexicon, rows: list[dict[str, Any]], limit: int = TEXT_LIMIT) -> Reading:
     """What the models read of each corpus row, as the screener reads a post at run time."""
-    texts = [screening_text(row, limit) for row in rows]
+    texts = [corpus_text(row, limit) for row in rows]
     return read_posts(lexicon, texts, [str(row.get("title") or "") for row in rows])
 
 
@@ -211,7 +207,7 @@ def train_screening(
 ) -> dict[str, Any]:
     from sklearn.model_selection import StratifiedKFold
 
-    from .classify import load_lexicon
+    from .topics.taxonomy import load_lexicon
 
     rows, data_hash = load_corpus(data_dir, lexicon_digest(out_dir / "lexicon"))
     labels = np.array([1 if row["label"] == "networking" else 0 for row in rows])
@@ -385,15 +381,9 @@ def train_topics(
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
 
-    from .classify import (
-        TOPIC_STACK_FEATURES,
-        load_lexicon,
-        load_taxonomy,
-        strong_in,
-        strong_keywords,
-        strong_map,
-        topic_features,
-    )
+    from .topics.keywords import strong_in, strong_keywords, strong_map
+    from .topics.model import TOPIC_STACK_FEATURES, topic_features
+    from .topics.taxonomy import load_lexicon, load_taxonomy
 
     taxonomy = load_taxonomy(out_dir / "topics.yaml")
     topics = tuple(t.name for t in taxonomy)

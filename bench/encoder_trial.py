@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from aggregator.label import LabelContext, label_rows, read_rows  # noqa: E402
-from aggregator.screen import Screener  # noqa: E402
-from aggregator.train import load_corpus, screening_text  # noqa: E402
+from aggregator.screen.verdict import Screener  # noqa: E402
+from aggregator.train import corpus_text, load_corpus  # noqa: E402
 
 PACKAGES = {
     "onnxruntime": "onnxruntime==1.31.1",
@@ -129,7 +129,7 @@ def main() -> int:
     started = time.perf_counter()
     encoder = Encoder(threads=1)
     load = time.perf_counter() - started
-    texts = [screening_text(r) for r in train]
+    texts = [corpus_text(r) for r in train]
     started = time.process_time()
     X = encoder.embed(texts)
     per_post = (time.process_time() - started) / len(texts)
@@ -160,7 +160,7 @@ def main() -> int:
         results = list(label_rows(rows, LabelContext(screener)))
         ours = np.array([r["scores"]["networking"] for r in results])
         kept = np.array([bool(r["keep"]) for r in results])
-        theirs = model.predict_proba(encoder.embed([screening_text(r) for r in rows]))[:, 1]
+        theirs = model.predict_proba(encoder.embed([corpus_text(r) for r in rows]))[:, 1]
         both = stacked_model.predict_proba(
             np.column_stack(
                 [np.log(ours / (1 - ours + 1e-9) + 1e-9), np.log(theirs / (1 - theirs + 1e-9) + 1e-9)]

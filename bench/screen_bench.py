@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from aggregator.label import LabelContext, label_rows  # noqa: E402
-from aggregator.screen import Screener  # noqa: E402
+from aggregator.screen.verdict import Screener  # noqa: E402
 
 
 def posts(repeat: int) -> list[dict[str, str]]:
@@ -77,8 +77,8 @@ def main() -> int:
             detect_langs(f"{row['title']}\n{row.get('summary', '')}"[:1000])
     naive = (time.process_time() - started) / len(sample)
 
-    from aggregator.classify import TopicModel
-    from aggregator.screen import TEXT_LIMIT
+    from aggregator.screen.text import TEXT_LIMIT
+    from aggregator.topics.model import TopicModel
 
     started = time.perf_counter()
     TopicModel.load()

@@ -53,9 +53,16 @@ WORDS = (
 
 
 def make_database(path: Path, posts: int, sources: int, seed: int = 1) -> None:
-    from aggregator.screen import StoredVerdict
     from aggregator.store import Store
-    from aggregator.types import FeedConfig, FeedKind, FetchResult, Outcome, ParsedEntry, ParsedFeed
+    from aggregator.types import (
+        FeedConfig,
+        FeedKind,
+        FetchResult,
+        Outcome,
+        ParsedEntry,
+        ParsedFeed,
+        StoredVerdict,
+    )
 
     rng = random.Random(seed)
     store = Store(path)
@@ -119,9 +126,8 @@ def make_database(path: Path, posts: int, sources: int, seed: int = 1) -> None:
 
 
 def add_posts(path: Path, count: int) -> None:
-    from aggregator.screen import StoredVerdict
     from aggregator.store import Store
-    from aggregator.types import FetchResult, Outcome, ParsedEntry, ParsedFeed
+    from aggregator.types import FetchResult, Outcome, ParsedEntry, ParsedFeed, StoredVerdict
 
     store = Store(path)
     url = "https://blog1.example.net/feed.xml"
@@ -162,12 +168,12 @@ def add_posts(path: Path, count: int) -> None:
 
 def phase(name: str, db: Path, out: Path) -> dict[str, object]:
     """Run in a subprocess: one phase, its figures as JSON on stdout."""
-    from aggregator.classify import load_taxonomy
     from aggregator.publish.model import load_site
     from aggregator.publish.output import SiteWriter
     from aggregator.publish.search import write_search_index
     from aggregator.publish.site import build_site, episode_slug
     from aggregator.store import Store
+    from aggregator.topics.taxonomy import load_taxonomy
     from aggregator.types import SiteConfig
 
     site = SiteConfig(title="Bench Planet", url="https://planet.example.net/", per_page=50)

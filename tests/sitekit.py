@@ -14,7 +14,7 @@ from pathlib import Path
 from feedgen import Item, rss
 
 from aggregator.parse import read_feed
-from aggregator.screen import Screener
+from aggregator.screen.verdict import Screener
 from aggregator.store import Store
 from aggregator.types import FeedConfig, FeedKind, FetchResult, Outcome, SiteConfig
 

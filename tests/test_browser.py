@@ -17,9 +17,9 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from sitekit import NOW, SITE, make_site_db
 
-from aggregator.classify import load_taxonomy
 from aggregator.publish.site import build_site
-from aggregator.screen import Screener
+from aggregator.screen.verdict import Screener
+from aggregator.topics.taxonomy import load_taxonomy
 
 CHROMIUM = Path("/usr/bin/chromium")
 

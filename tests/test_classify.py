@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
 from conftest import Clock, WriteConfig
 from feedgen import Item, rss
 
-from aggregator.classify import keyword_index, load_taxonomy
+from aggregator.cards import MODEL_DIR
 from aggregator.cli import cli
+from aggregator.features.tokens import tokens
 from aggregator.feedserver import FeedServer, Route
 from aggregator.pipeline import update
-from aggregator.screen import MODEL_DIR, Screener, tokens
+from aggregator.screen.verdict import Screener
 from aggregator.store import Store
+from aggregator.topics.keywords import keyword_index
+from aggregator.topics.taxonomy import load_taxonomy
 
 
 def tags(title: str, summary: str = "") -> set[str]:
@@ -145,7 +150,7 @@ def test_corrections_change_published_topics_and_are_learned(
     from datetime import timedelta
     from pathlib import Path
 
-    from aggregator.screen import MODEL_DIR
+    from aggregator.cards import MODEL_DIR
     from aggregator.train import train_topics
 
     server.routes["/f.xml"] = Route(
@@ -217,7 +222,7 @@ def test_terms_are_ranked_for_a_whole_batch_as_for_each_post_alone() -> None:
     # first position.
     import numpy as np
 
-    from aggregator.classify import TERMS_PER_TAG, TopicModel
+    from aggregator.topics.model import TERMS_PER_TAG, TopicModel
 
     rng = np.random.default_rng(7)
     lengths = [0, 1, 5, 40, 399, 17]
@@ -237,3 +242,26 @@ def test_terms_are_ranked_for_a_whole_batch_as_for_each_post_alone() -> None:
             plain = sorted((k for k in firsts if rows[k, j] > 0), key=lambda k: (-rows[k, j], k))
             assert ranked.get(i * 6 + j, []) == plain[:TERMS_PER_TAG]
     assert set(ranked) <= {i * 6 + j for i, topics in enumerate(chosen) for j in topics}
+
+
+def test_the_taxonomy_loads_without_numpy_and_the_modules_import_in_any_order() -> None:
+    # The publisher reads the taxonomy for topic pages: it must not pay for NumPy. And no
+    # module of screen/ or topics/ may need another imported first (an import loop).
+    script = (
+        "import sys\n"
+        "from aggregator.topics.taxonomy import load_taxonomy\n"
+        "assert len(load_taxonomy()) == 13\n"
+        "assert 'numpy' not in sys.modules, 'numpy loaded by the taxonomy'\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+    for module in (
+        "aggregator.topics.model",
+        "aggregator.topics.keywords",
+        "aggregator.topics.reading",
+        "aggregator.screen.verdict",
+        "aggregator.screen.text",
+        "aggregator.features.linear",
+        "aggregator.train",
+        "aggregator.label",
+    ):
+        subprocess.run([sys.executable, "-c", f"import {module}"], check=True)

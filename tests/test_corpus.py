@@ -6,8 +6,8 @@ import json
 import re
 from collections import Counter, defaultdict
 
-from aggregator.screen import MODEL_DIR
-from aggregator.taxonomy import load_taxonomy
+from aggregator.cards import MODEL_DIR
+from aggregator.topics.taxonomy import load_taxonomy
 
 DATA = MODEL_DIR / "data"
 WORD = re.compile(r"\w+")

@@ -24,7 +24,6 @@ from feedgen import Item, rss
 from rfc3986 import is_safe_http_url
 from sitekit import NOW, SITE, make_site_db, store_feed
 
-from aggregator.classify import load_taxonomy
 from aggregator.cli import cli
 from aggregator.config import parse_config
 from aggregator.errors import ConfigError
@@ -32,8 +31,9 @@ from aggregator.feedserver import FeedServer, Route
 from aggregator.pipeline import update
 from aggregator.publish.digest import Sender, send_digests
 from aggregator.publish.site import build_site, environment
-from aggregator.screen import Screener
+from aggregator.screen.verdict import Screener
 from aggregator.store import Store
+from aggregator.topics.taxonomy import load_taxonomy
 from aggregator.types import DigestConfig, FeedConfig, Frequency, SmtpSettings, Subscriber
 
 WEDNESDAY_8 = NOW.replace(hour=8)  # 2026-11-25 is a Wednesday; posts were stored at 06:00

@@ -22,9 +22,9 @@ import pytest
 from feedgen import Item, rss
 from sitekit import NOW, SITE, make_site_db, store_feed
 
-from aggregator.classify import load_taxonomy
 from aggregator.publish.site import build_site
-from aggregator.screen import Screener
+from aggregator.screen.verdict import Screener
+from aggregator.topics.taxonomy import load_taxonomy
 from aggregator.types import FeedConfig, FeedKind, SiteConfig
 
 ATOM = "http://www.w3.org/2005/Atom"

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from aggregator.errors import ModelError
-from aggregator.lexicon import LEXICON_DIR, Lexicon
-from aggregator.taxonomy import load_lexicon, load_taxonomy
-from aggregator.tokens import tokens
+from aggregator.features.tokens import tokens
+from aggregator.topics.lexicon import LEXICON_DIR, Lexicon
+from aggregator.topics.taxonomy import load_lexicon, load_taxonomy
 
 
 @pytest.fixture(scope="module")

@@ -7,18 +7,13 @@ from pathlib import Path
 import pytest
 
 from aggregator.baseline import QUARANTINE_AFTER, Baseline, FeedRecord, judge
-from aggregator.errors import ConfigError
+from aggregator.errors import ConfigError, ModelError
+from aggregator.features.linear import LinearTextModel
+from aggregator.features.tokens import tokens, tokens_with_case
 from aggregator.overrides import load_overrides
-from aggregator.screen import (
-    LinearTextModel,
-    ModelError,
-    Screener,
-    Verdict,
-    detect_language,
-    tokens,
-    tokens_with_case,
-)
-from aggregator.spam import judge_spam, spam_signals
+from aggregator.screen.language import detect_language
+from aggregator.screen.spam import judge_spam, spam_signals
+from aggregator.screen.verdict import Screener, Verdict
 
 
 def is_spam(text: str, networking_terms: int = 0) -> bool:
@@ -212,7 +207,7 @@ def test_a_card_from_before_the_lexicon_is_refused_not_scored(tmp_path: Path) ->
     import json
     import shutil
 
-    from aggregator.screen import MODEL_DIR
+    from aggregator.cards import MODEL_DIR
 
     shutil.copytree(MODEL_DIR, tmp_path / "models", ignore=shutil.ignore_patterns("data"))
     card_path = tmp_path / "models" / "screen.json"
@@ -231,9 +226,9 @@ def test_ascii_tokenizing_shortcut_matches_the_unicode_patterns() -> None:
     # ASCII text is tokenized with ASCII patterns (faster); they must find the same words.
     import json
 
-    from aggregator.language import _WORD
-    from aggregator.screen import MODEL_DIR
-    from aggregator.tokens import TOKEN
+    from aggregator.cards import MODEL_DIR
+    from aggregator.features.tokens import TOKEN
+    from aggregator.features.tokens import WORD as _WORD
 
     texts = [
         "Don't PANIC: BGP's 802.1X/EAP-TLS on is-is_l2, 10.0.0.0/8 and IPv6 (RFC 9000).",
@@ -255,7 +250,7 @@ def test_stored_json_is_what_json_dumps_writes() -> None:
     # The JSON columns are written out directly, for speed; they must be json.dumps's text.
     import json
 
-    from aggregator.classify import Tag
+    from aggregator.topics.model import Tag
 
     hostile = [
         'q"uote',
@@ -311,7 +306,7 @@ def test_posts_scored_together_score_as_each_alone() -> None:
 def test_typeset_hyphens_and_invisible_breaks_read_as_plain_text() -> None:
     """Posts pasted from word processors write "IS-IS" with a non-breaking hyphen and break
     long words with soft hyphens: the words must still be the words."""
-    from aggregator.screen import tokens, tokens_with_case
+    from aggregator.features.tokens import tokens, tokens_with_case
 
     assert tokens("IS\u2011IS and IS\u2010IS") == ["is-is", "and", "is-is"]
     assert tokens("Kuber\u00adnetes\u200b pods") == ["kubernetes", "pods"]

@@ -316,3 +316,33 @@ def test_overridden_posts_say_so_in_dropped_explain_and_the_health_page(
     assert "2 kept (1 allowed by override), 0 held, 1 denied by override" in health
     assert "dropped, denied by override, language en" in health and "offtopic" not in health
     assert "denied by override 1" in (site / "health/index.html").read_text()
+
+
+def test_explain_reads_the_text_update_screened(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    # A one-line teaser in the description and the post itself in content:encoded: update
+    # screens the content (the teaser says too little), and explain must show the terms
+    # of that same text, not the teaser's.
+    body = (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+        "<channel><title>Lab Notes</title><link>https://lab.example.net/</link><item>"
+        "<title>Part two</title><guid>p2</guid><link>https://lab.example.net/p2/</link>"
+        "<pubDate>Mon, 02 Nov 2026 08:00:00 GMT</pubDate>"
+        "<description>Continued from last week.</description>"
+        "<content:encoded><![CDATA[<p>We split the iBGP full mesh into two route reflector clusters, "
+        "checked that every client kept a path through both reflectors, and watched the BGP "
+        "sessions while we failed one reflector at a time.</p>]]></content:encoded>"
+        "</item></channel></rss>"
+    )
+    server.routes["/f.xml"] = Route(body=body.encode())
+    config = write_config([("/f.xml", "Lab Notes")])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        post = next(iter(store.posts()))
+    assert post["status"] == "kept"
+    explained = CliRunner().invoke(cli, ["--config", config.path, "explain", post["id"][:12]])
+    assert explained.exit_code == 0, explained.output
+    terms = next(line for line in explained.output.splitlines() if "networking terms that count:" in line)
+    assert "route reflector" in terms.lower(), explained.output
+    assert "bgp" in next(line for line in explained.output.splitlines() if line.strip().startswith("bgp"))

@@ -18,10 +18,10 @@ import feedparser
 import pytest
 from sitekit import NOW, SITE, add_posts, make_site_db
 
-from aggregator.classify import load_taxonomy
 from aggregator.publish.site import BuildReport, build_site
-from aggregator.screen import Screener
+from aggregator.screen.verdict import Screener
 from aggregator.store import Store
+from aggregator.topics.taxonomy import load_taxonomy
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "golden-site"
 
@@ -293,7 +293,7 @@ def test_page_inputs_digest_the_same_in_every_process(tmp_path: Path) -> None:
     import sys
 
     script = (
-        "from aggregator.classify import load_taxonomy\n"
+        "from aggregator.topics.taxonomy import load_taxonomy\n"
         "from aggregator.publish.model import SiteData\n"
         "from aggregator.publish.site import Builder, environment\n"
         "from datetime import datetime, UTC\n"

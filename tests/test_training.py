@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from aggregator.cards import MODEL_DIR
 from aggregator.cli import cli
-from aggregator.screen import MODEL_DIR, LinearTextModel, ModelError, Screener
+from aggregator.errors import ModelError
+from aggregator.features.linear import LinearTextModel
+from aggregator.screen.verdict import Screener
 from aggregator.train import train_screening
 
 

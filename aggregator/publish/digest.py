@@ -27,10 +27,10 @@ from email.utils import format_datetime, getaddresses
 from pathlib import Path
 from typing import Any
 
-from ..classify import Topic
 from ..errors import AggregatorError
 from ..sanitize import clean_text
 from ..store import Store
+from ..topics.taxonomy import Topic
 from ..types import DigestConfig, Frequency, SiteConfig, SmtpSettings, Subscriber
 from ..urls import clean_link
 from .templates import render
@@ -342,9 +342,9 @@ def digest_from_config(
     config: Any, now: datetime, dry_run_to: Path | None = None, progress: Callable[[str], None] | None = None
 ) -> DigestReport:
     """Lock the database and send (or write) every digest due now."""
-    from ..classify import load_taxonomy
+    from ..cards import MODEL_DIR
     from ..lock import RunLock
-    from ..screen import MODEL_DIR
+    from ..topics.taxonomy import load_taxonomy
     from .site import environment, site_folder
 
     if config.digest is None:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ..classify import Topic
 from ..store import Store
+from ..topics.taxonomy import Topic
 from ..types import Chapter, SiteConfig
 from ..urls import clean_link
 

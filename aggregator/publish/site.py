@@ -31,9 +31,9 @@ import jinja2
 from markupsafe import Markup, escape
 
 from .. import __version__
-from ..classify import Topic
 from ..errors import AggregatorError
 from ..store import Store
+from ..topics.taxonomy import Topic
 from ..types import Config, SiteConfig
 from . import feeds
 from .health import feed_health
@@ -313,9 +313,9 @@ def build_from_config(
     config: Config, out: Path | None = None, now: datetime | None = None, allow_shrink: bool = False
 ) -> BuildReport:
     """Lock the database, read it, build the site into out (default: site.output)."""
-    from ..classify import load_taxonomy
+    from ..cards import MODEL_DIR
     from ..lock import RunLock
-    from ..screen import MODEL_DIR
+    from ..topics.taxonomy import load_taxonomy
 
     target = (out or Path(config.site.output)).resolve()
     with RunLock(config.database), Store(config.database) as store:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from ..features.tokens import WORD
+
 # Function words: frequent in any English prose, rare in other languages' (and never
 # technical terms), so their share tells English apart quickly and without guessing.
 ENGLISH_WORDS = frozenset(
@@ -69,7 +71,6 @@ OTHER_FUNCTION_WORDS: dict[str, frozenset[str]] = {
 }
 _LATIN_LANGS = tuple(OTHER_FUNCTION_WORDS)
 
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
 MIN_WORDS = 8  # fewer ordinary words than this: too short for a language to be told
 MIN_CONFIDENCE = 0.90
 ENGLISH_SHARE = 0.12  # share of English function words above which text is English
@@ -176,7 +177,7 @@ class Language:
 
 def ordinary_words(text: str) -> list[str]:
     # Acronyms (BGP, OSPF) say nothing about the language.
-    return [w for w in _WORD.findall(text) if not w.isupper() and len(w) > 1]
+    return [w for w in WORD.findall(text) if not w.isupper() and len(w) > 1]
 
 
 @lru_cache(maxsize=1)

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from .cards import MODEL_DIR
-from .errors import ModelError
-from .tokens import Remembered, tokens
+from ..cards import MODEL_DIR
+from ..errors import ModelError
+from ..features.tokens import Remembered, tokens
 
 LEXICON_DIR = MODEL_DIR / "lexicon"
 NETWORKING = "networking"

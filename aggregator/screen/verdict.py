@@ -23,32 +23,25 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from json.encoder import encode_basestring as _json_str  # C; ensure_ascii=False
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .baseline import FeedRecord as FeedRecord
-from .cards import MODEL_DIR as MODEL_DIR
-from .errors import ModelError as ModelError
-from .features import FEATURE_VERSION as FEATURE_VERSION
-from .features import FeatureBatch as FeatureBatch
-from .features import LinearTextModel as LinearTextModel
-from .features import hashed as hashed
-from .features import hashed_batch as hashed_batch
-from .language import detect_language as detect_language
-from .lexicon import NOTHING, Found, Lexicon
+from ..baseline import FeedRecord
+from ..cards import MODEL_DIR
+from ..errors import ModelError
+from ..features.hashing import FeatureBatch, hashed_batch
+from ..features.linear import LinearTextModel
+from ..topics.lexicon import Found, Lexicon
+from ..topics.reading import Reading, read_posts
+from ..topics.taxonomy import Words, load_words
+from ..types import StoredVerdict
+from .language import detect_language
 from .spam import judge_spam, spam_signals
-from .taxonomy import Words, load_words
-from .tokens import Remembered as Remembered
-from .tokens import tokens as tokens
-from .tokens import tokens_with_case as tokens_with_case
-from .types import StoredVerdict as StoredVerdict
+from .text import screening_text
 
 if TYPE_CHECKING:
-    from .classify import Tag, TopicModel
-
-TEXT_LIMIT = 400  # characters of title + text screened: enough to decide, cheap to run
+    from ..topics.model import Tag, TopicModel
 
 
 # -- the verdict --------------------------------------------------------------------------
@@ -121,79 +114,6 @@ class Verdict:
 
 def _json_strs(values: Iterable[str]) -> str:
     return "[" + ", ".join(map(_json_str, values)) + "]"
-
-
-def concepts(found: Found, title: Found | None = None) -> tuple[str, ...]:
-    """The concept tokens the models read beside the words: what kinds of networking names
-    a post uses, whether its ambiguous terms stand in a networking context, which areas of
-    general computing it names, and the topics its terms point to, and which of them its
-    title names (a post is about what its title names; the rest may be passing mentions). A
-    name the training posts never used still speaks through its kind ("~net:daemon")."""
-    if found is NOTHING:
-        return ()
-    strong, general = found.networking, found.general
-    out = ["~net"] * min(len(strong), 3)
-    out += sorted({e.concept for e in strong})
-    if found.ambiguous:
-        out.append("~amb:context" if strong else "~amb:alone")
-    if general:
-        out += ["~gen"] * min(len(general), 3)
-        out += sorted({e.concept for e in general})
-    topics = found.topic_counts
-    if topics:
-        most = max(topics.values())
-        for topic, count in sorted(topics.items()):
-            named, twice, top, _ = _topic_tokens(topic)
-            out.append(named)
-            if count >= 2:
-                out.append(twice)
-            if count == most:
-                out.append(top)
-    if title is not None and title is not NOTHING:
-        if title.networking:
-            out.append("~net:title")
-        if title.general:
-            out.append("~gen:title")
-        out += sorted(_topic_tokens(topic)[3] for topic in title.topics)
-    return tuple(out)
-
-
-@lru_cache(maxsize=64)
-def _topic_tokens(topic: str) -> tuple[str, str, str, str]:
-    """A topic's concept tokens: named, named twice or more, the post's top topic, named
-    in the title."""
-    return f"~t:{topic}", f"~t:{topic}:2", f"~t:{topic}:top", f"~t:{topic}:title"
-
-
-@dataclass(frozen=True)
-class Reading:
-    """What the models read of a batch of posts, post by post."""
-
-    words: list[list[str]]  # tokens()
-    ordinary: list[list[str]]  # ordinary words, lower-cased, for the language checks
-    found: list[Found]  # what the lexicon finds in the post
-    title_found: list[Found]  # ... in its title alone
-    concepts: list[list[str]]  # concept tokens, beside the words
-
-    def __len__(self) -> int:
-        return len(self.words)
-
-
-def read_posts(lexicon: Lexicon, texts: list[str], titles: list[str]) -> Reading:
-    """What the models read of each post: its title and text as screened (texts), and its
-    title. The title's tokens are the first of the text's."""
-    words, ordinary, found, title_found, extras = [], [], [], [], []
-    for text, title in zip(texts, titles, strict=True):
-        post_words, post_ordinary = tokens_with_case(text)
-        post = lexicon.find(post_words, text)
-        size = min(len(tokens(title)), len(post_words)) if title else 0
-        in_title = lexicon.within(post, post_words[:size])
-        words.append(post_words)
-        ordinary.append(post_ordinary)
-        found.append(post)
-        title_found.append(in_title)
-        extras.append(list(concepts(post, in_title)))
-    return Reading(words, ordinary, found, title_found, extras)
 
 
 # What the last stage weighs: the text model's log-odds, and what the lexicon found.
@@ -273,7 +193,7 @@ class Screener:
     ) -> Screener:
         """The screener of model_dir; words: model_dir's lexicon and vocabulary, when the
         caller has them (the run loads them before it forks the parser workers)."""
-        from .classify import TopicModel
+        from ..topics.model import TopicModel
 
         words = words or load_words(model_dir)
         model = LinearTextModel.load(model_dir / "screen")
@@ -326,7 +246,7 @@ class Screener:
 
     def screen(self, items: list[tuple[str, str, str | None]]) -> list[Verdict]:
         """Verdicts for (title, text, feed language or None) triples, in order."""
-        texts = [f"{title}\n{text}"[:TEXT_LIMIT] for title, text, _ in items]
+        texts = [screening_text(title, text) for title, text, _ in items]
         # Read and hashed once, for all posts together: the screening and topic models
         # share the feature space.
         reading, batch = self.read(texts, [title for title, _, _ in items])

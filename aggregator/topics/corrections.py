@@ -20,8 +20,8 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
-from .overrides import Rule
+from ..errors import ConfigError
+from ..overrides import Rule
 
 
 @dataclass(frozen=True)

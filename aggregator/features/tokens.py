@@ -7,8 +7,9 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from .language import _WORD
-
+# An ordinary word: letters, with one apostrophe inside ("don't"); the language checks
+# read these.
+WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
 TOKEN = re.compile(r"(?u)[\w][\w.\-/]*\w|\w")
 # The same patterns for ASCII text, where they match the same and run faster.
 _TOKEN_ASCII = re.compile(r"[\w][\w.\-/]*\w|\w", re.ASCII)
@@ -46,7 +47,7 @@ def tokens_with_case(text: str) -> tuple[list[str], list[str]]:
     ascii_only = text.isascii()
     if not ascii_only:
         text = _plain(text)
-    words = (_WORD_ASCII if ascii_only else _WORD).findall(text)
+    words = (_WORD_ASCII if ascii_only else WORD).findall(text)
     ordinary = [w.lower() for w in words if len(w) > 1 and not w.isupper()]
     return (_TOKEN_ASCII if ascii_only else TOKEN).findall(text.lower()), ordinary
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import yaml
 
-from .cards import MODEL_DIR
-from .errors import ModelError
+from ..cards import MODEL_DIR
+from ..errors import ModelError
+from ..features.tokens import tokens
 from .lexicon import NETWORKING, Entry, Lexicon
-from .tokens import tokens
 
 
 @dataclass(frozen=True)
