@@ -368,6 +368,49 @@ def best_f1_thresholds(
     return best
 
 
+def _topic_text_model(c: float) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, solver="liblinear", class_weight="balanced", random_state=0)
+
+
+def _fit_topic(
+    X: Any, y: np.ndarray[Any, Any], evidence: np.ndarray[Any, Any], folds: list[tuple[Any, Any]]
+) -> tuple[float, np.ndarray[Any, Any], np.ndarray[Any, Any], float]:
+    """One topic's text model: (C chosen by out-of-fold F1, the out-of-fold log-odds,
+    the weights and intercept fitted on every post). BLAS runs on one thread, as it does
+    in joblib's workers, so the model is the same bit for bit whatever the number of cores."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _fit_topic_here(X, y, evidence, folds)
+
+
+def _fit_topic_here(
+    X: Any, y: np.ndarray[Any, Any], evidence: np.ndarray[Any, Any], folds: list[tuple[Any, Any]]
+) -> tuple[float, np.ndarray[Any, Any], np.ndarray[Any, Any], float]:
+    best: tuple[float, float, np.ndarray[Any, Any]] | None = None
+    for c in TOPIC_C_GRID:
+        oof = np.zeros(len(y))
+        for train_rows, test_rows in folds:
+            model = _topic_text_model(c).fit(X[train_rows], y[train_rows])
+            oof[test_rows] = model.decision_function(X[test_rows])
+        f1 = best_f1_thresholds(_sigmoid(oof), y, evidence)[4]
+        if best is None or f1 > best[1]:
+            best = (c, f1, oof)
+    assert best is not None
+    final = _topic_text_model(best[0]).fit(X, y)
+    return best[0], best[2], final.coef_[0].astype(np.float32), float(final.intercept_[0])
+
+
+def _parallel(function: Callable[..., Any], calls: list[tuple[Any, ...]]) -> list[Any]:
+    """function(*call) for every call, in order, on every core (joblib comes with
+    scikit-learn); the results are the same as one by one."""
+    from joblib import Parallel, delayed
+
+    return list(Parallel(n_jobs=-1)(delayed(function)(*call) for call in calls))
+
+
 def train_topics(
     data_dir: Path = MODEL_DIR / "data",
     out_dir: Path = MODEL_DIR,
@@ -402,32 +445,22 @@ def train_topics(
     strong_cols = [strong_in(strong_by_keyword, h, column) for h in hits]
     folds = list(KFold(n_splits=FOLDS, shuffle=True, random_state=0).split(X))
 
-    def model(c: float) -> Any:
-        return LogisticRegression(C=c, solver="liblinear", class_weight="balanced", random_state=0)
-
-    # First each topic's text model, its C chosen by out-of-fold F1.
+    # First each topic's text model, its C chosen by out-of-fold F1: the topics are
+    # independent, so they are fitted on every core (the same fits, in any order).
     coef = np.zeros((N_FEATURES, len(topics)), dtype=np.float32)
     intercept = np.zeros(len(topics), dtype=np.float32)
     oof_log_odds = np.zeros(truth.shape)
     chosen_c: dict[str, float] = {}
     for j, topic in enumerate(topics):
-        y = truth[:, j]
-        evidence = np.array([topic in topics_found for topics_found in found])
-        if y.sum() < FOLDS:
-            raise AggregatorError(f"topic {topic}: only {int(y.sum())} training examples; write more")
-        best: tuple[float, float, np.ndarray[Any, Any]] | None = None
-        for c in TOPIC_C_GRID:
-            oof = np.zeros(len(y))
-            for train_rows, test_rows in folds:
-                oof[test_rows] = model(c).fit(X[train_rows], y[train_rows]).decision_function(X[test_rows])
-            f1 = best_f1_thresholds(_sigmoid(oof), y, evidence)[4]
-            if best is None or f1 > best[1]:
-                best = (c, f1, oof)
-        assert best is not None
-        chosen_c[topic], _, oof_log_odds[:, j] = best
-        final = model(chosen_c[topic]).fit(X, y)
-        coef[:, j] = final.coef_[0]
-        intercept[j] = final.intercept_[0]
+        if truth[:, j].sum() < FOLDS:
+            raise AggregatorError(
+                f"topic {topic}: only {int(truth[:, j].sum())} training examples; write more"
+            )
+    evidence = [np.array([topic in topics_found for topics_found in found]) for topic in topics]
+    fitted = _parallel(_fit_topic, [(X, truth[:, j], evidence[j], folds) for j in range(len(topics))])
+    for j, (topic, (c, oof, weights, bias)) in enumerate(zip(topics, fitted, strict=True)):
+        chosen_c[topic], oof_log_odds[:, j] = c, oof
+        coef[:, j], intercept[j] = weights, bias
 
     # Then the last stage, per topic, on the text models' out-of-fold log-odds: how far to
     # trust them beside the keywords, the title and the post's share of the topic's terms.
