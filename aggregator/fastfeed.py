@@ -232,6 +232,10 @@ def read(body: bytes, headers: Mapping[str, str], parse: Callable[[bytes], Any])
         reader.parser.Parse(body, True)
     except (Decline, expat.ExpatError):
         return None
+    finally:
+        # The parser's handlers hold the reader: without this cycle broken, readers (and
+        # expat's buffers) would wait for the garbage collector, megabytes of them.
+        del reader.parser
     if not reader.entries:
         return None
     end = body.index(b">", reader.last) + 1
