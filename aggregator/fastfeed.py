@@ -14,9 +14,9 @@ and keeps every rule of the feed level as it was.
 Anything else declines (read() returns None) and parse.py runs feedparser as before:
 another encoding or a DTD, an element or attribute of an entry not listed here, an
 element nested where a text is expected, markup that is not well-formed, a document over
-xmlguard's limits, podcasts (their iTunes and chapter elements). Declining is always
-safe; tests/test_parse.py compares both paths on every sample feed and on the
-benchmarks' feeds.
+xmlguard's limits, podcast chapters and iTunes fields other than those listed. Declining
+is always safe. tests/test_parse.py compares both paths on the sample feeds and on the
+forms listed there; bench/README.md says how they compared on the benchmarks' feeds.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from .xmlguard import MAX_ATTRIBUTES, MAX_ELEMENTS, MAX_ENTRIES
 ATOM = "http://www.w3.org/2005/Atom"
 CONTENT = "http://purl.org/rss/1.0/modules/content/"
 DC = "http://purl.org/dc/elements/1.1/"
+ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 # expat's name for an element: "namespace|local", or "local" outside any namespace.
 SEP = "|"
 HTML_TYPES = frozenset(feedparser.mixin._FeedParserMixin.html_types)
@@ -72,6 +73,13 @@ RSS_FIELDS: dict[str, tuple[str, frozenset[str]]] = {
     "category": ("category", frozenset({"domain"})),
     "description": ("description", frozenset()),
     f"{CONTENT}{SEP}encoded": ("encoded", frozenset()),
+    "enclosure": ("enclosure", frozenset({"url", "length", "type"})),
+    f"{ITUNES}{SEP}duration": ("itunes_duration", frozenset()),
+    f"{ITUNES}{SEP}episode": ("itunes_episode", frozenset()),
+    f"{ITUNES}{SEP}season": ("itunes_season", frozenset()),
+    f"{ITUNES}{SEP}explicit": ("itunes_explicit", frozenset()),
+    f"{ITUNES}{SEP}summary": ("itunes_summary", frozenset()),
+    f"{ITUNES}{SEP}image": ("itunes_image", frozenset({"href"})),
 }
 ATOM_FIELDS: dict[str, tuple[str, frozenset[str]]] = {
     f"{ATOM}{SEP}title": ("title", frozenset({"type"})),
@@ -280,7 +288,7 @@ def _rss_entry(fields: list[Field], base: str) -> dict[str, Any]:
     seen: set[str] = set()
     has_content = False
     for kind, attrs, raw in fields:
-        if kind in seen and kind != "category":
+        if kind in seen and kind not in ("category", "enclosure"):
             raise Decline  # a field twice: feedparser's precedence rules
         seen.add(kind)
         if kind == "title":
@@ -321,7 +329,37 @@ def _rss_entry(fields: list[Field], base: str) -> dict[str, Any]:
             value = _fix_text(raw.strip())
             entry["content"] = [{"type": "text/html", "base": base, "value": value}]
             entry.setdefault("summary", value)
+        else:
+            _podcast_field(entry, kind, attrs, raw, base, has_content)
     return entry
+
+
+def _podcast_field(
+    entry: dict[str, Any], kind: str, attrs: dict[str, str], raw: str, base: str, has_content: bool
+) -> None:
+    """An RSS item's enclosure and iTunes fields, as feedparser keeps them."""
+    if kind == "enclosure":
+        if raw.strip() or not attrs.get("url"):
+            raise Decline
+        link = {key: value for key, value in attrs.items() if key != "url"}
+        link["href"], link["rel"] = attrs["url"], "enclosure"
+        entry.setdefault("links", []).append(link)
+    elif kind in ("itunes_duration", "itunes_episode", "itunes_season"):
+        entry[kind] = _fix_text(raw.strip())
+    elif kind == "itunes_summary":
+        # feedparser reads it as a summary (as the content when a description came
+        # before it and no content did: left to feedparser).
+        if "summary" in entry and not has_content:
+            raise Decline
+        value = raw.strip()
+        looks_like_html = feedparser.mixin._FeedParserMixin.looks_like_html(value)
+        entry["summary"] = _fix_text(value)
+        entry["summary_detail"] = {"type": "text/html" if looks_like_html else "text/plain", "base": base}
+    elif kind == "itunes_image":
+        if raw.strip():
+            raise Decline
+        if attrs.get("href"):
+            entry["image"] = {"href": attrs["href"]}
 
 
 def _atom_type(attrs: dict[str, str]) -> str:

@@ -379,10 +379,11 @@ def test_a_teaser_summary_leaves_the_reading_to_the_content() -> None:
 
 RSS_HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
-    'xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+    'xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+    'xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">'
     "<channel><title>Fa\u00e7ade &amp; friends</title><link>https://blog.example.net/</link>"
-    "<language>en-GB</language><image><title>Logo</title><url>https://blog.example.net/l.png</url>"
-    "<link>https://blog.example.net/</link></image>"
+    "<language>en-GB</language><itunes:author>Ana</itunes:author><image><title>Logo</title>"
+    "<url>https://blog.example.net/l.png</url><link>https://blog.example.net/</link></image>"
 )
 ATOM_HEAD = (
     '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en_US">'
@@ -408,6 +409,13 @@ FAST_DOCUMENTS = [
     "<item><title>&amp;</title><link>https://blog.example.net/4</link></item>"
     "<item><title>Caf\u00c3\u00a9</title><guid>https://blog.example.net/5</guid>"
     "<link>https://blog.example.net/5b</link></item>"
+    "<item><title>Episode 7</title><guid isPermaLink='false'>ep7</guid>"
+    "<description>Show notes</description><content:encoded>&lt;p&gt;Full notes&lt;/p&gt;</content:encoded>"
+    "<enclosure url='https://cdn.example.net/7.mp3' length='41182867' type='audio/mpeg'/>"
+    "<enclosure url='/7.ogg' type='audio/ogg'/><itunes:episode> 7 </itunes:episode>"
+    "<itunes:season>2</itunes:season><itunes:duration>1:02:03</itunes:duration>"
+    "<itunes:summary>Plain &lt;b&gt;summary&lt;/b&gt;</itunes:summary><itunes:explicit>no</itunes:explicit>"
+    "<itunes:image href='/ep7.jpg'/></item>"
     "<ttl>60</ttl></channel></rss>",
     ATOM_HEAD + "<entry><id>https://blog.example.net/e/1</id><title>MPLS &amp; LDP</title>"
     '<link rel="enclosure" type="audio/mpeg" length="100" href="/a.mp3"/>'
@@ -429,6 +437,8 @@ DECLINED_DOCUMENTS = [
     RSS_HEAD + "<item><title>a</title><title>b</title></item></channel></rss>",
     RSS_HEAD + "<item><title>a\r\nb</title></item></channel></rss>",
     RSS_HEAD + "<item><title>a <b>bold</b></title></item></channel></rss>",
+    RSS_HEAD + "<item><description>d</description><itunes:summary>s</itunes:summary></item></channel></rss>",
+    RSS_HEAD + "<item><title>a</title><itunes:image url='/x.jpg'/></item></channel></rss>",
     ATOM_HEAD + '<entry><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">x</div>'
     "</content></entry></feed>",
     ATOM_HEAD + '<entry xml:base="/b/"><title>a</title></entry></feed>',
@@ -466,8 +476,15 @@ def test_the_fast_entry_reader_gives_what_feedparser_gives(kind: str) -> None:
         None,
         "https://blog.example.net/4",
         "https://blog.example.net/5b",
+        None,
     ]
     assert rss_feed.entries[4].title == "Caf\u00e9"
+    episode = rss_feed.entries[5]
+    assert [e.url for e in episode.enclosures] == [
+        "https://cdn.example.net/7.mp3",
+        "https://blog.example.net/7.ogg",
+    ]
+    assert episode.podcast is not None and (episode.podcast.episode, episode.podcast.duration) == (7, 3723)
     assert rss_feed.title == "Fa\u00e7ade & friends" and rss_feed.language == "en-gb"
     # The UTF-8-read-as-Latin-1 repair applies only to text that is all Latin-1; the
     # windows-1252 controls become the quotes they stand for.
