@@ -44,6 +44,8 @@ HTML_TYPES = frozenset(feedparser.mixin._FeedParserMixin.html_types)
 # The XML declarations read here: UTF-8 or none (UTF-8 by default).
 _DECLARATION = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']utf-?8[\"'][^>]*\?>", re.IGNORECASE)
 _ENTITY_IN_LINK = re.compile("&([A-Za-z0-9_]+);")
+# The characters feedparser's windows-1252 table maps to others: the C1 controls.
+_C1_CONTROL = re.compile("[\x80-\x9f]")
 
 
 class Decline(Exception):
@@ -52,9 +54,16 @@ class Decline(Exception):
 
 def _fix_text(value: str) -> str:
     """The last steps of feedparser's pop() for any text: the UTF-8 read as Latin-1 repair,
-    then the windows-1252 table (looked up at call time: feedparsing.py extends it)."""
+    then the windows-1252 table (looked up at call time: feedparsing.py extends it).
+
+    Both leave ASCII as it is, and the table changes only C1 control characters: text
+    without them skips the per-character lookups (most of a post's content)."""
+    if value.isascii():
+        return value
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         value = value.encode("iso-8859-1").decode("utf-8")
+    if _C1_CONTROL.search(value) is None:
+        return value
     return value.translate(feedparser.mixin._cp1252)
 
 
@@ -227,14 +236,10 @@ def read(body: bytes, headers: Mapping[str, str], parse: Callable[[bytes], Any])
     response headers, lower-cased, with content-location (the feed's URL); parse:
     feedparser.parse as parse.py calls it, for the document without its entries."""
     atom = _root(body)
-    if atom is None or not _declared_utf8(body, headers) or b"<!" in body.replace(b"<![CDATA[", b""):
-        return None
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    if "\r" in text:
-        return None  # feedparser's line-end handling is its own
+    if atom is None or not _declared_utf8(body, headers) or b"\r" in body:
+        return None  # another encoding, or line ends feedparser reads its own way
+    if body.count(b"<!") != body.count(b"<![CDATA["):
+        return None  # a DTD or a comment (expat reports invalid UTF-8 itself)
     reader = _Reader(atom)
     try:
         reader.parser.Parse(body, True)

@@ -45,6 +45,7 @@ KINDS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("sanitize (nh3, plain text)", ("sanitize.py", "nh3")),
     ("feedparser", ("feedparser", "feedparsing.py", "xmlguard.py", "expatreader", "xml/sax")),
+    ("fast entry reader (fastfeed.py)", ("fastfeed.py",)),
     ("per-entry parsing (parse.py, urls)", ("parse.py", "urls.py", "types.py")),
     ("fetch (httpx, asyncio)", ("fetch.py", "httpx", "httpcore", "h11", "asyncio", "selectors", "ssl")),
     ("process start, imports, models", ("<frozen importlib", "_start_worker", "load", "cli.py")),
