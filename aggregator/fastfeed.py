@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 from xml.parsers import expat
 
@@ -43,6 +44,7 @@ SEP = "|"
 HTML_TYPES = frozenset(feedparser.mixin._FeedParserMixin.html_types)
 # The XML declarations read here: UTF-8 or none (UTF-8 by default).
 _DECLARATION = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']utf-?8[\"'][^>]*\?>", re.IGNORECASE)
+_DECLARATION_OR_COMMENT = re.compile(rb"<!(?!\[CDATA\[)")
 _ENTITY_IN_LINK = re.compile("&([A-Za-z0-9_]+);")
 # The characters feedparser's windows-1252 table maps to others: the C1 controls.
 _C1_CONTROL = re.compile("[\x80-\x9f]")
@@ -238,7 +240,7 @@ def read(body: bytes, headers: Mapping[str, str], parse: Callable[[bytes], Any])
     atom = _root(body)
     if atom is None or not _declared_utf8(body, headers) or b"\r" in body:
         return None  # another encoding, or line ends feedparser reads its own way
-    if body.count(b"<!") != body.count(b"<![CDATA["):
+    if _DECLARATION_OR_COMMENT.search(body):
         return None  # a DTD or a comment (expat reports invalid UTF-8 itself)
     reader = _Reader(atom)
     try:
@@ -284,8 +286,41 @@ def _link_text(value: str) -> str:
     return _ENTITY_IN_LINK.sub(r"&\g<1>", value.replace("&amp;", "&"))
 
 
+_MONTHS = {
+    name: number for number, name in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)
+}
+# The two forms nearly every feed writes: RFC 822 as RSS has it, and RFC 3339 as Atom has it.
+_RFC822 = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-3][0-9]) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    r"([12][0-9]{3}) ([0-2][0-9]):([0-5][0-9]):([0-5][0-9]) (GMT|[+-][01][0-9][0-5][0-9])"
+)
+_RFC3339 = re.compile(
+    r"([12][0-9]{3})-([01][0-9])-([0-3][0-9])T([0-2][0-9]):([0-5][0-9]):([0-5][0-9])(Z|[+-][01][0-9]:[0-5][0-9])"
+)
+
+
 def _parsed_date(value: str) -> Any:
-    return feedparser.datetimes._parse_date(value)
+    """feedparser's time tuple (UTC) for a date. Its parser tries a dozen formats in
+    turn, about 20 µs a date; the two usual forms are read here the way its RFC 822 and
+    W3C-DTF handlers read them, and anything else goes to it."""
+    rfc822 = _RFC822.fullmatch(value)
+    if rfc822:
+        day, month, year, hour, minute, second, zone = rfc822.groups()
+        month_number = _MONTHS[month]
+        offset = "+0000" if zone == "GMT" else zone
+    else:
+        rfc3339 = _RFC3339.fullmatch(value)
+        if rfc3339 is None:
+            return feedparser.datetimes._parse_date(value)
+        year, month, day, hour, minute, second, zone = rfc3339.groups()
+        month_number = int(month)
+        offset = "+0000" if zone == "Z" else zone.replace(":", "")
+    try:
+        stamp = datetime(int(year), month_number, int(day), int(hour), int(minute), int(second))
+    except ValueError:  # 31 June, hour 24...: feedparser's rules
+        return feedparser.datetimes._parse_date(value)
+    delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
+    return (stamp + delta if offset[0] == "-" else stamp - delta).utctimetuple()
 
 
 def _rss_entry(fields: list[Field], base: str) -> dict[str, Any]:

@@ -496,3 +496,34 @@ def test_the_fast_entry_reader_gives_what_feedparser_gives(kind: str) -> None:
         "https://blog.example.net/e/2b",
     ]
     assert atom_feed.entries[0].enclosures[0].url == "https://blog.example.net/a.mp3"
+
+
+def test_the_usual_date_forms_are_read_as_feedparser_reads_them() -> None:
+    """Post dates in the two usual forms are read without feedparser's chain of date
+    parsers: every one must come out as the same instant, invalid ones included."""
+    import random
+
+    import feedparser.datetimes
+
+    from aggregator.fastfeed import _parsed_date
+
+    rng = random.Random(12)
+    days, months = (
+        "Mon Tue Wed Thu Fri Sat Sun".split(),
+        "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(),
+    )
+    values = ["Mon, 16 Nov 2026 08:00:00 GMT", "2026-11-20T10:00:00Z", "Sat, 31 Jun 2024 03:28:00 GMT"]
+    values += ["Sun, 01 Jan 2026 24:00:00 GMT", "2026-02-29T10:00:00+01:00", "Tue, 1 Dec 2026 08:00:00 EST"]
+    for _ in range(3000):
+        n = [rng.randint(0, 39), rng.randint(1000, 2999), rng.randint(0, 29), rng.randint(0, 59)]
+        values.append(
+            f"{rng.choice(days)}, {n[0]:02} {rng.choice(months)} {n[1]} {n[2]:02}:{n[3]:02}:{n[3]:02} "
+            + rng.choice(["GMT", "+0000", "-0800", "+0530", "+1400", "+0060"])
+        )
+        values.append(
+            f"{n[1]}-{n[0] % 20:02}-{n[0]:02}T{n[2]:02}:{n[3]:02}:{n[3]:02}"
+            + rng.choice(["Z", "+00:00", "-08:00", "+05:30", "-11:59"])
+        )
+    assert [_parsed_date(v) for v in values] == [feedparser.datetimes._parse_date(v) for v in values]
+    assert _parsed_date(values[0])[:6] == (2026, 11, 16, 8, 0, 0)
+    assert _parsed_date(values[2]) is None  # no 31 June
