@@ -33,7 +33,7 @@ import feedparser.datetimes
 import feedparser.mixin
 import feedparser.urls
 
-from .xmlguard import MAX_ATTRIBUTES, MAX_ELEMENTS, MAX_ENTRIES
+from .xmlguard import MAX_ATTRIBUTES, MAX_DEPTH, MAX_ELEMENTS, MAX_ENTRIES
 
 ATOM = "http://www.w3.org/2005/Atom"
 CONTENT = "http://purl.org/rss/1.0/modules/content/"
@@ -143,8 +143,16 @@ class _Reader:
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         self.elements += 1
-        if self.elements > MAX_ELEMENTS or len(attrs) > MAX_ATTRIBUTES or XML_BASE in attrs:
-            raise Decline  # xml:base: feedparser's base bookkeeping
+        if (
+            self.elements > MAX_ELEMENTS
+            or len(attrs) > MAX_ATTRIBUTES
+            or len(self.stack) >= MAX_DEPTH
+            or XML_BASE in attrs
+        ):
+            # Over xmlguard's limits, feedparser's driver refuses the document with the
+            # reason. The depth bound also keeps the ancestor checks below short: unbounded,
+            # 200,000 nested elements cost them minutes. xml:base: feedparser's bookkeeping.
+            raise Decline
         parent = self.stack[-1] if self.stack else None
         grandparent = self.stack[-2] if len(self.stack) >= 2 else None
         self.stack.append(name)
