@@ -73,6 +73,13 @@ def nested_elements(size: int, origin: str) -> bytes:
     )
 
 
+def nested_in_channel(size: int, origin: str) -> bytes:
+    """Elements nested hundreds of thousands deep beside the items of a plain RSS 2.0
+    channel, where the fast entry reader (aggregator/fastfeed.py) walks them."""
+    depth = (size - 500) // 7
+    return _rss(_item(b"an ordinary post") + b"<x>" + b"<a>" * depth + b"</a>" * depth + b"</x>")
+
+
 def entry_flood(size: int, origin: str) -> bytes:
     """Hundreds of thousands of tiny items."""
     count = (size - 400) // 54  # an item is 48 to 54 bytes
@@ -105,6 +112,7 @@ SHAPES: dict[str, Callable[[int, str], bytes]] = {
     "external-dtd": external_dtd,
     "parameter-entity": parameter_entity,
     "nested-elements": nested_elements,
+    "nested-in-channel": nested_in_channel,
     "entry-flood": entry_flood,
     "attribute-flood": attribute_flood,
     "deep-html": deep_html,
