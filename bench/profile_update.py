@@ -8,7 +8,8 @@ and tagging, storing.
 
     python bench/profile_update.py [--shared] [--feeds N] [--port P] [--keep DIR]
 
-Needs py-spy (`pip install py-spy`) and the permission to trace child processes.
+Needs py-spy (in the bench extra: `pip install -e '.[bench]'`, which `make bench` runs)
+and the permission to trace child processes.
 """
 
 from __future__ import annotations
