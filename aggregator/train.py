@@ -382,33 +382,19 @@ def _fit_topic(
     in joblib's workers, so the model is the same bit for bit whatever the number of cores."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1):
-        return _fit_topic_here(X, y, evidence, folds)
-
-
-def _fit_topic_here(
-    X: Any, y: np.ndarray[Any, Any], evidence: np.ndarray[Any, Any], folds: list[tuple[Any, Any]]
-) -> tuple[float, np.ndarray[Any, Any], np.ndarray[Any, Any], float]:
     best: tuple[float, float, np.ndarray[Any, Any]] | None = None
-    for c in TOPIC_C_GRID:
-        oof = np.zeros(len(y))
-        for train_rows, test_rows in folds:
-            model = _topic_text_model(c).fit(X[train_rows], y[train_rows])
-            oof[test_rows] = model.decision_function(X[test_rows])
-        f1 = best_f1_thresholds(_sigmoid(oof), y, evidence)[4]
-        if best is None or f1 > best[1]:
-            best = (c, f1, oof)
-    assert best is not None
-    final = _topic_text_model(best[0]).fit(X, y)
+    with threadpool_limits(limits=1):
+        for c in TOPIC_C_GRID:
+            oof = np.zeros(len(y))
+            for train_rows, test_rows in folds:
+                model = _topic_text_model(c).fit(X[train_rows], y[train_rows])
+                oof[test_rows] = model.decision_function(X[test_rows])
+            f1 = best_f1_thresholds(_sigmoid(oof), y, evidence)[4]
+            if best is None or f1 > best[1]:
+                best = (c, f1, oof)
+        assert best is not None
+        final = _topic_text_model(best[0]).fit(X, y)
     return best[0], best[2], final.coef_[0].astype(np.float32), float(final.intercept_[0])
-
-
-def _parallel(function: Callable[..., Any], calls: list[tuple[Any, ...]]) -> list[Any]:
-    """function(*call) for every call, in order, on every core (joblib comes with
-    scikit-learn); the results are the same as one by one."""
-    from joblib import Parallel, delayed
-
-    return list(Parallel(n_jobs=-1)(delayed(function)(*call) for call in calls))
 
 
 def train_topics(
@@ -456,8 +442,12 @@ def train_topics(
             raise AggregatorError(
                 f"topic {topic}: only {int(truth[:, j].sum())} training examples; write more"
             )
-    evidence = [np.array([topic in topics_found for topics_found in found]) for topic in topics]
-    fitted = _parallel(_fit_topic, [(X, truth[:, j], evidence[j], folds) for j in range(len(topics))])
+    from joblib import Parallel, delayed
+
+    fitted = Parallel(n_jobs=-1)(
+        delayed(_fit_topic)(X, truth[:, j], np.array([topic in named for named in found]), folds)
+        for j, topic in enumerate(topics)
+    )
     for j, (topic, (c, oof, weights, bias)) in enumerate(zip(topics, fitted, strict=True)):
         chosen_c[topic], oof_log_odds[:, j] = c, oof
         coef[:, j], intercept[j] = weights, bias

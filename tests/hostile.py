@@ -65,19 +65,19 @@ def parameter_entity(size: int, origin: str) -> bytes:
     return _rss(_item(b"an ordinary post"), prolog)
 
 
+def _nested(depth: int) -> bytes:
+    return b"<x>" + b"<a>" * depth + b"</a>" * depth + b"</x>"
+
+
 def nested_elements(size: int, origin: str) -> bytes:
     """Elements nested hundreds of thousands deep inside an item."""
-    depth = (size - 400) // 7
-    return _rss(
-        b"<item><guid>h-1</guid><title>t</title><x>" + b"<a>" * depth + b"</a>" * depth + b"</x></item>"
-    )
+    return _rss(b"<item><guid>h-1</guid><title>t</title>" + _nested((size - 400) // 7) + b"</item>")
 
 
 def nested_in_channel(size: int, origin: str) -> bytes:
     """Elements nested hundreds of thousands deep beside the items of a plain RSS 2.0
     channel, where the fast entry reader (aggregator/fastfeed.py) walks them."""
-    depth = (size - 500) // 7
-    return _rss(_item(b"an ordinary post") + b"<x>" + b"<a>" * depth + b"</a>" * depth + b"</x>")
+    return _rss(_item(b"an ordinary post") + _nested((size - 500) // 7))
 
 
 def entry_flood(size: int, origin: str) -> bytes:
