@@ -69,3 +69,10 @@ def test_the_realistic_training_set_is_large_and_half_of_it_names_no_keyword_ear
     assert len(new) >= 3000
     networking = [r for r in new if r["label"] == "networking"]
     assert sum(1 for r in networking if not r.get("kw_in_opening")) >= 0.4 * len(networking)
+
+
+def test_every_row_has_its_own_id() -> None:
+    """An id names one row across all sets: a mistake listed by `aggregator evaluate` or a
+    row kept out of training must point at one post, not at a training and an evaluation row."""
+    ids = Counter(str(r["id"]) for r in rows("*.jsonl"))
+    assert [i for i, n in ids.items() if n > 1] == []
