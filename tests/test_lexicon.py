@@ -133,3 +133,10 @@ def test_the_shipped_lexicon_files_are_well_formed() -> None:
     topics = frozenset(t.name for t in load_taxonomy())
     lexicon = Lexicon.load(LEXICON_DIR, topics)  # raises on any malformed line
     assert len(lexicon.entries) > 15000
+
+
+def test_a_term_is_shown_as_plainly_written(lexicon: Lexicon) -> None:
+    # "Network+" (the certification) and "network" are the same tokens; a post that says
+    # "network" must not be explained as naming "Network+".
+    result = lexicon.find(tokens("volunteer network admin work"), "volunteer network admin work")
+    assert [e.term for e in result.ambiguous if e.key == "network"] == ["network"]

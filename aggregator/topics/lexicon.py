@@ -84,7 +84,11 @@ def merge(a: Entry, b: Entry) -> Entry:
     if a.networking != b.networking:
         general = b if a.networking else a
         senses.append(f"also {general.area} ({general.term})")
-    first = a if a.networking or not b.networking else b
+        first = a if a.networking else b
+    else:
+        # The spelling shown is the plain one: "network", not "Network+", whose mark the
+        # tokens drop.
+        first = b if _plain(b) and not _plain(a) else a
     return Entry(
         first.term,
         first.kind,
@@ -94,6 +98,11 @@ def merge(a: Entry, b: Entry) -> Entry:
         "; ".join(dict.fromkeys(s for s in (a.source, b.source) if s)),
         first.key,
     )
+
+
+def _plain(entry: Entry) -> bool:
+    """Whether the entry's term is written as its tokens are (no marks the tokens drop)."""
+    return entry.term.lower() == entry.key
 
 
 def read_entries(path: Path, topics: frozenset[str] | None = None) -> Iterable[Entry]:
