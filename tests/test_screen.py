@@ -29,6 +29,32 @@ def test_short_technical_titles_take_the_feed_language(title: str) -> None:
     assert "feed language" in language.decided_by and "too short" in language.decided_by
 
 
+@pytest.fixture(scope="module")
+def screener() -> Screener:
+    return Screener.load()
+
+
+@pytest.mark.parametrize(
+    "title", ["Tessel CNI 2.3", "subnetcalc 4.0", "kube-dnsprobe 1.0", "podlink v1.4.0 released"]
+)
+def test_a_release_title_alone_keeps_the_feed_language(screener: Screener, title: str) -> None:
+    # langdetect reads a lone tool name as Romanian, Welsh or Catalan: one unknown word is
+    # not another language.
+    verdict = screener.screen([(title, "", "en")])[0]
+    assert (verdict.lang, verdict.reason) == ("en", None)
+
+
+@pytest.mark.parametrize(
+    ("title", "lang"),
+    [("Kubernetes Ingress mit Traefik einrichten", "de"), ("Prediksi togel hari ini", "id")],
+)
+def test_a_short_title_in_another_language_around_english_names_is_not_english(
+    screener: Screener, title: str, lang: str
+) -> None:
+    verdict = screener.screen([(title, "", "en")])[0]
+    assert (verdict.lang, verdict.reason) == (lang, "non_english")
+
+
 def test_english_prose_is_told_by_function_words_without_langdetect() -> None:
     text = "Tuning BGP timers on eBGP sessions: what happens when a peer flaps during the window."
     language = detect_language(text, None)

@@ -275,8 +275,14 @@ def detect_language(
         # Short text. Mostly English words ("Kubernetes Gateway API", "OSPF vs IS-IS"):
         # langdetect would guess wildly, so the feed decides. Mostly words English does
         # not use ("Prediksi togel hari ini"): langdetect decides if it is sure.
-        known = sum(1 for w in lowered if w in vocabulary or w in ENGLISH_WORDS)
-        if vocabulary and known / len(words) <= 0.5:
+        foreign = _short_and_foreign(lowered, other_count, english, vocabulary, prose)
+        if foreign is not None:
+            return foreign
+        # Words that could be prose of another language: letters only (not "v1.4.0" or
+        # "kube-dnsprobe"), and more than one of them (langdetect reads a lone tool name,
+        # "subnetcalc 4.0", as Romanian or Welsh).
+        unknown = sum(1 for w in lowered if w.isalpha() and w not in vocabulary and w not in ENGLISH_WORDS)
+        if vocabulary and unknown >= 2 and 2 * unknown >= len(words):
             found = _probabilities(text)
             english_p = dict(found).get("en", 0.0)
             # Most words are not English and langdetect does not see English either.
@@ -285,3 +291,25 @@ def detect_language(
     if fallback:
         return Language(fallback, 0.0, {}, f"{fallback_kind} (text too short to tell)")
     return Language("und", 0.0, {}, "text too short to tell")
+
+
+def _short_and_foreign(
+    lowered: list[str],
+    other_count: int,
+    english: int,
+    vocabulary: frozenset[str],
+    prose: frozenset[str] | None,
+) -> Language | None:
+    """A short text in another language around English names ("Configurar VLANs en un
+    switch Cisco", "Kubernetes Ingress mit Traefik einrichten"): once the field's names are
+    set aside, its words are another language's (a function word of it among them, no
+    English one), and langdetect, reading those words alone, is sure which."""
+    if not other_count or english or prose is None:
+        return None
+    rest = [w for w in lowered if w not in vocabulary or w in prose]  # the names set aside
+    if sum(1 for w in rest if w not in prose) < 2:
+        return None
+    found = _probabilities(" ".join(rest))
+    if found and found[0][0] != "en" and found[0][1] >= MIN_CONFIDENCE:
+        return Language(found[0][0], found[0][1], dict(found), "words around the names (short text)")
+    return None
