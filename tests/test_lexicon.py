@@ -95,6 +95,16 @@ def test_an_acronym_counts_only_written_as_one(lexicon: Lexicon) -> None:
     assert "lisp" not in found(lexicon, "Writing Lisp macros on a rainy day")[0]
 
 
+def test_an_acronym_spelled_like_a_general_name_counts_only_in_context(lexicon: Lexicon) -> None:
+    # PHP is penultimate hop popping and the language, DOM and LCP are optics monitoring
+    # and the web page's: the capitals cannot tell them apart, the words around them can.
+    web = lexicon.find(tokens("From server-rendered PHP templates to a smaller DOM and a better LCP"), "")
+    assert not web.counted and {"php", "dom", "lcp"} <= {e.key for e in web.ambiguous}
+    text = "PHP on the egress PE: explicit null for our LDP labels"
+    mpls = lexicon.find(tokens(text), text)
+    assert "php" in {e.key for e in mpls.counted} and mpls.in_context
+
+
 def test_ambiguous_words_count_only_beside_a_settled_name(lexicon: Lexicon) -> None:
     alone = lexicon.find(tokens("The switch by the door stopped clicking"), "")
     assert not alone.counted and "switch" in {e.key for e in alone.ambiguous}

@@ -47,6 +47,9 @@ class Entry:
     senses: str  # other common senses; "" when the term is unambiguous in tech writing
     source: str
     key: str = ""  # " ".join(tokens(term)): what the lexicon matches
+    # A general-computing name is spelled exactly as this networking one ("PHP", "DOM",
+    # "LCP", "NGINX"): its spelling cannot tell which is meant.
+    spelled_alike: bool = False
 
     @property
     def networking(self) -> bool:
@@ -67,7 +70,7 @@ class Entry:
     def exact(self) -> str | None:
         """The spelling that settles an ambiguous entry: an acronym or a name written with
         capitals inside ("LISP", "PoP", "SONiC"), found as written."""
-        if self.senses and sum(c.isupper() for c in self.term) >= 2:
+        if self.senses and not self.spelled_alike and sum(c.isupper() for c in self.term) >= 2:
             return self.term
         return None
 
@@ -81,10 +84,12 @@ def merge(a: Entry, b: Entry) -> Entry:
     """Two entries with the same tokens: one entry, networking when either is, with both
     senses; a networking entry that is also a general-computing name is ambiguous."""
     senses = [s for s in (a.senses, b.senses) if s]
+    spelled_alike = a.spelled_alike or b.spelled_alike
     if a.networking != b.networking:
         general = b if a.networking else a
         senses.append(f"also {general.area} ({general.term})")
         first = a if a.networking else b
+        spelled_alike = spelled_alike or general.term == first.term
     else:
         # The spelling shown is the plain one: "network", not "Network+", whose mark the
         # tokens drop.
@@ -97,6 +102,7 @@ def merge(a: Entry, b: Entry) -> Entry:
         "; ".join(dict.fromkeys(senses)),
         "; ".join(dict.fromkeys(s for s in (a.source, b.source) if s)),
         first.key,
+        spelled_alike,
     )
 
 
