@@ -97,7 +97,9 @@ def _result(
         "keep": keep,
         "reason": reason,
         "lang": verdict.lang,
-        "tags": [t.topic for t in verdict.tags],
+        # The topics the post is published under: none when it is dropped (what the
+        # tagger made of it stays in scores["topics"]).
+        "tags": [t.topic for t in verdict.tags] if keep else [],
         "scores": scores,
     }
 

@@ -268,6 +268,8 @@ def test_label_reads_real_posts_as_an_engineer_would(tmp_path: Path, cli_env: di
         "ko",
     )
     assert out["korean"]["scores"]["language_decided_by"] == "script (Hangul)"
+    # A dropped post is published under no topic; what the tagger saw stays in its scores.
+    assert out["korean"]["tags"] == [] and "kubernetes" in out["korean"]["scores"]["topics"]
     assert (out["desktop"]["keep"], out["desktop"]["reason"]) == (False, "offtopic")
     assert "desktop: WezTerm" in out["desktop"]["scores"]["general_terms"]
     assert not out["lottery"]["keep"]
