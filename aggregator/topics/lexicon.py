@@ -48,16 +48,17 @@ class Entry:
     senses: str  # other common senses; "" when the term is unambiguous in tech writing
     source: str
     key: str = ""  # " ".join(tokens(term)): what the lexicon matches
+    # The concept token the models read for the entry: its kind, for a networking name
+    # ("~net:daemon"), its area for a general-computing one ("~gen:desktop"). Set once
+    # here: every post reads it for each entry it names (a property cost 2 us a post).
+    concept: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "concept", _concept(self.domain, self.kind))
 
     @property
     def networking(self) -> bool:
         return self.domain == NETWORKING
-
-    @property
-    def concept(self) -> str:
-        """The concept token the models read for the entry: its kind, for a networking
-        name ("~net:daemon"), its area for a general-computing one ("~gen:desktop")."""
-        return _concept(self.domain, self.kind)
 
     @property
     def area(self) -> str:
