@@ -33,6 +33,11 @@ KINDS: list[tuple[str, tuple[str, ...]]] = [
         "screening and tagging",
         (
             "screen.py",
+            # every module of the topic model and the shared features (model.py,
+            # reading.py, keywords.py, hashing.py, linear.py...): not only those named below
+            "aggregator/topics/",
+            "aggregator/features/",
+            "aggregator/screen/",
             "classify.py",
             "features.py",
             "lexicon.py",

@@ -288,8 +288,8 @@ class Screener:
                     tags=tuple(post_tags),
                     model_version=self.model.version,
                     decided_by=decided,
-                    senses=tuple(f"{e.term}: {e.senses}" for e in post_found.ambiguous)[:10],
-                    general=tuple(f"{e.area}: {e.term}" for e in post_found.general)[:10],
+                    senses=tuple(f"{e.term}: {e.senses}" for e in post_found.ambiguous[:10]),
+                    general=tuple(f"{e.area}: {e.term}" for e in post_found.general[:10]),
                 )
             )
         return out
