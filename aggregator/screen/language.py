@@ -300,10 +300,10 @@ def _short_and_foreign(
     vocabulary: frozenset[str],
     prose: frozenset[str] | None,
 ) -> Language | None:
-    """A short text in another language around English names ("Configurar VLANs en un
-    switch Cisco", "Kubernetes Ingress mit Traefik einrichten"): once the field's names are
-    set aside, its words are another language's (a function word of it among them, no
-    English one), and langdetect, reading those words alone, is sure which."""
+    """A short text in another language around English names ("Kubernetes Ingress mit
+    Traefik einrichten"): once the field's names are set aside, its words are another
+    language's (a function word of it among them, no English one), and langdetect, reading
+    those words alone, is sure which."""
     if not other_count or english or prose is None:
         return None
     rest = [w for w in lowered if w not in vocabulary or w in prose]  # the names set aside
