@@ -44,6 +44,12 @@ def test_a_release_title_alone_keeps_the_feed_language(screener: Screener, title
     assert (verdict.lang, verdict.reason) == ("en", None)
 
 
+@pytest.mark.parametrize("title", ["Déjà vu: OSPF flaps again", "BGP à la carte", "Laissez-faire peering"])
+def test_a_phrase_english_borrowed_leaves_a_short_title_english(screener: Screener, title: str) -> None:
+    verdict = screener.screen([(title, "", "en")])[0]
+    assert (verdict.lang, verdict.reason) == ("en", None)
+
+
 @pytest.mark.parametrize(
     ("title", "lang"),
     [("Kubernetes Ingress mit Traefik einrichten", "de"), ("Prediksi togel hari ini", "id")],

@@ -121,6 +121,24 @@ _SCRIPT_LANGUAGES = {
 }
 MIN_SCRIPT_LETTERS = 3  # fewer letters of another script than this: a quoted name at most
 
+# Phrases English writes in another language's words: in a short English title they are
+# English, not evidence of French, Italian or Latin.
+_LOAN_PHRASES = re.compile(
+    r"(?<!\w)(?:"
+    + "|".join(
+        r"[\s-]+".join(map(re.escape, phrase.split()))
+        for phrase in """à la carte|a la carte|déjà vu|deja vu|vive la|vive le|laissez faire|
+        de facto|ad hoc|per se|vis à vis|raison d'être|tour de force|c'est la vie|coup de grâce|
+        fait accompli|savoir faire|bon voyage|status quo|mea culpa|bona fide|in situ|
+        quid pro quo|modus operandi|en route|en masse|faux pas|par excellence|avant garde|
+        pièce de résistance|carte blanche|joie de vivre|je ne sais quoi|tête à tête|
+        cul de sac|nom de plume|prima facie|pro bono|ad infinitum|vice versa|et cetera|
+        post mortem|a priori|de rigueur|au contraire|voilà|fin de siècle""".split("|")
+    )
+    + r")(?!\w)",
+    re.IGNORECASE,
+)
+
 
 @dataclass(frozen=True)
 class Script:
@@ -275,6 +293,13 @@ def detect_language(
         # Short text. Mostly English words ("Kubernetes Gateway API", "OSPF vs IS-IS"):
         # langdetect would guess wildly, so the feed decides. Mostly words English does
         # not use ("Prediksi togel hari ini"): langdetect decides if it is sure.
+        if _LOAN_PHRASES.search(text):
+            # Phrases English borrowed ("Déjà vu: OSPF flaps again", "BGP à la carte")
+            # are English here: the rest of the text decides.
+            text = _LOAN_PHRASES.sub(" ", text)
+            lowered = [w.lower() for w in ordinary_words(text)]
+            other, other_count = _other_function_words(lowered) if lowered else ("", 0)
+            english = sum(map(ENGLISH_WORDS.__contains__, lowered))
         foreign = _short_and_foreign(lowered, other_count, english, vocabulary, prose)
         if foreign is not None:
             return foreign
@@ -282,7 +307,7 @@ def detect_language(
         # "kube-dnsprobe"), and more than one of them (langdetect reads a lone tool name,
         # "subnetcalc 4.0", as Romanian or Welsh).
         unknown = sum(1 for w in lowered if w.isalpha() and w not in vocabulary and w not in ENGLISH_WORDS)
-        if vocabulary and unknown >= 2 and 2 * unknown >= len(words):
+        if vocabulary and unknown >= 2 and 2 * unknown >= len(lowered):
             found = _probabilities(text)
             english_p = dict(found).get("en", 0.0)
             # Most words are not English and langdetect does not see English either.
