@@ -252,6 +252,11 @@ def detect_language(
     """
     if lowered is None:
         lowered = [w.lower() for w in ordinary_words(text)]
+    if len(lowered) < MIN_WORDS and _LOAN_PHRASES.search(text):
+        # Phrases English borrowed ("Déjà vu: OSPF flaps again", "BGP à la carte") are
+        # English in a short text: the rest of it decides.
+        text = _LOAN_PHRASES.sub(" ", text)
+        lowered = [w.lower() for w in ordinary_words(text)]
     words = lowered
     english = sum(map(ENGLISH_WORDS.__contains__, lowered))
     if not text.isascii() and (_NON_LATIN_LETTER.search(text) or _VIETNAMESE.search(text)):
@@ -293,13 +298,6 @@ def detect_language(
         # Short text. Mostly English words ("Kubernetes Gateway API", "OSPF vs IS-IS"):
         # langdetect would guess wildly, so the feed decides. Mostly words English does
         # not use ("Prediksi togel hari ini"): langdetect decides if it is sure.
-        if _LOAN_PHRASES.search(text):
-            # Phrases English borrowed ("Déjà vu: OSPF flaps again", "BGP à la carte")
-            # are English here: the rest of the text decides.
-            text = _LOAN_PHRASES.sub(" ", text)
-            lowered = [w.lower() for w in ordinary_words(text)]
-            other, other_count = _other_function_words(lowered) if lowered else ("", 0)
-            english = sum(map(ENGLISH_WORDS.__contains__, lowered))
         foreign = _short_and_foreign(lowered, other_count, english, vocabulary, prose)
         if foreign is not None:
             return foreign
@@ -307,7 +305,7 @@ def detect_language(
         # "kube-dnsprobe"), and more than one of them (langdetect reads a lone tool name,
         # "subnetcalc 4.0", as Romanian or Welsh).
         unknown = sum(1 for w in lowered if w.isalpha() and w not in vocabulary and w not in ENGLISH_WORDS)
-        if vocabulary and unknown >= 2 and 2 * unknown >= len(lowered):
+        if vocabulary and unknown >= 2 and 2 * unknown >= len(words):
             found = _probabilities(text)
             english_p = dict(found).get("en", 0.0)
             # Most words are not English and langdetect does not see English either.

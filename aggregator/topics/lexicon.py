@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Generic, TypeVar
 
 from ..cards import MODEL_DIR
 from ..errors import ModelError
@@ -153,22 +152,6 @@ def read_entries(path: Path, topics: frozenset[str] | None = None) -> Iterable[E
         yield Entry(term, kind, domain, named, "" if senses in ("", "-") else senses, source, key)
 
 
-_T = TypeVar("_T")
-
-
-class _once(Generic[_T]):  # a decorator, named like cached_property
-    """functools.cached_property without its lock: Python 3.11's takes an RLock on every
-    first read, and a Found (one post's, read by one thread) has three properties read
-    once each, for every post of a run."""
-
-    def __init__(self, compute: Callable[[Any], _T]) -> None:
-        self.compute, self.name = compute, compute.__name__
-
-    def __get__(self, found: Any, owner: type | None = None) -> _T:
-        value = found.__dict__[self.name] = self.compute(found)  # later reads find it there
-        return value
-
-
 @dataclass(frozen=True)
 class Found:
     """What the lexicon recognizes in one post."""
@@ -187,19 +170,19 @@ class Found:
         """The networking entries that count as evidence."""
         return self.networking + self.ambiguous if self.networking else ()
 
-    @_once
+    @cached_property
     def topic_keys(self) -> dict[str, frozenset[str]]:
         """The settled networking entries that point to topics: key -> topics. (An
         ambiguous word is evidence of networking beside a settled one, but too weak for a
         topic: "community" in "the open-source community" is no BGP.)"""
         return {e.key: e.topics for e in self.networking if e.topics}
 
-    @_once
+    @cached_property
     def topic_counts(self) -> dict[str, int]:
         """Topic -> how many terms (distinct entries) are evidence of it."""
         return {topic: len(terms) for topic, terms in self.topics.items()}
 
-    @_once
+    @cached_property
     def topics(self) -> dict[str, list[str]]:
         """Topic -> the terms (as written in the lexicon) that are evidence of it."""
         found: dict[str, list[str]] = {}
