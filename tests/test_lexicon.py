@@ -121,6 +121,17 @@ def test_a_general_name_with_other_senses_counts_written_as_the_name(lexicon: Le
     assert "rust" not in found(lexicon, "rust on the old bike frame")[2]
 
 
+def test_a_websites_certificate_chores_are_web_work_not_networking(lexicon: Lexicon) -> None:
+    # certbot and Let's Encrypt renew a site's certificate: a blogger's hosting chore, where
+    # TLS on a firewall or a RADIUS server is networking.
+    text = "certbot stopped renewing: Let's Encrypt and my blog's expired certificate"
+    site = lexicon.find(tokens(text), text)
+    assert {"certbot", "let s encrypt"} <= {e.key for e in site.general}
+    assert not {"certbot", "let s encrypt"} & {e.key for e in site.networking}
+    text = "TLS inspection on the Palo Alto broke the finance app"
+    assert "tls inspection" in {e.key for e in lexicon.find(tokens(text), text).networking}
+
+
 def test_lexicon_errors_name_the_file_the_line_and_the_field(tmp_path: Path) -> None:
     (tmp_path / "a.tsv").write_text(
         "term\tkind\tdomain\ttopics\tsenses\tsource\nBGP\tprotocol\tnetworking\tbgp\n"
