@@ -95,6 +95,10 @@ def test_other_languages_are_detected_even_with_an_english_feed(text: str, lang:
         ("用 FRR 和 BGP EVPN 搭建 VXLAN 实验环境", "zh", "Han"),
         ("Calico の BGP ピアリングを Cisco NX-OS と設定する", "ja", "kana"),
         ("การตั้งค่า OSPF บน MikroTik RouterOS สำหรับ ISP", "th", "Thai"),
+        # Short titles: English names around a word or two of another script, and no
+        # English prose; Japanese counts its Han characters with its kana.
+        ("Kubernetes NetworkPolicy 入門", "zh", "Han"),
+        ("BGP Graceful Restart を検証してみた", "ja", "kana"),
         ("Как мы настроили BGP на Juniper MX: route reflector и проверка RPKI", "ru", "Cyrillic"),
         # An English title over a body in another language: the body's language.
         (
@@ -120,6 +124,7 @@ def test_a_quoted_name_in_another_script_leaves_english_prose_english() -> None:
     )
     assert detect_language(text, None).lang == "en"
     assert detect_language("Latency in μs: why the NIC timestamps matter for PTP", "en").lang == "en"
+    assert detect_language("Why 東京 peering is different", "en").lang == "en"
 
 
 def test_clear_function_words_beat_the_feed_language() -> None:

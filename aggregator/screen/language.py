@@ -164,22 +164,26 @@ def other_script(text: str, english_letters: int) -> Script | None:
     if text.isascii():
         return None
     letters = len(_NON_LATIN_LETTER.findall(text))
-    if letters < MIN_SCRIPT_LETTERS:
+    # A word or two of another script in English prose is a quoted name at most; with no
+    # English prose around it ("Kubernetes NetworkPolicy 入門"), it is the text's language.
+    if letters < (MIN_SCRIPT_LETTERS if english_letters else 2):
         vietnamese = len(_VIETNAMESE.findall(text))
         if vietnamese >= MIN_SCRIPT_LETTERS:
             return Script("Vietnamese letters", "vi", 4.0 * vietnamese, float(english_letters))
         return None
     best: tuple[float, str, str] | None = None
+    total = 0.0  # every script's weight: Japanese writes Han among its kana, Korean Hangul
     for name, lang, pattern, weight in _SCRIPTS:
         count = len(pattern.findall(text))
+        total += count * weight
         if count and (best is None or count * weight > best[0]):
             best = (count * weight, name, lang)
     if best is None:  # letters of a script not listed: count them as letters
         return Script("non-Latin", "und", float(letters), float(english_letters))
-    weight, name, lang = best
+    _, name, lang = best
     if lang == "zh" and _KANA.search(text):
         lang = "ja"  # Japanese writes Han characters among its kana
-    return Script(name, lang, weight, float(english_letters))
+    return Script(name, lang, total, float(english_letters))
 
 
 # -- the decision ---------------------------------------------------------------------------
