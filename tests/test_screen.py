@@ -61,6 +61,25 @@ def test_a_short_title_in_another_language_around_english_names_is_not_english(
     assert (verdict.lang, verdict.reason) == (lang, "non_english")
 
 
+@pytest.mark.parametrize(
+    "title", ["Configurare una VPN site-to-site con IPsec", "RPKI-Validierung am Peering-Router aktivieren"]
+)
+def test_a_hyphenated_compound_is_one_word_not_english_prose(screener: Screener, title: str) -> None:
+    # The "to" of "site-to-site" is part of a name, not an English function word; a German
+    # compound counts as the German word it is.
+    verdict = screener.screen([(title, "", "en")])[0]
+    assert verdict.reason == "non_english" and verdict.lang != "en"
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["Site-to-site VPN with WireGuard", "Man-in-the-middle on the management VLAN", "nb-k8s-sync 0.5.0"],
+)
+def test_english_titles_with_compounds_stay_english(screener: Screener, title: str) -> None:
+    verdict = screener.screen([(title, "", "en")])[0]
+    assert (verdict.lang, verdict.reason) == ("en", None)
+
+
 def test_english_prose_is_told_by_function_words_without_langdetect() -> None:
     text = "Tuning BGP timers on eBGP sessions: what happens when a peer flaps during the window."
     language = detect_language(text, None)

@@ -7,13 +7,20 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
-# An ordinary word: letters, with one apostrophe inside ("don't"); the language checks
-# read these.
-WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
+# An ordinary word: letters, with one apostrophe inside ("don't"), or words of letters
+# joined by hyphens ("site-to-site", "Peering-Router": one word, whose "to" is no English
+# prose), unless digits join them too ("nb-k8s-sync": nb, k, s, sync, as before). The
+# language checks read these. (A word with no hyphen after it is the first, quick branch.)
+_LETTERS = r"[^\W\d_]+(?:['’][^\W\d_]+)?"
+WORD = re.compile(rf"(?>{_LETTERS})(?!-)|(?<![\w-]){_LETTERS}(?:-{_LETTERS})+(?![\w-])|{_LETTERS}")
 TOKEN = re.compile(r"(?u)[\w][\w.\-/]*\w|\w")
 # The same patterns for ASCII text, where they match the same and run faster.
 _TOKEN_ASCII = re.compile(r"[\w][\w.\-/]*\w|\w", re.ASCII)
-_WORD_ASCII = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+_ASCII_LETTERS = r"[A-Za-z]+(?:'[A-Za-z]+)?"
+_WORD_ASCII = re.compile(
+    rf"(?>{_ASCII_LETTERS})(?!-)|(?<![\w-]){_ASCII_LETTERS}(?:-{_ASCII_LETTERS})+(?![\w-])|{_ASCII_LETTERS}",
+    re.ASCII,
+)
 
 
 # Typeset text writes "IS-IS" with a non-breaking hyphen and splits long words with soft

@@ -305,10 +305,14 @@ def detect_language(
         foreign = _short_and_foreign(lowered, other_count, english, vocabulary, prose)
         if foreign is not None:
             return foreign
-        # Words that could be prose of another language: letters only (not "v1.4.0" or
-        # "kube-dnsprobe"), and more than one of them (langdetect reads a lone tool name,
-        # "subnetcalc 4.0", as Romanian or Welsh).
-        unknown = sum(1 for w in lowered if w.isalpha() and w not in vocabulary and w not in ENGLISH_WORDS)
+        # Words that could be prose of another language: letters only, or words of them
+        # joined by hyphens ("DDoS-Angriff", not "v1.4.0"), and more than one of them
+        # (langdetect reads a lone tool name, "subnetcalc 4.0", as Romanian or Welsh).
+        unknown = sum(
+            1
+            for w in lowered
+            if w.replace("-", "").isalpha() and w not in vocabulary and w not in ENGLISH_WORDS
+        )
         if vocabulary and unknown >= 2 and 2 * unknown >= len(words):
             found = _probabilities(text)
             english_p = dict(found).get("en", 0.0)
