@@ -132,6 +132,14 @@ def test_a_websites_certificate_chores_are_web_work_not_networking(lexicon: Lexi
     assert "tls inspection" in {e.key for e in lexicon.find(tokens(text), text).networking}
 
 
+def test_infrastructure_as_code_tools_are_networking_only_by_what_they_manage(lexicon: Lexicon) -> None:
+    text = "Don't force-unlock Terraform state: a Pulumi and OpenTofu comparison"
+    state = lexicon.find(tokens(text), text)
+    assert {"terraform", "pulumi", "opentofu"} <= {e.key for e in state.general} and not state.networking
+    text = "Terraform for the security group and the BGP peers of our transit gateway"
+    assert lexicon.find(tokens(text), text).networking
+
+
 def test_lexicon_errors_name_the_file_the_line_and_the_field(tmp_path: Path) -> None:
     (tmp_path / "a.tsv").write_text(
         "term\tkind\tdomain\ttopics\tsenses\tsource\nBGP\tprotocol\tnetworking\tbgp\n"
