@@ -128,8 +128,16 @@ def test_a_websites_certificate_chores_are_web_work_not_networking(lexicon: Lexi
     site = lexicon.find(tokens(text), text)
     assert {"certbot", "let s encrypt"} <= {e.key for e in site.general}
     assert not {"certbot", "let s encrypt"} & {e.key for e in site.networking}
+    text = "Auto-renewal failed: the SSL certificate of the shop expired on Sunday"
+    assert {"auto-renewal", "ssl certificate"} <= {e.key for e in lexicon.find(tokens(text), text).general}
     text = "TLS inspection on the Palo Alto broke the finance app"
     assert "tls inspection" in {e.key for e in lexicon.find(tokens(text), text).networking}
+
+
+def test_home_automation_is_not_network_automation(lexicon: Lexicon) -> None:
+    home = lexicon.find(tokens("Home automation: the sensors on my home server"), "")
+    assert {"home automation", "home server"} <= {e.key for e in home.general}
+    assert "automation" not in {e.key for e in home.networking}
 
 
 def test_infrastructure_as_code_tools_are_networking_only_by_what_they_manage(lexicon: Lexicon) -> None:
