@@ -147,7 +147,7 @@ class Script:
 
     name: str
     lang: str
-    weight: float  # its characters, weighted
+    weight: float  # the characters of every non-Latin script, weighted (kana with its Han)
     english: float  # letters of English prose words
 
     @property
