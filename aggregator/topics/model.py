@@ -244,6 +244,7 @@ TOPIC_STACK_FEATURES = (
     "the topic with the most terms",
     "share of the post's topic terms",
     "the title names another topic, not this one",
+    "the title's head (before in, over, after, with...) names it and no other topic",
 )
 
 
@@ -263,7 +264,10 @@ def topic_features(
     # costs more than all the rest.
     posts, columns, counts, most, share, titled_posts, titled_columns = [], [], [], [], [], [], []
     others_titled: list[int] = []
-    for i, (found, title) in enumerate(zip(reading.found, reading.title_found, strict=True)):
+    head_posts: list[int] = []
+    head_columns: list[int] = []
+    heads = reading.head_found or reading.title_found
+    for i, (found, title, head) in enumerate(zip(reading.found, reading.title_found, heads, strict=True)):
         named = found.topic_counts
         if not named:
             continue
@@ -279,6 +283,9 @@ def topic_features(
             titled_columns.append(column[topic])
         if title.topics:
             others_titled.append(i)
+        if len(head.topics) == 1:
+            head_posts.append(i)
+            head_columns.append(column[next(iter(head.topics))])
     if posts:
         out[posts, columns, 1] = 1.0
         out[posts, columns, 3] = np.log1p(counts)
@@ -288,6 +295,7 @@ def topic_features(
         # Where the title names some topic, every topic it does not name is marked.
         out[others_titled, :, 7] = 1.0
         out[titled_posts, titled_columns, 7] = 0.0
+        out[head_posts, head_columns, 8] = 1.0
     strong_posts = [i for i, post_strong in enumerate(strong) for _ in post_strong]
     if strong_posts:
         out[strong_posts, [j for post_strong in strong for j in post_strong], 2] = 1.0

@@ -4,7 +4,7 @@ the screener and the topic model."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..features.tokens import tokens, tokens_with_case
@@ -53,6 +53,15 @@ def _topic_tokens(topic: str) -> tuple[str, str, str, str]:
     return f"~t:{topic}", f"~t:{topic}:2", f"~t:{topic}:top", f"~t:{topic}:title"
 
 
+# Words after which a title turns from its subject to the setting, the trigger or what it
+# runs over ("... in a Kubernetes cluster", "... after an OSPF flap", "... over WireGuard",
+# "... with no OSPF at all").
+SETTING_WORDS = frozenset(
+    "in on over with without after before when while via under inside behind through across "
+    "using from during despite no not vs versus".split()
+)
+
+
 @dataclass(frozen=True)
 class Reading:
     """What the models read of a batch of posts, post by post."""
@@ -62,6 +71,9 @@ class Reading:
     found: list[Found]  # what the lexicon finds in the post
     title_found: list[Found]  # ... in its title alone
     concepts: list[list[str]]  # concept tokens, beside the words
+    # ... in the title's head, before the first word that turns to a setting ("BFD for BGP
+    # sessions when your OSPF timers...": the head names BFD and BGP, not OSPF)
+    head_found: list[Found] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.words)
@@ -70,15 +82,17 @@ class Reading:
 def read_posts(lexicon: Lexicon, texts: list[str], titles: list[str]) -> Reading:
     """What the models read of each post: its title and text as screened (texts), and its
     title. The title's tokens are the first of the text's."""
-    words, ordinary, found, title_found, extras = [], [], [], [], []
+    words, ordinary, found, title_found, extras, heads = [], [], [], [], [], []
     for text, title in zip(texts, titles, strict=True):
         post_words, post_ordinary = tokens_with_case(text)
         post = lexicon.find(post_words, text)
         size = min(len(tokens(title)), len(post_words)) if title else 0
         in_title = lexicon.within(post, post_words[:size])
+        head = next((k for k, w in enumerate(post_words[:size]) if w in SETTING_WORDS), size)
+        heads.append(in_title if head == size else lexicon.within(in_title, post_words[:head]))
         words.append(post_words)
         ordinary.append(post_ordinary)
         found.append(post)
         title_found.append(in_title)
         extras.append(list(concepts(post, in_title)))
-    return Reading(words, ordinary, found, title_found, extras)
+    return Reading(words, ordinary, found, title_found, extras, heads)
