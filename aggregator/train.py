@@ -130,11 +130,7 @@ def nb_weights(X: Any, labels: np.ndarray[Any, Any], alpha: float) -> tuple[np.n
 
 def lr_weights(X: Any, labels: np.ndarray[Any, Any], c: float) -> tuple[np.ndarray[Any, Any], float]:
     """Logistic regression as (weight per feature, bias)."""
-    from sklearn.linear_model import LogisticRegression
-
-    model = LogisticRegression(C=c, solver="liblinear", class_weight="balanced", random_state=0).fit(
-        X, labels
-    )
+    model = _balanced_lr(c).fit(X, labels)
     return model.coef_[0], float(model.intercept_[0])
 
 
@@ -368,7 +364,8 @@ def best_f1_thresholds(
     return best
 
 
-def _topic_text_model(c: float) -> Any:
+def _balanced_lr(c: float) -> Any:
+    """The logistic regression both text models use (screening's "lr" kind, each topic's)."""
     from sklearn.linear_model import LogisticRegression
 
     return LogisticRegression(C=c, solver="liblinear", class_weight="balanced", random_state=0)
@@ -387,13 +384,13 @@ def _fit_topic(
         for c in TOPIC_C_GRID:
             oof = np.zeros(len(y))
             for train_rows, test_rows in folds:
-                model = _topic_text_model(c).fit(X[train_rows], y[train_rows])
+                model = _balanced_lr(c).fit(X[train_rows], y[train_rows])
                 oof[test_rows] = model.decision_function(X[test_rows])
             f1 = best_f1_thresholds(_sigmoid(oof), y, evidence)[4]
             if best is None or f1 > best[1]:
                 best = (c, f1, oof)
         assert best is not None
-        final = _topic_text_model(best[0]).fit(X, y)
+        final = _balanced_lr(best[0]).fit(X, y)
     return best[0], best[2], final.coef_[0].astype(np.float32), float(final.intercept_[0])
 
 

@@ -266,8 +266,9 @@ def topic_features(
     others_titled: list[int] = []
     head_posts: list[int] = []
     head_columns: list[int] = []
-    heads = reading.head_found or reading.title_found
-    for i, (found, title, head) in enumerate(zip(reading.found, reading.title_found, heads, strict=True)):
+    for i, (found, title, head) in enumerate(
+        zip(reading.found, reading.title_found, reading.head_found, strict=True)
+    ):
         named = found.topic_counts
         if not named:
             continue

@@ -4,7 +4,7 @@ the screener and the topic model."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from ..features.tokens import tokens, tokens_with_case
@@ -70,10 +70,10 @@ class Reading:
     ordinary: list[list[str]]  # ordinary words, lower-cased, for the language checks
     found: list[Found]  # what the lexicon finds in the post
     title_found: list[Found]  # ... in its title alone
-    concepts: list[list[str]]  # concept tokens, beside the words
     # ... in the title's head, before the first word that turns to a setting ("BFD for BGP
     # sessions when your OSPF timers...": the head names BFD and BGP, not OSPF)
-    head_found: list[Found] = field(default_factory=list)
+    head_found: list[Found]
+    concepts: list[list[str]]  # concept tokens, beside the words
 
     def __len__(self) -> int:
         return len(self.words)
@@ -87,12 +87,13 @@ def read_posts(lexicon: Lexicon, texts: list[str], titles: list[str]) -> Reading
         post_words, post_ordinary = tokens_with_case(text)
         post = lexicon.find(post_words, text)
         size = min(len(tokens(title)), len(post_words)) if title else 0
-        in_title = lexicon.within(post, post_words[:size])
-        head = next((k for k, w in enumerate(post_words[:size]) if w in SETTING_WORDS), size)
-        heads.append(in_title if head == size else lexicon.within(in_title, post_words[:head]))
+        title_words = post_words[:size]
+        in_title = lexicon.within(post, title_words)
+        head = next((k for k, w in enumerate(title_words) if w in SETTING_WORDS), size)
+        heads.append(in_title if head == size else lexicon.within(in_title, title_words[:head]))
         words.append(post_words)
         ordinary.append(post_ordinary)
         found.append(post)
         title_found.append(in_title)
         extras.append(list(concepts(post, in_title)))
-    return Reading(words, ordinary, found, title_found, extras, heads)
+    return Reading(words, ordinary, found, title_found, heads, extras)
