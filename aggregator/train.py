@@ -13,6 +13,7 @@ import itertools
 import json
 import platform
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -394,21 +395,36 @@ def _fit_topic(
     return best[0], best[2], final.coef_[0].astype(np.float32), float(final.intercept_[0])
 
 
-def train_topics(
+@dataclass(frozen=True)
+class TopicFit:
+    """The topic models fitted on a corpus, with their out-of-fold predictions: what
+    train_topics writes, and what a bench can compare another tagger against."""
+
+    topics: tuple[str, ...]
+    posts: list[dict[str, Any]]
+    truth: np.ndarray[Any, Any]  # (posts, topics) 0/1
+    data_hash: str
+    strong: dict[str, list[str]]  # each topic's strong keywords
+    chosen_c: dict[str, float]
+    coef: np.ndarray[Any, Any]  # (N_FEATURES, topics) the text models' weights
+    intercept: np.ndarray[Any, Any]  # (topics,)
+    features: np.ndarray[Any, Any]  # (posts, topics, TOPIC_STACK_FEATURES), out of fold
+    stacked: np.ndarray[Any, Any]  # (posts, topics) the last stage's out-of-fold probabilities
+    folds: list[tuple[Any, Any]]
+
+
+def fit_topics(
     data_dir: Path = MODEL_DIR / "data",
     out_dir: Path = MODEL_DIR,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    echo: Callable[[str], None] = print,
     corrected: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """One logistic regression per topic; each threshold maximises out-of-fold F1.
-
-    corrected: posts whose topics the owner corrected, folded into the training data."""
+) -> TopicFit:
+    """Each topic's text model (its C chosen by out-of-fold F1), and the last stage's
+    out-of-fold probabilities over the text models' out-of-fold log-odds."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
 
     from .topics.keywords import strong_in, strong_keywords, strong_map
-    from .topics.model import TOPIC_STACK_FEATURES, topic_features
+    from .topics.model import topic_features
     from .topics.taxonomy import load_lexicon, load_taxonomy
 
     taxonomy = load_taxonomy(out_dir / "topics.yaml")
@@ -452,24 +468,47 @@ def train_topics(
     # Then the last stage, per topic, on the text models' out-of-fold log-odds: how far to
     # trust them beside the keywords, the title and the post's share of the topic's terms.
     features = topic_features(topics, oof_log_odds, strong_cols, reading)
+    stacked = np.zeros(truth.shape)
+    for j in range(len(topics)):
+        y = truth[:, j]
+        for train_rows, test_rows in folds:
+            meta = LogisticRegression(C=STACK_C, random_state=0).fit(features[train_rows, j], y[train_rows])
+            stacked[test_rows, j] = meta.predict_proba(features[test_rows, j])[:, 1]
+    return TopicFit(
+        topics, posts, truth, data_hash, strong, chosen_c, coef, intercept, features, stacked, folds
+    )
+
+
+def train_topics(
+    data_dir: Path = MODEL_DIR / "data",
+    out_dir: Path = MODEL_DIR,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    echo: Callable[[str], None] = print,
+    corrected: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One logistic regression per topic; each threshold maximises out-of-fold F1.
+
+    corrected: posts whose topics the owner corrected, folded into the training data."""
+    from sklearn.linear_model import LogisticRegression
+
+    from .topics.model import TOPIC_STACK_FEATURES
+
+    fit = fit_topics(data_dir, out_dir, corrected)
+    topics, truth, features = fit.topics, fit.truth, fit.features
     thresholds, metrics = {}, {}
     stack_coef: dict[str, list[float]] = {}
     stack_intercept: dict[str, float] = {}
     for j, topic in enumerate(topics):
         y = truth[:, j]
-        stacked = np.zeros(len(y))
-        for train_rows, test_rows in folds:
-            meta = LogisticRegression(C=STACK_C, random_state=0).fit(features[train_rows, j], y[train_rows])
-            stacked[test_rows] = meta.predict_proba(features[test_rows, j])[:, 1]
         everywhere = np.ones(len(y), dtype=bool)
-        threshold, _, precision, recall, f1 = best_f1_thresholds(stacked, y, everywhere)
+        threshold, _, precision, recall, f1 = best_f1_thresholds(fit.stacked[:, j], y, everywhere)
         meta = LogisticRegression(C=STACK_C, random_state=0).fit(features[:, j], y)
         stack_coef[topic] = [round(float(w), 6) for w in meta.coef_[0]]
         stack_intercept[topic] = round(float(meta.intercept_[0]), 6)
         thresholds[topic] = {"with_keywords": threshold, "without": threshold}
         metrics[topic] = {
             "examples": int(y.sum()),
-            "C": chosen_c[topic],
+            "C": fit.chosen_c[topic],
             "precision": round(precision, 4),
             "recall": round(recall, 4),
             "f1": round(f1, 4),
@@ -478,6 +517,7 @@ def train_topics(
             f"  {topic:<12} {int(y.sum()):>4} examples  out-of-fold "
             f"P {precision:.2f} R {recall:.2f} F1 {f1:.2f}"
         )
+    data_hash, strong, coef, intercept = fit.data_hash, fit.strong, fit.coef, fit.intercept
     card = {
         "version": f"topics-{data_hash[:10]}",
         "kind": "topic tagging, one logistic regression per topic",
