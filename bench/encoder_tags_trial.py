@@ -35,8 +35,8 @@ import encoder_trial  # noqa: E402  (the encoder and its packages)
 from aggregator.label import _text, read_rows  # noqa: E402
 from aggregator.screen.text import screening_text  # noqa: E402
 from aggregator.screen.verdict import Screener  # noqa: E402
-from aggregator.topics.model import REQUIRED_TOPICS, topic_features  # noqa: E402
-from aggregator.train import corpus_text, fit_topics  # noqa: E402
+from aggregator.topics.model import REQUIRED_TOPICS  # noqa: E402
+from aggregator.train import best_f1_thresholds, corpus_text, fit_topics  # noqa: E402
 
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)  # of the encoder's log-odds in the blend
 C_GRID = (1.0, 4.0, 16.0)
@@ -49,13 +49,9 @@ def logit(p: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 
 
 def best_f1(p: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> tuple[float, float]:
-    """(best F1, its threshold) over a grid of thresholds."""
-    best = (-1.0, 0.5)
-    for t in np.arange(0.02, 0.99, 0.02):
-        pred = p >= t
-        tp, fp, fn = (pred & (y == 1)).sum(), (pred & (y == 0)).sum(), (~pred & (y == 1)).sum()
-        best = max(best, (2 * tp / max(1, 2 * tp + fp + fn), float(t)))
-    return best
+    """(best F1, its threshold), by the grid train_topics chooses thresholds on."""
+    threshold, _, _, _, f1 = best_f1_thresholds(p, y, np.ones(len(y), dtype=bool))
+    return f1, threshold
 
 
 def micro_f1(pred: np.ndarray[Any, Any], truth: np.ndarray[Any, Any], columns: list[int]) -> float:
@@ -65,16 +61,10 @@ def micro_f1(pred: np.ndarray[Any, Any], truth: np.ndarray[Any, Any], columns: l
 
 
 def tagger_probabilities(screener: Screener, texts: list[str], titles: list[str]) -> np.ndarray[Any, Any]:
-    """The tagger's last-stage probability of every topic (tag_batch's, before thresholds)."""
-    model = screener.topics
-    assert model is not None
+    """The tagger's last-stage probability of every topic, before its thresholds."""
+    assert screener.topics is not None
     reading, batch = screener.read(texts, titles)
-    log_odds = batch.sums(model.rows(batch.index)) + model.intercept
-    strong = [model._strong_in(found.topic_keys) for found in reading.found]
-    features = topic_features(model.topics, log_odds, strong, reading)
-    z = np.einsum("ptk,tk->pt", features, model.stack_coef) + model.stack_intercept
-    result: np.ndarray[Any, Any] = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
-    return result
+    return screener.topics.probabilities(batch, reading)
 
 
 def main() -> int:

@@ -133,12 +133,7 @@ class TopicModel:
         how much of the post's vocabulary is the topic's (a passing mention is not a
         subject). A topic is given when that clears the topic's threshold."""
         token_lists = reading.words
-        gathered = self.rows(batch.index)  # (grams, topics), once for the whole batch
-        log_odds = batch.sums(gathered) + self.intercept
-        strong = [self._strong_in(found.topic_keys) for found in reading.found]
-        features = topic_features(self.topics, log_odds, strong, reading)
-        z = np.einsum("ptk,tk->pt", features, self.stack_coef) + self.stack_intercept
-        probabilities = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        gathered, strong, probabilities = self._last_stage(batch, reading)
         clears = (probabilities >= self.low).tolist()
         scores = probabilities.tolist()
         chosen = [_best_first(row, post) for row, post in zip(clears, scores, strict=True)]
@@ -177,6 +172,24 @@ class TopicModel:
                 post_tags.append(Tag(self.topics[j], post_scores[j], tuple(terms)))
             tags.append(post_tags)
         return tags
+
+    def probabilities(self, batch: FeatureBatch, reading: Reading) -> np.ndarray[Any, Any]:
+        """(posts, topics): the last stage's probability of every topic, before the
+        thresholds tag_batch applies."""
+        return self._last_stage(batch, reading)[2]
+
+    def _last_stage(
+        self, batch: FeatureBatch, reading: Reading
+    ) -> tuple[np.ndarray[Any, Any], list[dict[int, list[str]]], np.ndarray[Any, Any]]:
+        """(the weight rows of the batch's grams, each post's strong keywords by topic
+        column, the last stage's probabilities)."""
+        gathered = self.rows(batch.index)  # (grams, topics), once for the whole batch
+        log_odds = batch.sums(gathered) + self.intercept
+        strong = [self._strong_in(found.topic_keys) for found in reading.found]
+        features = topic_features(self.topics, log_odds, strong, reading)
+        z = np.einsum("ptk,tk->pt", features, self.stack_coef) + self.stack_intercept
+        probabilities: np.ndarray[Any, Any] = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        return gathered, strong, probabilities
 
     @staticmethod
     def _ranked_grams(
