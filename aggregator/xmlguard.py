@@ -119,6 +119,20 @@ def _guarded_start_item(self: Any, attrs_d: dict[str, Any]) -> None:
     _START_ITEM(self, attrs_d)
 
 
+def _guarded_charref(self: Any, ref: str) -> None:
+    # The lenient parser hands feedparser every "&#...;" as it is; feedparser's chr() and
+    # UTF-8 encoding raise for a surrogate or a number past U+10FFFF, failing the whole
+    # feed over one reference. Such a reference stands for no character: U+FFFD instead.
+    hexadecimal = ref[:1] in ("x", "X")
+    try:
+        code = int(ref[1:], 16) if hexadecimal else int(ref)
+    except ValueError:  # also a number of more than 4,300 digits
+        code = -1
+    if not 0 <= code <= 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        ref = "xfffd"
+    _CHARREF(self, ref)
+
+
 def _loose_feed(self: Any, data: str) -> None:
     # The lenient parser: entries read before EnoughEntries are kept, the rest is unread.
     with contextlib.suppress(EnoughEntries):
@@ -126,6 +140,7 @@ def _loose_feed(self: Any, data: str) -> None:
 
 
 _PUSH = feedparser.mixin._FeedParserMixin.push
+_CHARREF = feedparser.mixin._FeedParserMixin.handle_charref
 _START_ITEM = feedparser.namespaces._base.Namespace._start_item
 _LOOSER = feedparser.api.LooseFeedParser
 _LOOSE_FEED = _LOOSER.feed
@@ -137,6 +152,7 @@ def install() -> None:
     # matches puts no declaration back, for expat or for the lenient parser.
     feedparser.sanitizer.RE_SAFE_ENTITY_PATTERN = _NEVER
     feedparser.mixin._FeedParserMixin.push = _guarded_push
+    feedparser.mixin._FeedParserMixin.handle_charref = _guarded_charref
     namespace = feedparser.namespaces._base.Namespace
     namespace._start_item = namespace._start_entry = _guarded_start_item
     _LOOSER.feed = _loose_feed
@@ -145,6 +161,7 @@ def install() -> None:
 def uninstall() -> None:
     feedparser.sanitizer.RE_SAFE_ENTITY_PATTERN = _SAFE_ENTITY
     feedparser.mixin._FeedParserMixin.push = _PUSH
+    feedparser.mixin._FeedParserMixin.handle_charref = _CHARREF
     namespace = feedparser.namespaces._base.Namespace
     namespace._start_item = namespace._start_entry = _START_ITEM
     _LOOSER.feed = _LOOSE_FEED

@@ -9,10 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import WriteConfig
+from conftest import Clock, WriteConfig
+from feedgen import Item, rss
 from hostile import EXPANSION, EXTERNAL_PATHS, SHAPES
 
 from aggregator.feedserver import FeedServer, Route
+from aggregator.pipeline import update
+from aggregator.store import Store
+from aggregator.types import Outcome
 
 SIZE = 1_500_000  # per document: well under fetch.max_bytes, far past what expansion needs
 PEAK_LIMIT_MB = 300  # the bound for the whole update over every hostile feed
@@ -91,3 +95,29 @@ def test_every_hostile_shape_is_refused_or_read_unexpanded_in_bounded_memory(
     assert posts["reference-flood"]["chars"] <= 600_000
     assert "SECRET-FROM-THE-SERVER" not in "".join(str(row["html"]) for row in posts.values())
     assert set(EXPANSION) <= set(SHAPES)
+
+
+def test_a_character_reference_to_no_character_costs_only_that_character(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    # expat refuses such a reference, so feedparser reads the document leniently; its
+    # lenient parser turned each one into an exception that failed the whole feed.
+    items = [
+        Item("Surrogate &#xD800; in BGP", guid="s1", link="https://blog.example.net/s1"),
+        Item("Past Unicode &#x110000; in OSPF", guid="s2", link="https://blog.example.net/s2"),
+        Item("Far past it &#99999999999999999999; in IS-IS", guid="s3", link="https://blog.example.net/s3"),
+        Item("An ordinary post on EVPN", guid="ok", link="https://blog.example.net/ok"),
+    ]
+    body = rss(*items).replace(b"&amp;#", b"&#")  # the references as the feed wrote them
+    server.routes["/refs.xml"] = Route(body=body)
+    config = write_config([("/refs.xml", "Refs")])
+    with Store(config.database) as store:
+        summary = update(config, store, clock=clock)
+        assert [(o.outcome, o.error) for o in summary.outcomes] == [(Outcome.OK, None)]
+        titles = sorted(row["title"] for row in store.posts())
+    assert titles == [
+        "An ordinary post on EVPN",
+        "Far past it \ufffd in IS-IS",
+        "Past Unicode \ufffd in OSPF",
+        "Surrogate \ufffd in BGP",
+    ]
