@@ -656,6 +656,17 @@ class Store:
                 if candidate is not None and (not candidate[1] or candidate[1] not in guids_now):
                     match = candidate
             date = entry.published or entry.updated
+            if match is None and date is not None:
+                candidate = by_title.get((entry.title, iso(date)))
+                # Same title and date under a new guid and link: a feed that mints them on
+                # every request (else each run stores its posts again), as long as the old
+                # post's guid and link are gone from the feed (else these are two posts).
+                if (
+                    candidate is not None
+                    and candidate[1] not in guids_now
+                    and candidate[2] not in link_counts
+                ):
+                    match = candidate
             if match is None and not entry.guid and not entry.link:
                 match = by_title.get((entry.title, iso(date) if date else None))
             if match is not None:

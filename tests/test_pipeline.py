@@ -138,6 +138,33 @@ def test_changed_feed_updates_posts_and_publisher_edits_do_not_duplicate(
         assert [p["title"] for p in store.posts()] == ["IGMP snooping, fixed"]
 
 
+def test_a_feed_that_mints_a_new_guid_on_every_request_is_not_stored_again_each_run(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    # Some publishers' feeds mint every item's guid (and a session parameter in its link)
+    # per request: the same posts, same titles, same dates, under new identifiers.
+    config = write_config(["/f"])
+    with Store(config.database) as store:
+        for run in range(3):
+            server.routes["/f"] = Route(
+                body=rss(
+                    Item("OSPF areas in depth", guid=f"urn:uuid:{run}-a"),
+                    Item(
+                        "BGP route reflection",
+                        guid=f"urn:uuid:{run}-b",
+                        link=f"https://blog.example.net/post?sid={run}",
+                        date="Sun, 15 Nov 2026 08:00:00 GMT",
+                    ),
+                )
+            )
+            update(config, store, clock=clock)
+            clock.now += timedelta(hours=1)
+        titles = sorted(p["title"] for p in store.posts())
+        assert titles == ["BGP route reflection", "OSPF areas in depth"]
+        # The post follows its newest identifiers, as for a guid churned under one link.
+        assert {p["guid"] for p in store.posts()} == {"urn:uuid:2-a", "urn:uuid:2-b"}
+
+
 def test_parse_pool_is_used_for_larger_runs(server: FeedServer, write_config: WriteConfig) -> None:
     # Enough feeds to start worker processes: results must be the same as in-process.
     paths = []
