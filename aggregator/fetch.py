@@ -42,6 +42,9 @@ ACCEPT = (
     "application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"
 )
 REDIRECTS = (301, 302, 303, 307, 308)
+# Content codings that expand what they decode; httpx decodes them in one piece per
+# chunk read, so each layer multiplies what a chunk can become by up to a thousand.
+COMPRESSIONS = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd", "compress"})
 MAX_RETRY_AFTER = 7 * 24 * 3600.0
 
 
@@ -372,6 +375,15 @@ class Fetcher:
 
     async def _read_capped(self, url: str, response: httpx.Response) -> bytes:
         cap = self.settings.max_bytes
+        encodings = response.headers.get_list("content-encoding", split_commas=True)
+        codings = [coding.strip().lower() for coding in encodings]
+        if sum(coding in COMPRESSIONS for coding in codings) > 1:
+            # One layer expands a chunk read to at most about 64 MB before the count below
+            # sees it; two would expand a few KB to gigabytes. No feed needs two.
+            stack = ", ".join(codings)
+            raise FetchError(
+                url, f"refused: the body is compressed more than once (Content-Encoding: {stack})"
+            )
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise FetchError(

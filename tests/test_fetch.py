@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import os
+import subprocess
+import sys
 import time
+import zlib
+from pathlib import Path
 
 import pytest
 from conftest import fixture_bytes
@@ -203,3 +208,41 @@ def test_every_spelling_of_a_private_address_is_refused(server: FeedServer, host
 def test_deflate_body_is_decompressed(server: FeedServer) -> None:
     server.routes["/d.xml"] = Route(body=RSS, encoding="deflate")
     assert fetch(server.url("/d.xml"), allow(server)).body == RSS
+
+
+# Fetches one URL in a fresh process and prints the process's peak RSS in KB.
+FETCH_AND_MEASURE = """
+import asyncio, resource, sys
+from aggregator.addresses import AddressPolicy
+from aggregator.fetch import Fetcher
+from aggregator.types import FetchSettings
+
+async def go():
+    async with Fetcher(FetchSettings(timeout=20, deadline=60, max_bytes=1_000_000)) as fetcher:
+        return await fetcher.fetch(sys.argv[1], policy=AddressPolicy.allow_all())
+
+result = asyncio.run(go())
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(result.outcome.value, result.error)
+"""
+
+
+def test_stacked_compression_cannot_expand_in_memory_past_the_limit(server: FeedServer) -> None:
+    # Each layer of gzip multiplies by up to 1,000: 2 KB gzipped twice is 512 MB, which
+    # httpx decoded in one piece, before the limit could count a byte of it.
+    inner = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = b"\0" * (1 << 20)
+    once = inner.compress(b"<rss>") + b"".join(inner.compress(zeros) for _ in range(512)) + inner.flush()
+    body = gzip.compress(once, 9)
+    assert len(body) < 4_000
+    server.routes["/bomb2"] = Route(body=body, headers={"Content-Encoding": "gzip, gzip"})
+    measured = subprocess.run(
+        [sys.executable, "-c", FETCH_AND_MEASURE, server.url("/bomb2")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    peak_kb, outcome = measured.stdout.splitlines()
+    assert int(peak_kb) < 150 * 1024, f"the fetch peaked at {int(peak_kb) // 1024} MB"
+    assert outcome.startswith("error") and "gzip, gzip" in outcome, outcome
