@@ -321,6 +321,15 @@ class Fetcher:
             if status in REDIRECTS and "location" in response.headers:
                 target = urljoin(current, response.headers["location"].strip())
                 return target, status in (301, 308)
+            if status == 304 and not (etag or last_modified):
+                return self._error(
+                    url,
+                    status,
+                    "HTTP 304 Not Modified to a request that was not a conditional request "
+                    "(no ETag or Last-Modified was sent): the server never sent the feed",
+                    final_url=current,
+                    permanent_redirect=permanent,
+                )
             if status == 304:
                 return FetchResult(
                     url=url,

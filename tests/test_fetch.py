@@ -246,3 +246,13 @@ def test_stacked_compression_cannot_expand_in_memory_past_the_limit(server: Feed
     peak_kb, outcome = measured.stdout.splitlines()
     assert int(peak_kb) < 150 * 1024, f"the fetch peaked at {int(peak_kb) // 1024} MB"
     assert outcome.startswith("error") and "gzip, gzip" in outcome, outcome
+
+
+def test_304_to_a_request_without_validators_is_an_error(server: FeedServer) -> None:
+    # Without an ETag or Last-Modified sent there is nothing to be unchanged from: a
+    # server answering 304 anyway never delivers the feed, which must not look healthy.
+    server.routes["/always304"] = Route(status=304)
+    result = fetch(server.url("/always304"), allow(server))
+    assert result.outcome is Outcome.ERROR and result.status == 304
+    assert "not a conditional request" in (result.error or "")
+    assert fetch(server.url("/always304"), allow(server), etag='"v1"').outcome is Outcome.NOT_MODIFIED
