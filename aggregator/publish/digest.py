@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 import re
 import smtplib
 import ssl
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -112,12 +114,26 @@ def _same_text(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> 
     return len(a) >= 8 and len(b) >= 8 and len(a & b) / len(a | b) >= NEAR_DUPLICATE
 
 
+def _prefix(shingles: frozenset[tuple[str, ...]], rarity: Counter[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The rarest shingles, as many as two sets at NEAR_DUPLICATE must share one of: of
+    sets whose overlap is at least t of their union, the first len - t*len + 1 of each in
+    one fixed order meet (prefix filtering). One more than that, against rounding."""
+    ordered = sorted(shingles, key=lambda s: (rarity[s], s))
+    return ordered[: len(ordered) - math.floor(NEAR_DUPLICATE * len(ordered)) + 1]
+
+
 def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
     """Posts made into stories: one per canonical link, per title, or per near-identical
     excerpt (a press release several blogs reposted), each with every source."""
     stories: list[dict[str, Any]] = []
     by_key: dict[str, dict[str, Any]] = {}
-    for row in rows:
+    # A story's excerpt is compared only with the stories that share one of its rarest
+    # shingles, not with every story before it: that cost the square of the period's
+    # posts, minutes for a feed that floods the digest with thousands of posts.
+    texts = [_shingles(row["excerpt"] or "") for row in rows]
+    rarity = Counter(shingle for shingles in texts for shingle in shingles)
+    by_shingle: dict[tuple[str, ...], list[int]] = {}
+    for row, shingles in zip(rows, texts, strict=True):
         # Cleaned again on the way out: a row stored before links were percent-encoded
         # must not reach the email with a raw quote or bracket in it.
         row = {**row, "link": clean_link(row["link"])}
@@ -125,11 +141,16 @@ def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
             k for k in (f"link:{row['link']}" if row["link"] else "", f"title:{_normal(row['title'])}") if k
         ]
         story = next((by_key[k] for k in keys if k in by_key), None)
-        shingles = _shingles(row["excerpt"] or "")
+        prefix = _prefix(shingles, rarity) if len(shingles) >= 8 else []
         if story is None:
-            story = next((s for s in stories if _same_text(s["shingles"], shingles)), None)
+            candidates = sorted({i for shingle in prefix for i in by_shingle.get(shingle, ())})
+            story = next(
+                (stories[i] for i in candidates if _same_text(stories[i]["shingles"], shingles)), None
+            )
         if story is None:
             story = {"row": row, "sources": [], "topics": [], "shingles": shingles}
+            for shingle in prefix:
+                by_shingle.setdefault(shingle, []).append(len(stories))
             stories.append(story)
         if (row["source"], row["link"]) not in story["sources"]:
             story["sources"].append((row["source"], row["link"]))
