@@ -48,14 +48,39 @@ def parse_allow_entry(text: str) -> tuple[IPNetwork, int | None]:
     return network, port
 
 
+# IPv6 forms that carry an IPv4 address in their last 32 bits, which a gateway on the
+# way (NAT64, SIIT) or the host's own stack (IPv4-compatible) may deliver to that IPv4
+# address: judged as the IPv4 address they carry. 64:ff9b::/96 is NAT64's well-known
+# prefix (RFC 6052), ::ffff:0:0:0/96 SIIT's IPv4-translated form (RFC 2765), ::/96 the
+# deprecated IPv4-compatible form (RFC 4291).
+_CARRY_IPV4 = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),
+    ipaddress.IPv6Network("::/96"),
+)
+# Not globally reachable, whatever Python's tables say: NAT64's local-use prefix (RFC
+# 8215) and the deprecated site-local prefix (RFC 3879).
+_NOT_GLOBAL_V6 = (ipaddress.IPv6Network("64:ff9b:1::/48"), ipaddress.IPv6Network("fec0::/10"))
+
+
 def _plain(ip: IPAddress) -> IPAddress:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+    """The address a connection to ip reaches: the IPv4 address an IPv6 form carries
+    (IPv4-mapped, 6to4, NAT64, SIIT, IPv4-compatible), else ip itself."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return ip
+    if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if int(ip) > 1 and any(ip in network for network in _CARRY_IPV4):  # not :: or ::1
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return ip
 
 
 def is_public(ip: IPAddress) -> bool:
     ip = _plain(ip)
+    if isinstance(ip, ipaddress.IPv6Address) and any(ip in network for network in _NOT_GLOBAL_V6):
+        return False
     return ip.is_global and not ip.is_multicast
 
 

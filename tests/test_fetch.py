@@ -205,6 +205,38 @@ def test_every_spelling_of_a_private_address_is_refused(server: FeedServer, host
     assert server.hits("/f.xml") == 0
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "[::127.0.0.1]",  # IPv4-compatible (deprecated)
+        "[::ffff:0:7f00:1]",  # SIIT's IPv4-translated form
+        "[64:ff9b::a9fe:a9fe]",  # NAT64 to the cloud metadata address
+        "[64:ff9b:1::a00:1]",  # NAT64's local-use prefix
+        "[2002:7f00:1::1]",  # 6to4 around 127.0.0.1
+        "[fec0::1]",  # site-local (deprecated)
+    ],
+)
+def test_ipv6_forms_that_carry_a_private_ipv4_address_are_refused_by_the_policy(
+    server: FeedServer, host: str
+) -> None:
+    # On a network with a NAT64 or 6to4 gateway these reach the IPv4 address inside them:
+    # the guard must refuse them itself, not count on the connection failing.
+    result = fetch(
+        f"http://{host}:{server.port}/f.xml", AddressPolicy(), FetchSettings(timeout=1, deadline=2)
+    )
+    assert result.outcome is Outcome.ERROR
+    assert "private, loopback, link-local or reserved address; refused" in (result.error or "")
+    assert server.hits("/f.xml") == 0
+
+
+def test_ipv6_forms_that_carry_a_public_ipv4_address_are_not_refused() -> None:
+    # NAT64 and 6to4 are how an IPv6-only host reaches an IPv4 feed: not refused for that.
+    policy = AddressPolicy()
+    assert policy.permits("64:ff9b::808:808", 443)
+    assert policy.permits("2002:808:808::1", 443)
+    assert not policy.permits("64:ff9b::7f00:1", 443)
+
+
 def test_deflate_body_is_decompressed(server: FeedServer) -> None:
     server.routes["/d.xml"] = Route(body=RSS, encoding="deflate")
     assert fetch(server.url("/d.xml"), allow(server)).body == RSS
