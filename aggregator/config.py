@@ -130,7 +130,11 @@ def check_feed_url(url: Any) -> str | None:
     """Return why a feed URL is unusable, or None."""
     if not isinstance(url, str) or not url.strip():
         return "must be a non-empty string such as https://example.net/feed.xml"
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        return f"'{url}' is not a valid URL ({exc}); write it as https://host[:port]/path"
     if parts.scheme not in ("http", "https"):
         return f"'{url}' is not an http(s) URL; only http:// and https:// feeds can be fetched"
     if not parts.hostname:
@@ -272,7 +276,11 @@ def check_podcast_image(value: Any) -> str | None:
     """Return why site.podcast_image cannot be the podcast artwork, or None."""
     if not isinstance(value, str) or not value.strip():
         return "must be an image URL or a path under the site, such as static/podcast.png"
-    parts = urlsplit(value.strip())
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        return f"'{value}' is not a valid URL ({exc}); write it as https://host[:port]/path"
     if parts.scheme and parts.scheme not in ("http", "https"):
         return f"'{value}' is not an http(s) URL; podcast directories fetch the artwork over http(s)"
     if parts.scheme and not parts.hostname:

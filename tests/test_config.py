@@ -150,3 +150,22 @@ def test_site_podcast_image_defaults_to_bundled_artwork_and_is_checked(tmp_path:
     found = problems(tmp_path, "site:\n  podcast_image: static/cover.svg\nfeeds: []\n")
     assert found[0].startswith("line 2, site.podcast_image: 'static/cover.svg' is not a .png or .jpg file;")
     assert "1400x1400 to 3000x3000 pixels" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("https://a.example.net:99999/feed", "Port out of range 0-65535"),
+        ("https://a.example.net:abc/feed", "Port could not be cast to integer value as 'abc'"),
+        ("http://[::1/feed", "Invalid IPv6 URL"),
+    ],
+)
+def test_malformed_url_is_a_problem_not_a_traceback(tmp_path: Path, url: str, why: str) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(f'site:\n  url: "{url}"\nfeeds:\n  - url: "{url}"\n    name: A\n')
+    result = CliRunner().invoke(cli, ["--config", str(path), "check"])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    fix = f"'{url}' is not a valid URL ({why}); write it as https://host[:port]/path"
+    assert f"line 2, site.url: {fix}" in result.output
+    assert f"line 4, feeds[0] (A) url: {fix}" in result.output
