@@ -143,10 +143,15 @@ def check_feed_url(url: Any) -> str | None:
 
 
 def _normal_url(url: str) -> str:
+    """The URL as duplicates are compared: scheme and host in lower case, the default
+    port dropped and the path without a trailing slash (https://Host:443/feed/ is
+    https://host/feed), so one feed listed twice is not fetched and stored twice."""
     parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme.lower()}://{host}{port}{parts.path or '/'}" + (
+    default = {"http": 80, "https": 443}.get(scheme)
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    return f"{scheme}://{host}{port}{parts.path.rstrip('/') or '/'}" + (
         f"?{parts.query}" if parts.query else ""
     )
 
@@ -387,7 +392,7 @@ def _feeds(data: _Mapping, problems: _Problems) -> list[FeedConfig]:
         problems.add(data.key_lines["feeds"], "feeds", "must be a list of mappings, each with url and name")
         return []
     feeds: list[FeedConfig] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, str]] = {}
     for index, (entry, line) in enumerate(zip(raw, raw.item_lines, strict=True)):
         label = f"feeds[{index}]"
         if not isinstance(entry, _Mapping):
@@ -413,9 +418,11 @@ def _feeds(data: _Mapping, problems: _Problems) -> list[FeedConfig]:
         else:
             norm = _normal_url(str(url))
             if norm in seen:
-                add("url", f"'{url}' is listed twice (also on line {seen[norm]}); remove one entry")
+                first_line, first = seen[norm]
+                spelt = "" if first.strip().lower() == str(url).strip().lower() else f" as '{first}'"
+                add("url", f"'{url}' is listed twice (also on line {first_line}{spelt}); remove one entry")
             else:
-                seen[norm] = entry.key_lines["url"]
+                seen[norm] = (entry.key_lines["url"], str(url))
         name = entry.get("name")
         if not isinstance(name, str) or not name.strip():
             add("name", "missing or empty; give the feed a display name")

@@ -169,3 +169,25 @@ def test_malformed_url_is_a_problem_not_a_traceback(tmp_path: Path, url: str, wh
     fix = f"'{url}' is not a valid URL ({why}); write it as https://host[:port]/path"
     assert f"line 2, site.url: {fix}" in result.output
     assert f"line 4, feeds[0] (A) url: {fix}" in result.output
+
+
+def test_same_feed_spelt_with_default_port_or_trailing_slash_is_a_duplicate(tmp_path: Path) -> None:
+    # Each spelling would be fetched and its posts stored again under its own URL.
+    found = problems(
+        tmp_path,
+        "feeds:\n"
+        "  - url: https://blog.example.net/feed\n    name: A\n"
+        "  - url: https://blog.example.net/feed/\n    name: B\n"
+        "  - url: https://blog.example.net:443/feed\n    name: C\n"
+        "  - url: http://blog.example.net:80/feed\n    name: D\n"
+        "  - url: http://blog.example.net/feed\n    name: E\n"
+        "  - url: https://blog.example.net:8443/feed\n    name: F\n",
+    )
+    assert found == [
+        "line 4, feeds[1] (B) url: 'https://blog.example.net/feed/' is listed twice "
+        "(also on line 2 as 'https://blog.example.net/feed'); remove one entry",
+        "line 6, feeds[2] (C) url: 'https://blog.example.net:443/feed' is listed twice "
+        "(also on line 2 as 'https://blog.example.net/feed'); remove one entry",
+        "line 10, feeds[4] (E) url: 'http://blog.example.net/feed' is listed twice "
+        "(also on line 8 as 'http://blog.example.net:80/feed'); remove one entry",
+    ]
