@@ -181,8 +181,14 @@ def parse_config(text: str, name: str, database: str | None = None) -> Config:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
+        fix = "check indentation and quoting"
+        row = (text.splitlines()[mark.line : mark.line + 1] or [""])[0] if mark is not None else ""
+        if mark is not None and row[mark.column : mark.column + 1] == "\t":
+            # libyaml's "found character that cannot start any token" does not say which.
+            problem = f"a tab character at column {mark.column + 1}"
+            fix = "YAML indents with spaces only: replace the tab with spaces"
         raise ConfigError(
-            name, [f"{where}not valid YAML ({problem}); check indentation and quoting"]
+            name, [f"{where}not valid YAML ({problem}); {fix}"]
         ) from exc
 
     problems = _Problems(name, [])

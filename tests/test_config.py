@@ -191,3 +191,15 @@ def test_same_feed_spelt_with_default_port_or_trailing_slash_is_a_duplicate(tmp_
         "line 10, feeds[4] (E) url: 'http://blog.example.net/feed' is listed twice "
         "(also on line 8 as 'http://blog.example.net:80/feed'); remove one entry",
     ]
+
+
+def test_a_tab_is_named_as_the_problem(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("feeds:\n\t- url: https://a.example.net/feed\n\t  name: A\n")
+    result = CliRunner().invoke(cli, ["--config", str(path), "check"])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"aggregator: {path}: 1 problem(s) in the configuration:\n"
+        "  - line 2: not valid YAML (a tab character at column 1); "
+        "YAML indents with spaces only: replace the tab with spaces\n"
+    )
