@@ -164,7 +164,16 @@ def load_config(path: str | os.PathLike[str], database: str | None = None) -> Co
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(name, ["file not found; pass --config PATH or set AGGREGATOR_CONFIG"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            name,
+            [
+                f"line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+                "save the file as UTF-8 (an editor's 'Save with encoding', or iconv -f latin1 -t utf-8)"
+            ],
+        ) from None
+    except OSError as exc:
         raise ConfigError(name, [f"cannot read the file: {exc}"]) from exc
     return parse_config(text, name, database)
 

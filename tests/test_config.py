@@ -203,3 +203,15 @@ def test_a_tab_is_named_as_the_problem(tmp_path: Path) -> None:
         "  - line 2: not valid YAML (a tab character at column 1); "
         "YAML indents with spaces only: replace the tab with spaces\n"
     )
+
+
+def test_a_file_that_is_not_utf8_names_the_line_and_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_bytes(b"feeds:\n  - url: https://a.example.net/feed\n    name: Caf\xe9 Reseau\n")
+    result = CliRunner().invoke(cli, ["--config", str(path), "check"])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"aggregator: {path}: 1 problem(s) in the configuration:\n"
+        "  - line 3: not UTF-8 text (byte 0xe9); save the file as UTF-8 "
+        "(an editor's 'Save with encoding', or iconv -f latin1 -t utf-8)\n"
+    )
