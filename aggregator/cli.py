@@ -528,8 +528,15 @@ def dropped(
 ) -> None:
     """List dropped and held posts, newest first, with the reason."""
     with _errors():
-        _config, store = _open_store(obj)
+        config, store = _open_store(obj)
         with store:
+            # A feed still in the database (removed from feeds.yaml since) is listed too.
+            known = {f.url for f in config.feeds} | {f.name for f in config.feeds}
+            if feed and feed not in known and not any(feed in (r["url"], r["name"]) for r in store.feeds()):
+                raise AggregatorError(
+                    f"--feed {feed!r} is neither the name nor the URL of a feed in {config.path} or "
+                    "the database; `aggregator status` lists them"
+                )
             rows = store.dropped(feed, reason, since, limit)
     if as_json:
         for row in rows:

@@ -506,3 +506,21 @@ def test_a_feed_removed_from_the_config_leaves_status_health_and_opml_but_not_th
     assert all(title in river for title, _status in before)
     former = (site / "sources/leaving-blog/index.html").read_text()
     assert "No longer followed" in former and before[0][0] in former
+
+
+def test_dropped_with_a_feed_that_does_not_exist_says_so(
+    write_config: WriteConfig, cli_env: dict[str, str]
+) -> None:
+    # A typo in --feed must not read as "this feed dropped nothing".
+    config = write_config([("/a.xml", "Alpha")])
+    Store(config.database).close()
+    result = aggregator("--config", config.path, "dropped", "--feed", "Alpah", env=cli_env)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"aggregator: --feed 'Alpah' is neither the name nor the URL of a feed in {config.path} "
+        "or the database; `aggregator status` lists them\n"
+    )
+    known = aggregator("--config", config.path, "dropped", "--feed", "Alpha", env=cli_env)
+    assert known.returncode == 0, known.stderr
+    assert known.stdout == "No dropped or held posts match.\n"
