@@ -519,12 +519,16 @@ def backup(obj: Context, path: Path, force: bool, quiet: bool) -> None:
     type=click.Choice(["non_english", "offtopic", "spam", "feed_drift"]),
     help="Only posts dropped for this reason.",
 )
-@click.option("--since", help="Only posts published on or after this date (YYYY-MM-DD).")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only posts published on or after this date (YYYY-MM-DD).",
+)
 @click.option("--limit", default=200, show_default=True, help="At most this many posts.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per post.")
 @click.pass_obj
 def dropped(
-    obj: Context, feed: str | None, reason: str | None, since: str | None, limit: int, as_json: bool
+    obj: Context, feed: str | None, reason: str | None, since: datetime | None, limit: int, as_json: bool
 ) -> None:
     """List dropped and held posts, newest first, with the reason."""
     with _errors():
@@ -537,7 +541,7 @@ def dropped(
                     f"--feed {feed!r} is neither the name nor the URL of a feed in {config.path} or "
                     "the database; `aggregator status` lists them"
                 )
-            rows = store.dropped(feed, reason, since, limit)
+            rows = store.dropped(feed, reason, since.date().isoformat() if since else None, limit)
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))

@@ -524,3 +524,20 @@ def test_dropped_with_a_feed_that_does_not_exist_says_so(
     known = aggregator("--config", config.path, "dropped", "--feed", "Alpha", env=cli_env)
     assert known.returncode == 0, known.stderr
     assert known.stdout == "No dropped or held posts match.\n"
+
+
+@pytest.mark.parametrize("since", ["2026/11/01", "1 Nov 2026", "yesterday"])
+def test_dropped_since_that_is_not_a_date_is_refused(
+    since: str, write_config: WriteConfig, cli_env: dict[str, str]
+) -> None:
+    # Compared as text, any of these matched no post at all, and said so with exit status 0.
+    config = write_config([("/a.xml", "Alpha")])
+    Store(config.database).close()
+    result = aggregator("--config", config.path, "dropped", "--since", since, env=cli_env)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert f"Error: Invalid value for '--since': '{since}' does not match the format '%Y-%m-%d'." in (
+        result.stderr
+    )
+    good = aggregator("--config", config.path, "dropped", "--since", "2026-11-01", env=cli_env)
+    assert good.returncode == 0, good.stderr
