@@ -8,6 +8,7 @@ import json
 import random
 import re
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -266,6 +267,55 @@ def test_a_rejected_subscriber_is_reported_and_the_others_still_get_theirs(
     assert [email for email, _why in report.failed] == ["bounce@example.org"]
     assert "550" in report.failed[0][1]
     assert report.sent == ["carol@example.org 2026-W48"] and len(handler.messages) == 1
+
+
+class OneMessageServer:
+    """A raw SMTP server on 127.0.0.1 that hangs up after each accepted message, as a
+    server with a one-message-per-connection limit (or a short idle timeout) does."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _session(self, conn: socket.socket) -> None:
+        with conn, conn.makefile("rb") as lines:
+            conn.sendall(b"220 one.example.net ESMTP\r\n")
+            for line in lines:
+                command = line.strip().upper()
+                if command == b"DATA":
+                    conn.sendall(b"354 go ahead\r\n")
+                    body = b"".join(iter(lines.readline, b".\r\n"))
+                    self.messages.append(body)
+                    conn.sendall(b"250 queued\r\n")
+                    return  # hang up: one message per connection
+                conn.sendall(b"221 bye\r\n" if command == b"QUIT" else b"250 ok\r\n")
+
+
+def test_a_server_that_hangs_up_between_messages_still_gets_every_digest(store: Store) -> None:
+    server = OneMessageServer()
+    people = tuple(
+        Subscriber(f"reader{i}@example.org", f"Reader {i}", (), Frequency.WEEKLY, day=2, hour=7)
+        for i in range(3)
+    )
+    try:
+        report = send(store, digest_config(server.port, *people))
+    finally:
+        server.listener.close()
+    # Before: reader1 failed with "Connection unexpectedly closed" and reader2 with
+    # smtplib's "please run connect() first"; one subscriber a run got a digest.
+    assert report.failed == []
+    assert report.sent == [f"reader{i}@example.org 2026-W48" for i in range(3)]
+    assert len(server.messages) == 3
 
 
 def test_nothing_new_sends_nothing(store: Store, inbox: tuple[Inbox, int]) -> None:

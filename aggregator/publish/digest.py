@@ -261,9 +261,21 @@ class Sender:
         self._smtp: smtplib.SMTP | None = None
 
     def send(self, message: EmailMessage) -> None:
+        if self._smtp is not None and not self._alive():
+            self.close()  # the server hung up since the last message (idle timeout, a limit)
         if self._smtp is None:
             self._smtp = self._connect()
-        self._smtp.send_message(message)
+        try:
+            self._smtp.send_message(message)
+        except smtplib.SMTPServerDisconnected:
+            self._smtp = None  # the next subscriber gets a new connection
+            raise
+
+    def _alive(self) -> bool:
+        try:
+            return self._smtp is not None and self._smtp.noop()[0] == 250
+        except (OSError, smtplib.SMTPException):
+            return False
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
