@@ -531,3 +531,21 @@ def test_a_broken_site_template_is_a_message_with_its_file_and_line(
         assert f"{templates / place}: " in check.stderr and what in check.stderr, check.stderr
     else:
         assert f"templates: {len(files_)} of your own in {templates}, all compile" in check.stdout
+
+
+def test_an_output_that_is_a_file_is_refused_and_the_file_left_alone(
+    planet: Path, cli_env: dict[str, str]
+) -> None:
+    # site.output pointed at a file by mistake: the build must not swap the site in
+    # its place (the file ended up hidden as .NAME.build-XXXX, exit status 0).
+    notes = planet.parent / "notes.txt"
+    notes.write_text("my notes\n")
+    planet.write_text(planet.read_text().replace("output: public", "output: notes.txt"))
+    result = aggregator("--config", str(planet), "build", env=cli_env)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"aggregator: {notes} is a file, not a folder; point site.output (or --out) at a folder "
+        "for the site. The file is unchanged\n"
+    )
+    assert notes.read_text() == "my notes\n"
+    assert not [p.name for p in planet.parent.iterdir() if p.name.startswith(".notes.txt")]

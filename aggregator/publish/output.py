@@ -32,6 +32,12 @@ class SiteWriter:
     _tmp: Path | None = None
 
     def __enter__(self) -> SiteWriter:
+        if self.out.exists() and not self.out.is_dir():
+            # The swap would put the site in its place and move the file aside.
+            raise OutputError(
+                f"{self.out} is a file, not a folder; point site.output (or --out) at a folder "
+                "for the site. The file is unchanged"
+            )
         parent = self.out.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
