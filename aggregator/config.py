@@ -196,9 +196,7 @@ def parse_config(text: str, name: str, database: str | None = None) -> Config:
             # libyaml's "found character that cannot start any token" does not say which.
             problem = f"a tab character at column {mark.column + 1}"
             fix = "YAML indents with spaces only: replace the tab with spaces"
-        raise ConfigError(
-            name, [f"{where}not valid YAML ({problem}); {fix}"]
-        ) from exc
+        raise ConfigError(name, [f"{where}not valid YAML ({problem}); {fix}"]) from exc
 
     problems = _Problems(name, [])
     if not isinstance(data, _Mapping):
