@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .config import DEFAULT_CONFIG, load_config
+from .config import DEFAULT_CONFIG, load_config, unknown_topics
 from .errors import AggregatorError, ConfigError, DatabaseError, LockHeld
 from .feedstatus import GONE_TEXT, FeedStatus, State, feed_status
 from .overrides import override_words
@@ -128,19 +128,12 @@ def check(obj: Context) -> None:
         corrections = load_corrections(corrections_path(config), tuple(t.name for t in load_taxonomy()))
     click.echo(f"  corrections: {len(corrections.items)} ({corrections.path})")
     click.echo(f"  site output: {config.site.output}")
+    problems = unknown_topics(config, {t.name for t in load_taxonomy()})
+    if problems:
+        with _errors():
+            raise ConfigError(config.path, problems)
     if config.digest is not None:
         digest = config.digest
-        known = {t.name for t in load_taxonomy()}
-        problems = [
-            f"line {s.line}: digest subscriber {s.email}: unknown topic {t!r}; "
-            f"the topics are {', '.join(sorted(known))}, or all"
-            for s in digest.subscribers
-            for t in s.topics
-            if t not in known
-        ]
-        if problems:
-            with _errors():
-                raise ConfigError(config.path, problems)
         daily = sum(1 for s in digest.subscribers if s.frequency.value == "daily")
         click.echo(
             f"  digest:    {len(digest.subscribers)} subscribers ({daily} daily, "

@@ -142,6 +142,27 @@ def check_feed_url(url: Any) -> str | None:
     return None
 
 
+def unknown_topics(config: Config, known: set[str] | frozenset[str]) -> list[str]:
+    """Problems for the topic names feeds.yaml uses that the taxonomy has not: each
+    feed's topic hints and each digest subscriber's topics, with their lines."""
+    topics = ", ".join(sorted(known))
+    problems = [
+        f"line {f.line}: feed {f.name}: unknown topic {t!r}; the topics are {topics}"
+        for f in config.feeds
+        for t in f.topics
+        if t not in known
+    ]
+    if config.digest is not None:
+        problems += [
+            f"line {s.line}: digest subscriber {s.email}: unknown topic {t!r}; "
+            f"the topics are {topics}, or all"
+            for s in config.digest.subscribers
+            for t in s.topics
+            if t not in known
+        ]
+    return problems
+
+
 def _normal_url(url: str) -> str:
     """The URL as duplicates are compared: scheme and host in lower case, the default
     port dropped and the path without a trailing slash (https://Host:443/feed/ is

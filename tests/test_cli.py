@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -541,3 +542,32 @@ def test_dropped_since_that_is_not_a_date_is_refused(
     )
     good = aggregator("--config", config.path, "dropped", "--since", "2026-11-01", env=cli_env)
     assert good.returncode == 0, good.stderr
+
+
+def test_feed_topic_hints_are_checked_and_shown_on_the_sources_page_and_in_the_opml(
+    server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    serve_fixture(server, "/routing.xml", "rss2.xml")
+    config = write_config([("/routing.xml", "Routing Notes")])
+    path = Path(config.path)
+    text = path.read_text()
+    name = "    name: Routing Notes"
+    path.write_text(text.replace(name, f"{name}\n    topics: [bgp, multicats]"))
+    line = path.read_text().splitlines().index(name)  # 1-based, the entry's "- url:" line
+    checked = aggregator("--config", config.path, "check", env=cli_env)
+    assert checked.returncode == 2
+    assert f"line {line}: feed Routing Notes: unknown topic 'multicats'; the topics are" in checked.stderr
+    assert aggregator("--config", config.path, "update", env=cli_env).returncode == 0
+    site = tmp_path / "site"
+    refused = aggregator("--config", config.path, "build", "--out", str(site), env=cli_env)
+    assert refused.returncode == 2 and "unknown topic 'multicats'" in refused.stderr
+    assert not site.exists()
+
+    path.write_text(text.replace(name, f"{name}\n    topics: [bgp, igp]"))
+    assert aggregator("--config", config.path, "check", env=cli_env).returncode == 0
+    assert aggregator("--config", config.path, "build", "--out", str(site), env=cli_env).returncode == 0
+    sources = (site / "sources/index.html").read_text()
+    links = '<a href="../topics/bgp/index.html">bgp</a>, <a href="../topics/igp/index.html">igp</a>'
+    assert f"writes on {links}" in sources
+    outline = ET.parse(site / "feeds/sources.opml").getroot().find("body/outline")
+    assert outline is not None and outline.get("category") == "bgp,igp"

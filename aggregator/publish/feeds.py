@@ -284,5 +284,8 @@ def opml(sources: Sequence[Source], site: SiteData) -> str:
         attrs = {"type": "rss", "text": source.name, "title": source.name, "xmlUrl": source.url}
         if source.link:
             attrs["htmlUrl"] = source.link
+        if source.topics:
+            # OPML 2.0's category: comma-separated, and a name without a slash is a tag.
+            attrs["category"] = ",".join(source.topics)
         _sub(body, "outline", **attrs)
     return _serialize(root)

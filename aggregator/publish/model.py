@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -79,6 +79,7 @@ class Source:
     # False once the feed left feeds.yaml: its posts stay on the site (the archive), but
     # it is no longer listed as a source, in the OPML or on the health pages.
     current: bool = True
+    topics: tuple[str, ...] = ()  # the topic hints feeds.yaml gives the feed
 
 
 @dataclass(frozen=True)
@@ -160,9 +161,11 @@ def load_site(
     config: SiteConfig,
     taxonomy: tuple[Topic, ...],
     now: datetime,
-    configured: Collection[str] | None = None,
+    configured: Mapping[str, tuple[str, ...]] | None = None,
 ) -> SiteData:
-    """configured: the URLs feeds.yaml lists (None: every stored feed is current)."""
+    """configured: the URLs feeds.yaml lists, with their topic hints (None: every stored
+    feed is current, with none)."""
+    known = {t.name for t in taxonomy}
     feeds = store.feeds()
     slugs = _slugs((f["url"], f["name"]) for f in feeds)
     sources = tuple(
@@ -173,10 +176,10 @@ def load_site(
             f["kind"],
             clean_link(f["link"]),
             configured is None or f["url"] in configured,
+            tuple(t for t in (configured or {}).get(f["url"], ()) if t in known),
         )
         for f in feeds
     )
-    known = {t.name for t in taxonomy}
     posts = []
     for row in store.published_posts():
         published = _when(row["published"]) or now

@@ -19,7 +19,7 @@ import math
 import os
 import re
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
@@ -31,7 +31,8 @@ import jinja2
 from markupsafe import Markup, escape
 
 from .. import __version__
-from ..errors import AggregatorError
+from ..config import unknown_topics
+from ..errors import AggregatorError, ConfigError
 from ..store import Store
 from ..topics.taxonomy import Topic
 from ..types import Config, SiteConfig
@@ -317,17 +318,21 @@ def build_from_config(
     from ..lock import RunLock
     from ..topics.taxonomy import load_taxonomy
 
+    taxonomy = load_taxonomy(MODEL_DIR / "topics.yaml")
+    unknown = [p for p in unknown_topics(config, {t.name for t in taxonomy}) if ": feed " in p]
+    if unknown:
+        raise ConfigError(config.path, unknown)
     target = (out or Path(config.site.output)).resolve()
     with RunLock(config.database), Store(config.database) as store:
         return build_site(
             store,
             config.site,
-            load_taxonomy(MODEL_DIR / "topics.yaml"),
+            taxonomy,
             target,
             now or datetime.now(UTC),
             site_folder(config),
             allow_shrink=allow_shrink,
-            configured=frozenset(f.url for f in config.feeds),
+            configured={f.url: f.topics for f in config.feeds},
         )
 
 
@@ -341,13 +346,14 @@ def build_site(
     progress: Callable[[str], None] | None = None,
     search: bool = True,
     allow_shrink: bool = False,
-    configured: Collection[str] | None = None,
+    configured: Mapping[str, tuple[str, ...]] | None = None,
 ) -> BuildReport:
     """Render the whole site into out (swapped in whole when done); search: also the
     Pagefind index. Refuses (ShrinkRefused, before writing anything) to replace a live
     site with one of less than half its posts, unless allow_shrink. configured: the feed
-    URLs feeds.yaml lists (None: every stored feed). Feeds no longer configured leave the
-    sources list, the OPML and the health pages; their posts stay where they were."""
+    URLs feeds.yaml lists, with their topic hints (None: every stored feed). Feeds no
+    longer configured leave the sources list, the OPML and the health pages; their posts
+    stay where they were."""
     data = load_site(store, site_config, taxonomy, now, configured)
     live = live_posts(out)
     if live is not None and not allow_shrink and len(data.posts) * 2 < live.posts:
