@@ -517,7 +517,9 @@ def backup(obj: Context, path: Path, force: bool, quiet: bool) -> None:
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="Only posts published on or after this date (YYYY-MM-DD).",
 )
-@click.option("--limit", default=200, show_default=True, help="At most this many posts.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=200, show_default=True, help="At most this many posts."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per post.")
 @click.pass_obj
 def dropped(
@@ -645,8 +647,12 @@ def release(obj: Context, feed: str) -> None:
         if not match:
             raise AggregatorError(f"{feed!r} is neither the name nor the URL of a feed in {config.path}")
         with store:
+            quarantined = any(f["quarantined"] for f in store.feeds([match[0].url]))
             count = store.release(match[0].url)
-    click.echo(f"{match[0].name}: quarantine ended; {count} held post(s) published")
+    if not quarantined and not count:
+        click.echo(f"{match[0].name}: not in quarantine, and no post of it is held; nothing to release")
+    else:
+        click.echo(f"{match[0].name}: quarantine ended; {count} held post(s) published")
 
 
 @cli.command()

@@ -571,3 +571,12 @@ def test_feed_topic_hints_are_checked_and_shown_on_the_sources_page_and_in_the_o
     assert f"writes on {links}" in sources
     outline = ET.parse(site / "feeds/sources.opml").getroot().find("body/outline")
     assert outline is not None and outline.get("category") == "bgp,igp"
+
+
+def test_dropped_limit_must_be_positive(write_config: WriteConfig, cli_env: dict[str, str]) -> None:
+    # SQLite reads a negative LIMIT as none: "--limit -1" would list every dropped post.
+    config = write_config([("/a.xml", "Alpha")])
+    Store(config.database).close()
+    result = aggregator("--config", config.path, "dropped", "--limit", "-1", env=cli_env)
+    assert result.returncode == 2
+    assert "Invalid value for '--limit': -1 is not in the range x>=1" in result.stderr

@@ -132,6 +132,10 @@ def test_an_established_feed_that_turns_to_spam_is_quarantined_and_released(
     with Store(config.database) as store:
         assert store.feeds()[0]["quarantined"] is None
         assert not [p for p in store.posts() if p["status"] == "held"]
+    # Released twice by mistake: it says there was nothing to release, not "quarantine ended".
+    again = runner.invoke(cli, ["--config", config.path, "release", "Lab Notes"])
+    assert again.exit_code == 0
+    assert again.output == "Lab Notes: not in quarantine, and no post of it is held; nothing to release\n"
 
 
 def test_overrides_apply_on_the_next_run_and_stay(
