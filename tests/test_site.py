@@ -549,3 +549,67 @@ def test_an_output_that_is_a_file_is_refused_and_the_file_left_alone(
     )
     assert notes.read_text() == "my notes\n"
     assert not [p.name for p in planet.parent.iterdir() if p.name.startswith(".notes.txt")]
+
+
+def test_a_post_several_feeds_carry_is_one_story_on_the_river_and_stays_on_each_source_page(
+    tmp_path: Path, screener: Screener
+) -> None:
+    from feedgen import Item, rss
+    from sitekit import store_feed
+
+    from aggregator.types import FeedConfig, FeedKind
+
+    store = make_site_db(tmp_path / "site.db", screener, hostile=False)
+    shared = "https://member.example.net/2026/11/pim-sparse-mode-rp-placement/"
+    title = "PIM sparse mode: where to put the RP"
+    body = "<p>Rendezvous point placement for PIM-SM, anycast RP with MSDP, and IGMPv3 joins.</p>"
+    member = rss(Item(title, guid="m1", link=shared, body=body, date="Mon, 23 Nov 2026 08:00:00 GMT"))
+    # The team blog republishes it a day later; its podcast's episodes all link to the show's page.
+    team = rss(
+        Item(title, guid="t1", link=shared, body=body, date="Tue, 24 Nov 2026 08:00:00 GMT"),
+        Item(
+            "BGP route reflectors in a small ISP",
+            guid="t2",
+            link="https://team.example.net/rr",
+            body="<p>Route reflector clusters, iBGP full mesh and the RR client config.</p>",
+        ),
+    )
+    show = "https://team.example.net/podcast/"
+    podcast = rss(
+        *(
+            Item(
+                f"Episode {n}: OSPF area design",
+                guid=f"e{n}",
+                link=show,
+                body=f"<p>OSPF areas, LSA types and stub areas, part {n}.</p>",
+                date=f"Sun, {n + 10} Nov 2026 08:00:00 GMT",
+                enclosure=f"https://team.example.net/{n}.mp3",
+            )
+            for n in (1, 2)
+        )
+    )
+    feeds = {
+        "https://member.example.net/feed.xml": ("Member Blog", member, FeedKind.BLOG),
+        "https://team.example.net/feed.xml": ("Team Blog", team, FeedKind.BLOG),
+        "https://team.example.net/podcast.xml": ("Team Podcast", podcast, FeedKind.PODCAST),
+    }
+    store.sync_feeds([FeedConfig(url, name, kind) for url, (name, _, kind) in feeds.items()], NOW)
+    run = store.start_run(NOW, os.getpid())
+    for url, (_name, body_bytes, _kind) in feeds.items():
+        store_feed(store, screener, url, body_bytes, NOW, run)
+    store.index_topics()
+    out = tmp_path / "public"
+    build(store, out, search=False)
+
+    river = "".join(p.read_text() for p in sorted(out.glob("page/*.html")))  # page/1.html repeats index.html
+    assert river.count(f'href="{shared}"') == 1  # one story, where it was first published
+    card = river[river.index(f'href="{shared}"') :].split("</article>")[0]
+    assert "Member Blog" in card and "also in" in card and "Team Blog" in card
+    # Each source's page keeps its own copy, which names the other feed.
+    team_page = (out / "sources/team-blog/index.html").read_text()
+    assert f'href="{shared}"' in team_page and "also in" in team_page
+    assert f'href="{shared}"' in (out / "sources/member-blog/index.html").read_text()
+    # The river's feed has the story once; the podcast's two episodes stay two.
+    entries = [e.link for e in feedparser.parse((out / "feeds/all.atom").read_bytes()).entries]
+    assert entries.count(shared) == 1
+    assert river.count("Episode 1: OSPF area design") == 1 and river.count("Episode 2: OSPF area design") == 1

@@ -10,8 +10,9 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -56,6 +57,8 @@ class Post:
     episode: Episode | None
     digest: str = ""  # changes whenever anything shown of the post changes
     tags_json: str = "[]"  # the model's tags with their terms, read when a page shows them
+    # The other feeds that carry the same post (same link and title): (name, slug) each.
+    also: tuple[tuple[str, str], ...] = ()
 
     @property
     def topic_names(self) -> tuple[str, ...]:
@@ -85,10 +88,19 @@ class Source:
 @dataclass(frozen=True)
 class SiteData:
     config: SiteConfig
-    posts: tuple[Post, ...]  # newest first
+    # Newest first, a post several feeds carry once (its first publication, with the
+    # others in `also`): the river, the topics, their feeds, the digests, search.
+    posts: tuple[Post, ...]
     sources: tuple[Source, ...]
     topics: tuple[Topic, ...]
     built: datetime
+    # Every feed's own posts, newest first (each source's page lists all of its own).
+    every_post: tuple[Post, ...] = ()
+
+    @property
+    def own_posts(self) -> tuple[Post, ...]:
+        """Every feed's own posts: every_post, or the posts when no feed carries another's."""
+        return self.every_post or self.posts
 
     @property
     def current_sources(self) -> tuple[Source, ...]:
@@ -206,7 +218,43 @@ def load_site(
                 digest=hashlib.sha1(repr((*row.values(), slug)).encode(), usedforsecurity=False).hexdigest(),
             )
         )
-    return SiteData(config, tuple(posts), sources, taxonomy, now)
+    every, stories = merge_carried(posts)
+    return SiteData(config, stories, sources, taxonomy, now, every)
+
+
+def merge_carried(posts: list[Post]) -> tuple[tuple[Post, ...], tuple[Post, ...]]:
+    """(every post, the posts as stories), newest first. A post that several feeds carry
+    (a member's post syndicated by a team blog, a guest post) has the same link and
+    title in each: it is one story, shown once where it was first published, with the
+    other feeds in `also` (every copy gets them, for its own source's page). A link a
+    feed gives more than one post (a podcast whose episodes all link to the show's home
+    page) identifies none."""
+    per_feed: dict[tuple[str, str], int] = defaultdict(int)
+    for post in posts:
+        if post.link:
+            per_feed[(post.feed_url, post.link)] += 1
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, post in enumerate(posts):
+        if post.link and per_feed[(post.feed_url, post.link)] == 1:
+            groups[(post.link, _normal_title(post.title))].append(i)
+    every = list(posts)
+    hidden: set[int] = set()
+    for members in groups.values():
+        if len({posts[i].feed_url for i in members}) < 2:
+            continue
+        for i in members:
+            others = tuple(dict.fromkeys((posts[k].source, posts[k].source_slug) for k in members if k != i))
+            post = posts[i]
+            digest = hashlib.sha1(repr((post.digest, others)).encode(), usedforsecurity=False).hexdigest()
+            every[i] = replace(post, also=others, digest=digest)
+        first = min(members, key=lambda i: (posts[i].published, -i))  # the oldest; newest-first order
+        hidden.update(i for i in members if i != first)
+    stories = tuple(post for i, post in enumerate(every) if i not in hidden)
+    return tuple(every), stories
+
+
+def _normal_title(title: str) -> str:
+    return " ".join(title.casefold().split())
 
 
 def week_of(day: date) -> str:

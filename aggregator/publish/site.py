@@ -540,6 +540,7 @@ def _listings(data: SiteData) -> list[Listing]:
     for post in data.posts:
         for name in post.topic_names:
             by_topic[name].append(post)
+    for post in data.own_posts:
         by_source[post.source_slug].append(post)
     for topic in data.topics:
         listings.append(
@@ -570,7 +571,7 @@ def _topic_counts(data: SiteData) -> dict[str, int]:
 
 def _source_counts(data: SiteData) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
-    for post in data.posts:
+    for post in data.own_posts:
         counts[post.source_slug] += 1
     return counts
 
@@ -628,7 +629,7 @@ def _by_topic(posts: Sequence[Post], data: SiteData) -> list[tuple[str, list[Pos
 
 
 def _episodes(builder: Builder, data: SiteData) -> None:
-    for post in data.posts:
+    for post in data.own_posts:
         if post.episode is not None:
             builder.render(f"episodes/{episode_slug(post)}.html", "episode.html", post=post)
 
