@@ -223,6 +223,31 @@ def _entry(parsed: Mapping[str, Any], feed_url: str, now: datetime) -> tuple[Par
     return ParsedEntry(**fields, content_hash=_digest(fields)), lead
 
 
+# Content at least this long identifies a post by itself: a second entry of one document
+# with the same title, content and enclosures is the same post again (a flood of copies
+# under fresh guids), not a new one. Shorter content says too little: link posts and
+# photo posts share a title and an empty body and differ by their link.
+REPEAT_MIN_CHARS = 200
+
+
+def _without_repeats(
+    read: list[tuple[ParsedEntry, str]],
+) -> tuple[list[tuple[ParsedEntry, str]], int]:
+    """The entries less those that repeat an earlier one's title, content and enclosures,
+    and how many were left out."""
+    seen: set[tuple[str, str, str, tuple[str, ...]]] = set()
+    kept = []
+    for entry, lead in read:
+        if len(entry.content_html) + len(entry.summary_html) >= REPEAT_MIN_CHARS:
+            media = tuple(e.url for e in entry.enclosures)
+            key = (entry.title, entry.content_html, entry.summary_html, media)
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append((entry, lead))
+    return kept, len(read) - len(kept)
+
+
 def _digest(fields: dict[str, Any]) -> str:
     """A digest of everything an entry carries, to tell a changed post from a re-fetch."""
     published, updated = fields["published"], fields["updated"]
@@ -296,7 +321,7 @@ def read_feed(
         if bozo:
             raise ParseError(url, f"malformed feed with no readable entries{why}")
     feed = result.get("feed") or {}
-    read = [_entry(e, url, now) for e in entries]
+    read, repeats = _without_repeats([_entry(e, url, now) for e in entries])
     parsed = tuple(entry for entry, _ in read)
     size = sum(len(e.content_html) + len(e.summary_html) + len(e.title) for e in parsed)
     if size > MAX_EXPANSION * len(body) + EXPANSION_SLACK:
@@ -308,8 +333,12 @@ def read_feed(
             notes.append(f"only its first {xmlguard.MAX_LENIENT_CHARS:,} characters were read")
     if declares_entities:
         notes.append("the DTD's entity declarations were not expanded (entity-expansion guard)")
-    if len(parsed) >= xmlguard.MAX_ENTRIES:
+    if len(parsed) + repeats >= xmlguard.MAX_ENTRIES:
         notes.append(f"only the first {xmlguard.MAX_ENTRIES:,} entries were read")
+    if repeats:
+        notes.append(
+            f"{repeats:,} entries repeat an earlier entry's title and content; each post was read once"
+        )
     warning = "; ".join(notes) or None
     language = feed.get("language")
     feed_record = ParsedFeed(

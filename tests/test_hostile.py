@@ -121,3 +121,28 @@ def test_a_character_reference_to_no_character_costs_only_that_character(
         "Past Unicode \ufffd in OSPF",
         "Surrogate \ufffd in BGP",
     ]
+
+
+def test_a_flood_of_copies_under_fresh_guids_is_stored_once_and_said_so(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    # One post repeated 500 times, each copy with its own guid and link: stored once, not
+    # 500 times on the river; posts that only share a title and a short body stay apart.
+    body = "<p>" + "Anycast RP with MSDP keeps PIM sparse mode up when one RP fails. " * 5 + "</p>"
+    copies = [
+        Item("PIM anycast RP, explained", guid=f"c{i}", link=f"https://flood.example.net/{i}", body=body)
+        for i in range(500)
+    ]
+    links = [
+        Item("Link", guid=f"l{i}", link=f"https://links.example.net/{i}", body="<p>via the BGP list</p>")
+        for i in range(3)
+    ]
+    server.routes["/flood.xml"] = Route(body=rss(*copies, *links))
+    config = write_config([("/flood.xml", "Flood")])
+    with Store(config.database) as store:
+        summary = update(config, store, clock=clock)
+        assert [(o.outcome, o.new) for o in summary.outcomes] == [(Outcome.OK, 4)]
+        titles = sorted(row["title"] for row in store.posts())
+        warning = store.feeds()[0]["last_warning"]
+    assert titles == ["Link", "Link", "Link", "PIM anycast RP, explained"]
+    assert warning == "499 entries repeat an earlier entry's title and content; each post was read once"
