@@ -8,6 +8,7 @@ and the owner's overrides.
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -108,8 +109,17 @@ def read_rows(path: Path, required: tuple[str, ...] = ("id", "title")) -> Iterat
     """JSON Lines, one object a line, each with the required keys; errors name the line."""
     from .errors import AggregatorError
 
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]  # as Windows tools save UTF-8
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise AggregatorError(
+                    f"{path}, line {number}: not UTF-8 (byte 0x{raw[exc.start]:02x} at byte "
+                    f"{exc.start + 1} of the line); save the file as UTF-8"
+                ) from exc
             if not line.strip():
                 continue
             try:

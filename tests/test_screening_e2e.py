@@ -355,3 +355,40 @@ def test_explain_reads_the_text_update_screened(
     terms = next(line for line in explained.output.splitlines() if "networking terms that count:" in line)
     assert "route reflector" in terms.lower(), explained.output
     assert "bgp" in next(line for line in explained.output.splitlines() if line.strip().startswith("bgp"))
+
+
+def _label(path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["aggregator", "--config", str(path.parent / "none.yaml"), "label", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_label_reads_a_file_that_starts_with_a_byte_order_mark(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    """Windows tools save UTF-8 with a BOM; the rows are the same rows."""
+    rows = [
+        {"id": f"p{i}", "title": title, "summary": summary} for i, (title, summary) in enumerate(NETWORKING)
+    ]
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(json.dumps(row) for row in rows).encode())
+    result = _label(path, cli_env)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [row["id"] for row in rows]
+    assert result.stderr == ""
+
+
+def test_label_names_the_line_that_is_not_utf8(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    path = tmp_path / "in.jsonl"
+    good = json.dumps({"id": "a", "title": NETWORKING[0][0], "summary": NETWORKING[0][1]}).encode()
+    path.write_bytes(good + b'\n{"id": "b", "title": "Caf\xe9 BGP", "summary": ""}\n' + good + b"\n")
+    result = _label(path, cli_env)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert "line 2: not UTF-8" in result.stderr and "0xe9" in result.stderr
