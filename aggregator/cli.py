@@ -663,12 +663,13 @@ def label(obj: Context, file: Path) -> None:
 
     Standard output carries one JSON line per input line and nothing else.
     """
-    from .label import label_rows, read_rows
+    from .label import LABEL_FIELDS, label_problems, label_rows, read_rows
 
     with _errors():
         context = _label_context(obj)
         out = sys.stdout
-        for result in label_rows(read_rows(file), context):
+        rows = read_rows(file, LABEL_FIELDS, label_problems)
+        for result in label_rows(rows, context):
             out.write(json.dumps(result, ensure_ascii=False) + "\n")
 
 

@@ -105,10 +105,18 @@ def _result(
     }
 
 
-def read_rows(path: Path, required: tuple[str, ...] = ("id", "title")) -> Iterator[dict[str, Any]]:
-    """JSON Lines, one object a line, each with the required keys; errors name the line."""
+def read_rows(
+    path: Path,
+    required: tuple[str, ...] = ("id", "title"),
+    check: Callable[[dict[str, Any]], list[str]] | None = None,
+) -> list[dict[str, Any]]:
+    """JSON Lines, one object a line, each with the required keys (and passing check, which
+    lists what is wrong with a row). Every line with a problem is named, not only the first,
+    and no row is returned when any has one."""
     from .errors import AggregatorError
 
+    rows: list[dict[str, Any]] = []
+    problems: list[str] = []
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, 1):
             if number == 1 and raw.startswith(codecs.BOM_UTF8):
@@ -116,21 +124,67 @@ def read_rows(path: Path, required: tuple[str, ...] = ("id", "title")) -> Iterat
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise AggregatorError(
-                    f"{path}, line {number}: not UTF-8 (byte 0x{raw[exc.start]:02x} at byte "
+                problems.append(
+                    f"line {number}: not UTF-8 (byte 0x{raw[exc.start]:02x} at byte "
                     f"{exc.start + 1} of the line); save the file as UTF-8"
-                ) from exc
+                )
+                continue
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise AggregatorError(f"{path}, line {number}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(row, dict) or any(key not in row for key in required):
-                raise AggregatorError(
-                    f"{path}, line {number}: each line needs at least {' and '.join(required)}"
-                )
-            yield row
+                problems.append(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
+                continue
+            needs = f"each line is one JSON object with at least {', '.join(required)}"
+            if not isinstance(row, dict):
+                problems.append(f"line {number}: {json_type(row)}, not an object; {needs}")
+                continue
+            missing = [key for key in required if key not in row]
+            if missing:
+                problems.append(f"line {number}: no {', '.join(missing)}; {needs}")
+                continue
+            found = check(row) if check is not None else []
+            problems += [f"line {number}: {problem}" for problem in found]
+            rows.append(row)
+    if problems:
+        listed = "\n".join(f"  - {problem}" for problem in problems)
+        raise AggregatorError(f"{path}: {len(problems)} problem(s); fix them and run again:\n{listed}")
+    return rows
+
+
+def json_type(value: object) -> str:
+    """What a JSON value is, in the words of the JSON it came from."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+LABEL_FIELDS = ("id", "title", "summary")
+LABEL_TEXT_FIELDS = ("title", "summary", "feed_url", "feed_title", "lang_hint")
+
+
+def label_problems(row: dict[str, Any]) -> list[str]:
+    """What is wrong with a row of `aggregator label`'s input: an id that is a string or a
+    number, and strings (or null) where text goes."""
+    problems = []
+    post_id = row["id"]
+    if isinstance(post_id, bool) or not isinstance(post_id, str | int) or post_id == "":
+        what = "an empty string" if post_id == "" else json_type(post_id)
+        problems.append(f'"id" is {what}; give each post an id such as "post-1" (a string or a number)')
+    for key in LABEL_TEXT_FIELDS:
+        value = row.get(key)
+        if value is not None and not isinstance(value, str):
+            problems.append(f'"{key}" is {json_type(value)}; it must be a string (or null)')
+    return problems
 
 
 @dataclass(frozen=True)

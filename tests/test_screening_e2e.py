@@ -392,3 +392,40 @@ def test_label_names_the_line_that_is_not_utf8(tmp_path: Path, cli_env: dict[str
     assert result.stdout == ""
     assert "Traceback" not in result.stderr
     assert "line 2: not UTF-8" in result.stderr and "0xe9" in result.stderr
+
+
+def test_label_names_every_line_it_cannot_label_and_what_is_wrong(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    """A file with several broken lines is fixed in one go: each is named with its line and
+    what to change; standard output stays empty (no verdicts that skip a line)."""
+    good = {"id": "ok", "title": NETWORKING[0][0], "summary": NETWORKING[0][1]}
+    lines = [
+        json.dumps(good),
+        "this is not json",
+        json.dumps([good]),
+        json.dumps("a string"),
+        json.dumps({"id": "no-summary", "title": "BGP route reflectors"}),
+        json.dumps({"title": "no id", "summary": ""}),
+        json.dumps({"id": None, "title": "BGP", "summary": ""}),
+        json.dumps({"id": "list", "title": ["BGP", "OSPF"], "summary": {"html": "x"}}),
+        json.dumps({"id": "hint", "title": "BGP", "summary": "", "lang_hint": 12, "feed_url": ["a"]}),
+        json.dumps({"id": 7, "title": "Numbers are ids too", "summary": None}),
+    ]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = _label(path, cli_env)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    err = result.stderr
+    assert "Traceback" not in err
+    assert "line 2: not valid JSON" in err
+    assert "line 3: a list, not an object" in err
+    assert "line 4: a string, not an object" in err
+    assert "line 5: no summary" in err
+    assert "line 6: no id" in err
+    assert 'line 7: "id" is null' in err
+    assert 'line 8: "title" is a list' in err and 'line 8: "summary" is an object' in err
+    assert 'line 9: "feed_url" is a list' in err and 'line 9: "lang_hint" is a number' in err
+    assert "line 1:" not in err and "line 10:" not in err
+    assert "10 problem(s)" in err
