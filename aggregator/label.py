@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -69,8 +70,7 @@ def _screen_batch(rows: list[dict[str, Any]], context: LabelContext) -> list[Ver
     items = []
     for row in rows:
         title, text = _text(row)
-        hint = row.get("lang_hint") or None
-        items.append((title, text, str(hint)[:2].lower() if hint else None))
+        items.append((title, text, language_hint(row.get("lang_hint"))))
     return context.screener.screen(items)
 
 
@@ -168,6 +168,16 @@ def json_type(value: object) -> str:
     return "an object"
 
 
+def language_hint(value: object) -> str | None:
+    """The language a lang_hint names: the primary subtag of a tag such as "en-US" or
+    "EN_us" ("en"), or of a three-letter code ("fil", not "fi"); None for none ("", null)
+    or for what is no language tag ("english", "e", "12")."""
+    if not isinstance(value, str):
+        return None
+    primary = re.split(r"[-_]", value.strip(), maxsplit=1)[0].lower()
+    return primary if len(primary) in (2, 3) and primary.isascii() and primary.isalpha() else None
+
+
 LABEL_FIELDS = ("id", "title", "summary")
 LABEL_TEXT_FIELDS = ("title", "summary", "feed_url", "feed_title", "lang_hint")
 
@@ -184,6 +194,12 @@ def label_problems(row: dict[str, Any]) -> list[str]:
         value = row.get(key)
         if value is not None and not isinstance(value, str):
             problems.append(f'"{key}" is {json_type(value)}; it must be a string (or null)')
+    hint = row.get("lang_hint")
+    if isinstance(hint, str) and hint.strip() and language_hint(hint) is None:
+        problems.append(
+            f'"lang_hint" is {hint!r}, not a language code; write one such as "en", "en-US" or "de" '
+            "(or null for none)"
+        )
     return problems
 
 

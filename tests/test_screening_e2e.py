@@ -429,3 +429,34 @@ def test_label_names_every_line_it_cannot_label_and_what_is_wrong(
     assert 'line 9: "feed_url" is a list' in err and 'line 9: "lang_hint" is a number' in err
     assert "line 1:" not in err and "line 10:" not in err
     assert "10 problem(s)" in err
+
+
+def test_label_reads_lang_hint_as_a_language_tag(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    """A short title defers to lang_hint: a tag with a region or padding is its language,
+    a three-letter code is not cut to another language's two letters, and what is no
+    language code is refused by line instead of becoming the post's language."""
+    hints = {"region": "EN-us", "underscore": "en_GB", "padded": "  en ", "empty": "", "none": None}
+    rows = [{"id": key, "title": "BGP", "summary": "", "lang_hint": hint} for key, hint in hints.items()]
+    rows.append({"id": "filipino", "title": "BGP", "summary": "", "lang_hint": "fil"})
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    result = _label(path, cli_env)
+    assert result.returncode == 0, result.stderr
+    out = {row["id"]: row for row in map(json.loads, result.stdout.splitlines())}
+    for key in hints:
+        assert (out[key]["keep"], out[key]["lang"]) == (True, "en"), key
+    assert (out["filipino"]["keep"], out["filipino"]["lang"]) == (False, "fil")
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        "\n".join(
+            json.dumps({"id": str(i), "title": "BGP", "summary": "", "lang_hint": hint})
+            for i, hint in enumerate(["en", "e", "english", "12"], 1)
+        )
+        + "\n"
+    )
+    result = _label(bad, cli_env)
+    assert result.returncode == 1 and result.stdout == ""
+    for number, hint in ((2, "'e'"), (3, "'english'"), (4, "'12'")):
+        assert f'line {number}: "lang_hint" is {hint}, not a language code' in result.stderr
+    assert "line 1:" not in result.stderr
