@@ -715,14 +715,15 @@ def _label_context(obj: Context) -> Any:
 def evaluate(obj: Context, files: tuple[Path, ...], topics_files: tuple[Path, ...], show: int) -> None:
     """Measure screening and topic tagging on the team's evaluation sets (never trained on)."""
     from .cards import MODEL_DIR
-    from .label import LabelContext, read_rows
+    from .label import LabelContext, evaluation_problems, read_rows
     from .label import evaluate as run_evaluation
     from .screen.verdict import Screener
 
     with _errors():
         screener = Screener.load(("en",))
+        check = evaluation_problems(screener.topics.topics if screener.topics is not None else ())
         for path in files or sorted((MODEL_DIR / "data").glob("eval_*.jsonl")):
-            rows = list(read_rows(path))
+            rows = read_rows(path, ("id", "title", "summary", "expect"), check)
             _print_screening(path, run_evaluation(rows, LabelContext(screener)), show)
         for topics_file in topics_files or (
             [] if files else sorted((MODEL_DIR / "data").glob("topics_eval*.jsonl"))
@@ -769,9 +770,10 @@ def _print_screening(path: Path, result: Any, show: int) -> None:
 
 
 def _evaluate_topics(path: Path, screener: Any) -> None:
-    from .label import evaluate_topics, read_rows
+    from .label import evaluate_topics, evaluation_problems, read_rows
 
-    rows = list(read_rows(path, required=("id", "title", "topics")))
+    topics = screener.topics.topics if screener.topics is not None else ()
+    rows = read_rows(path, ("id", "title", "topics"), evaluation_problems(topics, expect=False))
     result = evaluate_topics(rows, screener)
     _print_topics(f"{path}: {result.rows} posts with known topics", result)
     click.echo("")

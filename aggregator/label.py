@@ -203,6 +203,35 @@ def label_problems(row: dict[str, Any]) -> list[str]:
     return problems
 
 
+EXPECT = ("keep", "offtopic", "spam", "non_english")
+
+
+def evaluation_problems(
+    topics: tuple[str, ...], expect: bool = True
+) -> Callable[[dict[str, Any]], list[str]]:
+    """What is wrong with a row of an evaluation set: an expect outside EXPECT (when the set
+    has expect), topics that are not a list of the taxonomy's names."""
+
+    def check(row: dict[str, Any]) -> list[str]:
+        problems = []
+        if expect and row["expect"] not in EXPECT:
+            problems.append(f'"expect" is {json.dumps(row["expect"])}; it must be one of {", ".join(EXPECT)}')
+        if "topics" in row:
+            given = row["topics"]
+            if not isinstance(given, list) or not all(isinstance(t, str) for t in given):
+                problems.append(
+                    f'"topics" is {json_type(given)}; it must be a list of topic names such as ["bgp"]'
+                )
+            elif unknown := sorted(set(given) - set(topics)):
+                problems.append(
+                    f'"topics" names {", ".join(unknown)}, no topic of models/topics.yaml; '
+                    f"the topics are {', '.join(topics)}"
+                )
+        return problems
+
+    return check
+
+
 @dataclass(frozen=True)
 class ScreeningFigures:
     """The figures a screening is judged by, on the English and foreign posts of a set."""

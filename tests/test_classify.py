@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -272,3 +273,51 @@ def test_the_taxonomy_loads_without_numpy_and_the_modules_import_in_any_order() 
         "aggregator.label",
     ):
         subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
+
+
+def _evaluate(*args: str, env_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "aggregator.cli", "--config", f"{env_dir}/none.yaml", "evaluate", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_evaluate_names_rows_whose_expect_or_topics_it_cannot_count(tmp_path: Path) -> None:
+    """A missing or misspelt expect, or a topic no taxonomy has, would skew the figures or
+    end in a traceback: each is named by line with what to write instead."""
+    rows = [
+        {
+            "id": "a",
+            "title": "OSPF area design",
+            "summary": "Stub areas.",
+            "expect": "keep",
+            "topics": ["igp"],
+        },
+        {"id": "b", "title": "BGP route reflectors", "summary": "Clusters."},
+        {"id": "c", "title": "BGP route reflectors", "summary": "Clusters.", "expect": "kept"},
+        {"id": "d", "title": "BGP peering", "summary": "", "expect": "keep", "topics": ["routing", "bgp"]},
+        {"id": "e", "title": "BGP peering", "summary": "", "expect": "keep", "topics": "bgp"},
+    ]
+    path = tmp_path / "eval.jsonl"
+    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    result = _evaluate("--file", str(path), env_dir=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "line 2: no expect" in result.stderr
+    assert 'line 3: "expect" is "kept"; it must be one of keep, offtopic, spam, non_english' in result.stderr
+    assert 'line 4: "topics" names routing, no topic of models/topics.yaml' in result.stderr
+    assert 'line 5: "topics" is a string' in result.stderr
+    assert "line 1:" not in result.stderr
+    assert result.stdout == ""
+
+    topics = tmp_path / "topics.jsonl"
+    topics.write_text(
+        json.dumps({"id": "t", "title": "Anycast DNS", "summary": "", "topics": ["anycast"]}) + "\n"
+    )
+    (tmp_path / "ok.jsonl").write_text(json.dumps(rows[0]) + "\n")
+    result = _evaluate("--file", str(tmp_path / "ok.jsonl"), "--topics-file", str(topics), env_dir=tmp_path)
+    assert result.returncode == 1
+    assert 'line 1: "topics" names anycast, no topic of models/topics.yaml' in result.stderr
