@@ -751,11 +751,15 @@ def _print_screening(path: Path, result: Any, show: int) -> None:
         f"  {'non-English kept:':<36} {share(figures.foreign_kept, figures.foreign):>16} "
         f"{share(baseline.foreign_kept, baseline.foreign):>16}  0"
     )
-    click.echo(
-        f"  {'off-topic and spam dropped, F1:':<36} {figures.offtopic_f1:>16.3f} "
-        f"{baseline.offtopic_f1:>16.3f}  >= 0.95 "
-        f"(P {figures.offtopic_precision:.3f}, R {figures.offtopic_recall:.3f})"
-    )
+    # With no off-topic or spam post in the set there is nothing to catch: no F1 to claim.
+    if any(sum(result.by_expect.get(expect, {}).values()) for expect in ("offtopic", "spam")):
+        click.echo(
+            f"  {'off-topic and spam dropped, F1:':<36} {figures.offtopic_f1:>16.3f} "
+            f"{baseline.offtopic_f1:>16.3f}  >= 0.95 "
+            f"(P {figures.offtopic_precision:.3f}, R {figures.offtopic_recall:.3f})"
+        )
+    else:
+        click.echo(f"  {'off-topic and spam dropped, F1:':<36} {'none':>16} {'none':>16}  >= 0.95")
     if len(result.by_class) > 1:
         click.echo("  right by class: " + ", ".join(f"{c} {r}/{n}" for c, (r, n) in result.by_class.items()))
     for row, got in result.mistakes[:show]:

@@ -321,3 +321,22 @@ def test_evaluate_names_rows_whose_expect_or_topics_it_cannot_count(tmp_path: Pa
     result = _evaluate("--file", str(tmp_path / "ok.jsonl"), "--topics-file", str(topics), env_dir=tmp_path)
     assert result.returncode == 1
     assert 'line 1: "topics" names anycast, no topic of models/topics.yaml' in result.stderr
+
+
+def test_evaluate_claims_no_f1_for_a_set_without_off_topic_posts(tmp_path: Path) -> None:
+    """With nothing to drop there is no F1 of dropping: an empty set, or one of networking
+    posts only, printed 1.000 against the 0.95 target."""
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    keep = tmp_path / "keep.jsonl"
+    row = {"id": "a", "title": "OSPF area design for a campus core", "summary": "", "expect": "keep"}
+    keep.write_text(json.dumps(row) + "\n")
+    for path in (empty, keep):
+        result = _evaluate("--file", str(path), env_dir=tmp_path)
+        assert result.returncode == 0, result.stderr
+        line = next(ln for ln in result.stdout.splitlines() if "off-topic and spam dropped, F1:" in ln)
+        assert line.split(":", 1)[1].split() == ["none", "none", ">=", "0.95"], line
+    spam = tmp_path / "spam.jsonl"
+    spam.write_text(json.dumps({**row, "title": "Slot gacor malam ini", "expect": "spam"}) + "\n")
+    result = _evaluate("--file", str(spam), env_dir=tmp_path)
+    assert "off-topic and spam dropped, F1:                 1.000" in result.stdout
