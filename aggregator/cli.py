@@ -570,6 +570,15 @@ def explain(obj: Context, post: str) -> None:
         with store:
             row = store.post(post)
             if row is None:
+                matches = [
+                    r["id"]
+                    for r in store.db.query("SELECT id FROM posts WHERE id LIKE ? LIMIT 6", [f"{post}%"])
+                ]
+                if len(matches) > 1 and post:
+                    shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
+                    raise AggregatorError(
+                        f"{post!r} is the start of more than one post's id ({shown}); give more of the id"
+                    )
                 raise AggregatorError(f"no post with id {post!r}; `aggregator dropped` lists ids")
             baseline = store.baseline(row["feed_url"])
         screener = Screener.load(config.languages)

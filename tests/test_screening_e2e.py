@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -460,3 +461,24 @@ def test_label_reads_lang_hint_as_a_language_tag(tmp_path: Path, cli_env: dict[s
     for number, hint in ((2, "'e'"), (3, "'english'"), (4, "'12'")):
         assert f'line {number}: "lang_hint" is {hint}, not a language code' in result.stderr
     assert "line 1:" not in result.stderr
+
+
+def test_explain_with_a_prefix_of_several_ids_says_so(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    """More posts than hex digits: two ids start alike, and that prefix names no one post."""
+    server.routes["/f.xml"] = Route(
+        body=rss(*[i for n in range(3) for i in items(NETWORKING, 10 * n, n + 1)])
+    )
+    config = write_config([("/f.xml", "Lab Notes")])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        ids = sorted(row["id"] for row in store.db.query("SELECT id FROM posts"))
+    assert len(ids) == 18
+    prefix = next(a[0] for a, b in pairwise(ids) if a[0] == b[0])
+    result = CliRunner().invoke(cli, ["--config", config.path, "explain", prefix])
+    assert result.exit_code == 1
+    assert f"{prefix!r} is the start of more than one post's id" in result.output
+    assert "give more of the id" in result.output
+    missing = CliRunner().invoke(cli, ["--config", config.path, "explain", "zzzz"])
+    assert missing.exit_code == 1 and "no post with id 'zzzz'" in missing.output
