@@ -672,7 +672,7 @@ def label(obj: Context, file: Path) -> None:
 
     Standard output carries one JSON line per input line and nothing else.
     """
-    from .label import LABEL_FIELDS, label_problems, label_rows, read_rows
+    from .label import LABEL_FIELDS, label_notes, label_problems, label_rows, read_rows
 
     with _errors():
         context = _label_context(obj)
@@ -680,6 +680,8 @@ def label(obj: Context, file: Path) -> None:
         rows = read_rows(file, LABEL_FIELDS, label_problems)
         for result in label_rows(rows, context):
             out.write(json.dumps(result, ensure_ascii=False) + "\n")
+    for note in label_notes(rows):
+        click.echo(f"aggregator label: {file}: {note}", err=True)
 
 
 def _label_context(obj: Context) -> Any:

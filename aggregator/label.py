@@ -178,29 +178,54 @@ def language_hint(value: object) -> str | None:
     return primary if len(primary) in (2, 3) and primary.isascii() and primary.isalpha() else None
 
 
-LABEL_FIELDS = ("id", "title", "summary")
+# What a row of `aggregator label` needs; summary, feed_url, feed_title and lang_hint are
+# optional (a row with no summary is judged on its title, and a note says how many were).
+# The rule for everything else: a row a person would call well formed is labelled, never
+# refused. Only what cannot be a post is (an id that is null, a list or an object; a list
+# or an object where text goes); numbers where text goes are read as text.
+LABEL_FIELDS = ("id", "title")
 LABEL_TEXT_FIELDS = ("title", "summary", "feed_url", "feed_title", "lang_hint")
 
 
 def label_problems(row: dict[str, Any]) -> list[str]:
-    """What is wrong with a row of `aggregator label`'s input: an id that is a string or a
-    number, and strings (or null) where text goes."""
+    """What makes a row of `aggregator label`'s input no post: an id that is not a string
+    or a number, a list or an object where text goes."""
     problems = []
     post_id = row["id"]
-    if isinstance(post_id, bool) or not isinstance(post_id, str | int) or post_id == "":
+    if isinstance(post_id, bool) or not isinstance(post_id, str | int | float) or post_id == "":
         what = "an empty string" if post_id == "" else json_type(post_id)
         problems.append(f'"id" is {what}; give each post an id such as "post-1" (a string or a number)')
     for key in LABEL_TEXT_FIELDS:
         value = row.get(key)
-        if value is not None and not isinstance(value, str):
+        if isinstance(value, list | dict):
             problems.append(f'"{key}" is {json_type(value)}; it must be a string (or null)')
-    hint = row.get("lang_hint")
-    if isinstance(hint, str) and hint.strip() and language_hint(hint) is None:
-        problems.append(
-            f'"lang_hint" is {hint!r}, not a language code; write one such as "en", "en-US" or "de" '
-            "(or null for none)"
-        )
     return problems
+
+
+def label_notes(rows: list[dict[str, Any]]) -> list[str]:
+    """What was read otherwise than a reader might expect, for standard error: rows with
+    no summary, and lang_hint values that name no language (read as no hint)."""
+    notes = []
+    no_summary = [str(r["id"]) for r in rows if "summary" not in r]
+    if no_summary:
+        notes.append(
+            f"{len(no_summary)} row(s) have no summary and were judged on their title alone "
+            f"(first: {', '.join(no_summary[:3])})"
+        )
+    odd = [
+        (str(r["id"]), r["lang_hint"])
+        for r in rows
+        if r.get("lang_hint") not in (None, "")
+        and not (isinstance(r["lang_hint"], str) and not r["lang_hint"].strip())
+        and language_hint(r["lang_hint"]) is None
+    ]
+    if odd:
+        shown = ", ".join(f"{post_id}: {hint!r}" for post_id, hint in odd[:3])
+        notes.append(
+            f"{len(odd)} row(s) have a lang_hint that is no language code, read as no hint "
+            f'(first: {shown}); write one such as "en", "en-US" or "de"'
+        )
+    return notes
 
 
 EXPECT = ("keep", "offtopic", "spam", "non_english")
