@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import json
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 
 from .baseline import Baseline, judge
 from .features.tokens import tokens
+from .langtags import primary_language
 from .overrides import Overrides
 from .sanitize import clean_html, plain_text
 from .screen.text import leads, screening_text
@@ -169,13 +169,9 @@ def json_type(value: object) -> str:
 
 
 def language_hint(value: object) -> str | None:
-    """The language a lang_hint names: the primary subtag of a tag such as "en-US" or
-    "EN_us" ("en"), or of a three-letter code ("fil", not "fi"); None for none ("", null)
-    or for what is no language tag ("english", "e", "12")."""
-    if not isinstance(value, str):
-        return None
-    primary = re.split(r"[-_]", value.strip(), maxsplit=1)[0].lower()
-    return primary if len(primary) in (2, 3) and primary.isascii() and primary.isalpha() else None
+    """The language a lang_hint names (langtags.primary_language): "en-US" and "eng" are
+    "en", "fil" stays "fil"; None for none or for what is no language tag."""
+    return primary_language(value)
 
 
 # What a row of `aggregator label` needs; summary, feed_url, feed_title and lang_hint are

@@ -33,6 +33,7 @@ from .config import policy_for
 from .errors import AggregatorError, ModelError, ParseError
 from .feedstatus import GONE_TEXT
 from .fetch import Fetcher
+from .langtags import primary_language
 from .lock import RunLock
 from .overrides import load_overrides
 from .store import Store
@@ -121,7 +122,7 @@ def parse_job(
         ]
         verdicts: dict[str, StoredVerdict] = {}
         if fresh:
-            hint = hint or (parsed.language or "")[:2].lower() or None
+            hint = hint or primary_language(parsed.language)
             found = screener.screen([(e.title, lead, hint) for e, lead in fresh])
             found = screener.feed_record(found, history)
             verdicts = {e.content_hash: v.stored() for (e, _), v in zip(fresh, found, strict=True)}
@@ -460,7 +461,7 @@ async def _fetch_all(
 
     broken = False
 
-    declared = {f.url: f.language for f in config.feeds}
+    declared = {f.url: primary_language(f.language) for f in config.feeds}
     # Read once for the whole run: one query instead of one per feed.
     usual_languages = store.usual_languages()
 

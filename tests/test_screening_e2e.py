@@ -446,9 +446,18 @@ def test_label_reads_lang_hint_as_a_language_tag(tmp_path: Path, cli_env: dict[s
     """A short title defers to lang_hint: a tag with a region or padding is its language,
     a three-letter code is not cut to another language's two letters, and what is no
     language code is refused by line instead of becoming the post's language."""
-    hints = {"region": "EN-us", "underscore": "en_GB", "padded": "  en ", "empty": "", "none": None}
+    hints = {
+        "region": "EN-us",
+        "underscore": "en_GB",
+        "padded": "  en ",
+        "empty": "",
+        "none": None,
+        "iso639-2": "eng",  # a three-letter code with a two-letter one is that one
+        "undetermined": "und",
+    }
     rows = [{"id": key, "title": "BGP", "summary": "", "lang_hint": hint} for key, hint in hints.items()]
     rows.append({"id": "filipino", "title": "BGP", "summary": "", "lang_hint": "fil"})
+    rows.append({"id": "german", "title": "BGP", "summary": "", "lang_hint": "deu"})
     path = tmp_path / "in.jsonl"
     path.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
     result = _label(path, cli_env)
@@ -457,6 +466,7 @@ def test_label_reads_lang_hint_as_a_language_tag(tmp_path: Path, cli_env: dict[s
     for key in hints:
         assert (out[key]["keep"], out[key]["lang"]) == (True, "en"), key
     assert (out["filipino"]["keep"], out["filipino"]["lang"]) == (False, "fil")
+    assert (out["german"]["keep"], out["german"]["lang"]) == (False, "de")
 
     odd = tmp_path / "odd.jsonl"
     odd.write_text(
