@@ -6,20 +6,24 @@ download is not used).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
+import os
 import struct
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from feedgen import Item, rss
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
-from sitekit import NOW, SITE, make_site_db
+from sitekit import NOW, SITE, make_site_db, store_feed
 
 from aggregator.publish.site import build_site
 from aggregator.screen.verdict import Screener
 from aggregator.topics.taxonomy import load_taxonomy
+from aggregator.types import FeedConfig
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -29,16 +33,24 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("browser")
     store = make_site_db(root / "site.db", Screener.load(("en",)))
     build_site(store, SITE, load_taxonomy(), root / "public", NOW)
-    handler = functools.partial(QuietHandler, directory=str(root / "public"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
+    with serve(root / "public") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +137,43 @@ def test_phone_width_and_dark_mode(browser: Browser, site: str, tmp_path: Path) 
     assert max(red, green, blue) < 60, f"not dark: {background}"
     screenshot(page, tmp_path / "phone-dark.png")
     context.close()
+
+
+ON_TOPIC = "<p>BGP route leaks and RPKI route origin validation on peering routers, prefix filters.</p>"
+
+
+def test_very_long_words_wrap_instead_of_scrolling_sideways(browser: Browser, tmp_path: Path) -> None:
+    # A title that is one 10,000-character word, a feed named by a 200-letter word, and
+    # titles in Arabic, with emoji and with stacked combining marks: each page that shows
+    # them still fits a phone's width and a desktop's.
+    screener = Screener.load(("en",))
+    store = make_site_db(tmp_path / "site.db", screener)
+    odd, long_name = "https://odd.example.net/feed.xml", "Source" + "N" * 200
+    store.sync_feeds([FeedConfig(odd, long_name)], NOW)
+    items = [
+        Item("BGP " + "W" * 10000, guid="w", link="https://odd.example.net/w", body=ON_TOPIC),
+        Item(
+            "BGP تسريب المسارات route leak 🚀👩‍👩‍👧‍👦",
+            guid="r",
+            link="https://odd.example.net/r",
+            body=ON_TOPIC,
+        ),
+        Item("BGP Z̷̢̛̛̛a̶̧̧̧l̸g̵o̴ route leak", guid="z", link="https://odd.example.net/z", body=ON_TOPIC),
+    ]
+    store_feed(store, screener, odd, rss(*items), NOW, store.start_run(NOW, os.getpid()))
+    store.index_topics()
+    public = tmp_path / "public"
+    build_site(store, SITE, load_taxonomy(), public, NOW, search=False)
+    pages = ["index.html", "topics/bgp/index.html", "sources/index.html", "digests/2026-11-16.html"]
+    pages += [f"sources/{d.name}/index.html" for d in (public / "sources").glob("sourcen*")]
+    pages += [f"health/{p.name}" for p in (public / "health").glob("sourcen*.html")]
+    assert len(pages) >= 6  # the long-named feed's source page and health page too
+    with serve(public) as site:
+        for width in (360, 1280):
+            context = browser.new_context(viewport={"width": width, "height": 800})
+            page = context.new_page()
+            for path in pages:
+                page.goto(site + path)
+                overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                assert overflow <= 0, f"{path} scrolls sideways by {overflow} px at {width} px"
+            context.close()
