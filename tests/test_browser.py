@@ -177,3 +177,41 @@ def test_very_long_words_wrap_instead_of_scrolling_sideways(browser: Browser, tm
                 overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
                 assert overflow <= 0, f"{path} scrolls sideways by {overflow} px at {width} px"
             context.close()
+
+
+def contrast(page: Page, selector: str) -> float:
+    """WCAG 2 contrast ratio of the first match's text against the background behind it."""
+    colours = page.locator(selector).first.evaluate(
+        """element => {
+            let node = element, background = 'rgba(0, 0, 0, 0)';
+            while (node && background === 'rgba(0, 0, 0, 0)') {
+                background = getComputedStyle(node).backgroundColor;
+                node = node.parentElement;
+            }
+            return [getComputedStyle(element).color, background];
+        }"""
+    )
+
+    def luminance(css: str) -> float:
+        channels = [int(x) / 255 for x in css[css.index("(") + 1 : -1].split(",")[:3]]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    light, dark = sorted((luminance(c) for c in colours), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_search_results_are_readable_in_dark_mode(browser: Browser, site: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="dark")
+    page = context.new_page()
+    page.goto(site + "search/index.html?q=bgp")
+    page.locator(".pagefind-ui__result").first.wait_for(timeout=15000)
+    for selector in (
+        ".pagefind-ui__result-link",
+        ".pagefind-ui__result-excerpt",
+        ".pagefind-ui__message",
+        ".pagefind-ui__search-input",
+    ):
+        ratio = contrast(page, selector)
+        assert ratio >= 4.5, f"{selector}: contrast {ratio:.1f}:1 on the dark theme (WCAG 1.4.3 asks 4.5:1)"
+    context.close()
