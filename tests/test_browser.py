@@ -215,3 +215,20 @@ def test_search_results_are_readable_in_dark_mode(browser: Browser, site: str) -
         ratio = contrast(page, selector)
         assert ratio >= 4.5, f"{selector}: contrast {ratio:.1f}:1 on the dark theme (WCAG 1.4.3 asks 4.5:1)"
     context.close()
+
+
+def test_search_page_says_so_when_the_index_is_missing(browser: Browser, tmp_path: Path) -> None:
+    # The pages published without pagefind/ (a copy that left it out, a build without
+    # the index): a query finds nothing, and the page says why and where to look.
+    store = make_site_db(tmp_path / "site.db", Screener.load(("en",)))
+    build_site(store, SITE, load_taxonomy(), tmp_path / "public", NOW, search=False)
+    assert not (tmp_path / "public" / "pagefind").exists()
+    with serve(tmp_path / "public") as site:
+        page = browser.new_page()
+        page.goto(site + "search/index.html?q=bgp")
+        page.wait_for_load_state("load")
+        notice = page.get_by_text("Search is not available")
+        assert notice.is_visible(), "the search page shows nothing at all"
+        page.get_by_role("main").get_by_role("link", name="topics").click()
+        page.wait_for_url("**/topics/index.html")
+        page.close()
