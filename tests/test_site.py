@@ -613,3 +613,35 @@ def test_a_post_several_feeds_carry_is_one_story_on_the_river_and_stays_on_each_
     entries = [e.link for e in feedparser.parse((out / "feeds/all.atom").read_bytes()).entries]
     assert entries.count(shared) == 1
     assert river.count("Episode 1: OSPF area design") == 1 and river.count("Episode 2: OSPF area design") == 1
+
+
+def test_a_new_feed_whose_name_slugifies_like_an_old_ones_does_not_take_its_page(
+    tmp_path: Path, screener: Screener
+) -> None:
+    # Two feeds named "Packet Notes" and "Packet-Notes!" share the slug packet-notes. The
+    # one added first keeps it: the new one (whose URL sorts first) gets packet-notes-2,
+    # so links and bookmarks to the old source's page still show that source.
+    from feedgen import Item, rss
+    from sitekit import store_feed
+
+    from aggregator.types import FeedConfig
+
+    store = make_site_db(tmp_path / "site.db", screener, hostile=False)
+    out = tmp_path / "public"
+    build(store, out, search=False)
+    before = (out / "sources/packet-notes/index.html").read_text()
+    assert "<h1>Packet Notes</h1>" in before
+    later = NOW + timedelta(days=1)
+    mirror = "https://a-mirror.example.net/feed.xml"
+    store.sync_feeds([FeedConfig(mirror, "Packet-Notes!")], later)
+    item = Item(
+        "BGP route leak notes from the mirror",
+        guid="m1",
+        link="https://a-mirror.example.net/m1",
+        body="<p>BGP route leaks and RPKI route origin validation on peering routers, prefix filters.</p>",
+    )
+    store_feed(store, screener, mirror, rss(item), later, store.start_run(later, os.getpid()))
+    store.index_topics()
+    build(store, out, search=False, days=1)
+    assert (out / "sources/packet-notes/index.html").read_text() == before
+    assert "<h1>Packet-Notes!</h1>" in (out / "sources/packet-notes-2/index.html").read_text()

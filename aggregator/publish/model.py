@@ -115,11 +115,13 @@ def slugify(text: str, fallback: str = "item") -> str:
     return slug or fallback
 
 
-def _slugs(names: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """key -> a unique slug of its name; a clash gets -2, -3 ... in key order."""
+def _slugs(names: Iterable[tuple[str, str, str]]) -> dict[str, str]:
+    """key -> a unique slug of its name, from (key, name, added) each. On a clash the
+    one added first keeps the plain slug and later ones get -2, -3 ...: a feed added
+    later never moves an existing source's page to another address."""
     taken: set[str] = set()
     out: dict[str, str] = {}
-    for key, name in sorted(names):
+    for key, name, _added in sorted(names, key=lambda n: (n[2], n[0])):
         base = slugify(name, "source")
         slug, n = base, 2
         while slug in taken:
@@ -179,7 +181,7 @@ def load_site(
     feed is current, with none)."""
     known = {t.name for t in taxonomy}
     feeds = store.feeds()
-    slugs = _slugs((f["url"], f["name"]) for f in feeds)
+    slugs = _slugs((f["url"], f["name"], f["added"]) for f in feeds)
     sources = tuple(
         Source(
             f["url"],
