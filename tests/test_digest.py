@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import os
 import random
 import re
 import socket
@@ -664,3 +665,54 @@ def test_css_inline_keeps_attributes_double_quoted_with_quote_and_ampersand_esca
     assert 'title="say &quot;hi&quot;"' in out and "&lt;b&gt;" in out and "<b>" not in out
     (anchor,) = [attrs for tag, attrs in Tags(out).tags if tag == "a"]
     assert anchor["href"] == "https://blog.example.net/a?x=1&y=%22&z=%27%3C%3E"
+
+
+def test_long_titles_and_words_wrap_in_both_parts(
+    store: Store, inbox: tuple[Inbox, int], tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from aggregator.types import FeedConfig
+
+    # A title that is one 10,000-character word, a title of many words and a
+    # hyphenated command in an excerpt, from a feed named by a 200-letter word (two
+    # posts of different text: the digest makes near-identical posts one story).
+    screener = Screener.load(("en",))
+    odd = "https://odd.example.net/feed.xml"
+    store.sync_feeds([FeedConfig(odd, "Source" + "N" * 200)], NOW)
+    body = (
+        "<p>BGP route leaks and RPKI origin validation on peering routers: set update-source loopback0.</p>"
+    )
+    items = [
+        Item("BGP " + "W" * 10000, guid="w", link="https://odd.example.net/w", body=body),
+        Item(
+            "BGP route leaks " + "and prefix filters " * 20,
+            guid="t",
+            link="https://odd.example.net/t",
+            body="<p>Prefix filters from IRR data, max-prefix limits and RPKI ROV on IXP route servers.</p>",
+        ),
+    ]
+    store_feed(store, screener, odd, rss(*items), NOW, store.start_run(NOW, os.getpid()))
+    store.index_topics()
+    handler, port = inbox
+    send(
+        store,
+        digest_config(port, Subscriber("erin@example.org", "Erin", (), Frequency.WEEKLY, day=2, hour=7)),
+    )
+    text, html = parts(handler.messages[-1])
+    assert "WWWWWWWWWW" in text and "and prefix filters and prefix filters" in text
+    # The text part: every line but a link fits a terminal (RFC 5322 2.1.1's 78), and
+    # a command is not split at its hyphen.
+    long_lines = [
+        line for line in text.splitlines() if len(line) > 78 and not line.strip().startswith("https://")
+    ]
+    assert long_lines == []
+    assert "update-\n" not in text and "update-source" in text
+    # The HTML part fits the 600 px it is laid out for.
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 600, "height": 800})
+        page.set_content(html)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        browser.close()
+    assert width <= 600, f"the digest is {width} px wide"
