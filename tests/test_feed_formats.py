@@ -282,3 +282,28 @@ def test_opml_lists_every_source_with_the_attributes_opml_2_requires(site: Path)
     for outline in outlines:
         assert outline.get("text") and outline.get("type") == "rss"
         assert urlsplit(outline.get("xmlUrl", "")).scheme == "https"
+
+
+def test_an_atom_entry_without_a_link_still_has_content(tmp_path: Path, screener: Screener) -> None:
+    # A feed item of a title only (no link, no text) is kept. RFC 4287 4.1.1.1 and
+    # 4.1.2: an entry with no atom:content MUST have an atom:link rel="alternate", and
+    # this one has nothing to link to, so it carries its content, empty as it is.
+    store = make_site_db(tmp_path / "site.db", screener, hostile=False)
+    url = "https://status.example.net/feed.xml"
+    store.sync_feeds([FeedConfig(url, "Status Notes")], NOW)
+    title = "BGP route leaks and RPKI origin validation on routers with prefix filters"
+    item = Item(title, guid="s1", link=None, body="")
+    store_feed(store, screener, url, rss(item), NOW, store.start_run(NOW, os.getpid()))
+    store.index_topics()
+    out = tmp_path / "public"
+    build_site(store, SITE, load_taxonomy(), out, NOW, search=False)
+    found = 0
+    for path in sorted((out / "feeds").glob("*.atom")):
+        for entry in read(path).root.findall(f"{{{ATOM}}}entry"):
+            alternate = [
+                e for e in entry.findall(f"{{{ATOM}}}link") if e.get("rel", "alternate") == "alternate"
+            ]
+            content = entry.find(f"{{{ATOM}}}content")
+            assert alternate or content is not None, f"{path.name}: {text(entry, f'{{{ATOM}}}title')}"
+            found += text(entry, f"{{{ATOM}}}title") == title
+    assert found >= 2  # in the river's feed and its topic's

@@ -133,6 +133,10 @@ def atom(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]]
         body = _content(post, contents)
         if body:
             _sub(entry, "content", body, type="html")
+        elif not post.link:
+            # RFC 4287 4.1.2: an entry with no atom:content must have an alternate link;
+            # this one has neither (a title-only item), so its content is its text.
+            _sub(entry, "content", post.excerpt, type="text")
     return _serialize(feed)
 
 
