@@ -232,3 +232,48 @@ def test_search_page_says_so_when_the_index_is_missing(browser: Browser, tmp_pat
         page.get_by_role("main").get_by_role("link", name="topics").click()
         page.wait_for_url("**/topics/index.html")
         page.close()
+
+
+def test_a_source_named_in_arabic_does_not_reorder_the_line_it_is_in(
+    browser: Browser, tmp_path: Path
+) -> None:
+    # Unisolated, the Arabic name pulled the date after it into its right-to-left run:
+    # the card's line read "16-11-2026 · <name>", the date first and its digits reversed.
+    screener = Screener.load(("en",))
+    store = make_site_db(tmp_path / "site.db", screener, hostile=False)
+    url = "https://arabic.example.net/feed.xml"
+    store.sync_feeds([FeedConfig(url, "مدونة الشبكات")], NOW)
+    item = Item(
+        "BGP route leaks on peering routers", guid="a1", link="https://arabic.example.net/1", body=ON_TOPIC
+    )
+    arabic = Item(
+        "تسريب المسارات في الشبكات",
+        guid="a2",
+        link="https://arabic.example.net/2",
+        body="<p>تسريب المسارات في بروتوكول BGP وكيفية منعه باستخدام المرشحات على الموجهات.</p>",
+    )
+    store_feed(store, screener, url, rss(item, arabic), NOW, store.start_run(NOW, os.getpid()))
+    store.index_topics()
+    build_site(store, SITE, load_taxonomy(), tmp_path / "public", NOW, search=False)
+    with serve(tmp_path / "public") as site:
+        page = browser.new_page()
+        page.goto(site + "topics/bgp/index.html")
+        meta = page.locator("article.post", has_text="BGP route leaks on peering routers").locator(".meta")
+        name = meta.locator("a.source").bounding_box()
+        date = meta.locator("time").bounding_box()
+        assert name and date and name["x"] + name["width"] <= date["x"], "the date is drawn before the source"
+        # The feed's health page lists its post in Arabic, dropped as not English: the
+        # date in brackets after the title stays after it, in its own order.
+        page.goto(site + "health/source.html")
+        entry = page.locator(".dropped li", has_text="تسريب المسارات")
+        title_right, date_left = entry.evaluate(
+            """li => {
+                const title = li.querySelector('strong');
+                const range = document.createRange();
+                range.setStart(title.nextSibling, 1);
+                range.setEnd(title.nextSibling, 2);
+                return [title.getBoundingClientRect().right, range.getBoundingClientRect().left];
+            }"""
+        )
+        assert title_right <= date_left + 1, "the date is drawn before the post's title"
+        page.close()

@@ -716,3 +716,56 @@ def test_long_titles_and_words_wrap_in_both_parts(
         width = page.evaluate("document.documentElement.scrollWidth")
         browser.close()
     assert width <= 600, f"the digest is {width} px wide"
+
+
+def test_a_source_named_in_arabic_keeps_the_date_after_it(store: Store, inbox: tuple[Inbox, int]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from aggregator.types import FeedConfig
+
+    screener = Screener.load(("en",))
+    url, name = "https://arabic.example.net/feed.xml", "مدونة الشبكات"
+    store.sync_feeds([FeedConfig(url, name)], NOW)
+    item = Item(
+        "BGP route leaks on peering routers",
+        guid="a1",
+        link="https://arabic.example.net/1",
+        body="<p>Route leaks between BGP peers, RPKI origin validation and prefix filters at IXPs.</p>",
+    )
+    store_feed(store, screener, url, rss(item), NOW, store.start_run(NOW, os.getpid()))
+    store.index_topics()
+    handler, port = inbox
+    send(
+        store,
+        digest_config(port, Subscriber("erin@example.org", "Erin", (), Frequency.WEEKLY, day=2, hour=7)),
+    )
+    _text, html = parts(handler.messages[-1])
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 600, "height": 800})
+        page.set_content(html)
+        # Where the name ends on the right, and where the date's first digit is drawn.
+        name_right, date_left = page.evaluate(
+            """name => {
+                const meta = [...document.querySelectorAll('p')].find(p => p.textContent.includes(name));
+                const walker = document.createTreeWalker(meta, NodeFilter.SHOW_TEXT);
+                const box = (node, at, length) => {
+                    const range = document.createRange();
+                    range.setStart(node, at);
+                    range.setEnd(node, at + length);
+                    return range.getBoundingClientRect();
+                };
+                let right = null, left = null, node;
+                while ((node = walker.nextNode())) {
+                    const at = node.data.indexOf(name);
+                    if (at >= 0) right = box(node, at, name.length).right;
+                    const dot = node.data.indexOf('· ');
+                    if (right !== null && dot >= 0 && left === null) left = box(node, dot + 2, 1).left;
+                }
+                return [right, left];
+            }""",
+            name,
+        )
+        browser.close()
+    assert name_right is not None and date_left is not None
+    assert name_right <= date_left, "the date's day is drawn before the source's name"
