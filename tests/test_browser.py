@@ -277,3 +277,16 @@ def test_a_source_named_in_arabic_does_not_reorder_the_line_it_is_in(
         )
         assert title_right <= date_left + 1, "the date is drawn before the post's title"
         page.close()
+
+
+def test_search_page_opened_from_disk_says_to_serve_the_site(browser: Browser, tmp_path: Path) -> None:
+    # `aggregator demo` says to open index.html: from disk, the browser refuses
+    # Pagefind's fetches, and the search said "Searching for ..." and nothing more.
+    store = make_site_db(tmp_path / "site.db", Screener.load(("en",)))
+    build_site(store, SITE, load_taxonomy(), tmp_path / "public", NOW)
+    page = browser.new_page()
+    page.goto((tmp_path / "public" / "search" / "index.html").as_uri() + "?q=conntrack")
+    page.wait_for_load_state("load")
+    assert page.get_by_text("served over HTTP").is_visible()
+    assert not page.get_by_text("Searching for").count()
+    page.close()

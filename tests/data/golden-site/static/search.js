@@ -4,12 +4,17 @@ window.addEventListener("DOMContentLoaded", function () {
   if (!box) {
     return;
   }
-  if (typeof PagefindUI === "undefined") {
-    // The index (pagefind/) was not published with the pages: say so.
-    var missing = document.getElementById("search-missing");
-    if (missing) {
-      missing.hidden = false;
-    }
+  // Pagefind fetches its index, which a browser refuses for a page opened from disk
+  // (file:): the search would say "Searching..." for ever. Without PagefindUI the index
+  // (pagefind/) was not published with the pages. Either way, say so.
+  var notice = null;
+  if (window.location.protocol === "file:") {
+    notice = document.getElementById("search-local");
+  } else if (typeof PagefindUI === "undefined") {
+    notice = document.getElementById("search-missing");
+  }
+  if (notice) {
+    notice.hidden = false;
     return;
   }
   var ui = new PagefindUI({
