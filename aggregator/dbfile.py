@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,12 +47,14 @@ class BackupReport:
     posts: int
 
 
-def is_new_database(path: Path, migration_set: str) -> bool:
+def is_new_database(path: Path, migration_set: str, known: Collection[str] | None = None) -> bool:
     """True when no file is at `path`, so a new database may be made there; False when an
     aggregator database (of this or any earlier version) is.
 
     Anything else raises DatabaseError naming the file and what to do, and is left as it
-    was: the file is only read.
+    was: the file is only read. With `known` (the migrations this version has), so is a
+    database a newer version has migrated further: this version would write rows
+    without what the newer schema expects of them, which the newer one would never fix.
     """
     try:
         size = path.stat().st_size
@@ -65,6 +67,14 @@ def is_new_database(path: Path, migration_set: str) -> bool:
     _refuse_unless_sqlite(path, size)
     schema = _read_schema(path, migration_set)
     missing = [t for t in OUR_TABLES if t not in schema.tables]
+    newer = [name for name in schema.migrations if known is not None and name not in known]
+    if newer:
+        raise DatabaseError(
+            f"{path} was made or migrated by a newer version of the aggregator (its schema has "
+            f"{', '.join(newer)}, which this version does not know); nothing was changed. Run "
+            "the newer version, or restore a backup made before the upgrade (see README "
+            "'Backups and recovery')"
+        )
     if schema.migrations and not missing:
         return False
     if not schema.tables:

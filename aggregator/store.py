@@ -367,7 +367,8 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         try:
-            if is_new_database(Path(self.path), migrations.name):
+            known = [m.name for m in migrations._migrations]
+            if is_new_database(Path(self.path), migrations.name, known):
                 _create(Path(self.path))
             self.db = _connect(self.path)
             migrations.apply(self.db)  # a database from an earlier version catches up

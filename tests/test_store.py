@@ -13,6 +13,7 @@ from pathlib import Path
 import sqlite_utils
 from feedgen import Item, rss
 
+from aggregator.errors import DatabaseError
 from aggregator.parse import parse_feed
 from aggregator.store import Store, backoff, migrations, post_id
 from aggregator.types import FetchResult, Outcome
@@ -244,3 +245,26 @@ def test_a_database_whose_commits_are_still_in_its_wal_opens(tmp_path: Path) -> 
     assert Path(f"{db}-wal").stat().st_size > 0
     with Store(db) as store:
         assert [f["name"] for f in store.feeds()] == ["Killed"]
+
+
+def test_a_database_from_a_newer_version_is_refused_and_left_as_it_is(tmp_path: Path) -> None:
+    # A newer version migrated it further (an m009 this version does not have): writing
+    # to it would store rows without what the newer schema expects of them.
+    db = tmp_path / "a.db"
+    Store(db).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+            "VALUES ('aggregator', 'm009_from_the_future', '2027-01-01')"
+        )
+    conn.close()
+    before = db.read_bytes()
+    try:
+        Store(db).close()
+    except DatabaseError as exc:
+        assert "newer version of the aggregator" in str(exc)
+        assert "m009_from_the_future" in str(exc)
+    else:
+        raise AssertionError("a database from a newer version was opened")
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.db"]
