@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import io
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from html import escape
@@ -104,16 +105,21 @@ def _content(entry: Mapping[str, Any], feed_url: str) -> tuple[str, str]:
     return content_html, summary_html
 
 
+MAX_INTEGER = 2**63 - 1  # the largest an SQLite INTEGER holds: larger failed the feed's store
+MAX_DURATION = 7 * 24 * 3600  # no episode lasts a week: a larger value is a mistake (milliseconds, ...)
+
+
 def _int(value: Any) -> int | None:
     try:
         number = int(str(value).strip())
     except (TypeError, ValueError):
         return None
-    return number if number >= 0 else None
+    return number if 0 <= number <= MAX_INTEGER else None
 
 
 def parse_duration(value: Any) -> int | None:
-    """itunes:duration as seconds: '1:02:03', '48:05', '2917' or '2917.5'."""
+    """itunes:duration as seconds: '1:02:03', '48:05', '2917' or '2917.5'; None for anything
+    else, or for NaN, infinity or over a week (no episode lasts that long)."""
     if value is None:
         return None
     text = str(value).strip()
@@ -123,12 +129,12 @@ def parse_duration(value: Any) -> int | None:
         parts = [float(p) for p in text.split(":")]
     except ValueError:
         return None
-    if len(parts) > 3 or any(p < 0 for p in parts):
+    if len(parts) > 3 or any(not 0 <= p < math.inf for p in parts):  # negative, NaN, infinite
         return None
     seconds = 0.0
     for part in parts:
         seconds = seconds * 60 + part
-    return round(seconds)
+    return round(seconds) if seconds <= MAX_DURATION else None
 
 
 _PODCAST_KEYS = (

@@ -13,6 +13,8 @@ from feedparser.util import FeedParserDict
 
 from aggregator.errors import ParseError
 from aggregator.parse import parse_duration, parse_feed
+from aggregator.store import Store
+from aggregator.types import FeedConfig, FeedKind, FetchResult, Outcome
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -69,10 +71,58 @@ def test_podcast_duration_episode_and_chapters() -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("1:02:03", 3723), ("48:05", 2885), ("2917", 2917), ("2917.6", 2918), ("", None), ("abc", None)],
+    [
+        ("1:02:03", 3723),
+        ("48:05", 2885),
+        ("62:03", 3723),
+        ("2917", 2917),
+        ("2917.6", 2918),
+        ("01:02:03.500", 3724),
+        ("", None),
+        ("abc", None),
+        ("-5", None),
+        ("NaN", None),
+        ("inf", None),
+        ("1e400", None),
+        ("99999999999999999999999", None),
+    ],
 )
 def test_duration_formats(text: str, seconds: int | None) -> None:
     assert parse_duration(text) == seconds
+
+
+def test_one_episode_with_numbers_out_of_range_costs_only_those_numbers(tmp_path: Path) -> None:
+    # One item's NaN duration failed the whole feed's parse, and a 23-digit duration or
+    # episode number failed storing it ("could not store: OverflowError"), every run.
+    items = "".join(
+        f"<item><title>Episode {i}</title><guid>ep{i}</guid>"
+        f'<enclosure url="https://media.example.net/{i}.mp3" type="audio/mpeg" length="1000"/>'
+        f"<itunes:duration>{duration}</itunes:duration><itunes:episode>{number}</itunes:episode></item>"
+        for i, duration, number in (
+            (1, "1:02:03", "1"),
+            (2, "NaN", "2"),
+            (3, "99999999999999999999999", "3"),
+            (4, "600", "99999999999999999999999"),
+        )
+    )
+    body = (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">'
+        f"<channel><title>Pod</title><link>https://pod.example.net/</link>{items}</channel></rss>"
+    ).encode()
+    url = "https://pod.example.net/feed.xml"
+    feed = parse_feed(url, body, {}, NOW)
+    assert [(e.podcast.duration, e.podcast.episode) for e in feed.entries if e.podcast] == [
+        (3723, 1),
+        (None, 2),
+        (None, 3),
+        (600, None),
+    ]
+    with Store(tmp_path / "a.db") as store:
+        store.sync_feeds([FeedConfig(url=url, name="Pod", kind=FeedKind.PODCAST)], NOW)
+        run = store.start_run(NOW, 1)
+        fetched = FetchResult(url=url, status=200, body=body, outcome=Outcome.OK)
+        outcome = store.record(run, fetched, feed, NOW)
+        assert outcome.outcome is Outcome.OK and outcome.new == 4
 
 
 def test_hostile_markup_never_survives() -> None:
