@@ -16,12 +16,13 @@ from urllib.parse import unquote, urldefrag, urlsplit
 
 import feedparser
 import pytest
-from sitekit import NOW, SITE, add_posts, make_site_db
+from sitekit import NOW, SITE, add_posts, make_site_db, store_feed
 
 from aggregator.publish.site import BuildReport, build_site
 from aggregator.screen.verdict import Screener
 from aggregator.store import Store
 from aggregator.topics.taxonomy import load_taxonomy
+from aggregator.types import FeedConfig, FeedKind
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "golden-site"
 
@@ -645,3 +646,42 @@ def test_a_new_feed_whose_name_slugifies_like_an_old_ones_does_not_take_its_page
     build(store, out, search=False, days=1)
     assert (out / "sources/packet-notes/index.html").read_text() == before
     assert "<h1>Packet-Notes!</h1>" in (out / "sources/packet-notes-2/index.html").read_text()
+
+
+def test_an_episode_plays_its_audio_enclosure_not_the_first_one(
+    store: Store, tmp_path: Path, screener: Screener
+) -> None:
+    # A podcast item with its transcript (a PDF) before its MP3 had the PDF in the
+    # episode page's player and as the podcast feed's enclosure; an item with only a
+    # PDF was published as an episode with a PDF to play.
+    url = "https://pdf-first.example.net/feed.xml"
+    store.sync_feeds([FeedConfig(url, "PDF First", FeedKind.PODCAST)], NOW)
+    notes = "BGP route reflection, OSPF areas and PIM sparse mode in a regional backbone network."
+    body = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>PDF First</title>'
+        "<link>https://pdf-first.example.net/</link>"
+        "<item><title>Route reflection with transcript</title><guid>t1</guid>"
+        f"<description>{notes}</description>"
+        "<pubDate>Tue, 24 Nov 2026 09:00:00 GMT</pubDate>"
+        '<enclosure url="https://media.example.net/t1.pdf" type="application/pdf" length="500"/>'
+        '<enclosure url="https://media.example.net/t1.mp3" type="audio/mpeg" length="9000"/></item>'
+        "<item><title>Route reflection slides only</title><guid>t2</guid>"
+        f"<description>{notes}</description>"
+        "<pubDate>Tue, 24 Nov 2026 10:00:00 GMT</pubDate>"
+        '<enclosure url="https://media.example.net/t2.pdf" type="application/pdf" length="500"/></item>'
+        "</channel></rss>"
+    ).encode()
+    store_feed(store, screener, url, body, NOW, store.start_run(NOW, os.getpid()))
+    store.index_topics()
+    out = tmp_path / "public"
+    build(store, out, search=False)
+    pages = {p: p.read_text() for p in (out / "episodes").glob("*.html")}
+    transcript = [t for t in pages.values() if "Route reflection with transcript" in t]
+    assert len(transcript) == 1
+    assert '<audio controls preload="none" src="https://media.example.net/t1.mp3"' in transcript[0]
+    assert not [t for t in pages.values() if "slides only" in t or ".pdf" in t]
+    podcast = feedparser.parse((out / "feeds/podcasts/all.rss").read_bytes())
+    by_title = {e.title: e for e in podcast.entries}
+    assert "Route reflection slides only" not in by_title
+    enclosures = by_title["Route reflection with transcript"].enclosures
+    assert [(e.href, e.type) for e in enclosures] == [("https://media.example.net/t1.mp3", "audio/mpeg")]

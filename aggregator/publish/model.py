@@ -141,13 +141,25 @@ def _when(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+# An enclosure of a podcast's item that states no media type (or only "some bytes") is
+# taken for its audio; one that states another type (a PDF transcript, an image) never is.
+_UNTYPED = ("", "application/octet-stream", "binary/octet-stream")
+
+
+def _audio_first(enclosures: list[dict[str, Any]], podcast: bool) -> list[dict[str, Any]]:
+    """The enclosures that can be an episode's audio, those that say so first."""
+    typed = [e for e in enclosures if str(e.get("type") or "").lower().startswith(("audio/", "video/"))]
+    untyped = [e for e in enclosures if podcast and str(e.get("type") or "").lower() in _UNTYPED]
+    return typed + untyped
+
+
 def _episode(row: dict[str, Any]) -> Episode | None:
     if row["enclosures"] in (None, "", "[]"):
         return None
-    for enclosure in json.loads(row["enclosures"]):
+    for enclosure in _audio_first(json.loads(row["enclosures"]), row["kind"] == "podcast"):
         kind = str(enclosure.get("type") or "")
         url = clean_link(enclosure.get("url"))
-        if url and (kind.startswith(("audio/", "video/")) or row["kind"] == "podcast"):
+        if url:
             chapters = tuple(
                 Chapter(float(c["start"]), str(c["title"]), clean_link(c.get("href")))
                 for c in json.loads(row["chapters"] or "[]")
