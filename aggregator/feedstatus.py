@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 GONE_TEXT = "not fetched: gone (HTTP 410)"
@@ -42,13 +42,24 @@ class FeedStatus:
         return self.state is not State.GONE
 
 
+# No backoff (store.BACKOFF_MAX) or Retry-After (fetch.MAX_RETRY_AFTER) sets a next fetch
+# further ahead than this. One further ahead was set while the clock was ahead of the
+# present one: a clock put back must not hold a feed for as long as it was wrong.
+LONGEST_WAIT = timedelta(days=7)
+
+
+def waiting(next_fetch: datetime | None, now: datetime) -> bool:
+    """Whether a feed's next fetch is still to come (False: the next run fetches it)."""
+    return next_fetch is not None and now < next_fetch <= now + LONGEST_WAIT
+
+
 def feed_status(row: Mapping[str, Any], now: datetime) -> FeedStatus:
     """The state of a feed from its stored row (table feeds)."""
     if row.get("gone"):
         return FeedStatus(State.GONE, None, GONE_TEXT)
     stored = row.get("next_fetch")
-    waiting = datetime.fromisoformat(stored) if stored else None
-    next_fetch = waiting if waiting is not None and waiting > now else None
+    when = datetime.fromisoformat(stored) if stored else None
+    next_fetch = when if waiting(when, now) else None
     errors = int(row.get("consecutive_errors") or 0)
     if row.get("quarantined"):
         return FeedStatus(

@@ -31,7 +31,7 @@ from . import cards
 from .baseline import FeedRecord
 from .config import policy_for
 from .errors import AggregatorError, ModelError, ParseError
-from .feedstatus import GONE_TEXT
+from .feedstatus import GONE_TEXT, waiting
 from .fetch import Fetcher
 from .langtags import primary_language
 from .lock import RunLock
@@ -361,7 +361,7 @@ def due_feeds(
             due.append(feed)
         elif state.gone:
             skipped.append((feed, f"{GONE_TEXT}; remove it from the configuration, or use --force"))
-        elif state.next_fetch is not None and state.next_fetch > now:
+        elif waiting(state.next_fetch, now):
             skipped.append(
                 (
                     feed,

@@ -8,12 +8,18 @@ import sqlite3
 import subprocess
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
-from conftest import WriteConfig
+from conftest import Clock, WriteConfig
 from feedgen import Item, rss
 
 from aggregator.feedserver import FeedServer, Route
+from aggregator.feedstatus import LONGEST_WAIT
+from aggregator.fetch import MAX_RETRY_AFTER
+from aggregator.pipeline import update
+from aggregator.store import BACKOFF_MAX, Store
+from aggregator.types import Outcome
 
 FEEDS = 24
 ITEMS = 15
@@ -137,3 +143,25 @@ def test_sigkill_at_any_moment_loses_and_duplicates_nothing(
     with sqlite3.connect(db) as conn:
         row = conn.execute("SELECT not_modified, new_posts FROM runs ORDER BY id DESC LIMIT 1").fetchone()
     assert row == (FEEDS, 0)
+
+
+def test_a_clock_that_went_back_does_not_keep_a_failed_feed_waiting_for_the_jump(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    # A run while the clock was a year ahead (a board booted with a wrong clock) failed a
+    # fetch and set its next fetch 15 minutes after *that* time; once the clock was put
+    # right, every run skipped the feed "waiting until" next year, though no backoff or
+    # Retry-After is ever longer than a week.
+    server.routes["/f"] = Route(body=b"busy", status=503)
+    config = write_config(["/f"])
+    real = clock.now
+    clock.now = real + timedelta(days=365)
+    with Store(config.database) as store:
+        assert update(config, store, clock=clock).outcomes[0].outcome is Outcome.ERROR
+        server.routes["/f"] = Route(body=rss(Item("BGP route reflection", guid="g1")))
+        clock.now = real + timedelta(hours=1)
+        summary = update(config, store, clock=clock)
+        assert [o.outcome for o in summary.outcomes] == [Outcome.OK], [o.error for o in summary.outcomes]
+        assert summary.line().endswith("1 new posts, 0 updated")
+    # ... while a real wait, the longest backoff or Retry-After, is still honoured.
+    assert max(BACKOFF_MAX, timedelta(seconds=MAX_RETRY_AFTER)) <= LONGEST_WAIT
