@@ -195,6 +195,26 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, min((when - now).total_seconds(), MAX_RETRY_AFTER))
 
 
+def _validator(response: httpx.Response, name: bytes) -> str | None:
+    """A validator (ETag, Last-Modified) as the server sent its bytes: each byte one
+    character (Latin-1), so the next request carries back exactly those bytes. httpx's own
+    decoding (ASCII, else UTF-8, else Latin-1) cannot be reversed with certainty."""
+    for key, value in response.headers.raw:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _wire(value: str) -> bytes:
+    """A stored validator as the bytes to send: see _validator. One stored by an earlier
+    version, decoded by httpx as UTF-8, goes back as UTF-8; at worst the server does not
+    recognise it and sends the feed, whose validators are then stored anew."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
 def _reason(status: int) -> str:
     try:
         phrase = HTTPStatus(status).phrase
@@ -316,7 +336,8 @@ class Fetcher:
         """One hop: a final result, or (redirect target, whether it is permanent)."""
         etag = headers.get("If-None-Match")
         last_modified = headers.get("If-Modified-Since")
-        async with client.stream("GET", current, headers=headers) as response:
+        wire = {key.encode(): _wire(value) for key, value in headers.items()}
+        async with client.stream("GET", current, headers=wire) as response:
             status = response.status_code
             if status in REDIRECTS and "location" in response.headers:
                 target = urljoin(current, response.headers["location"].strip())
@@ -335,8 +356,8 @@ class Fetcher:
                     url=url,
                     status=status,
                     outcome=Outcome.NOT_MODIFIED,
-                    etag=response.headers.get("etag") or etag,
-                    last_modified=response.headers.get("last-modified") or last_modified,
+                    etag=_validator(response, b"etag") or etag,
+                    last_modified=_validator(response, b"last-modified") or last_modified,
                     final_url=current,
                     permanent_redirect=permanent,
                 )
@@ -375,8 +396,8 @@ class Fetcher:
                     for k, v in response.headers.items()
                     if k.lower() in ("content-type", "content-location", "content-language")
                 ),
-                etag=response.headers.get("etag"),
-                last_modified=response.headers.get("last-modified"),
+                etag=_validator(response, b"etag"),
+                last_modified=_validator(response, b"last-modified"),
                 outcome=Outcome.OK,
                 final_url=current,
                 permanent_redirect=permanent,

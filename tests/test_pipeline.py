@@ -252,3 +252,27 @@ def test_a_feed_that_cannot_be_stored_fails_alone(
         assert feeds["b.xml"]["last_error"] == "could not store: RuntimeError: disk said no"
         assert feeds["b.xml"]["etag"] is None and feeds["a.xml"]["etag"] == '"1"'  # b: fetched again
         assert store.count_posts() == 6
+
+
+def test_validators_with_non_ascii_bytes_are_echoed_and_never_stop_the_feed(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    # A PHP site formatting Last-Modified in its locale (German "Mär"), a server putting
+    # a Latin-1 byte in its ETag (obs-text, which RFC 9110 allows in an entity-tag): the
+    # next request must carry these bytes back as they came, and never fail to go out.
+    server.routes["/de.xml"] = Route(
+        body=rss(Item("Ein Beitrag", guid="de-1")), last_modified="Mi, 04 Mär 2026 10:00:00 GMT"
+    )
+    server.routes["/etag.xml"] = Route(body=rss(Item("Un billet", guid="fr-1")), etag='"café"')
+    config = write_config(["/de.xml", "/etag.xml"])
+    with Store(config.database) as store:
+        assert update(config, store, clock=clock).new == 2
+        for _run in range(2):
+            clock.now += timedelta(hours=1)
+            summary = update(config, store, clock=clock)
+            assert outcomes(summary) == {"de.xml": Outcome.NOT_MODIFIED, "etag.xml": Outcome.NOT_MODIFIED}
+            assert all(o.status == 304 for o in summary.outcomes)
+        assert [f["consecutive_errors"] for f in store.feeds()] == [0, 0]
+    sent = {path: headers for path, headers in server.requests}
+    assert sent["/de.xml"]["if-modified-since"] == "Mi, 04 Mär 2026 10:00:00 GMT"
+    assert sent["/etag.xml"]["if-none-match"] == '"café"'
