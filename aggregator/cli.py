@@ -386,7 +386,7 @@ def status(obj: Context, as_json: bool) -> None:
         click.echo(
             f"{row['name'][:28]:<28} {row['last_status'] or '-':>6} "
             f"{_ago(row['last_success'], now):>13} {row['consecutive_errors']:>3} "
-            f"{nxt:>11} {counts.get(row['url'], 0):>5}  {_status_note(row, feed_state)[:160]}"
+            f"{nxt:>11} {counts.get(row['url'], 0):>5}  {_status_note(row, feed_state, cut=NOTE_CHARS)}"
         )
     for feed in missing:
         click.echo(
@@ -414,23 +414,35 @@ def _status_json(row: dict[str, Any], posts: int, now: datetime) -> dict[str, An
     }
 
 
-def _status_note(row: dict[str, Any], feed_state: FeedStatus) -> str:
-    """What the owner should know about a feed, most pressing first."""
+# The longest a feed's error, quarantine reason or warning is in `aggregator status`'s
+# table (--json has them whole); a suggested URL is never cut, as it is copied.
+NOTE_CHARS = 100
+
+
+def _status_note(row: dict[str, Any], feed_state: FeedStatus, cut: int | None = None) -> str:
+    """What the owner should know about a feed, most pressing first. cut: the most
+    characters of a message from the server or the parser (errors, warnings)."""
+
+    def short(text: str) -> str:
+        return text if cut is None or len(text) <= cut else text[: cut - 1] + "…"
+
     notes = []
     if feed_state.state is State.GONE:
         notes.append(
             f"{GONE_TEXT}; remove it from the configuration, or `aggregator update --force` fetches it"
         )
     elif row["consecutive_errors"]:
-        notes.append(f"failing: {row['last_error']}")
+        notes.append(f"failing: {short(row['last_error'] or '')}")
     if row["quarantined"]:
-        notes.append(f"QUARANTINED, new posts held until `aggregator release`: {row['quarantine_reason']}")
+        notes.append(
+            f"QUARANTINED, new posts held until `aggregator release`: {short(row['quarantine_reason'] or '')}"
+        )
     if row["redirect_url"]:
         notes.append(f"moved permanently: change url to {row['redirect_url']}")
     if feed_state.state is State.NEW:
         notes.append(feed_state.label)
     if row["last_warning"]:
-        notes.append(row["last_warning"])
+        notes.append(short(row["last_warning"]))
     return "; ".join(notes)
 
 

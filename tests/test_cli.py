@@ -134,6 +134,21 @@ def test_status_shows_health_of_every_feed(
     assert "Last run" in result.stdout and "finished" in result.stdout
 
 
+def test_status_shows_a_long_suggested_url_whole(
+    server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str]
+) -> None:
+    # The owner copies the suggestion into feeds.yaml: a URL cut short would be a new feed
+    # (its posts stored again, or a 404), not the moved one.
+    target = "/feeds/" + "network-engineering-category/" * 4 + "atom.xml"
+    server.routes["/old.xml"] = Route(status=301, headers={"Location": target})
+    server.routes[target] = Route(status=500)  # a failing note comes first
+    config = write_config([("/old.xml", "Moved Blog")])
+    aggregator("--config", config.path, "update", env=cli_env)
+    line = aggregator("--config", config.path, "status", env=cli_env).stdout.splitlines()[1]
+    assert line.startswith("Moved Blog") and "failing: HTTP 500" in line
+    assert line.endswith(f"moved permanently: change url to {server.url(target)}")
+
+
 def test_status_before_first_run_says_what_to_do(write_config: WriteConfig) -> None:
     config = write_config(["/ok.xml"])
     result = CliRunner().invoke(cli, ["--config", config.path, "status"])
