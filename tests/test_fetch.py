@@ -74,6 +74,18 @@ def test_permanent_redirect_is_recorded_temporary_is_not(server: FeedServer) -> 
     assert fetch(server.url("/tmp.xml"), allow(server)).permanent_redirect is None
 
 
+def test_a_chain_records_where_its_permanent_hops_lead_not_past_a_temporary_one(server: FeedServer) -> None:
+    # http -> https moved for good, then a temporary hop (a CDN's signed URL, say): the
+    # feed's new address is the one the 301 gave, never the temporary target.
+    server.routes["/new.xml"] = Route(body=RSS)
+    server.routes["/old.xml"] = Route(status=301, headers={"Location": "/moved.xml"})
+    server.routes["/moved.xml"] = Route(status=302, headers={"Location": "/new.xml"})
+    server.routes["/first-temporary.xml"] = Route(status=302, headers={"Location": "/old.xml"})
+    chain = fetch(server.url("/old.xml"), allow(server))
+    assert chain.outcome is Outcome.OK and chain.permanent_redirect == server.url("/moved.xml")
+    assert fetch(server.url("/first-temporary.xml"), allow(server)).permanent_redirect is None
+
+
 def test_redirect_loop_stops(server: FeedServer) -> None:
     server.routes["/a"] = Route(status=302, headers={"Location": "/b"})
     server.routes["/b"] = Route(status=302, headers={"Location": "/a"})
