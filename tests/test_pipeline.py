@@ -276,3 +276,19 @@ def test_validators_with_non_ascii_bytes_are_echoed_and_never_stop_the_feed(
     sent = {path: headers for path, headers in server.requests}
     assert sent["/de.xml"]["if-modified-since"] == "Mi, 04 Mär 2026 10:00:00 GMT"
     assert sent["/etag.xml"]["if-none-match"] == '"café"'
+
+
+def test_an_absurd_retry_after_is_honoured_up_to_a_week(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    # A year (a misconfigured server, or a unit mistaken) would silence the feed for good.
+    server.routes["/busy"] = Route(status=503, headers={"Retry-After": str(365 * 24 * 3600)})
+    config = write_config(["/busy"])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        assert store.feeds()[0]["next_fetch"] == (clock.now + timedelta(days=7)).isoformat()
+        clock.now += timedelta(days=7) - timedelta(minutes=1)
+        assert outcomes(update(config, store, clock=clock))["busy"] is Outcome.SKIPPED
+        clock.now += timedelta(minutes=1)
+        assert outcomes(update(config, store, clock=clock))["busy"] is Outcome.ERROR
+        assert server.hits("/busy") == 2
