@@ -83,6 +83,22 @@ def make_site_db(path: Path, screener: Screener | None = None, hostile: bool = T
     return store
 
 
+def add_feed(
+    store: Store,
+    screener: Screener,
+    url: str,
+    name: str,
+    body: bytes,
+    when: datetime = NOW,
+    kind: FeedKind = FeedKind.BLOG,
+) -> None:
+    """One more feed in the site database: listed, its document stored and screened as an
+    update would, and its topics indexed."""
+    store.sync_feeds([FeedConfig(url, name, kind)], when)
+    store_feed(store, screener, url, body, when, store.start_run(when, os.getpid()))
+    store.index_topics()
+
+
 def add_posts(store: Store, count: int, when: datetime, screener: Screener | None = None) -> None:
     """count new posts from a feed of their own, one hour apart, the newest at when."""
     screener = screener or Screener.load(("en",))

@@ -26,7 +26,7 @@ from click.testing import CliRunner
 from conftest import Clock, WriteConfig
 from feedgen import Item, rss
 from rfc3986 import is_safe_http_url
-from sitekit import NOW, SITE, make_site_db, store_feed
+from sitekit import NOW, SITE, add_feed, make_site_db, store_feed
 
 from aggregator.cli import cli
 from aggregator.config import parse_config
@@ -721,19 +721,15 @@ def test_long_titles_and_words_wrap_in_both_parts(
 def test_a_source_named_in_arabic_keeps_the_date_after_it(store: Store, inbox: tuple[Inbox, int]) -> None:
     from playwright.sync_api import sync_playwright
 
-    from aggregator.types import FeedConfig
-
     screener = Screener.load(("en",))
-    url, name = "https://arabic.example.net/feed.xml", "مدونة الشبكات"
-    store.sync_feeds([FeedConfig(url, name)], NOW)
     item = Item(
         "BGP route leaks on peering routers",
         guid="a1",
         link="https://arabic.example.net/1",
         body="<p>Route leaks between BGP peers, RPKI origin validation and prefix filters at IXPs.</p>",
     )
-    store_feed(store, screener, url, rss(item), NOW, store.start_run(NOW, os.getpid()))
-    store.index_topics()
+    name = "مدونة الشبكات"
+    add_feed(store, screener, "https://arabic.example.net/feed.xml", name, rss(item))
     handler, port = inbox
     send(
         store,

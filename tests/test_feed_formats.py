@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from feedgen import Item, rss
-from sitekit import NOW, SITE, make_site_db, store_feed
+from sitekit import NOW, SITE, add_feed, make_site_db, store_feed
 
 from aggregator.publish.site import build_site
 from aggregator.screen.verdict import Screener
@@ -289,12 +289,9 @@ def test_an_atom_entry_without_a_link_still_has_content(tmp_path: Path, screener
     # 4.1.2: an entry with no atom:content MUST have an atom:link rel="alternate", and
     # this one has nothing to link to, so it carries its content, empty as it is.
     store = make_site_db(tmp_path / "site.db", screener, hostile=False)
-    url = "https://status.example.net/feed.xml"
-    store.sync_feeds([FeedConfig(url, "Status Notes")], NOW)
     title = "BGP route leaks and RPKI origin validation on routers with prefix filters"
     item = Item(title, guid="s1", link=None, body="")
-    store_feed(store, screener, url, rss(item), NOW, store.start_run(NOW, os.getpid()))
-    store.index_topics()
+    add_feed(store, screener, "https://status.example.net/feed.xml", "Status Notes", rss(item))
     out = tmp_path / "public"
     build_site(store, SITE, load_taxonomy(), out, NOW, search=False)
     found = 0

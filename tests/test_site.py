@@ -16,7 +16,7 @@ from urllib.parse import unquote, urldefrag, urlsplit
 
 import feedparser
 import pytest
-from sitekit import NOW, SITE, add_posts, make_site_db, store_feed
+from sitekit import NOW, SITE, add_feed, add_posts, make_site_db, store_feed
 
 from aggregator.publish.site import BuildReport, build_site
 from aggregator.screen.verdict import Screener
@@ -556,9 +556,8 @@ def test_a_post_several_feeds_carry_is_one_story_on_the_river_and_stays_on_each_
     tmp_path: Path, screener: Screener
 ) -> None:
     from feedgen import Item, rss
-    from sitekit import store_feed
 
-    from aggregator.types import FeedConfig, FeedKind
+    from aggregator.types import FeedKind
 
     store = make_site_db(tmp_path / "site.db", screener, hostile=False)
     shared = "https://member.example.net/2026/11/pim-sparse-mode-rp-placement/"
@@ -594,11 +593,8 @@ def test_a_post_several_feeds_carry_is_one_story_on_the_river_and_stays_on_each_
         "https://team.example.net/feed.xml": ("Team Blog", team, FeedKind.BLOG),
         "https://team.example.net/podcast.xml": ("Team Podcast", podcast, FeedKind.PODCAST),
     }
-    store.sync_feeds([FeedConfig(url, name, kind) for url, (name, _, kind) in feeds.items()], NOW)
-    run = store.start_run(NOW, os.getpid())
-    for url, (_name, body_bytes, _kind) in feeds.items():
-        store_feed(store, screener, url, body_bytes, NOW, run)
-    store.index_topics()
+    for url, (name, body_bytes, kind) in feeds.items():
+        add_feed(store, screener, url, name, body_bytes, kind=kind)
     out = tmp_path / "public"
     build(store, out, search=False)
 
@@ -623,9 +619,6 @@ def test_a_new_feed_whose_name_slugifies_like_an_old_ones_does_not_take_its_page
     # one added first keeps it: the new one (whose URL sorts first) gets packet-notes-2,
     # so links and bookmarks to the old source's page still show that source.
     from feedgen import Item, rss
-    from sitekit import store_feed
-
-    from aggregator.types import FeedConfig
 
     store = make_site_db(tmp_path / "site.db", screener, hostile=False)
     out = tmp_path / "public"
@@ -633,16 +626,13 @@ def test_a_new_feed_whose_name_slugifies_like_an_old_ones_does_not_take_its_page
     before = (out / "sources/packet-notes/index.html").read_text()
     assert "<h1>Packet Notes</h1>" in before
     later = NOW + timedelta(days=1)
-    mirror = "https://a-mirror.example.net/feed.xml"
-    store.sync_feeds([FeedConfig(mirror, "Packet-Notes!")], later)
     item = Item(
         "BGP route leak notes from the mirror",
         guid="m1",
         link="https://a-mirror.example.net/m1",
         body="<p>BGP route leaks and RPKI route origin validation on peering routers, prefix filters.</p>",
     )
-    store_feed(store, screener, mirror, rss(item), later, store.start_run(later, os.getpid()))
-    store.index_topics()
+    add_feed(store, screener, "https://a-mirror.example.net/feed.xml", "Packet-Notes!", rss(item), later)
     build(store, out, search=False, days=1)
     assert (out / "sources/packet-notes/index.html").read_text() == before
     assert "<h1>Packet-Notes!</h1>" in (out / "sources/packet-notes-2/index.html").read_text()
