@@ -117,9 +117,10 @@ def _int(value: Any) -> int | None:
     return number if 0 <= number <= MAX_INTEGER else None
 
 
-def parse_duration(value: Any) -> int | None:
-    """itunes:duration as seconds: '1:02:03', '48:05', '2917' or '2917.5'; None for anything
-    else, or for NaN, infinity or over a week (no episode lasts that long)."""
+def _clock_seconds(value: Any) -> float | None:
+    """'1:02:03', '48:05', '2917' or '2917.5' (hours, minutes and seconds, the leading ones
+    optional, as itunes:duration and Normal Play Time write them) as seconds; None for
+    anything else, or for NaN, infinity or over a week (no episode lasts that long)."""
     if value is None:
         return None
     text = str(value).strip()
@@ -134,7 +135,13 @@ def parse_duration(value: Any) -> int | None:
     seconds = 0.0
     for part in parts:
         seconds = seconds * 60 + part
-    return round(seconds) if seconds <= MAX_DURATION else None
+    return seconds if seconds <= MAX_DURATION else None
+
+
+def parse_duration(value: Any) -> int | None:
+    """itunes:duration as whole seconds (see _clock_seconds)."""
+    seconds = _clock_seconds(value)
+    return None if seconds is None else round(seconds)
 
 
 _PODCAST_KEYS = (
@@ -153,13 +160,14 @@ def _podcast(entry: dict[str, Any], base: str) -> PodcastInfo | None:
     chapters: list[Chapter] = []
     psc = entry.get("psc_chapters") or {}
     for chapter in psc.get("chapters", []):
-        start = chapter.get("start_parsed")
+        # feedparser reads only two-digit HH:MM:SS and MM:SS; Podlove's chapter marks are
+        # Normal Play Time, which also writes "1:23:45.678", "5:23" and "42".
+        parsed = chapter.get("start_parsed")
+        start = parsed.total_seconds() if parsed is not None else _clock_seconds(chapter.get("start"))
         title = clean_text(str(chapter.get("title", "")))[:MAX_FIELD]
         if start is None or not title:
             continue
-        chapters.append(
-            Chapter(start=start.total_seconds(), title=title, href=resolve(chapter.get("href"), base))
-        )
+        chapters.append(Chapter(start=start, title=title, href=resolve(chapter.get("href"), base)))
     chapters.sort(key=lambda c: c.start)
     chapters_url = resolve((entry.get("podcast_chapters") or {}).get("url"), base)
     image = entry.get("image") or {}

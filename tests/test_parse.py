@@ -577,3 +577,25 @@ def test_the_usual_date_forms_are_read_as_feedparser_reads_them() -> None:
     assert [_parsed_date(v) for v in values] == [feedparser.datetimes._parse_date(v) for v in values]
     assert _parsed_date(values[0])[:6] == (2026, 11, 16, 8, 0, 0)
     assert _parsed_date(values[2]) is None  # no 31 June
+
+
+def test_chapter_marks_in_every_normal_play_time_form_are_read() -> None:
+    # Podlove Simple Chapters' start is Normal Play Time: hours and minutes are optional and
+    # may have one digit, seconds may have a fraction. feedparser reads only two-digit forms.
+    marks = ("00:00:00.000", "1:23:45.678", "5:23", "42", "01:02", "soon", "-3")
+    chapters = "".join(f'<psc:chapter start="{m}" title="Mark {m}"/>' for m in marks)
+    body = (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:psc="http://podlove.org/simple-chapters">'
+        "<channel><title>Pod</title><link>https://pod.example.net/</link><item><title>Episode 1</title>"
+        '<guid>e1</guid><enclosure url="https://pod.example.net/1.mp3" length="1" type="audio/mpeg"/>'
+        f'<psc:chapters version="1.2">{chapters}</psc:chapters></item></channel></rss>'
+    ).encode()
+    entry = parse_feed("https://pod.example.net/feed.xml", body).entries[0]
+    assert entry.podcast is not None
+    assert [(c.start, c.title) for c in entry.podcast.chapters] == [
+        (0.0, "Mark 00:00:00.000"),
+        (42.0, "Mark 42"),
+        (62.0, "Mark 01:02"),
+        (323.0, "Mark 5:23"),
+        (5025.678, "Mark 1:23:45.678"),
+    ]
