@@ -100,8 +100,14 @@ def cli(ctx: click.Context, config_path: str, db: str | None) -> None:
 @click.pass_obj
 def check(obj: Context) -> None:
     """Validate feeds.yaml and print a summary."""
+    from .topics.taxonomy import load_taxonomy
+
     with _errors():
         config = obj.config()
+        # Topic names are part of feeds.yaml: an unknown one means the file is not OK.
+        problems = unknown_topics(config, {t.name for t in load_taxonomy()})
+        if problems:
+            raise ConfigError(config.path, problems)
     blogs = sum(1 for f in config.feeds if f.kind.value == "blog")
     allow = config.fetch.allow_private_addresses
     click.echo(f"{config.path}: OK")
@@ -122,16 +128,11 @@ def check(obj: Context) -> None:
     click.echo(f"  overrides: {len(overrides.allow)} allow, {len(overrides.deny)} deny ({overrides.path})")
     from .pipeline import corrections_path
     from .topics.corrections import load_corrections
-    from .topics.taxonomy import load_taxonomy
 
     with _errors():
         corrections = load_corrections(corrections_path(config), tuple(t.name for t in load_taxonomy()))
     click.echo(f"  corrections: {len(corrections.items)} ({corrections.path})")
     click.echo(f"  site output: {config.site.output}")
-    problems = unknown_topics(config, {t.name for t in load_taxonomy()})
-    if problems:
-        with _errors():
-            raise ConfigError(config.path, problems)
     if config.digest is not None:
         digest = config.digest
         daily = sum(1 for s in digest.subscribers if s.frequency.value == "daily")

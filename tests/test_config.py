@@ -129,6 +129,18 @@ def test_check_command_prints_summary_and_fails_on_errors(tmp_path: Path) -> Non
     assert "line 2, feeds[0] (X) url:" in result.output
 
 
+def test_check_says_nothing_is_ok_when_a_topic_name_is_unknown(tmp_path: Path) -> None:
+    # An unknown topic is a problem of feeds.yaml: check must not call the file OK first.
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        "feeds:\n  - url: https://a.example.net/feed\n    name: A\n    topics: [bgp, multicats]\n"
+    )
+    result = CliRunner().invoke(cli, ["--config", str(path), "check"])
+    assert result.exit_code == 2, result.output
+    assert "unknown topic 'multicats'" in result.output
+    assert "OK" not in result.output
+
+
 def test_site_podcast_image_defaults_to_bundled_artwork_and_is_checked(tmp_path: Path) -> None:
     path = tmp_path / "feeds.yaml"
     path.write_text("site:\n  title: Planet\n  url: https://planet.example.net/\nfeeds: []\n")
