@@ -526,7 +526,7 @@ def _digest(data: _Mapping, problems: _Problems) -> DigestConfig | None:
         sender = "planet@localhost"
     unsubscribe = raw.get("unsubscribe")
     if unsubscribe is not None and (
-        not _one_line(unsubscribe) or not str(unsubscribe).startswith(("mailto:", "https://", "http://"))
+        not _one_line(unsubscribe) or not str(unsubscribe).startswith(("mailto:", "https://"))
     ):
         problems.add(
             raw.key_lines["unsubscribe"],

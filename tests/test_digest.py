@@ -370,6 +370,18 @@ def test_subscriber_errors_name_the_subscriber_and_the_field() -> None:
     assert "digest.subscribers[1].hour" in message and "line 5" in message
 
 
+def test_unsubscribe_is_mailto_or_https_only() -> None:
+    # A plain http: address would carry the one-click unsubscribe in the clear; the
+    # README and the message both say mailto: or https:.
+    text = "digest:\n  from: planet@example.net\n  unsubscribe: {}\n  subscribers: []\nfeeds: []\n"
+    for good in ("mailto:planet@example.net?subject=unsubscribe", "https://planet.example.net/u"):
+        config = parse_config(text.format(good), "feeds.yaml")
+        assert config.digest is not None and config.digest.unsubscribe == good
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text.format("http://planet.example.net/u"), "feeds.yaml")
+    assert "line 3, digest.unsubscribe: must be a mailto: or https: address" in str(caught.value)
+
+
 def test_the_html_part_renders_in_chromium(store: Store, inbox: tuple[Inbox, int], tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
