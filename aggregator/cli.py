@@ -90,8 +90,8 @@ def _database_named() -> str:
 def cli(ctx: click.Context, config_path: str, db: str | None) -> None:
     """Network-engineering blog and podcast aggregator.
 
-    Reads the feeds listed in feeds.yaml, stores posts in SQLite, and (in later
-    stages) screens, tags and publishes them.
+    Reads the feeds listed in feeds.yaml, stores posts in SQLite, screens and tags
+    them, and publishes a static site with topic feeds and email digests.
     """
     ctx.obj = Context(config_path, db)
 
