@@ -248,11 +248,11 @@ _allow_shrink = click.option(
 def run(
     obj: Context, quiet: bool, verbose: bool, force: bool, feeds: tuple[str, ...], allow_shrink: bool
 ) -> None:
-    """The cron entry point: update every feed, then build the site, then send the
-    digests that are due.
+    """The cron entry point: update the feeds that are due, then build the site, then
+    send the digests that are due.
 
-    A build that would lose more than half of the site's posts stops the run (exit 1)
-    before the digests, unless --allow-shrink.
+    A build that would lose more than half of the site's posts (unless --allow-shrink),
+    or that meets a broken template, stops the run (exit 1) before the digests.
     """
     _do_update(obj, quiet, verbose, force, feeds)
     _do_build(obj, None, quiet, verbose, allow_shrink)
