@@ -301,7 +301,8 @@ def _do_digest(obj: Context, dry_run_to: Path | None, quiet: bool, verbose: bool
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder to build into (default: site.output in the configuration, else ./public).",
+    help="Folder to build into (default: site.output in the configuration, else public "
+    "beside the configuration file).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing unless the build cannot go on.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the summary even without a terminal.")
