@@ -733,7 +733,8 @@ def _label_context(obj: Context) -> Any:
     "topics_files",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     multiple=True,
-    help="Topic evaluation set, repeatable (default: every models/data/topics_eval*.jsonl).",
+    help="Topic evaluation set, repeatable (default: every models/data/topics_eval*.jsonl, "
+    "or none when --file is given).",
 )
 @click.option("--show", default=15, show_default=True, help="Mistakes to list.")
 @click.pass_obj
