@@ -14,6 +14,7 @@ import yaml
 
 from .addresses import AddressPolicy, parse_allow_entry
 from .errors import ConfigError
+from .langtags import primary_language
 from .types import (
     Config,
     DigestConfig,
@@ -342,10 +343,12 @@ def _languages(data: _Mapping, problems: _Problems) -> tuple[str, ...]:
         return ("en",)
     out = []
     for item in raw:
-        if not isinstance(item, str) or not item.strip().isalpha() or len(item.strip()) not in (2, 3):
+        # "eng" and "deu" are "en" and "de", the codes screening names a post's language by.
+        code = primary_language(item) if isinstance(item, str) and item.strip().isalpha() else None
+        if code is None:
             problems.add(line, "languages", f"'{item}' is not an ISO 639-1 code such as en, de, fr")
         else:
-            out.append(item.strip().lower())
+            out.append(code)
     return tuple(out) or ("en",)
 
 

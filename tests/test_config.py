@@ -141,6 +141,15 @@ def test_check_says_nothing_is_ok_when_a_topic_name_is_unknown(tmp_path: Path) -
     assert "OK" not in result.output
 
 
+def test_three_letter_languages_are_read_as_the_codes_screening_gives(tmp_path: Path) -> None:
+    # Screening names a post's language "en", "de": `languages: [eng]` kept as "eng" would
+    # drop every English post as non_english.
+    path = tmp_path / "feeds.yaml"
+    path.write_text("languages: [eng, DE, fil]\nfeeds: []\n")
+    assert load_config(path).languages == ("en", "de", "fil")
+    assert any("languages" in p and "'und'" in p for p in problems(tmp_path, "languages: [und]\nfeeds: []\n"))
+
+
 def test_site_podcast_image_defaults_to_bundled_artwork_and_is_checked(tmp_path: Path) -> None:
     path = tmp_path / "feeds.yaml"
     path.write_text("site:\n  title: Planet\n  url: https://planet.example.net/\nfeeds: []\n")
