@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -395,7 +396,12 @@ def status(obj: Context, as_json: bool) -> None:
             f"{feed.name[:28]:<28} {'-':>6} {'never':>13} {0:>3} {'next run':>11} {0:>5}  not fetched yet"
         )
     if last:
-        state = "finished" if last["finished"] else "did not finish (interrupted?)"
+        if last["finished"]:
+            state = "finished"
+        elif _running(config.database, last["pid"]):
+            state = f"is running now (pid {last['pid']})"
+        else:
+            state = "did not finish (interrupted?)"
         click.echo(
             f"\nLast run {last['started']} {state}: {last['ok']} ok, {last['not_modified']} not "
             f"modified, {last['failed']} failed, {last['skipped']} skipped; "
@@ -419,6 +425,25 @@ def _status_json(row: dict[str, Any], posts: int, now: datetime) -> dict[str, An
 # The longest a feed's error, quarantine reason or warning is in `aggregator status`'s
 # table (--json has them whole); a suggested URL is never cut, as it is copied.
 NOTE_CHARS = 100
+
+
+def _running(database: str, pid: int | None) -> bool:
+    """Whether the run of pid still works on the database: it holds the run lock (whose
+    file names the holder until it lets go; a killed run leaves its pid there) and is
+    alive."""
+    try:
+        holder = Path(f"{database}.lock").read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return False
+    if not pid or holder != str(pid):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, and another user's
+        return True
+    return True
 
 
 def _status_note(row: dict[str, Any], feed_state: FeedStatus, cut: int | None = None) -> str:

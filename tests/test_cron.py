@@ -102,7 +102,16 @@ def test_second_run_exits_quickly_while_the_first_holds_the_lock(
     assert f"another aggregator run (pid {first.pid})" in second.stderr
     assert time.monotonic() - began < 5
     assert first.poll() is None  # the first is still at work, undisturbed
+    # status says the run is at work, not that it "did not finish".
+    status = subprocess.run(
+        ["aggregator", "--config", config.path, "status"], env=cli_env, capture_output=True, text=True
+    )
+    assert f"is running now (pid {first.pid})" in status.stdout, status.stdout
     assert first.wait(timeout=60) == 0
+    status = subprocess.run(
+        ["aggregator", "--config", config.path, "status"], env=cli_env, capture_output=True, text=True
+    )
+    assert "finished:" in status.stdout and "running now" not in status.stdout
     with sqlite3.connect(config.database) as conn:
         assert conn.execute("SELECT count(*) FROM posts").fetchone()[0] == FEEDS * ITEMS
         assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
@@ -124,6 +133,11 @@ def test_sigkill_at_any_moment_loses_and_duplicates_nothing(
         proc.wait()
         # The parser workers and their fork server leave with the killed run.
         wait_for(lambda: not processes_with(marker), timeout=10)
+        if stored:  # the lock file still names the killed run; status sees it is gone
+            status = subprocess.run(
+                ["aggregator", "--config", config.path, "status"], env=cli_env, capture_output=True, text=True
+            )
+            assert "did not finish (interrupted?)" in status.stdout, status.stdout
     final = start(config.path, cli_env)
     _, err = final.communicate(timeout=60)
     assert final.returncode == 0, err
