@@ -176,11 +176,15 @@ def _tty() -> bool:
     return sys.stdout.isatty()
 
 
-def _print_summary(summary: RunSummary, config: Config) -> None:
+def _print_summary(summary: RunSummary, config: Config, skipped: bool = False) -> None:
+    """The run's line, after the feeds that failed; skipped: also the feeds not fetched,
+    with why (asked for by -v, or by naming the feeds with --feed)."""
     names = {f.url: f.name for f in config.feeds}
     for outcome in summary.outcomes:
         if outcome.outcome in (Outcome.ERROR, Outcome.GONE):
             click.echo(f"  failed: {names.get(outcome.url, outcome.url)}: {outcome.error}")
+        elif skipped and outcome.outcome is Outcome.SKIPPED:
+            click.echo(f"  skipped: {names.get(outcome.url, outcome.url)}: {outcome.error}")
     click.echo(summary.line())
 
 
@@ -206,12 +210,14 @@ def _do_update(obj: Context, quiet: bool, verbose: bool, force: bool, feeds: tup
             if bar is not None:
                 bar.__exit__(None, None, None)
     if show:
-        _print_summary(summary, config)
+        _print_summary(summary, config, skipped=verbose or bool(feeds))
 
 
 _update_options = [
     click.option("-q", "--quiet", is_flag=True, help="Print nothing unless the run cannot go on."),
-    click.option("-v", "--verbose", is_flag=True, help="Print the summary even without a terminal."),
+    click.option(
+        "-v", "--verbose", is_flag=True, help="Print the summary even without a terminal, with skipped feeds."
+    ),
     click.option("--force", is_flag=True, help="Fetch every feed now, ignoring backoff and 410s."),
     click.option("--feed", "feeds", multiple=True, help="Only this feed (URL or name); repeatable."),
 ]

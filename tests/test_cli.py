@@ -477,6 +477,14 @@ def test_a_gone_feed_says_it_is_not_fetched_and_force_fetches_it(
     server.routes["/gone.xml"] = Route(body=fixture_bytes("atom.xml"))
     assert aggregator("--config", config.path, "update", env=cli_env).returncode == 0
     assert server.hits("/gone.xml") == 1
+    # Named with --feed, the skipped feed says why it was not fetched, and how to fetch it.
+    named = aggregator("--config", config.path, "update", "-v", "--feed", "Gone Blog", env=cli_env)
+    assert named.returncode == 0 and server.hits("/gone.xml") == 1
+    assert named.stdout.splitlines() == [
+        "  skipped: Gone Blog: not fetched: gone (HTTP 410); remove it from the configuration, "
+        "or use --force",
+        "1 feeds: 0 ok, 0 not modified, 0 failed, 1 skipped; 0 new posts, 0 updated",
+    ]
     assert aggregator("--config", config.path, "update", "--force", env=cli_env).returncode == 0
     assert server.hits("/gone.xml") == 2
     back = aggregator("--config", config.path, "status", "--json", env=cli_env).stdout.splitlines()
