@@ -71,7 +71,7 @@ def load_overrides(path: Path) -> Overrides:
     if not path.exists():
         return Overrides(path=str(path))
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(read_text(path)) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
@@ -84,6 +84,10 @@ def load_overrides(path: Path) -> Overrides:
         if key not in rules:
             problems.append(f"unknown key '{key}'; use allow: or deny:")
             continue
+        if items is not None and not isinstance(items, list):
+            # A bare value would be read letter by letter, or not at all.
+            problems.append(f"{key}: must be a list of entries such as '- post: ID', got {items!r}")
+            continue
         for index, item in enumerate(items or []):
             rule = _rule(item)
             if rule is None:
@@ -95,6 +99,18 @@ def load_overrides(path: Path) -> Overrides:
     if problems:
         raise ConfigError(str(path), problems)
     return Overrides(tuple(rules["allow"]), tuple(rules["deny"]), str(path))
+
+
+def read_text(path: Path) -> str:
+    """The text of one of the owner's files (overrides.yaml, corrections.yaml), as UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            str(path),
+            [f"line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8"],
+        ) from None
 
 
 def _rule(item: Any) -> Rule | None:

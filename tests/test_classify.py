@@ -340,3 +340,22 @@ def test_evaluate_claims_no_f1_for_a_set_without_off_topic_posts(tmp_path: Path)
     spam.write_text(json.dumps({**row, "title": "Slot gacor malam ini", "expect": "spam"}) + "\n")
     result = _evaluate("--file", str(spam), env_dir=tmp_path)
     assert "off-topic and spam dropped, F1:                 1.000" in result.stdout
+
+
+def test_a_correction_of_the_wrong_shape_is_reported_not_a_traceback(
+    server: FeedServer, write_config: WriteConfig
+) -> None:
+    server.routes["/f.xml"] = Route(body=rss(Item("IGMP snooping without a querier", guid="m1")))
+    config = write_config(["/f.xml"])
+    corrections = Path(config.path).with_name("corrections.yaml")
+    runner = CliRunner()
+    for text, expected in [
+        ("- post: 752c1d9aee3d6ffab4cf\n  add: 5\n", "entry 1 add: must be a topic or a list of topics"),
+        ("- post: 752c1d9aee3d6ffab4cf\n  add: {bgp: 1}\n", "entry 1 add: must be a topic or a list"),
+        ("- post: 752c1d9aee3d6ffab4cf\n  add:\n", "entry 1: nothing to add or remove"),
+    ]:
+        corrections.write_text(text)
+        for command in ("check", "update"):
+            result = runner.invoke(cli, ["--config", config.path, command])
+            assert result.exit_code == 2, (text, command, result.output, result.exception)
+            assert str(corrections) in result.output and expected in result.output

@@ -504,3 +504,23 @@ def test_explain_with_a_prefix_of_several_ids_says_so(
     assert "give more of the id" in result.output
     missing = CliRunner().invoke(cli, ["--config", config.path, "explain", "zzzz"])
     assert missing.exit_code == 1 and "no post with id 'zzzz'" in missing.output
+
+
+def test_an_overrides_file_of_the_wrong_shape_is_reported_not_a_traceback(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    server.routes["/f.xml"] = Route(body=rss(*items(NETWORKING[:1], 0)))
+    config = write_config(["/f.xml"])
+    overrides = Path(config.path).with_name("overrides.yaml")
+    runner = CliRunner()
+    for text, expected in [
+        (b"allow: 5\n", "allow: must be a list of entries such as '- post: ID', got 5"),
+        # A bare id is not read letter by letter, twenty problems for one mistake.
+        (b"deny: 3c82c9affbcf3d955bf0\n", "deny: must be a list of entries such as '- post: ID'"),
+        (b"deny:\n  - url: 'https://caf\xe9.example.net/*'\n", "line 2: not UTF-8 text (byte 0xe9)"),
+    ]:
+        overrides.write_bytes(text)
+        for command in ("check", "update"):
+            result = runner.invoke(cli, ["--config", config.path, command])
+            assert result.exit_code == 2, (text, command, result.output, result.exception)
+            assert f"{overrides}: 1 problem(s)" in result.output and expected in result.output

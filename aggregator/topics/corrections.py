@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
-from ..overrides import Rule
+from ..overrides import Rule, read_text
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def load_corrections(path: Path, known_topics: tuple[str, ...]) -> Corrections:
     if not path.exists():
         return Corrections(path=str(path))
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        data = yaml.safe_load(read_text(path)) or []
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
@@ -71,11 +71,19 @@ def load_corrections(path: Path, known_topics: tuple[str, ...]) -> Corrections:
         if rule is None:
             problems.append(f"{where}: needs exactly one of post: ID or url: PATTERN")
             continue
-        lists = {}
+        lists: dict[str, frozenset[str]] = {}
         for key in ("add", "remove"):
-            value: Any = entry.get(key, [])
-            if isinstance(value, str):
+            value: Any = entry.get(key)
+            if value is None:
+                value = []
+            elif isinstance(value, str):
                 value = [value]
+            if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+                problems.append(
+                    f"{where} {key}: must be a topic or a list of topics such as [bgp], got {value!r}"
+                )
+                lists[key] = frozenset()
+                continue
             unknown = [t for t in value if t not in known_topics]
             if unknown:
                 problems.append(
