@@ -200,9 +200,11 @@ def load_config(path: str | os.PathLike[str], database: str | None = None) -> Co
     return parse_config(text, name, database)
 
 
-def parse_config(text: str, name: str, database: str | None = None) -> Config:
+def read_yaml(text: str, name: str) -> Any:
+    """YAML whose mappings and lists know the line of each key and item (line_of); a
+    key given twice, or text that is not YAML, is a ConfigError naming the line."""
     try:
-        data = yaml.load(text, Loader=_LineLoader)
+        return yaml.load(text, Loader=_LineLoader)
     except _DuplicateKey as dup:
         raise ConfigError(
             name,
@@ -220,6 +222,21 @@ def parse_config(text: str, name: str, database: str | None = None) -> Config:
             fix = "YAML indents with spaces only: replace the tab with spaces"
         raise ConfigError(name, [f"{where}not valid YAML ({problem}); {fix}"]) from exc
 
+
+def line_of(node: Any, key: str | int | None = None) -> int:
+    """The line of a mapping's key or a list's item (of the node itself without one),
+    as read_yaml found it; 0 when unknown."""
+    if isinstance(node, _Mapping):
+        return node.key_lines.get(str(key), node.line) if key is not None else node.line
+    if isinstance(node, _List):
+        if isinstance(key, int) and 0 <= key < len(node.item_lines):
+            return node.item_lines[key]
+        return node.line
+    return 0
+
+
+def parse_config(text: str, name: str, database: str | None = None) -> Config:
+    data = read_yaml(text, name)
     problems = _Problems(name, [])
     if not isinstance(data, _Mapping):
         raise ConfigError(name, ["the file must be a mapping with at least a 'feeds:' list"])

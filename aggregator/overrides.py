@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .config import line_of, read_yaml
 from .errors import ConfigError
 
 KINDS = ("post", "url", "feed")
@@ -70,29 +69,28 @@ def load_overrides(path: Path) -> Overrides:
     """Read overrides.yaml; a missing file means no overrides."""
     if not path.exists():
         return Overrides(path=str(path))
-    try:
-        data = yaml.safe_load(read_text(path)) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ConfigError(str(path), [f"{where}not valid YAML; check indentation and quoting"]) from exc
+    data = read_yaml(read_text(path), str(path)) or {}
     problems: list[str] = []
     if not isinstance(data, dict):
         raise ConfigError(str(path), ["must be a mapping with 'allow:' and/or 'deny:' lists"])
     rules: dict[str, list[Rule]] = {"allow": [], "deny": []}
     for key, items in data.items():
         if key not in rules:
-            problems.append(f"unknown key '{key}'; use allow: or deny:")
+            problems.append(f"line {line_of(data, key)}: unknown key '{key}'; use allow: or deny:")
             continue
         if items is not None and not isinstance(items, list):
             # A bare value would be read letter by letter, or not at all.
-            problems.append(f"{key}: must be a list of entries such as '- post: ID', got {items!r}")
+            problems.append(
+                f"line {line_of(data, key)}, {key}: must be a list of entries such as '- post: ID', "
+                f"got {items!r}"
+            )
             continue
         for index, item in enumerate(items or []):
             rule = _rule(item)
             if rule is None:
                 problems.append(
-                    f"{key}[{index}]: expected one of post: ID, url: PATTERN or feed: URL, got {item!r}"
+                    f"line {line_of(items, index)}, {key}[{index}]: expected one of post: ID, "
+                    f"url: PATTERN or feed: URL, got {_plain(item)!r}"
                 )
             else:
                 rules[key].append(rule)
@@ -111,6 +109,15 @@ def read_text(path: Path) -> str:
             str(path),
             [f"line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8"],
         ) from None
+
+
+def _plain(value: Any) -> Any:
+    """A value as YAML read it, without the line-keeping types (for messages)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _rule(item: Any) -> Rule | None:

@@ -359,3 +359,25 @@ def test_a_correction_of_the_wrong_shape_is_reported_not_a_traceback(
             result = runner.invoke(cli, ["--config", config.path, command])
             assert result.exit_code == 2, (text, command, result.output, result.exception)
             assert str(corrections) in result.output and expected in result.output
+
+
+def test_correction_problems_name_their_line_and_a_key_given_twice_is_refused(
+    server: FeedServer, write_config: WriteConfig
+) -> None:
+    server.routes["/f.xml"] = Route(body=rss(Item("IGMP snooping without a querier", guid="m1")))
+    config = write_config(["/f.xml"])
+    corrections = Path(config.path).with_name("corrections.yaml")
+    corrections.write_text(
+        "- url: 'https://a.example.net/*'\n  add: [bgp]\n"
+        "- url: 'https://b.example.net/*'\n  add: [igp]\n  remove: [multicats]\n"
+    )
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--config", config.path, "check"])
+    assert result.exit_code == 2
+    assert "line 5, entry 2 remove: unknown topic(s) multicats" in result.output
+    # add: twice in one entry: YAML keeps the second, and the first was silently lost.
+    corrections.write_text("- url: 'https://a.example.net/*'\n  add: [bgp]\n  add: [igp]\n")
+    for command in ("check", "update"):
+        result = runner.invoke(cli, ["--config", config.path, command])
+        assert result.exit_code == 2, (command, result.output)
+        assert "line 3: key 'add' appears twice (first on line 2); keep one" in result.output

@@ -524,3 +524,34 @@ def test_an_overrides_file_of_the_wrong_shape_is_reported_not_a_traceback(
             result = runner.invoke(cli, ["--config", config.path, command])
             assert result.exit_code == 2, (text, command, result.output, result.exception)
             assert f"{overrides}: 1 problem(s)" in result.output and expected in result.output
+
+
+def test_overrides_file_problems_name_their_line_and_a_key_given_twice_is_refused(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    server.routes["/f.xml"] = Route(body=rss(*items(NETWORKING[:1], 0), *items(INDONESIAN[:1], 50)))
+    config = write_config(["/f.xml"])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        dropped_id = next(p["id"] for p in store.posts() if p["status"] == "dropped")
+    overrides = Path(config.path).with_name("overrides.yaml")
+    runner = CliRunner()
+    # Two allow: lists, as an owner who appends to the file writes them: YAML keeps the
+    # last, so the first allow was silently ignored and its post stayed dropped.
+    overrides.write_text(
+        f"allow:\n  - post: {dropped_id}\ndeny:\n  - url: '*casino*'\nallow:\n  - url: 'https://x.example.net/*'\n"
+    )
+    for command in ("check", "update"):
+        result = runner.invoke(cli, ["--config", config.path, command])
+        assert result.exit_code == 2, (command, result.output)
+        assert f"{overrides}: 1 problem(s)" in result.output
+        assert "line 5: key 'allow' appears twice (first on line 1); keep one" in result.output
+    overrides.write_text("deny:\n  - url: '*casino*'\n  - link: https://x/\npermit:\n  - post: abc\n")
+    result = runner.invoke(cli, ["--config", config.path, "check"])
+    assert result.exit_code == 2
+    assert "line 3, deny[1]: expected one of post: ID, url: PATTERN or feed: URL" in result.output
+    assert "got {'link': 'https://x/'}" in result.output
+    assert "line 4: unknown key 'permit'; use allow: or deny:" in result.output
+    overrides.write_text("allow:\n  - post: [x\n")
+    result = runner.invoke(cli, ["--config", config.path, "check"])
+    assert result.exit_code == 2 and "line 3: not valid YAML" in result.output

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ..config import line_of, read_yaml
 from ..errors import ConfigError
-from ..overrides import Rule, read_text
+from ..overrides import Rule, _plain, read_text
 
 
 @dataclass(frozen=True)
@@ -50,12 +49,7 @@ class Corrections:
 def load_corrections(path: Path, known_topics: tuple[str, ...]) -> Corrections:
     if not path.exists():
         return Corrections(path=str(path))
-    try:
-        data = yaml.safe_load(read_text(path)) or []
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ConfigError(str(path), [f"{where}not valid YAML; check indentation and quoting"]) from exc
+    data = read_yaml(read_text(path), str(path)) or []
     if not isinstance(data, list):
         raise ConfigError(
             str(path), ["must be a list of corrections, each with post: or url: and add:/remove:"]
@@ -63,7 +57,7 @@ def load_corrections(path: Path, known_topics: tuple[str, ...]) -> Corrections:
     problems: list[str] = []
     items = []
     for index, entry in enumerate(data):
-        where = f"entry {index + 1}"
+        where = f"line {line_of(data, index)}, entry {index + 1}"
         if not isinstance(entry, dict):
             problems.append(f"{where}: expected a mapping with post: or url: and add:/remove:")
             continue
@@ -73,6 +67,7 @@ def load_corrections(path: Path, known_topics: tuple[str, ...]) -> Corrections:
             continue
         lists: dict[str, frozenset[str]] = {}
         for key in ("add", "remove"):
+            at = f"line {line_of(entry, key)}, entry {index + 1} {key}"
             value: Any = entry.get(key)
             if value is None:
                 value = []
@@ -80,15 +75,14 @@ def load_corrections(path: Path, known_topics: tuple[str, ...]) -> Corrections:
                 value = [value]
             if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
                 problems.append(
-                    f"{where} {key}: must be a topic or a list of topics such as [bgp], got {value!r}"
+                    f"{at}: must be a topic or a list of topics such as [bgp], got {_plain(value)!r}"
                 )
                 lists[key] = frozenset()
                 continue
             unknown = [t for t in value if t not in known_topics]
             if unknown:
                 problems.append(
-                    f"{where} {key}: unknown topic(s) {', '.join(map(str, unknown))}; "
-                    f"known: {', '.join(known_topics)}"
+                    f"{at}: unknown topic(s) {', '.join(map(str, unknown))}; known: {', '.join(known_topics)}"
                 )
             lists[key] = frozenset(t for t in value if t in known_topics)
         extra = set(entry) - {"post", "url", "add", "remove"}
