@@ -16,6 +16,7 @@ an entry gives the post back its screening verdict.
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,14 @@ from .config import line_of, read_yaml
 from .errors import ConfigError
 
 KINDS = ("post", "url", "feed")
+
+# Every post id is 20 hex digits (store.post_id). Anything else matches no post, ever:
+# a prefix (which `aggregator explain` accepts) would be ignored without a word.
+POST_ID = re.compile(r"[0-9a-f]{20}")
+NOT_AN_ID = (
+    "post: {} is not a whole post id (20 hex digits, as `aggregator dropped` prints it), "
+    "so it would match no post; copy the whole id"
+)
 
 # How a post an override decided is described wherever its state is shown in words.
 WORDS = {"deny": "denied by override", "allow": "allowed by override"}
@@ -38,6 +47,10 @@ def override_words(override: str | None) -> str | None:
 class Rule:
     kind: str  # post, url or feed
     value: str
+
+    def whole_id(self) -> bool:
+        """False for a post rule whose value can be no post's id (a prefix, say)."""
+        return self.kind != "post" or POST_ID.fullmatch(self.value) is not None
 
     def matches(self, post_id: str, link: str | None, feed_url: str) -> bool:
         if self.kind == "post":
@@ -92,6 +105,10 @@ def load_overrides(path: Path) -> Overrides:
                     f"line {line_of(items, index)}, {key}[{index}]: expected one of post: ID, "
                     f"url: PATTERN or feed: URL, got {_plain(item)!r}"
                 )
+            elif not rule.whole_id():
+                problems.append(
+                    f"line {line_of(items, index)}, {key}[{index}]: {NOT_AN_ID.format(rule.value)}"
+                )
             else:
                 rules[key].append(rule)
     if problems:
@@ -126,4 +143,5 @@ def _rule(item: Any) -> Rule | None:
     kind, value = next(iter(item.items()))
     if kind not in KINDS or not isinstance(value, str) or not value.strip():
         return None
-    return Rule(kind, value.strip())
+    value = value.strip()
+    return Rule(kind, value.lower() if kind == "post" else value)

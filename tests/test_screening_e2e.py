@@ -555,3 +555,36 @@ def test_overrides_file_problems_name_their_line_and_a_key_given_twice_is_refuse
     overrides.write_text("allow:\n  - post: [x\n")
     result = runner.invoke(cli, ["--config", config.path, "check"])
     assert result.exit_code == 2 and "line 3: not valid YAML" in result.output
+
+
+def test_an_override_naming_a_prefix_of_a_post_id_is_refused_not_ignored(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    # The health pages and explain show a post by the first 12 digits of its id, and
+    # explain takes a prefix: an override given one matched no post, and check said OK.
+    server.routes["/f.xml"] = Route(body=rss(*items(NETWORKING[:1], 0), *items(INDONESIAN[:1], 50)))
+    config = write_config(["/f.xml"])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        dropped_id = next(p["id"] for p in store.posts() if p["status"] == "dropped")
+    overrides = Path(config.path).with_name("overrides.yaml")
+    overrides.write_text(f"allow:\n  - url: 'https://x.example.net/*'\n  - post: {dropped_id[:12]}\n")
+    runner = CliRunner()
+    for command in ("check", "update"):
+        result = runner.invoke(cli, ["--config", config.path, command])
+        assert result.exit_code == 2, (command, result.output)
+        assert (
+            f"line 3, allow[1]: post: {dropped_id[:12]} is not a whole post id (20 hex digits, as "
+            "`aggregator dropped` prints it), so it would match no post; copy the whole id"
+        ) in result.output
+    corrections = Path(config.path).with_name("corrections.yaml")
+    corrections.write_text(f"- post: {dropped_id[:12]}\n  add: [bgp]\n")
+    overrides.write_text(f"allow:\n  - post: {dropped_id.upper()}\n")
+    result = runner.invoke(cli, ["--config", config.path, "check"])
+    assert result.exit_code == 2
+    assert f"line 1, entry 1: post: {dropped_id[:12]} is not a whole" in result.output
+    corrections.unlink()
+    with Store(config.database) as store:
+        clock.now += timedelta(hours=1)
+        update(config, store, clock=clock)
+        assert store.post(dropped_id)["status"] == "kept"  # the whole id, in capitals, is fine

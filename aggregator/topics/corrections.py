@@ -20,7 +20,7 @@ from typing import Any
 
 from ..config import line_of, read_yaml
 from ..errors import ConfigError
-from ..overrides import Rule, _plain, read_text
+from ..overrides import NOT_AN_ID, Rule, _plain, read_text
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,8 @@ def load_corrections(path: Path, known_topics: tuple[str, ...]) -> Corrections:
         if rule is None:
             problems.append(f"{where}: needs exactly one of post: ID or url: PATTERN")
             continue
+        if not rule.whole_id():
+            problems.append(f"{where}: {NOT_AN_ID.format(rule.value)}")
         lists: dict[str, frozenset[str]] = {}
         for key in ("add", "remove"):
             at = f"line {line_of(entry, key)}, entry {index + 1} {key}"
@@ -100,4 +102,5 @@ def _rule(entry: dict[str, Any]) -> Rule | None:
     keys = [k for k in ("post", "url") if k in entry]
     if len(keys) != 1 or not isinstance(entry[keys[0]], str) or not entry[keys[0]].strip():
         return None
-    return Rule(keys[0], entry[keys[0]].strip())
+    value = entry[keys[0]].strip()
+    return Rule(keys[0], value.lower() if keys[0] == "post" else value)
