@@ -170,6 +170,7 @@ def _check_templates(config: Config) -> None:
 
 
 OVERRIDES_FILE = "overrides.yaml"
+CORRECTIONS_FILE = "corrections.yaml"
 
 
 def _tty() -> bool:
@@ -626,6 +627,9 @@ def explain(obj: Context, post: str) -> None:
                     )
                 raise AggregatorError(f"no post with id {post!r}; `aggregator dropped` lists ids")
             baseline = store.baseline(row["feed_url"])
+            published = sorted(
+                t for (t,) in store.db.execute("SELECT topic FROM post_topics WHERE post_id = ?", [row["id"]])
+            )
         screener = Screener.load(config.languages)
     scores = json.loads(row["scores"] or "{}")
     click.echo(f"{row['title']}")
@@ -666,6 +670,12 @@ def explain(obj: Context, post: str) -> None:
     click.echo("  topics: " + ("none" if not tags else ""))
     for tag in tags:
         click.echo(f"    {tag['topic']:<12} score {tag['score']:.2f}, from: {', '.join(tag['terms'])}")
+    if row["corrected"]:
+        # The topics above are the model's; the site publishes the corrected ones.
+        click.echo(
+            f"  published topics, set by the site's corrections ({CORRECTIONS_FILE}): "
+            + (", ".join(published) or "none")
+        )
     signals = scores.get("signals") or []
     click.echo(f"  spam signals: {', '.join(signals) if signals else 'none'}")
     if scores.get("baseline"):

@@ -381,3 +381,27 @@ def test_correction_problems_name_their_line_and_a_key_given_twice_is_refused(
         result = runner.invoke(cli, ["--config", config.path, command])
         assert result.exit_code == 2, (command, result.output)
         assert "line 3: key 'add' appears twice (first on line 2); keep one" in result.output
+
+
+def test_explain_shows_the_topics_a_correction_published(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    # explain listed only the model's topics: after a correction it still said multicast,
+    # while the site published wireless, and nothing said a correction had decided.
+    server.routes["/f.xml"] = Route(
+        body=rss(Item("IGMP snooping without a querier", guid="m1", body="<p>The video VLAN flooded.</p>"))
+    )
+    config = write_config(["/f.xml"])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        post_id = next(store.posts())["id"]
+    runner = CliRunner()
+    before = runner.invoke(cli, ["--config", config.path, "explain", post_id]).output
+    assert "multicast" in before and "corrections" not in before
+    Path(config.path).with_name("corrections.yaml").write_text(
+        f"- post: {post_id}\n  add: [wireless]\n  remove: [multicast]\n"
+    )
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+    after = runner.invoke(cli, ["--config", config.path, "explain", post_id]).output
+    assert "published topics, set by the site's corrections (corrections.yaml): wireless" in after
