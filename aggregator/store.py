@@ -757,10 +757,14 @@ class Store:
         return len(rewritten)
 
     def corrected_posts(self) -> list[dict[str, Any]]:
-        """Corrected posts with their published topics: training rows for the topic model."""
+        """Corrected posts with their published topics: training rows for the topic model.
+        Only published English posts: a correction that also names a dropped, held or
+        denied post (a broad url: pattern) must not teach the topic model spam's words."""
         rows = self.db.query(
             "SELECT p.id, p.title, p.excerpt, group_concat(t.topic) AS topics FROM posts p "
-            "LEFT JOIN post_topics t ON t.post_id = p.id WHERE p.corrected = 1 GROUP BY p.id ORDER BY p.id"
+            "LEFT JOIN post_topics t ON t.post_id = p.id "
+            "WHERE p.corrected = 1 AND p.status = 'kept' AND coalesce(p.lang, 'en') = 'en' "
+            "GROUP BY p.id ORDER BY p.id"
         )
         return [
             {

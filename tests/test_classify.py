@@ -154,19 +154,29 @@ def test_corrections_change_published_topics_and_are_learned(
     from aggregator.cards import MODEL_DIR
     from aggregator.train import train_topics
 
+    spam = "<p>Slot gacor hari ini, togel hk and free spins: daftar sekarang, bonus new member.</p>"
     server.routes["/f.xml"] = Route(
-        body=rss(Item("IGMP snooping without a querier", guid="m1", body="<p>The video VLAN flooded.</p>"))
+        body=rss(
+            Item("IGMP snooping without a querier", guid="m1", body="<p>The video VLAN flooded.</p>"),
+            Item("Multicast bonus", guid="s1", link="https://blog.example.net/s1", body=spam),
+        )
     )
     config = write_config(["/f.xml"])
     corrections = Path(config.path).with_name("corrections.yaml")
     with Store(config.database) as store:
         update(config, store, clock=clock)
-        assert published(store) == {"m1": {"multicast"}}
-        post_id = next(store.posts())["id"]
-        corrections.write_text(f"- post: {post_id}\n  add: [wireless]\n  remove: [multicast]\n")
+        assert published(store)["m1"] == {"multicast"}
+        assert {p["guid"]: p["status"] for p in store.posts()} == {"m1": "kept", "s1": "dropped"}
+        post_id = next(p["id"] for p in store.posts() if p["guid"] == "m1")
+        # A correction that also names a dropped spam post (a url: pattern broader than
+        # meant) changes nothing the model learns from it: only published posts are rows.
+        corrections.write_text(
+            f"- post: {post_id}\n  add: [wireless]\n  remove: [multicast]\n"
+            "- url: https://blog.example.net/s*\n  add: [multicast]\n"
+        )
         clock.now += timedelta(hours=1)
         update(config, store, clock=clock)
-        assert published(store) == {"m1": {"wireless"}}  # no retraining needed
+        assert published(store)["m1"] == {"wireless"}  # no retraining needed
         rows = store.corrected_posts()
         assert rows == [
             {
@@ -178,7 +188,7 @@ def test_corrections_change_published_topics_and_are_learned(
         ]
         corrections.write_text("")
         update(config, store, clock=clock)
-        assert published(store) == {"m1": {"multicast"}}  # the model's topics come back
+        assert published(store)["m1"] == {"multicast"}  # the model's topics come back
     out = tmp_path / "model"
     out.mkdir()
     import shutil
