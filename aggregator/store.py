@@ -250,6 +250,15 @@ def m008_links_percent_encoded(db: sqlite_utils.Database) -> None:
         db.conn.executemany(f"UPDATE {table} SET link = ? WHERE {key} = ?", changed)
 
 
+@migrations()
+def m009_digest_indexes(db: sqlite_utils.Database) -> None:
+    # A digest reads the kept posts first stored in its period, and their topics. Without
+    # these each subscriber's digest read every kept post to its first_seen, then every
+    # row of post_topics once per post found: 3.7 s a subscriber with 150,000 posts.
+    db.execute("CREATE INDEX posts_kept_first_seen ON posts(status, first_seen)")
+    db.execute("CREATE INDEX post_topics_post ON post_topics(post_id)")
+
+
 def iso(value: datetime | None) -> str | None:
     return None if value is None else stamp_of(value)
 

@@ -199,6 +199,22 @@ def test_a_flood_of_posts_does_not_make_the_digest_take_minutes(
     assert "more" in parts(message)[0]  # the stories past the digest's limit are counted
 
 
+def test_a_digest_reads_its_period_through_indexes_not_every_post(tmp_path: Path) -> None:
+    # Every due subscriber's digest reads the posts first stored in its period and their
+    # topics. A year-old planet (150,000 posts) took 3.7 s a subscriber, 186 s for 50, when
+    # that read every kept post and, for each one found, every row of post_topics.
+    store = Store(tmp_path / "a.db")
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    store.digest_posts(NOW - timedelta(days=1), NOW)
+    store.db.conn.set_trace_callback(None)
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) >= 2
+    for sql in selects:
+        plan = [str(r[-1]) for r in store.db.conn.execute(f"EXPLAIN QUERY PLAN {sql}")]
+        assert not [step for step in plan if step.startswith("SCAN")], (sql, plan)
+
+
 def test_near_identical_text_from_two_sources_is_one_story(
     store: Store, inbox: tuple[Inbox, int], screener: Screener
 ) -> None:
