@@ -16,6 +16,7 @@ from aggregator.cli import cli
 from aggregator.feedserver import FeedServer, Route
 from aggregator.pipeline import update
 from aggregator.store import Store
+from aggregator.types import Config
 
 DEMO = Path(__file__).parent.parent / "aggregator" / "demo" / "feeds"
 
@@ -526,15 +527,23 @@ def test_an_overrides_file_of_the_wrong_shape_is_reported_not_a_traceback(
             assert f"{overrides}: 1 problem(s)" in result.output and expected in result.output
 
 
-def test_overrides_file_problems_name_their_line_and_a_key_given_twice_is_refused(
+def _one_dropped_post(
     server: FeedServer, write_config: WriteConfig, clock: Clock
-) -> None:
+) -> tuple[Config, str, Path]:
+    """A feed of one networking post and one Indonesian one, updated once: the config,
+    the dropped post's id, and where overrides.yaml goes."""
     server.routes["/f.xml"] = Route(body=rss(*items(NETWORKING[:1], 0), *items(INDONESIAN[:1], 50)))
     config = write_config(["/f.xml"])
     with Store(config.database) as store:
         update(config, store, clock=clock)
         dropped_id = next(p["id"] for p in store.posts() if p["status"] == "dropped")
-    overrides = Path(config.path).with_name("overrides.yaml")
+    return config, dropped_id, Path(config.path).with_name("overrides.yaml")
+
+
+def test_overrides_file_problems_name_their_line_and_a_key_given_twice_is_refused(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    config, dropped_id, overrides = _one_dropped_post(server, write_config, clock)
     runner = CliRunner()
     # Two allow: lists, as an owner who appends to the file writes them: YAML keeps the
     # last, so the first allow was silently ignored and its post stayed dropped.
@@ -562,12 +571,7 @@ def test_an_override_naming_a_prefix_of_a_post_id_is_refused_not_ignored(
 ) -> None:
     # The health pages and explain show a post by the first 12 digits of its id, and
     # explain takes a prefix: an override given one matched no post, and check said OK.
-    server.routes["/f.xml"] = Route(body=rss(*items(NETWORKING[:1], 0), *items(INDONESIAN[:1], 50)))
-    config = write_config(["/f.xml"])
-    with Store(config.database) as store:
-        update(config, store, clock=clock)
-        dropped_id = next(p["id"] for p in store.posts() if p["status"] == "dropped")
-    overrides = Path(config.path).with_name("overrides.yaml")
+    config, dropped_id, overrides = _one_dropped_post(server, write_config, clock)
     overrides.write_text(f"allow:\n  - url: 'https://x.example.net/*'\n  - post: {dropped_id[:12]}\n")
     runner = CliRunner()
     for command in ("check", "update"):
