@@ -35,7 +35,7 @@ DIGEST_KEYS = ("from", "smtp", "subscribers", "unsubscribe")
 SMTP_KEYS = ("host", "port", "security", "username", "password_env", "timeout", "ca_file")
 SUBSCRIBER_KEYS = ("email", "name", "topics", "frequency", "day", "hour")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-SITE_KEYS = ("title", "url", "description", "output", "per_page", "podcast_image")
+SITE_KEYS = ("title", "url", "description", "output", "per_page", "podcast_image", "search_posts")
 FETCH_KEYS = (
     "concurrency",
     "per_host",
@@ -313,6 +313,18 @@ def _site(data: _Mapping, problems: _Problems) -> SiteConfig:
             raw.key_lines.get("per_page", raw.line), "site.per_page", "must be a whole number from 5 to 1000"
         )
         per_page = SiteConfig.per_page
+    search_posts = raw.get("search_posts", SiteConfig.search_posts)
+    if (
+        isinstance(search_posts, bool)
+        or not isinstance(search_posts, int)
+        or not 0 <= search_posts <= 1_000_000
+    ):
+        problems.add(
+            raw.key_lines.get("search_posts", raw.line),
+            "site.search_posts",
+            "must be a whole number from 0 (no search) to 1000000",
+        )
+        search_posts = SiteConfig.search_posts
     podcast_image = raw.get("podcast_image", SiteConfig.podcast_image)
     reason = check_podcast_image(podcast_image)
     if reason:
@@ -326,6 +338,7 @@ def _site(data: _Mapping, problems: _Problems) -> SiteConfig:
         per_page=per_page,
         description=description.strip(),
         podcast_image=podcast_image.strip(),
+        search_posts=search_posts,
     )
 
 

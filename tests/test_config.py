@@ -236,3 +236,15 @@ def test_a_file_that_is_not_utf8_names_the_line_and_the_fix(tmp_path: Path) -> N
         "  - line 3: not UTF-8 text (byte 0xe9); save the file as UTF-8 "
         "(an editor's 'Save with encoding', or iconv -f latin1 -t utf-8)\n"
     )
+
+
+def test_site_search_posts_is_a_count_of_posts_or_zero(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("site:\n  search_posts: 0\nfeeds: []\n")
+    assert load_config(path).site.search_posts == 0
+    path.write_text("feeds: []\n")
+    assert load_config(path).site.search_posts == 10_000
+    for value in ("-1", "all", "true", "2.5"):
+        found = problems(tmp_path, f"site:\n  search_posts: {value}\nfeeds: []\n")
+        expected = "line 2, site.search_posts: must be a whole number from 0 (no search) to 1000000"
+        assert found == [expected], value

@@ -675,3 +675,24 @@ def test_an_episode_plays_its_audio_enclosure_not_the_first_one(
     assert "Route reflection slides only" not in by_title
     enclosures = by_title["Route reflection with transcript"].enclosures
     assert [(e.href, e.type) for e in enclosures] == [("https://media.example.net/t1.mp3", "audio/mpeg")]
+
+
+def test_search_covers_the_newest_posts_site_search_posts_names(store: Store, tmp_path: Path) -> None:
+    # Pagefind rebuilds its index whole, in time and memory that grow with it: a year's
+    # planet indexes its newest posts (site.search_posts), and 0 turns search off.
+    from dataclasses import replace
+
+    def indexed(out: Path) -> int:
+        entry = json.loads((out / "pagefind/pagefind-entry.json").read_text())
+        return sum(language["page_count"] for language in entry["languages"].values())
+
+    whole = tmp_path / "whole"
+    build_site(store, SITE, load_taxonomy(), whole, NOW)
+    assert indexed(whole) > 20  # every post with an address (the default covers 10,000)
+    newest = tmp_path / "newest"
+    build_site(store, replace(SITE, search_posts=3), load_taxonomy(), newest, NOW)
+    assert indexed(newest) == 3
+    off = tmp_path / "off"
+    build_site(store, replace(SITE, search_posts=0), load_taxonomy(), off, NOW)
+    assert not (off / "pagefind").exists()
+    assert (off / "index.html").is_file()

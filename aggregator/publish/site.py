@@ -406,16 +406,19 @@ def _build(
         )
         for feed in health:
             builder.render(f"health/{feed.slug}.html", "feed_health.html", feed=feed)
-        if search:
-            # Reindexed only when a post changed: Pagefind takes seconds even for a few.
+        if search and data.config.search_posts:
+            # The newest posts only (site.search_posts): Pagefind rebuilds its index
+            # whole, in time and memory that grow with it. Reindexed only when one of
+            # them changed: Pagefind takes seconds even for a few.
+            indexed = [p for p in data.posts if p.link or p.episode][: data.config.search_posts]
             key = hashlib.sha1(
-                repr(("search", fingerprint(data.posts), data.config.url)).encode(), usedforsecurity=False
+                repr(("search", fingerprint(indexed), data.config.url)).encode(), usedforsecurity=False
             ).hexdigest()
             builder.manifest[SEARCH_KEY] = key
             if previous.get(SEARCH_KEY) != key or not writer.keep_tree("pagefind"):
                 base = data.config.url
-                episodes = {p.id: f"{base}episodes/{episode_slug(p)}.html" for p in data.posts if p.episode}
-                write_search_index(data.posts, episodes, writer)
+                episodes = {p.id: f"{base}episodes/{episode_slug(p)}.html" for p in indexed if p.episode}
+                write_search_index(indexed, episodes, writer)
         if progress:
             progress(f"{builder.pages} pages, {builder.rendered} rendered")
         _stamp(writer, out, len(data.posts), data.built)
