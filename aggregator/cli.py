@@ -127,6 +127,14 @@ def check(obj: Context) -> None:
     with _errors():
         overrides = load_overrides(overrides_path(config))
     click.echo(f"  overrides: {len(overrides.allow)} allow, {len(overrides.deny)} deny ({overrides.path})")
+    for key, rules in (("allow", overrides.allow), ("deny", overrides.deny)):
+        for rule in rules:
+            if rule.matches_any_link():
+                what = "publishes every post, spam included" if key == "allow" else "drops every post"
+                click.echo(
+                    f"  warning: {overrides.path}: {key} url: {rule.value!r} matches the links of every "
+                    f"site, so it {what}; name the site, such as 'https://blog.example.net/*'"
+                )
     from .pipeline import corrections_path
     from .topics.corrections import load_corrections
 

@@ -52,6 +52,12 @@ class Rule:
         """False for a post rule whose value can be no post's id (a prefix, say)."""
         return self.kind != "post" or POST_ID.fullmatch(self.value) is not None
 
+    def matches_any_link(self) -> bool:
+        """Whether a url rule matches links of any site ('*', 'http*', '*://*'): an allow
+        of it publishes every spam post, a deny drops every post."""
+        samples = ("https://blog.example.net/2026/11/post/", "http://192.0.2.1/feed?id=1")
+        return self.kind == "url" and all(fnmatch.fnmatchcase(link, self.value) for link in samples)
+
     def matches(self, post_id: str, link: str | None, feed_url: str) -> bool:
         if self.kind == "post":
             return post_id == self.value

@@ -592,3 +592,22 @@ def test_an_override_naming_a_prefix_of_a_post_id_is_refused_not_ignored(
         clock.now += timedelta(hours=1)
         update(config, store, clock=clock)
         assert store.post(dropped_id)["status"] == "kept"  # the whole id, in capitals, is fine
+
+
+def test_check_warns_of_an_override_that_matches_every_site(write_config: WriteConfig) -> None:
+    # A deny of '*' drops every post (and the build then refuses the shrunken site); an
+    # allow of '*' publishes every spam post. check still passes, but says so.
+    config = write_config(["/f.xml"])
+    overrides = Path(config.path).with_name("overrides.yaml")
+    overrides.write_text(
+        "allow:\n  - url: 'http*'\ndeny:\n  - url: '*'\n  - url: 'https://casino.example.net/*'\n"
+    )
+    result = CliRunner().invoke(cli, ["--config", config.path, "check"])
+    assert result.exit_code == 0, result.output
+    warnings = [line.strip() for line in result.output.splitlines() if "warning:" in line]
+    assert warnings == [
+        f"warning: {overrides}: allow url: 'http*' matches the links of every site, so it publishes "
+        "every post, spam included; name the site, such as 'https://blog.example.net/*'",
+        f"warning: {overrides}: deny url: '*' matches the links of every site, so it drops every "
+        "post; name the site, such as 'https://blog.example.net/*'",
+    ]
