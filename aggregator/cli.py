@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from . import __version__
 from .config import DEFAULT_CONFIG, load_config, unknown_topics
 from .errors import AggregatorError, ConfigError, DatabaseError, LockHeld
 from .feedstatus import GONE_TEXT, FeedStatus, State, feed_status
+from .lock import alive, holder
 from .overrides import override_words
 from .pipeline import run_update
 from .store import Store, iso, parse_iso
@@ -127,14 +127,8 @@ def check(obj: Context) -> None:
     with _errors():
         overrides = load_overrides(overrides_path(config))
     click.echo(f"  overrides: {len(overrides.allow)} allow, {len(overrides.deny)} deny ({overrides.path})")
-    for key, rules in (("allow", overrides.allow), ("deny", overrides.deny)):
-        for rule in rules:
-            if rule.matches_any_link():
-                what = "publishes every post, spam included" if key == "allow" else "drops every post"
-                click.echo(
-                    f"  warning: {overrides.path}: {key} url: {rule.value!r} matches the links of every "
-                    f"site, so it {what}; name the site, such as 'https://blog.example.net/*'"
-                )
+    for warning in overrides.warnings():
+        click.echo(f"  warning: {overrides.path}: {warning}")
     from .pipeline import corrections_path
     from .topics.corrections import load_corrections
 
@@ -443,22 +437,11 @@ NOTE_CHARS = 100
 
 
 def _running(database: str, pid: int | None) -> bool:
-    """Whether the run of pid still works on the database: it holds the run lock (whose
-    file names the holder until it lets go; a killed run leaves its pid there) and is
-    alive."""
-    try:
-        holder = Path(f"{database}.lock").read_text(encoding="ascii", errors="replace").strip()
-    except OSError:
+    """Whether the run of pid still works on the database: the lock file names it (a
+    killed run's pid stays there too) and it is alive."""
+    if not pid:
         return False
-    if not pid or holder != str(pid):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, and another user's
-        return True
-    return True
+    return holder(database) == str(pid) and alive(pid)
 
 
 def _status_note(row: dict[str, Any], feed_state: FeedStatus, cut: int | None = None) -> str:
@@ -624,10 +607,7 @@ def explain(obj: Context, post: str) -> None:
         with store:
             row = store.post(post)
             if row is None:
-                matches = [
-                    r["id"]
-                    for r in store.db.query("SELECT id FROM posts WHERE id LIKE ? LIMIT 6", [f"{post}%"])
-                ]
+                matches = store.ids_starting(post, 6)
                 if len(matches) > 1 and post:
                     shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
                     raise AggregatorError(
@@ -635,9 +615,7 @@ def explain(obj: Context, post: str) -> None:
                     )
                 raise AggregatorError(f"no post with id {post!r}; `aggregator dropped` lists ids")
             baseline = store.baseline(row["feed_url"])
-            published = sorted(
-                t for (t,) in store.db.execute("SELECT topic FROM post_topics WHERE post_id = ?", [row["id"]])
-            )
+            published = store.published_topics(row["id"])
         screener = Screener.load(config.languages)
     scores = json.loads(row["scores"] or "{}")
     click.echo(f"{row['title']}")

@@ -143,9 +143,10 @@ def check_feed_url(url: Any) -> str | None:
     return None
 
 
-def unknown_topics(config: Config, known: set[str] | frozenset[str]) -> list[str]:
+def unknown_topics(config: Config, known: set[str] | frozenset[str], subscribers: bool = True) -> list[str]:
     """Problems for the topic names feeds.yaml uses that the taxonomy has not: each
-    feed's topic hints and each digest subscriber's topics, with their lines."""
+    feed's topic hints and (with subscribers) each digest subscriber's topics, with
+    their lines."""
     topics = ", ".join(sorted(known))
     problems = [
         f"line {f.line}: feed {f.name}: unknown topic {t!r}; the topics are {topics}"
@@ -153,7 +154,7 @@ def unknown_topics(config: Config, known: set[str] | frozenset[str]) -> list[str
         for t in f.topics
         if t not in known
     ]
-    if config.digest is not None:
+    if subscribers and config.digest is not None:
         problems += [
             f"line {s.line}: digest subscriber {s.email}: unknown topic {t!r}; "
             f"the topics are {topics}, or all"
@@ -183,21 +184,37 @@ def load_config(path: str | os.PathLike[str], database: str | None = None) -> Co
     file = Path(path)
     name = str(file)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = read_utf8(file)
     except FileNotFoundError:
         raise ConfigError(name, ["file not found; pass --config PATH or set AGGREGATOR_CONFIG"]) from None
+    except OSError as exc:
+        raise ConfigError(name, [f"cannot read the file: {exc}"]) from exc
+    return parse_config(text, name, database)
+
+
+def read_utf8(path: Path) -> str:
+    """The text of one of the owner's files (feeds.yaml, overrides.yaml, corrections.yaml);
+    text that is not UTF-8 is a ConfigError naming the line and the fix."""
+    try:
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         line = exc.object[: exc.start].count(b"\n") + 1
         raise ConfigError(
-            name,
+            str(path),
             [
                 f"line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
                 "save the file as UTF-8 (an editor's 'Save with encoding', or iconv -f latin1 -t utf-8)"
             ],
         ) from None
-    except OSError as exc:
-        raise ConfigError(name, [f"cannot read the file: {exc}"]) from exc
-    return parse_config(text, name, database)
+
+
+def plain_data(value: Any) -> Any:
+    """A value as read_yaml read it, without the line-keeping types (for messages)."""
+    if isinstance(value, dict):
+        return {k: plain_data(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_data(v) for v in value]
+    return value
 
 
 def read_yaml(text: str, name: str) -> Any:

@@ -70,7 +70,7 @@ def _screen_batch(rows: list[dict[str, Any]], context: LabelContext) -> list[Ver
     items = []
     for row in rows:
         title, text = _text(row)
-        items.append((title, text, language_hint(row.get("lang_hint"))))
+        items.append((title, text, primary_language(row.get("lang_hint"))))
     return context.screener.screen(items)
 
 
@@ -168,12 +168,6 @@ def json_type(value: object) -> str:
     return "an object"
 
 
-def language_hint(value: object) -> str | None:
-    """The language a lang_hint names (langtags.primary_language): "en-US" and "eng" are
-    "en", "fil" stays "fil"; None for none or for what is no language tag."""
-    return primary_language(value)
-
-
 # What a row of `aggregator label` needs; summary, feed_url, feed_title and lang_hint are
 # optional (a row with no summary is judged on its title, and a note says how many were).
 # The rule for everything else: a row a person would call well formed is labelled, never
@@ -208,12 +202,11 @@ def label_notes(rows: list[dict[str, Any]]) -> list[str]:
             f"{len(no_summary)} row(s) have no summary and were judged on their title alone "
             f"(first: {', '.join(no_summary[:3])})"
         )
+    hints = [(str(r["id"]), r.get("lang_hint")) for r in rows]
     odd = [
-        (str(r["id"]), r["lang_hint"])
-        for r in rows
-        if r.get("lang_hint") not in (None, "")
-        and not (isinstance(r["lang_hint"], str) and not r["lang_hint"].strip())
-        and language_hint(r["lang_hint"]) is None
+        (post_id, hint)
+        for post_id, hint in hints
+        if hint is not None and str(hint).strip() and primary_language(hint) is None
     ]
     if odd:
         shown = ", ".join(f"{post_id}: {hint!r}" for post_id, hint in odd[:3])

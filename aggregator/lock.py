@@ -10,6 +10,26 @@ from types import TracebackType
 from .errors import DatabaseError, LockHeld
 
 
+def alive(pid: int) -> bool:
+    """Whether a process with this pid exists (another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def holder(database: str) -> str | None:
+    """The pid written in the database's run lock file: the run holding the lock, or one
+    killed while it held it (the file keeps its pid, the kernel drops the lock)."""
+    try:
+        return Path(f"{database}.lock").read_text(encoding="ascii", errors="replace").strip() or None
+    except OSError:
+        return None
+
+
 class RunLock:
     """Exclusive, non-blocking lock on `<database>.lock`; SIGKILL releases it."""
 

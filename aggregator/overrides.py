@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import line_of, read_yaml
+from .config import line_of, plain_data, read_utf8, read_yaml
 from .errors import ConfigError
 
 KINDS = ("post", "url", "feed")
@@ -80,6 +80,19 @@ class Overrides:
             return "allow"
         return None
 
+    def warnings(self) -> list[str]:
+        """What check should say of rules that are valid but likely not what was meant."""
+        out = []
+        for key, rules in (("allow", self.allow), ("deny", self.deny)):
+            what = "publishes every post, spam included" if key == "allow" else "drops every post"
+            out += [
+                f"{key} url: {rule.value!r} matches the links of every site, so it {what}; "
+                "name the site, such as 'https://blog.example.net/*'"
+                for rule in rules
+                if rule.matches_any_link()
+            ]
+        return out
+
     def __bool__(self) -> bool:
         return bool(self.allow or self.deny)
 
@@ -88,7 +101,7 @@ def load_overrides(path: Path) -> Overrides:
     """Read overrides.yaml; a missing file means no overrides."""
     if not path.exists():
         return Overrides(path=str(path))
-    data = read_yaml(read_text(path), str(path)) or {}
+    data = read_yaml(read_utf8(path), str(path)) or {}
     problems: list[str] = []
     if not isinstance(data, dict):
         raise ConfigError(str(path), ["must be a mapping with 'allow:' and/or 'deny:' lists"])
@@ -109,7 +122,7 @@ def load_overrides(path: Path) -> Overrides:
             if rule is None:
                 problems.append(
                     f"line {line_of(items, index)}, {key}[{index}]: expected one of post: ID, "
-                    f"url: PATTERN or feed: URL, got {_plain(item)!r}"
+                    f"url: PATTERN or feed: URL, got {plain_data(item)!r}"
                 )
             elif not rule.whole_id():
                 problems.append(
@@ -120,27 +133,6 @@ def load_overrides(path: Path) -> Overrides:
     if problems:
         raise ConfigError(str(path), problems)
     return Overrides(tuple(rules["allow"]), tuple(rules["deny"]), str(path))
-
-
-def read_text(path: Path) -> str:
-    """The text of one of the owner's files (overrides.yaml, corrections.yaml), as UTF-8."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        line = exc.object[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            str(path),
-            [f"line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8"],
-        ) from None
-
-
-def _plain(value: Any) -> Any:
-    """A value as YAML read it, without the line-keeping types (for messages)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _rule(item: Any) -> Rule | None:

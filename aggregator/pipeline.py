@@ -34,7 +34,7 @@ from .errors import AggregatorError, ModelError, ParseError
 from .feedstatus import GONE_TEXT, waiting
 from .fetch import Fetcher
 from .langtags import primary_language
-from .lock import RunLock
+from .lock import RunLock, alive
 from .overrides import load_overrides
 from .store import Store
 from .topics.corrections import load_corrections
@@ -268,28 +268,18 @@ def _exit_with(pid: int) -> None:
         handle: int | None = os.pidfd_open(pid)
     except OSError:
         handle = None
-        if not _alive(pid):
+        if not alive(pid):
             os._exit(0)
 
     def watch() -> None:
         if handle is not None:
             select.select([handle], [], [])  # readable once the process has exited
         else:
-            while _alive(pid):
+            while alive(pid):
                 time.sleep(1.0)
         os._exit(0)
 
     threading.Thread(target=watch, name="exit-with-run", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _noop() -> None:

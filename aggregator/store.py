@@ -847,6 +847,17 @@ class Store:
         )
         return list(self.db.query(sql, [*args, limit]))
 
+    def ids_starting(self, prefix: str, limit: int) -> list[str]:
+        """Up to limit post ids that start with prefix, in order."""
+        query = "SELECT id FROM posts WHERE id LIKE ? ORDER BY id LIMIT ?"
+        rows = self.db.execute(query, [f"{prefix}%", limit])
+        return [post_id for (post_id,) in rows]
+
+    def published_topics(self, post_id: str) -> list[str]:
+        """The topics a post is published under (corrections applied), sorted."""
+        rows = self.db.execute("SELECT topic FROM post_topics WHERE post_id = ? ORDER BY topic", [post_id])
+        return [topic for (topic,) in rows]
+
     def post(self, post_id: str) -> dict[str, Any] | None:
         rows = list(
             self.db.query(

@@ -319,7 +319,7 @@ def build_from_config(
     from ..topics.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy(MODEL_DIR / "topics.yaml")
-    unknown = [p for p in unknown_topics(config, {t.name for t in taxonomy}) if ": feed " in p]
+    unknown = unknown_topics(config, {t.name for t in taxonomy}, subscribers=False)
     if unknown:
         raise ConfigError(config.path, unknown)
     target = (out or Path(config.site.output)).resolve()

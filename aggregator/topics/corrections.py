@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import line_of, read_yaml
+from ..config import line_of, plain_data, read_utf8, read_yaml
 from ..errors import ConfigError
-from ..overrides import NOT_AN_ID, Rule, _plain, read_text
+from ..overrides import NOT_AN_ID, Rule
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Corrections:
 def load_corrections(path: Path, known_topics: tuple[str, ...]) -> Corrections:
     if not path.exists():
         return Corrections(path=str(path))
-    data = read_yaml(read_text(path), str(path)) or []
+    data = read_yaml(read_utf8(path), str(path)) or []
     if not isinstance(data, list):
         raise ConfigError(
             str(path), ["must be a list of corrections, each with post: or url: and add:/remove:"]
@@ -77,7 +77,7 @@ def load_corrections(path: Path, known_topics: tuple[str, ...]) -> Corrections:
                 value = [value]
             if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
                 problems.append(
-                    f"{at}: must be a topic or a list of topics such as [bgp], got {_plain(value)!r}"
+                    f"{at}: must be a topic or a list of topics such as [bgp], got {plain_data(value)!r}"
                 )
                 lists[key] = frozenset()
                 continue
