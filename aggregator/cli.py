@@ -221,7 +221,11 @@ _update_options = [
     click.option(
         "-v", "--verbose", is_flag=True, help="Print the summary even without a terminal, with skipped feeds."
     ),
-    click.option("--force", is_flag=True, help="Fetch every feed now, ignoring backoff and 410s."),
+    click.option(
+        "--force",
+        is_flag=True,
+        help="Fetch every feed now, ignoring backoff, Retry-After, freshness (Cache-Control, ttl), 410s.",
+    ),
     click.option("--feed", "feeds", multiple=True, help="Only this feed (URL or name); repeatable."),
 ]
 
@@ -466,6 +470,8 @@ def _status_note(row: dict[str, Any], feed_state: FeedStatus, cut: int | None = 
         notes.append(f"moved permanently: change url to {row['redirect_url']}")
     if feed_state.state is State.NEW:
         notes.append(feed_state.label)
+    elif feed_state.state is State.OK and feed_state.next_fetch is not None:
+        notes.append(f"fresh by {row['fresh_by'] or 'its server'}")
     if row["last_warning"]:
         notes.append(short(row["last_warning"]))
     return "; ".join(notes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 from dataclasses import dataclass, replace
@@ -14,6 +15,7 @@ import yaml
 
 from .addresses import AddressPolicy, parse_allow_entry
 from .errors import ConfigError
+from .feedstatus import LONGEST_WAIT
 from .langtags import primary_language
 from .types import (
     Config,
@@ -46,6 +48,7 @@ FETCH_KEYS = (
     "allow_private_addresses",
     "user_agent",
     "parse_workers",
+    "max_fresh_wait",
 )
 FEED_KEYS = ("url", "name", "kind", "language", "topics", "allow_private_addresses")
 
@@ -124,7 +127,8 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite number (YAML's .nan and .inf are floats too)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_feed_url(url: Any) -> str | None:
@@ -426,6 +430,16 @@ def _fetch(data: _Mapping, problems: _Problems) -> FetchSettings:
         elif key in ("timeout", "deadline"):
             if not _is_number(value) or value <= 0:
                 problems.add(line, where, f"must be a number of seconds > 0, not {value!r}")
+            else:
+                values[key] = float(value)
+        elif key == "max_fresh_wait":
+            if not _is_number(value) or not 0 <= value <= LONGEST_WAIT.total_seconds():
+                problems.add(
+                    line,
+                    where,
+                    f"must be a number of seconds from 0 (fetch every run) to "
+                    f"{LONGEST_WAIT.total_seconds():.0f} (a week), not {value!r}",
+                )
             else:
                 values[key] = float(value)
         elif key == "user_agent":

@@ -55,15 +55,17 @@ class _Handler(BaseHTTPRequestHandler):
         if route.delay:
             time.sleep(route.delay)
         headers = {"Content-Type": route.content_type, **route.headers}
+        # A 304 carries the caching headers the 200 would (RFC 9110 15.4.5).
+        caching = {k: v for k, v in route.headers.items() if k.lower() in ("cache-control", "expires", "age")}
         if route.etag:
             headers["ETag"] = route.etag
             if self.headers.get("If-None-Match") == route.etag:
-                self._send(304, b"", {"ETag": route.etag})
+                self._send(304, b"", {"ETag": route.etag, **caching})
                 return
         if route.last_modified:
             headers["Last-Modified"] = route.last_modified
             if route.etag is None and self.headers.get("If-Modified-Since") == route.last_modified:
-                self._send(304, b"", {"Last-Modified": route.last_modified})
+                self._send(304, b"", {"Last-Modified": route.last_modified, **caching})
                 return
         body = route.body
         encoding = "gzip" if route.gzip else route.encoding

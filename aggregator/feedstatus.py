@@ -6,7 +6,8 @@ A feed is in one state, the first of these that holds:
 - quarantined: fetched as usual, but its new posts are held until `aggregator release`;
 - failing: its last fetches failed; it waits (backoff or Retry-After) before the next;
 - new: configured but never fetched;
-- ok.
+- ok: its last fetch worked; it waits while its server's Cache-Control or Expires, or its
+  <ttl>, says it is fresh (fetch.max_fresh_wait), else the next run fetches it.
 """
 
 from __future__ import annotations
@@ -69,4 +70,7 @@ def feed_status(row: Mapping[str, Any], now: datetime) -> FeedStatus:
         return FeedStatus(State.FAILING, next_fetch, f"failing: {errors} error(s) in a row")
     if not row.get("last_fetch"):
         return FeedStatus(State.NEW, None, "not fetched yet")
+    if next_fetch is not None:
+        fresh_by = row.get("fresh_by") or "its server"
+        return FeedStatus(State.OK, next_fetch, f"ok; fresh until then by {fresh_by}")
     return FeedStatus(State.OK, next_fetch, "ok")

@@ -6,7 +6,10 @@
 - redirects followed by hand, so each hop is checked, counted and a permanent one
   recorded;
 - conditional GET, a per-host limit, connect/read timeouts, an overall deadline and
-  a cap on the decompressed body size.
+  a cap on the decompressed body size;
+- the server's word on when to come back: how long a response stays fresh (Cache-Control
+  max-age, Expires), and a 429 or 503 with Retry-After, which holds back the rest of
+  the run's requests to that host, not only that feed's.
 """
 
 from __future__ import annotations
@@ -186,13 +189,48 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     value = value.strip()
     if value.isdigit():
         return min(float(value), MAX_RETRY_AFTER)
+    when = _http_date(value)
+    if when is None:
+        return None
+    return max(0.0, min((when - now).total_seconds(), MAX_RETRY_AFTER))
+
+
+def freshness(headers: httpx.Headers, now: datetime) -> tuple[float, str] | None:
+    """How long a response stays fresh by its headers (RFC 9111 4.2.1), in seconds, and
+    the header that says so: Cache-Control max-age less Age, else Expires less Date.
+    None when they say nothing, forbid reuse (no-store, no-cache) or are malformed (a
+    cache treats those as stale)."""
+    directives: dict[str, str] = {}
+    for part in headers.get_list("cache-control", split_commas=True):
+        name, _, value = part.partition("=")
+        directives.setdefault(name.strip().lower(), value.strip().strip('"'))
+    if "no-store" in directives or "no-cache" in directives:
+        return None
+    if "max-age" in directives:
+        value = directives["max-age"]
+        if not value.isdigit():
+            return None
+        age = headers.get("age", "").strip()
+        lived = int(age) if age.isdigit() else 0
+        return max(0.0, float(int(value) - lived)), f"Cache-Control: max-age={int(value)}"
+    expires = headers.get("expires")
+    if not expires:
+        return None
+    sent = _http_date(headers.get("date")) or now
+    until = _http_date(expires)
+    if until is None:
+        return None
+    return max(0.0, (until - sent).total_seconds()), f"Expires: {expires.strip()}"
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
     try:
-        when = parsedate_to_datetime(value)
+        when = parsedate_to_datetime(value.strip())
     except (TypeError, ValueError, IndexError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, min((when - now).total_seconds(), MAX_RETRY_AFTER))
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _validator(response: httpx.Response, name: bytes) -> str | None:
@@ -239,6 +277,9 @@ class Fetcher:
         self._host_limits: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.per_host)
         )
+        # Hosts that answered 429 (or 503 with Retry-After) in this run: host -> (the
+        # monotonic time the wait ends, or inf for the rest of the run; the status).
+        self._held: dict[str, tuple[float, int]] = {}
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -310,11 +351,16 @@ class Fetcher:
                 headers["If-None-Match"] = etag
             if last_modified:
                 headers["If-Modified-Since"] = last_modified
-            async with self._host_limits[parts.hostname.lower()]:
+            host = parts.hostname.lower()
+            async with self._host_limits[host]:
+                held = self._held_back(host, url)
+                if held is not None:
+                    return held
                 deadline = deadline or loop.time() + self.settings.deadline
                 async with asyncio.timeout_at(deadline):
                     result = await self._request(client, url, current, headers, permanent)
             if isinstance(result, FetchResult):
+                self._hold(host, result)
                 return result
             if result[1] and all_permanent:
                 permanent = result[0]
@@ -323,6 +369,35 @@ class Fetcher:
             current = result[0]
         return self._error(
             url, None, f"more than {self.settings.max_redirects} redirects; stopped at {current}"
+        )
+
+    def _hold(self, host: str, result: FetchResult) -> None:
+        """After a 429 (the host limits our requests) or a 503 with Retry-After (the host
+        is down for a while), no more of this run's requests go to that host until the
+        wait is over: other feeds on it would only be refused the same way."""
+        if result.status == 429 or (result.status == 503 and result.retry_after is not None):
+            wait = result.retry_after
+            if wait == 0:
+                return
+            until = time.monotonic() + wait if wait is not None else float("inf")
+            self._held[host] = (max(until, self._held.get(host, (0.0, 0))[0]), result.status)
+
+    def _held_back(self, host: str, url: str) -> FetchResult | None:
+        """A feed not asked for because its host said to wait (see _hold)."""
+        held = self._held.get(host)
+        if held is None:
+            return None
+        until, status = held
+        left = until - time.monotonic()
+        if left <= 0:
+            del self._held[host]
+            return None
+        asked = f" to wait {left:.0f} s" if left != float("inf") else " to slow down"
+        return self._error(
+            url,
+            None,
+            f"not requested: {host} answered another feed with {_reason(status)} this run and asked{asked}",
+            retry_after=None if left == float("inf") else left,
         )
 
     async def _request(
@@ -351,11 +426,15 @@ class Fetcher:
                     final_url=current,
                     permanent_redirect=permanent,
                 )
+            fresh = freshness(response.headers, self._clock())
+            fresh_for, fresh_by = fresh if fresh else (None, None)
             if status == 304:
                 return FetchResult(
                     url=url,
                     status=status,
                     outcome=Outcome.NOT_MODIFIED,
+                    fresh_for=fresh_for,
+                    fresh_by=fresh_by,
                     etag=_validator(response, b"etag") or etag,
                     last_modified=_validator(response, b"last-modified") or last_modified,
                     final_url=current,
@@ -398,6 +477,8 @@ class Fetcher:
                 ),
                 etag=_validator(response, b"etag"),
                 last_modified=_validator(response, b"last-modified"),
+                fresh_for=fresh_for,
+                fresh_by=fresh_by,
                 outcome=Outcome.OK,
                 final_url=current,
                 permanent_redirect=permanent,

@@ -362,5 +362,19 @@ def read_feed(
         language=clean_text(str(language))[:20].lower() if language else None,
         entries=parsed,
         warning=warning,
+        ttl=_ttl(feed.get("ttl")),
     )
     return feed_record, tuple(lead for _, lead in read)
+
+
+# An RSS <ttl> past a year is a typo or a joke; fetch.max_fresh_wait bounds it further.
+MAX_TTL_MINUTES = 366 * 24 * 60
+
+
+def _ttl(value: Any) -> int | None:
+    """An RSS channel's <ttl> (minutes it may be cached before it is fetched again), in
+    seconds; None when absent, not a whole number, or zero."""
+    text = str(value or "").strip()
+    if not text.isascii() or not text.isdigit() or not int(text):
+        return None
+    return min(int(text), MAX_TTL_MINUTES) * 60

@@ -197,7 +197,12 @@ def close_worker_store() -> None:
 
 
 def store_batch(
-    database: str, run_id: int, threshold: float, jobs: Sequence[StoreJob], store: Store | None = None
+    database: str,
+    run_id: int,
+    threshold: float,
+    jobs: Sequence[StoreJob],
+    store: Store | None = None,
+    max_fresh_wait: float = 0.0,
 ) -> list[FeedOutcome]:
     """Runs in a worker: parse and screen each body, then store every feed of the batch
     in one transaction, each feed all or nothing (record() uses a savepoint). Parsing
@@ -235,7 +240,9 @@ def store_batch(
     with turn, store.batch():
         for fetched, parsed, now, error, verdicts in done:
             try:
-                outcomes.append(store.record(run_id, fetched, parsed, now, error, verdicts, threshold))
+                outcomes.append(
+                    store.record(run_id, fetched, parsed, now, error, verdicts, threshold, max_fresh_wait)
+                )
             except Exception as exc:  # the feed's savepoint is rolled back: the rest go on
                 why = f"could not store: {type(exc).__name__}: {exc}"
                 failed = replace(fetched, outcome=Outcome.ERROR)
@@ -351,6 +358,14 @@ def due_feeds(
             due.append(feed)
         elif state.gone:
             skipped.append((feed, f"{GONE_TEXT}; remove it from the configuration, or use --force"))
+        elif waiting(state.next_fetch, now) and not state.consecutive_errors:
+            skipped.append(
+                (
+                    feed,
+                    f"fresh until {state.next_fetch:%Y-%m-%d %H:%M} UTC by {state.fresh_by or 'its server'} "
+                    "(fetch.max_fresh_wait bounds it; --force fetches it now)",
+                )
+            )
         elif waiting(state.next_fetch, now):
             skipped.append(
                 (
@@ -451,6 +466,7 @@ async def _fetch_all(
 
     broken = False
 
+    fresh = config.fetch.max_fresh_wait
     declared = {f.url: primary_language(f.language) for f in config.feeds}
     # Read once for the whole run: one query instead of one per feed.
     usual_languages = store.usual_languages()
@@ -472,12 +488,12 @@ async def _fetch_all(
             if not broken:
                 try:
                     stored = await loop.run_in_executor(
-                        executor, store_batch, store.path, run_id, threshold, jobs
+                        executor, store_batch, store.path, run_id, threshold, jobs, None, fresh
                     )
                 except BrokenProcessPool:
                     broken = True  # a worker died (killed for memory?): finish in this process
             if stored is None:
-                stored = store_batch(store.path, run_id, threshold, jobs, store)
+                stored = store_batch(store.path, run_id, threshold, jobs, store, fresh)
         except ModelError:
             raise  # no feed can be screened: the run's error, reported as such
         except Exception as exc:  # never let one batch end the run: its feeds failed
@@ -554,7 +570,9 @@ async def _fetch_all(
         batch = pending[:]
         pending.clear()
         with store.batch():
-            stored = [store.record(run_id, *item, threshold=threshold) for item in batch]
+            stored = [
+                store.record(run_id, *item, threshold=threshold, max_fresh_wait=fresh) for item in batch
+            ]
         finished(stored)
 
     async def ticker() -> None:

@@ -262,6 +262,15 @@ def m009_digest_indexes(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX post_topics_post ON post_topics(post_id)")
 
 
+@migrations()
+def m010_freshness(db: sqlite_utils.Database) -> None:
+    # A server's Cache-Control or Expires, or a feed's <ttl>, says how long a fetched feed
+    # stays fresh: next_fetch then holds the fetch back, fresh_by names what asked for it,
+    # and ttl keeps the feed's <ttl> for the 304s that follow (which carry no feed).
+    db.execute("ALTER TABLE feeds ADD COLUMN ttl INTEGER")
+    db.execute("ALTER TABLE feeds ADD COLUMN fresh_by TEXT")
+
+
 def iso(value: datetime | None) -> str | None:
     return None if value is None else stamp_of(value)
 
@@ -295,12 +304,35 @@ class FeedState:
     gone: bool
     consecutive_errors: int
     body_hash: str | None = None
+    fresh_by: str | None = None  # what holds a fetched feed back until next_fetch (no errors)
 
 
 @dataclass(frozen=True)
 class StoreCounts:
     new: int
     updated: int
+
+
+# A freshness shorter than this does not hold a feed back: the next run is later anyway.
+MIN_FRESH_WAIT = 60.0
+
+
+def fresh_wait(fetched: FetchResult, ttl: int | None, longest: float) -> tuple[timedelta | None, str | None]:
+    """How long a fetched feed stays fresh, and what says so: the longer of the server's
+    word (Cache-Control max-age or Expires) and the feed's <ttl>, at most `longest`
+    seconds (fetch.max_fresh_wait). (None, None) when neither says a minute or more."""
+    said = []
+    if fetched.fresh_for is not None:
+        said.append((fetched.fresh_for, fetched.fresh_by or "Cache-Control"))
+    if ttl:
+        said.append((float(ttl), f"the feed's <ttl>{ttl // 60}</ttl>"))
+    if not said or longest <= 0:
+        return None, None
+    seconds, why = max(said)
+    seconds = min(seconds, longest)
+    if seconds < MIN_FRESH_WAIT:
+        return None, None
+    return timedelta(seconds=seconds), why
 
 
 def backoff(errors: int) -> timedelta:
@@ -463,7 +495,8 @@ class Store:
     def feed_states(self) -> dict[str, FeedState]:
         out = {}
         for row in self.db.query(
-            "SELECT url, etag, last_modified, next_fetch, gone, consecutive_errors, body_hash FROM feeds"
+            "SELECT url, etag, last_modified, next_fetch, gone, consecutive_errors, body_hash, fresh_by "
+            "FROM feeds"
         ):
             out[row["url"]] = FeedState(
                 url=row["url"],
@@ -473,6 +506,7 @@ class Store:
                 gone=bool(row["gone"]),
                 consecutive_errors=row["consecutive_errors"],
                 body_hash=row["body_hash"],
+                fresh_by=row["fresh_by"],
             )
         return out
 
@@ -552,8 +586,11 @@ class Store:
         error: str | None = None,
         verdicts: Mapping[str, StoredVerdict] | None = None,
         threshold: float = 0.5,
+        max_fresh_wait: float = 0.0,
     ) -> FeedOutcome:
-        """Store one feed's result (posts, validators, state, log) in one transaction."""
+        """Store one feed's result (posts, validators, state, log) in one transaction.
+        max_fresh_wait: the longest the response's freshness (fetch.max_fresh_wait) holds
+        the feed's next fetch back; 0, the next run fetches it."""
         outcome = fetched.outcome
         error = error or fetched.error
         if error and outcome in (Outcome.OK, Outcome.NOT_MODIFIED):
@@ -562,9 +599,9 @@ class Store:
         with self._tx():
             if outcome is Outcome.OK and parsed is not None:
                 counts = self._store_entries(fetched.url, parsed, now, verdicts, threshold)
-                self._feed_success(fetched, parsed, now)
+                self._feed_success(fetched, parsed, now, max_fresh_wait)
             elif outcome is Outcome.NOT_MODIFIED:
-                self._feed_success(fetched, None, now)
+                self._feed_success(fetched, None, now, max_fresh_wait)
             else:
                 self._feed_failure(fetched, outcome, error or "unknown error", now)
             self.db.execute(
@@ -600,11 +637,19 @@ class Store:
             )
         return FeedOutcome(url=url, outcome=Outcome.SKIPPED, error=reason)
 
-    def _feed_success(self, fetched: FetchResult, parsed: ParsedFeed | None, now: datetime) -> None:
+    def _feed_success(
+        self, fetched: FetchResult, parsed: ParsedFeed | None, now: datetime, max_fresh_wait: float
+    ) -> None:
+        if parsed is not None:
+            ttl = parsed.ttl
+        else:  # a 304 carries no feed: the <ttl> is the one its last body had
+            row = self.db.execute("SELECT ttl FROM feeds WHERE url = ?", [fetched.url]).fetchone()
+            ttl = row[0] if row else None
+        wait, fresh_by = fresh_wait(fetched, ttl, max_fresh_wait)
         self.db.execute(
             """UPDATE feeds SET etag = ?, last_modified = ?, last_status = ?, last_fetch = ?,
-            last_success = ?, consecutive_errors = 0, next_fetch = NULL, last_error = NULL,
-            redirect_url = ?, gone = 0,
+            last_success = ?, consecutive_errors = 0, next_fetch = ?, fresh_by = ?, ttl = ?,
+            last_error = NULL, redirect_url = ?, gone = 0,
             title = coalesce(?, title), link = coalesce(?, link), language = coalesce(?, language)
             WHERE url = ?""",
             [
@@ -613,6 +658,9 @@ class Store:
                 fetched.status,
                 iso(now),
                 iso(now),
+                iso(now + wait) if wait else None,
+                fresh_by if wait else None,
+                ttl,
                 fetched.permanent_redirect,
                 (parsed.title or None) if parsed else None,
                 parsed.link if parsed else None,
@@ -637,7 +685,7 @@ class Store:
         next_fetch = None if gone else iso(now + wait)
         self.db.execute(
             """UPDATE feeds SET last_status = ?, last_fetch = ?, consecutive_errors = ?,
-            next_fetch = ?, last_error = ?, gone = ?,
+            next_fetch = ?, fresh_by = NULL, last_error = ?, gone = ?,
             redirect_url = coalesce(?, redirect_url) WHERE url = ?""",
             [
                 fetched.status,

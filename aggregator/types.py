@@ -41,6 +41,9 @@ class FetchSettings:
     allow_private_addresses: bool | tuple[str, ...] = False
     user_agent: str = ""
     parse_workers: int = 0  # 0 = one per CPU core
+    # The longest a server's Cache-Control max-age or Expires, or a feed's <ttl>, keeps a
+    # feed from being fetched (seconds; 0: fetch every run whatever they say).
+    max_fresh_wait: float = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,10 @@ class FetchResult:
     outcome: Outcome = Outcome.OK
     elapsed: float = 0.0
     body_hash: str | None = None  # sha256 of the body, to skip parsing a byte-identical one
+    # How long the server says the response stays fresh (Cache-Control max-age less Age,
+    # else Expires less Date), in seconds, and the header that says so; None: no word.
+    fresh_for: float | None = None
+    fresh_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +189,7 @@ class ParsedFeed:
     language: str | None
     entries: tuple[ParsedEntry, ...]
     warning: str | None = None  # recovered from malformed XML, for example
+    ttl: int | None = None  # the feed's <ttl>, in seconds: how long it may be cached
 
 
 @dataclass(frozen=True)

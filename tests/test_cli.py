@@ -117,11 +117,17 @@ def test_status_shows_health_of_every_feed(
     server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str]
 ) -> None:
     serve_fixture(server, "/new.xml", "rss2.xml")
+    serve_fixture(server, "/cdn.xml", "rss2.xml", headers={"Cache-Control": "max-age=7200"})
     server.routes["/old.xml"] = Route(status=301, headers={"Location": "/new.xml"})
     server.routes["/gone.xml"] = Route(status=410)
     server.routes["/err.xml"] = Route(status=500)
     config = write_config(
-        [("/old.xml", "Moved Blog"), ("/gone.xml", "Gone Blog"), ("/err.xml", "Broken Blog")]
+        [
+            ("/old.xml", "Moved Blog"),
+            ("/gone.xml", "Gone Blog"),
+            ("/err.xml", "Broken Blog"),
+            ("/cdn.xml", "Cached Blog"),
+        ]
     )
     aggregator("--config", config.path, "update", env=cli_env)
     result = aggregator("--config", config.path, "status", env=cli_env)
@@ -131,6 +137,10 @@ def test_status_shows_health_of_every_feed(
     assert re.search(r"Moved Blog\s+200\s+\d+s ago\s+0\s+next run\s+3", lines["Moved Blog"])
     assert "not fetched: gone (HTTP 410)" in lines["Gone Blog"]
     assert re.search(r"Broken Blog\s+500\s+never\s+1\s+in 15m\s+0\s+failing: HTTP 500", lines["Broken Blog"])
+    assert re.search(
+        r"Cached Blog\s+200\s+\d+s ago\s+0\s+in [12]h\S*\s+3\s+fresh by Cache-Control: max-age=7200",
+        lines["Cached Blog"],
+    )
     assert "Last run" in result.stdout and "finished" in result.stdout
 
 

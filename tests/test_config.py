@@ -84,6 +84,17 @@ def test_unknown_top_level_and_fetch_keys(tmp_path: Path) -> None:
     assert "line 4, top level: unknown key 'feed'; did you mean 'feeds'?" in text
 
 
+@pytest.mark.parametrize("value", ["-60", ".nan", ".inf", "8000000", "'1h'"])
+def test_max_fresh_wait_is_seconds_up_to_a_week(tmp_path: Path, value: str) -> None:
+    found = problems(tmp_path, f"fetch:\n  max_fresh_wait: {value}\nfeeds: []\n")
+    assert any(
+        line.startswith(
+            "line 2, fetch.max_fresh_wait: must be a number of seconds from 0 (fetch every run) to 604800"
+        )
+        for line in found
+    ), found
+
+
 def test_missing_name_and_url(tmp_path: Path) -> None:
     found = problems(tmp_path, "feeds:\n  - name: Nameless\n  - url: https://a.example.net/feed\n")
     text = "\n".join(found)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import zlib
+from email.utils import formatdate
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,59 @@ def test_retry_after_is_read(server: FeedServer, status: int) -> None:
     server.routes["/busy"] = Route(status=status, headers={"Retry-After": "3600"})
     result = fetch(server.url("/busy"), allow(server))
     assert result.outcome is Outcome.ERROR and result.retry_after == 3600
+
+
+def test_a_host_that_answers_429_is_not_asked_again_in_the_same_run(server: FeedServer) -> None:
+    # One request at a time to the host: after its 429, the other feeds there are not asked.
+    server.routes["/busy"] = Route(status=429, headers={"Retry-After": "600"})
+    server.routes["/a"] = Route(body=RSS)
+    server.routes["/b"] = Route(body=RSS)
+
+    async def go(paths: tuple[str, ...]) -> list[FetchResult]:
+        async with Fetcher(FetchSettings(timeout=3, deadline=5, per_host=1)) as fetcher:
+            return await asyncio.gather(*(fetcher.fetch(server.url(p), policy=allow(server)) for p in paths))
+
+    busy, a, b = asyncio.run(go(("/busy", "/a", "/b")))
+    assert busy.status == 429 and busy.retry_after == 600
+    assert server.hits("/a") == server.hits("/b") == 0
+    for held in (a, b):
+        assert held.outcome is Outcome.ERROR and held.status is None
+        assert f"{server.host} answered another feed with HTTP 429 Too Many Requests" in (held.error or "")
+        assert held.retry_after is not None and 590 <= held.retry_after <= 600
+    # A 503 without Retry-After may be one broken feed, and "Retry-After: 0" asks for no
+    # wait: neither holds the host back.
+    server.routes["/down"] = Route(status=503)
+    server.routes["/now"] = Route(status=429, headers={"Retry-After": "0"})
+    for first in ("/down", "/now"):
+        _, after = asyncio.run(go((first, "/a")))
+        assert after.outcome is Outcome.OK
+    assert server.hits("/a") == 2
+
+
+def test_freshness_is_read_from_cache_control_or_expires(server: FeedServer) -> None:
+    server.routes["/max"] = Route(body=RSS, headers={"Cache-Control": "public, max-age=600", "Age": "100"})
+    got = fetch(server.url("/max"), allow(server))
+    assert (got.fresh_for, got.fresh_by) == (500, "Cache-Control: max-age=600")
+    expires = formatdate(time.time() + 1800, usegmt=True)
+    server.routes["/exp"] = Route(body=RSS, headers={"Expires": expires})
+    got = fetch(server.url("/exp"), allow(server))
+    assert got.fresh_for is not None and 1790 <= got.fresh_for <= 1800
+    assert got.fresh_by == f"Expires: {expires}"
+    # The 304 says it again, as a server must (RFC 9110 15.4.5).
+    server.routes["/etag"] = Route(body=RSS, etag='"v1"', headers={"Cache-Control": "max-age=900"})
+    got = fetch(server.url("/etag"), allow(server), etag='"v1"')
+    assert got.outcome is Outcome.NOT_MODIFIED and got.fresh_for == 900
+    # What forbids reuse, or cannot be read, says nothing: the next run asks again.
+    for headers in (
+        {"Cache-Control": "no-cache"},
+        {"Cache-Control": "no-store, max-age=600"},
+        {"Cache-Control": "max-age=soon"},
+        {"Expires": "0"},
+        {},
+    ):
+        server.routes["/x"] = Route(body=RSS, headers=headers)
+        got = fetch(server.url("/x"), allow(server))
+        assert got.outcome is Outcome.OK and got.fresh_for is None, headers
 
 
 def test_retry_after_http_date() -> None:

@@ -9,6 +9,7 @@ from conftest import Clock, WriteConfig, fixture_bytes, serve_fixture
 from feedgen import Item, rss
 
 from aggregator.feedserver import FeedServer, Route
+from aggregator.feedstatus import feed_status
 from aggregator.pipeline import run_update, update
 from aggregator.store import Store
 from aggregator.types import Outcome
@@ -104,6 +105,69 @@ def test_retry_after_is_honoured_for_that_feed_only(
         clock.now += timedelta(hours=1, minutes=1)
         assert outcomes(update(config, store, clock=clock))["busy"] is Outcome.ERROR
         assert server.hits("/busy") == 2
+
+
+def test_a_feed_is_not_fetched_while_its_server_says_it_is_fresh(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    body = rss(Item("IGMP snooping", guid="1"))
+    server.routes["/f"] = Route(body=body, etag='"v1"', headers={"Cache-Control": "max-age=3600"})
+    config = write_config(["/f"])
+    with Store(config.database) as store:
+        assert outcomes(update(config, store, clock=clock))["f"] is Outcome.OK
+        clock.now += timedelta(minutes=30)
+        summary = update(config, store, clock=clock)
+        assert outcomes(summary)["f"] is Outcome.SKIPPED and server.hits("/f") == 1
+        assert "fresh until 2026-11-24 13:00 UTC by Cache-Control: max-age=3600" in (
+            summary.outcomes[0].error or ""
+        )
+        status = feed_status(store.feeds()[0], clock.now)
+        assert status.label == "ok; fresh until then by Cache-Control: max-age=3600"
+        assert status.next_fetch == clock.now + timedelta(minutes=30)
+        clock.now += timedelta(minutes=31)
+        # The 304 says the same, so the feed waits another hour; --force asks at once.
+        assert outcomes(update(config, store, clock=clock))["f"] is Outcome.NOT_MODIFIED
+        clock.now += timedelta(minutes=10)
+        assert outcomes(update(config, store, clock=clock))["f"] is Outcome.SKIPPED
+        assert outcomes(update(config, store, clock=clock, force=True))["f"] is Outcome.NOT_MODIFIED
+        assert server.hits("/f") == 3
+
+
+def test_a_feeds_ttl_holds_it_back_through_the_304s_that_follow(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    body = rss(Item("OSPF areas", guid="1")).replace(b"<channel>", b"<channel><ttl>45</ttl>", 1)
+    server.routes["/f"] = Route(body=body, etag='"v1"')
+    config = write_config(["/f"])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        clock.now += timedelta(minutes=40)
+        assert outcomes(update(config, store, clock=clock))["f"] is Outcome.SKIPPED
+        clock.now += timedelta(minutes=6)
+        assert outcomes(update(config, store, clock=clock))["f"] is Outcome.NOT_MODIFIED
+        assert store.feeds()[0]["fresh_by"] == "the feed's <ttl>45</ttl>"
+        clock.now += timedelta(minutes=40)
+        assert outcomes(update(config, store, clock=clock))["f"] is Outcome.SKIPPED
+    assert server.hits("/f") == 2
+
+
+def test_max_fresh_wait_bounds_what_a_server_asks(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    # A CDN that marks everything fresh for a year holds the feed back for at most
+    # fetch.max_fresh_wait; 0 fetches every run whatever the server says.
+    server.routes["/f"] = Route(
+        body=rss(Item("BGP", guid="1")), headers={"Cache-Control": "max-age=31536000"}
+    )
+    for i, (setting, minutes, fetched) in enumerate((("600", 9, False), ("600", 11, True), ("0", 1, True))):
+        config = write_config(["/f"], extra=f"database: run{i}.db\n", fetch=f"max_fresh_wait: {setting}")
+        with Store(config.database) as store:
+            update(config, store, clock=clock)
+            hits = server.hits("/f")
+            later = Clock(clock.now + timedelta(minutes=minutes))
+            got = outcomes(update(config, store, clock=later))["f"]
+            assert (got is not Outcome.SKIPPED) is fetched, (setting, minutes, got)
+            assert server.hits("/f") == hits + fetched
 
 
 def test_permanent_redirect_is_suggested_not_applied(
