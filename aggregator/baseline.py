@@ -13,6 +13,21 @@ from typing import Protocol
 MIN_HISTORY = 10  # screened posts before a feed's baseline counts
 MIN_KEEP_RATE = 0.8  # a feed whose posts are mostly kept has a baseline worth defending
 QUARANTINE_AFTER = 3  # departures in a row
+# A flood: one fetch of an established feed brings more than FLOOD_POSTS new posts dated
+# within FLOOD_WINDOW_DAYS (or undated, so dated now), and more than the feed published
+# in the FLOOD_USUAL_DAYS before. A hijacked blog dumps hundreds of pages at once, and
+# what screening lets through of them would take the top of every page; a blog's own
+# pace, even a busy one's, or its archive re-published under new addresses (dated when
+# they were written), does not reach that.
+FLOOD_POSTS = 50
+FLOOD_WINDOW_DAYS = 7
+FLOOD_USUAL_DAYS = 30
+
+
+def is_flood(baseline: Baseline, recent_new: int, usual: int) -> bool:
+    """Whether a fetch's new recent posts are a flood (see FLOOD_POSTS): only for a feed
+    with an established baseline, as a new feed's first fetch is all new."""
+    return baseline.established and not baseline.quarantined and recent_new > max(FLOOD_POSTS, usual)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from .baseline import Baseline, judge
+from .baseline import FLOOD_POSTS, FLOOD_USUAL_DAYS, FLOOD_WINDOW_DAYS, Baseline, is_flood, judge
 from .dbfile import is_new_database
 from .errors import DatabaseError
 from .overrides import Overrides
@@ -771,7 +771,9 @@ class Store:
             record = self._row(pid, feed_url, entry, digest, stamp, row)
             (updates if row is not None else inserts).append(record)
 
-        self._screen_rows(feed_url, inserts + updates, verdicts, threshold, now)
+        self._screen_rows(
+            feed_url, inserts + updates, verdicts, threshold, now, self._flood(feed_url, inserts, now)
+        )
         if inserts:
             self._insert(inserts)
         if updates:
@@ -896,9 +898,10 @@ class Store:
         return list(self.db.query(sql, [*args, limit]))
 
     def ids_starting(self, prefix: str, limit: int) -> list[str]:
-        """Up to limit post ids that start with prefix, in order."""
-        query = "SELECT id FROM posts WHERE id LIKE ? ORDER BY id LIMIT ?"
-        rows = self.db.execute(query, [f"{prefix}%", limit])
+        """Up to limit post ids that start with prefix, in order. (A range, not LIKE: a
+        '%' or '_' typed into the prefix is a character, not a wildcard.)"""
+        query = "SELECT id FROM posts WHERE id >= ? AND id < ? ORDER BY id LIMIT ?"
+        rows = self.db.execute(query, [prefix, prefix + "\U0010ffff", limit])
         return [post_id for (post_id,) in rows]
 
     def published_topics(self, post_id: str) -> list[str]:
@@ -907,11 +910,12 @@ class Store:
         return [topic for (topic,) in rows]
 
     def post(self, post_id: str) -> dict[str, Any] | None:
+        """The post with this id, or the one post whose id starts with it (see ids_starting)."""
         rows = list(
             self.db.query(
                 "SELECT p.*, f.name AS feed_name FROM posts p JOIN feeds f ON f.url = p.feed_url "
-                "WHERE p.id = ? OR p.id LIKE ? ORDER BY p.id LIMIT 2",
-                [post_id, f"{post_id}%"],
+                "WHERE p.id >= ? AND p.id < ? ORDER BY p.id LIMIT 2",
+                [post_id, post_id + "\U0010ffff"],
             )
         )
         return rows[0] if len(rows) == 1 or (rows and rows[0]["id"] == post_id) else None
@@ -936,6 +940,25 @@ class Store:
             return Baseline()
         return Baseline(row[0], row[1], row[2], row[3], row[4] is not None)
 
+    def _flood(self, feed_url: str, inserts: list[dict[str, Any]], now: datetime) -> str | None:
+        """Why this fetch's new posts are a flood (baseline.is_flood), or None."""
+        if len(inserts) <= FLOOD_POSTS:
+            return None
+        since = iso(now - timedelta(days=FLOOD_WINDOW_DAYS))
+        recent = sum(1 for row in inserts if row["published"] >= since)
+        if recent <= FLOOD_POSTS:
+            return None
+        usual = self.db.execute(
+            "SELECT count(*) FROM posts WHERE feed_url = ? AND published >= ?",
+            [feed_url, iso(now - timedelta(days=FLOOD_USUAL_DAYS))],
+        ).fetchone()[0]
+        if not is_flood(self.baseline(feed_url), recent, usual):
+            return None
+        return (
+            f"a flood: {recent} new posts dated in the last {FLOOD_WINDOW_DAYS} days (or undated) in "
+            f"one fetch, against {usual} in the {FLOOD_USUAL_DAYS} days before; a hijacked feed?"
+        )
+
     def _screen_rows(
         self,
         feed_url: str,
@@ -943,14 +966,19 @@ class Store:
         verdicts: Mapping[str, StoredVerdict] | None,
         threshold: float,
         now: datetime,
+        flood: str | None = None,
     ) -> None:
-        """Apply each new or changed post's verdict and the feed's baseline, oldest first."""
+        """Apply each new or changed post's verdict and the feed's baseline, oldest first.
+        flood: why this fetch floods the feed (it goes into quarantine first), or None."""
         if not rows or verdicts is None:
             return
         base = self.baseline(feed_url)
         start = base
         screened_at = stamp_of(now)
         reason_for_quarantine = None
+        if flood is not None:
+            base = replace(base, quarantined=True)
+            reason_for_quarantine = flood
         for row in sorted(rows, key=lambda r: (r["published"], r["id"])):
             verdict = verdicts.get(row["content_hash"])
             if verdict is None:

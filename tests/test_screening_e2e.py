@@ -140,6 +140,52 @@ def test_an_established_feed_that_turns_to_spam_is_quarantined_and_released(
     assert again.output == "Lab Notes: not in quarantine, and no post of it is held; nothing to release\n"
 
 
+def numbered(count: int, start: int) -> list[tuple[str, str]]:
+    """count distinct networking posts (the NETWORKING texts under numbered titles)."""
+    return [(f"Lab {start + i}: {NETWORKING[i % 6][0]}", NETWORKING[i % 6][1]) for i in range(count)]
+
+
+def test_a_flood_of_new_posts_puts_an_established_feed_into_quarantine(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    # A blog of a dozen posts a month, then 60 new ones dated this week in one fetch (a
+    # hijacked WordPress dumping generated pages): all held, none tops the river.
+    history = items(NETWORKING * 2, 0)
+    server.routes["/f.xml"] = Route(body=rss(*history))
+    config = write_config([("/f.xml", "Lab Notes")])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        dump = items(numbered(60, 100), 100, day=18)
+        server.routes["/f.xml"] = Route(body=rss(*history, *dump))
+        clock.now += timedelta(hours=1)
+        update(config, store, clock=clock)
+        feed = store.feeds()[0]
+        assert feed["quarantined"] is not None
+        assert feed["quarantine_reason"].startswith(
+            "a flood: 60 new posts dated in the last 7 days (or undated) in one fetch, "
+            "against 12 in the 30 days"
+        )
+        new = [p for p in store.posts() if int(p["link"].rsplit("/", 2)[-2]) >= 100]
+        assert len(new) == 60 and {p["status"] for p in new} <= {"held", "dropped"}
+        assert sum(p["status"] == "held" for p in new) >= 50
+
+
+def test_a_busy_feeds_own_pace_is_no_flood(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    # 80 posts in its first month: 60 more in one fetch is this feed's pace, not a flood.
+    history = items(numbered(80, 0), 0, day=1)
+    server.routes["/f.xml"] = Route(body=rss(*history))
+    config = write_config([("/f.xml", "Busy Notes")])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        server.routes["/f.xml"] = Route(body=rss(*history, *items(numbered(60, 100), 100, day=18)))
+        clock.now += timedelta(hours=1)
+        update(config, store, clock=clock)
+        assert store.feeds()[0]["quarantined"] is None
+        assert not [p for p in store.posts() if p["status"] == "held"]
+
+
 def test_overrides_apply_on_the_next_run_and_stay(
     server: FeedServer, write_config: WriteConfig, clock: Clock
 ) -> None:
@@ -191,6 +237,10 @@ def test_dropped_and_explain_show_the_reason(
     assert "general-computing terms (evidence against):" in explained.output
     none = runner.invoke(cli, ["--config", config.path, "dropped", "--reason", "spam"])
     assert "No dropped or held posts match." in none.output
+    # SQL's wildcards typed as an id are characters: no post's id starts with them.
+    for typed in ("%", "_", post_id[:3] + "%"):
+        wild = runner.invoke(cli, ["--config", config.path, "explain", typed])
+        assert wild.exit_code == 1 and f"no post with id {typed!r}" in wild.output, wild.output
 
 
 def test_label_prints_one_json_line_per_input_and_nothing_else(
