@@ -22,14 +22,14 @@ from ..types import Chapter, SiteConfig
 from ..urls import clean_link
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PostTopic:
     topic: str
     score: float
     terms: tuple[str, ...]  # the grams that weighed most (empty when a correction set it)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Episode:
     audio_url: str
     audio_type: str
@@ -41,7 +41,7 @@ class Episode:
     image: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Post:
     id: str
     title: str

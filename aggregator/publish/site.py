@@ -232,14 +232,21 @@ class Builder:
         self.theme = theme_digest(
             env, (data.config, [(t.name, t.description, t.covers) for t in data.topics])
         )
-        self._cards: dict[tuple[str, int], str] = {}
+        # Cards rendered at one heading level: post id -> HTML. The pages come level by
+        # level (the lists, then the digests' groups), so a change of level empties it:
+        # both levels at once held ~240 MB of a 100,000-post build's 530 MB peak.
+        self._cards: dict[str, str] = {}
+        self._card_level = 0
 
     def card(self, post: Post, level: int) -> Markup:
         """A post's card, rendered once per heading level; ROOT stands for the root."""
-        key = (post.id, level)
-        if key not in self._cards:
-            self._cards[key] = render(self.env, "_card.html", post=post, root=ROOT, level=level)
-        return Markup(self._cards[key])
+        if level != self._card_level:
+            self._cards.clear()
+            self._card_level = level
+        html = self._cards.get(post.id)
+        if html is None:
+            html = self._cards[post.id] = render(self.env, "_card.html", post=post, root=ROOT, level=level)
+        return Markup(html)
 
     def render(self, path: str, template: str, **context: Any) -> None:
         """Write a page, unless its inputs are those of the page the last build wrote."""
