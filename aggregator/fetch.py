@@ -9,8 +9,7 @@
   a cap on the decompressed body size;
 - the server's word on when to come back: how long a response stays fresh (Cache-Control
   max-age, Expires), and a 429 or 503 with Retry-After, which holds back the rest of
-  the run's requests to that server, not only that feed's; so does a server that
-  leaves several requests in a row unanswered.
+  the run's requests to that host, not only that feed's.
 """
 
 from __future__ import annotations
@@ -46,14 +45,10 @@ ACCEPT = (
     "application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"
 )
 REDIRECTS = (301, 302, 303, 307, 308)
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 # Content codings that expand what they decode; httpx decodes them in one piece per
 # chunk read, so each layer multiplies what a chunk can become by up to a thousand.
 COMPRESSIONS = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd", "compress"})
 MAX_RETRY_AFTER = 7 * 24 * 3600.0
-# Requests in a row a server leaves unanswered (timed out, refused) before the rest of
-# the run sends it nothing (Fetcher._no_answer).
-HOST_SILENT_AFTER = 3
 
 
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -282,11 +277,9 @@ class Fetcher:
         self._host_limits: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.per_host)
         )
-        # Servers (host, and port when not the scheme's) this run sends nothing more (a
-        # 429, a 503 with Retry-After, or no answer): server -> (the monotonic time that
-        # ends, inf for the rest of the run; why).
-        self._held: dict[str, tuple[float, str]] = {}
-        self._silent: dict[str, int] = {}  # server -> requests in a row it did not answer
+        # Hosts that answered 429 (or 503 with Retry-After) in this run: host -> (the
+        # monotonic time the wait ends, or inf for the rest of the run; the status).
+        self._held: dict[str, tuple[float, int]] = {}
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -359,29 +352,16 @@ class Fetcher:
             if last_modified:
                 headers["If-Modified-Since"] = last_modified
             host = parts.hostname.lower()
-            # Held back by server (name and port): a dead port says nothing of the others.
-            server = host if parts.port in (None, _DEFAULT_PORTS[parts.scheme]) else f"{host}:{parts.port}"
             async with self._host_limits[host]:
-                held = self._held_back(server, url)
+                held = self._held_back(host, url)
                 if held is not None:
                     return held
                 deadline = deadline or loop.time() + self.settings.deadline
-                try:
-                    async with asyncio.timeout_at(deadline):
-                        result = await self._request(client, url, current, headers, permanent)
-                except TimeoutError:
-                    self._no_answer(server, f"past the {self.settings.deadline:g} s deadline")
-                    raise
-                except httpx.TimeoutException:
-                    self._no_answer(server, f"timed out after {self.settings.timeout:g} s")
-                    raise
-                except httpx.ConnectError as exc:
-                    self._no_answer(server, f"could not connect: {exc}".rstrip(": "))
-                    raise
+                async with asyncio.timeout_at(deadline):
+                    result = await self._request(client, url, current, headers, permanent)
             if isinstance(result, FetchResult):
-                self._hold(server, result)
+                self._hold(host, result)
                 return result
-            self._silent.pop(server, None)  # a redirect is an answer
             if result[1] and all_permanent:
                 permanent = result[0]
             else:
@@ -391,45 +371,32 @@ class Fetcher:
             url, None, f"more than {self.settings.max_redirects} redirects; stopped at {current}"
         )
 
-    def _hold(self, server: str, result: FetchResult) -> None:
-        """After a 429 (the server limits our requests) or a 503 with Retry-After (it is
-        down for a while), no more of this run's requests go to that server until the
+    def _hold(self, host: str, result: FetchResult) -> None:
+        """After a 429 (the host limits our requests) or a 503 with Retry-After (the host
+        is down for a while), no more of this run's requests go to that host until the
         wait is over: other feeds on it would only be refused the same way."""
-        self._silent.pop(server, None)  # it answered
         if result.status == 429 or (result.status == 503 and result.retry_after is not None):
             wait = result.retry_after
             if wait == 0:
                 return
             until = time.monotonic() + wait if wait is not None else float("inf")
-            why = f"answered another feed with {_reason(result.status)} this run and asked " + (
-                f"to wait {wait:.0f} s" if wait is not None else "to slow down"
-            )
-            if until >= self._held.get(server, (0.0, ""))[0]:
-                self._held[server] = (until, why)
+            self._held[host] = (max(until, self._held.get(host, (0.0, 0))[0]), result.status)
 
-    def _no_answer(self, server: str, why: str) -> None:
-        """A request to server timed out or could not connect. After HOST_SILENT_AFTER in
-        a row, with no answer between, the rest of the run sends it nothing: 40 feeds on
-        one server that hangs would otherwise hold the run for 20 deadlines."""
-        count = self._silent.get(server, 0) + 1
-        self._silent[server] = count
-        if count >= HOST_SILENT_AFTER and server not in self._held:
-            self._held[server] = (float("inf"), f"did not answer {count} requests in a row this run ({why})")
-
-    def _held_back(self, server: str, url: str) -> FetchResult | None:
-        """A feed not asked for because its server said to wait, or stopped answering."""
-        held = self._held.get(server)
+    def _held_back(self, host: str, url: str) -> FetchResult | None:
+        """A feed not asked for because its host said to wait (see _hold)."""
+        held = self._held.get(host)
         if held is None:
             return None
-        until, why = held
+        until, status = held
         left = until - time.monotonic()
         if left <= 0:
-            del self._held[server]
+            del self._held[host]
             return None
+        asked = f" to wait {left:.0f} s" if left != float("inf") else " to slow down"
         return self._error(
             url,
             None,
-            f"not requested: {server} {why}",
+            f"not requested: {host} answered another feed with {_reason(status)} this run and asked{asked}",
             retry_after=None if left == float("inf") else left,
         )
 
