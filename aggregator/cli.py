@@ -119,7 +119,12 @@ def check(obj: Context) -> None:
     click.echo(
         f"  fetch:     {config.fetch.concurrency} at once, {config.fetch.per_host} per host, "
         f"timeout {config.fetch.timeout:g} s, deadline {config.fetch.deadline:g} s, "
-        f"max {config.fetch.max_bytes:,} bytes"
+        f"max {config.fetch.max_bytes:,} bytes, "
+        + (
+            f"a fresh feed waits up to {config.fetch.max_fresh_wait:g} s"
+            if config.fetch.max_fresh_wait
+            else "fetched every run (max_fresh_wait 0)"
+        )
     )
     from .overrides import load_overrides
     from .pipeline import overrides_path

@@ -7,9 +7,8 @@
   recorded;
 - conditional GET, a per-host limit, connect/read timeouts, an overall deadline and
   a cap on the decompressed body size;
-- the server's word on when to come back: how long a response stays fresh (Cache-Control
-  max-age, Expires), and a 429 or 503 with Retry-After, which holds back the rest of
-  the run's requests to that host, not only that feed's.
+- the server's word on when to come back: a 429 or 503's Retry-After, and how long a
+  response stays fresh (Cache-Control max-age, Expires), each for that feed.
 """
 
 from __future__ import annotations
@@ -277,9 +276,6 @@ class Fetcher:
         self._host_limits: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.per_host)
         )
-        # Hosts that answered 429 (or 503 with Retry-After) in this run: host -> (the
-        # monotonic time the wait ends, or inf for the rest of the run; the status).
-        self._held: dict[str, tuple[float, int]] = {}
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -351,16 +347,11 @@ class Fetcher:
                 headers["If-None-Match"] = etag
             if last_modified:
                 headers["If-Modified-Since"] = last_modified
-            host = parts.hostname.lower()
-            async with self._host_limits[host]:
-                held = self._held_back(host, url)
-                if held is not None:
-                    return held
+            async with self._host_limits[parts.hostname.lower()]:
                 deadline = deadline or loop.time() + self.settings.deadline
                 async with asyncio.timeout_at(deadline):
                     result = await self._request(client, url, current, headers, permanent)
             if isinstance(result, FetchResult):
-                self._hold(host, result)
                 return result
             if result[1] and all_permanent:
                 permanent = result[0]
@@ -369,35 +360,6 @@ class Fetcher:
             current = result[0]
         return self._error(
             url, None, f"more than {self.settings.max_redirects} redirects; stopped at {current}"
-        )
-
-    def _hold(self, host: str, result: FetchResult) -> None:
-        """After a 429 (the host limits our requests) or a 503 with Retry-After (the host
-        is down for a while), no more of this run's requests go to that host until the
-        wait is over: other feeds on it would only be refused the same way."""
-        if result.status == 429 or (result.status == 503 and result.retry_after is not None):
-            wait = result.retry_after
-            if wait == 0:
-                return
-            until = time.monotonic() + wait if wait is not None else float("inf")
-            self._held[host] = (max(until, self._held.get(host, (0.0, 0))[0]), result.status)
-
-    def _held_back(self, host: str, url: str) -> FetchResult | None:
-        """A feed not asked for because its host said to wait (see _hold)."""
-        held = self._held.get(host)
-        if held is None:
-            return None
-        until, status = held
-        left = until - time.monotonic()
-        if left <= 0:
-            del self._held[host]
-            return None
-        asked = f" to wait {left:.0f} s" if left != float("inf") else " to slow down"
-        return self._error(
-            url,
-            None,
-            f"not requested: {host} answered another feed with {_reason(status)} this run and asked{asked}",
-            retry_after=None if left == float("inf") else left,
         )
 
     async def _request(

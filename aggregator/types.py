@@ -42,8 +42,9 @@ class FetchSettings:
     user_agent: str = ""
     parse_workers: int = 0  # 0 = one per CPU core
     # The longest a server's Cache-Control max-age or Expires, or a feed's <ttl>, keeps a
-    # feed from being fetched (seconds; 0: fetch every run whatever they say).
-    max_fresh_wait: float = 24 * 3600.0
+    # feed from being fetched (seconds). 0, the default: every run asks for every feed
+    # (conditionally), as cron users and the peers expect; set it to be asked less often.
+    max_fresh_wait: float = 0.0
 
 
 @dataclass(frozen=True)

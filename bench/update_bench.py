@@ -778,9 +778,9 @@ def _ours_command() -> list[str]:
 
 
 def prepare_ours(work: Path, feeds: Sequence[FeedDoc], env: dict[str, str], log: Path) -> None:
-    # max_fresh_wait 0: the second run asks for every feed, as the other tools do, though
-    # the shared corpus's server says its feeds stay fresh for 5 minutes (Cache-Control
-    # max-age=300) and an hour (<ttl>60</ttl>); left on, ours would send no request.
+    # max_fresh_wait 0 (the default, said here for whoever changes it): the second run
+    # asks for every feed, as the other tools do, though the shared corpus's server says
+    # its feeds stay fresh for 5 minutes (max-age=300) and an hour (<ttl>60</ttl>).
     lines = ["database: bench.db", "fetch:", "  allow_private_addresses: true", "  max_fresh_wait: 0"]
     if len({urlsplit(doc.url).hostname for doc in feeds}) == 1 and len(feeds) > 1:
         # Every feed on one host (the shared corpus): politeness would measure itself,

@@ -127,7 +127,8 @@ def test_status_shows_health_of_every_feed(
             ("/gone.xml", "Gone Blog"),
             ("/err.xml", "Broken Blog"),
             ("/cdn.xml", "Cached Blog"),
-        ]
+        ],
+        fetch="max_fresh_wait: 86400",
     )
     aggregator("--config", config.path, "update", env=cli_env)
     result = aggregator("--config", config.path, "status", env=cli_env)

@@ -132,6 +132,7 @@ def test_check_command_prints_summary_and_fails_on_errors(tmp_path: Path) -> Non
     good = runner.invoke(cli, ["--config", str(ROOT / "feeds.yaml"), "check"])
     assert good.exit_code == 0, good.output
     assert "OK" in good.output and "blogs" in good.output and "podcasts" in good.output
+    assert "fetched every run (max_fresh_wait 0)" in good.output  # the shipped feeds.yaml
     bad = tmp_path / "bad.yaml"
     bad.write_text("feeds:\n  - url: javascript:alert(1)\n    name: X\n")
     result = runner.invoke(cli, ["--config", str(bad), "check"])

@@ -109,33 +109,6 @@ def test_retry_after_is_read(server: FeedServer, status: int) -> None:
     assert result.outcome is Outcome.ERROR and result.retry_after == 3600
 
 
-def test_a_host_that_answers_429_is_not_asked_again_in_the_same_run(server: FeedServer) -> None:
-    # One request at a time to the host: after its 429, the other feeds there are not asked.
-    server.routes["/busy"] = Route(status=429, headers={"Retry-After": "600"})
-    server.routes["/a"] = Route(body=RSS)
-    server.routes["/b"] = Route(body=RSS)
-
-    async def go(paths: tuple[str, ...]) -> list[FetchResult]:
-        async with Fetcher(FetchSettings(timeout=3, deadline=5, per_host=1)) as fetcher:
-            return await asyncio.gather(*(fetcher.fetch(server.url(p), policy=allow(server)) for p in paths))
-
-    busy, a, b = asyncio.run(go(("/busy", "/a", "/b")))
-    assert busy.status == 429 and busy.retry_after == 600
-    assert server.hits("/a") == server.hits("/b") == 0
-    for held in (a, b):
-        assert held.outcome is Outcome.ERROR and held.status is None
-        assert f"{server.host} answered another feed with HTTP 429 Too Many Requests" in (held.error or "")
-        assert held.retry_after is not None and 590 <= held.retry_after <= 600
-    # A 503 without Retry-After may be one broken feed, and "Retry-After: 0" asks for no
-    # wait: neither holds the host back.
-    server.routes["/down"] = Route(status=503)
-    server.routes["/now"] = Route(status=429, headers={"Retry-After": "0"})
-    for first in ("/down", "/now"):
-        _, after = asyncio.run(go((first, "/a")))
-        assert after.outcome is Outcome.OK
-    assert server.hits("/a") == 2
-
-
 def test_freshness_is_read_from_cache_control_or_expires(server: FeedServer) -> None:
     server.routes["/max"] = Route(body=RSS, headers={"Cache-Control": "public, max-age=600", "Age": "100"})
     got = fetch(server.url("/max"), allow(server))

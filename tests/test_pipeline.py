@@ -112,7 +112,7 @@ def test_a_feed_is_not_fetched_while_its_server_says_it_is_fresh(
 ) -> None:
     body = rss(Item("IGMP snooping", guid="1"))
     server.routes["/f"] = Route(body=body, etag='"v1"', headers={"Cache-Control": "max-age=3600"})
-    config = write_config(["/f"])
+    config = write_config(["/f"], fetch="max_fresh_wait: 86400")
     with Store(config.database) as store:
         assert outcomes(update(config, store, clock=clock))["f"] is Outcome.OK
         clock.now += timedelta(minutes=30)
@@ -138,7 +138,7 @@ def test_a_feeds_ttl_holds_it_back_through_the_304s_that_follow(
 ) -> None:
     body = rss(Item("OSPF areas", guid="1")).replace(b"<channel>", b"<channel><ttl>45</ttl>", 1)
     server.routes["/f"] = Route(body=body, etag='"v1"')
-    config = write_config(["/f"])
+    config = write_config(["/f"], fetch="max_fresh_wait: 86400")
     with Store(config.database) as store:
         update(config, store, clock=clock)
         clock.now += timedelta(minutes=40)
@@ -155,12 +155,13 @@ def test_max_fresh_wait_bounds_what_a_server_asks(
     server: FeedServer, write_config: WriteConfig, clock: Clock
 ) -> None:
     # A CDN that marks everything fresh for a year holds the feed back for at most
-    # fetch.max_fresh_wait; 0 fetches every run whatever the server says.
-    server.routes["/f"] = Route(
-        body=rss(Item("BGP", guid="1")), headers={"Cache-Control": "max-age=31536000"}
-    )
-    for i, (setting, minutes, fetched) in enumerate((("600", 9, False), ("600", 11, True), ("0", 1, True))):
-        config = write_config(["/f"], extra=f"database: run{i}.db\n", fetch=f"max_fresh_wait: {setting}")
+    # fetch.max_fresh_wait; 0, the default, fetches every run whatever the server says.
+    year = {"Cache-Control": "max-age=31536000"}
+    server.routes["/f"] = Route(body=rss(Item("BGP", guid="1")), headers=year)
+    runs = (("600", 9, False), ("600", 11, True), ("0", 1, True), (None, 1, True))
+    for i, (setting, minutes, fetched) in enumerate(runs):
+        fetch = f"max_fresh_wait: {setting}" if setting is not None else ""
+        config = write_config(["/f"], extra=f"database: run{i}.db\n", fetch=fetch)
         with Store(config.database) as store:
             update(config, store, clock=clock)
             hits = server.hits("/f")
