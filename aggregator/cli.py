@@ -851,11 +851,24 @@ def _print_topics(heading: str, result: Any) -> None:
     from .topics.model import REQUIRED_TOPICS
 
     click.echo(heading)
-    click.echo(f"  {'TOPIC':<12} {'POSTS':>5} {'PRECISION':>9} {'RECALL':>7} {'F1':>6} {'KEYWORDS F1':>12}")
+    if not result.rows:
+        click.echo("  nothing to measure: no post with topics")
+        return
+    width = max([len("TOPIC"), *map(len, result.metrics)])
+    columns = f"{'POSTS':>5} {'PRECISION':>9} {'RECALL':>7} {'F1':>6} {'KEYWORDS F1':>12}"
+    click.echo(f"  {'TOPIC':<{width}} {columns}")
+
+    def score(value: float, support: int, precision: float) -> str:
+        # A topic no post has: recall is undefined, and so are precision and F1 unless the
+        # topic was given anyway (then they are 0): a '-', not a perfect 1.000.
+        return "-" if not support and precision == 1.0 else f"{value:.3f}"
+
     for topic, (support, precision, recall, f1) in result.metrics.items():
-        keyword_f1 = result.keyword_metrics.get(topic, (0, 0.0, 0.0, 0.0))[3]
+        keyword = result.keyword_metrics.get(topic, (0, 1.0, 1.0, 0.0))
         click.echo(
-            f"  {topic:<12} {support:>5} {precision:>9.3f} {recall:>7.3f} {f1:>6.3f} {keyword_f1:>12.3f}"
+            f"  {topic:<{width}} {support:>5} {score(precision, support, precision):>9} "
+            f"{'-' if not support else f'{recall:.3f}':>7} {score(f1, support, precision):>6} "
+            f"{score(keyword[3], support, keyword[1]):>12}"
         )
     click.echo(f"  micro-F1 over all topics: {result.micro_f1:.3f}")
     required = ", ".join(REQUIRED_TOPICS)

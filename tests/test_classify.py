@@ -138,6 +138,25 @@ def test_evaluate_prints_per_topic_metrics_beside_the_keywords() -> None:
     assert model > keywords
 
 
+def test_evaluate_scores_no_topic_that_no_post_has(tmp_path) -> None:
+    # One multicast post: the twelve other topics have nothing to score (a '-', not a
+    # perfect 1.000), unless the post was given one anyway (then 0.000); an empty file
+    # says there is nothing to measure.
+    one = tmp_path / "one.jsonl"
+    row = {"id": "a", "title": "IGMP snooping with a querier on the access switch", "topics": ["multicast"]}
+    one.write_text(json.dumps(row) + "\n")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    result = CliRunner().invoke(
+        cli, ["evaluate", "--file", str(empty), "--topics-file", str(one), "--topics-file", str(empty)]
+    )
+    assert result.exit_code == 0, result.output
+    lines = {ln.split()[0]: ln.split()[1:] for ln in result.output.splitlines() if ln.startswith("  ")}
+    assert lines["multicast"] == ["1", "1.000", "1.000", "1.000", "1.000"]
+    assert lines["observability"] == ["0", "-", "-", "-", "-"]
+    assert f"{empty}: 0 posts with known topics\n  nothing to measure: no post with topics" in result.output
+
+
 def published(store: Store) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for row in store.db.query("SELECT p.guid, t.topic FROM posts p JOIN post_topics t ON t.post_id = p.id"):
