@@ -3,7 +3,8 @@
 One linear model per topic over the same hashed word 1-2-grams the screener computes,
 stored as plain data (a JSON card with the topic names and per-topic thresholds, and an
 .npz with a weight matrix). A post gets every topic whose score clears that topic's
-threshold, with the terms that contributed most.
+threshold (a second topic also a share of the main one's), with the terms that
+contributed most.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ from .reading import Reading
 from .taxonomy import Topic, load_taxonomy
 
 TERMS_PER_TAG = 5
+# A second topic needs at least this share of the post's most likely topic's probability
+# (besides its own threshold): the labelling rule tags a post with its main subjects, and
+# real posts name more topics in passing than the team's texts do. The value is chosen
+# out of fold by `aggregator train` (second_topic_share in the card; see train.py) from
+# this grid, 0 meaning no such rule.
+SECOND_TOPIC_SHARES = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7)
 # The topics every site needs: the evaluation reports them together.
 REQUIRED_TOPICS = ("multicast", "bgp", "igp", "kubernetes")
 
@@ -78,6 +85,12 @@ class TopicModel:
     @property
     def version(self) -> str:
         return str(self.card["version"])
+
+    @cached_property
+    def second_share(self) -> float:
+        """The share of the main topic's probability a second topic needs (0: none); a
+        card trained before the rule has none."""
+        return float(self.card.get("second_topic_share", 0.0))
 
     @classmethod
     def load(cls, model_dir: Path = MODEL_DIR, taxonomy: tuple[Topic, ...] | None = None) -> TopicModel:
@@ -134,7 +147,7 @@ class TopicModel:
         subject). A topic is given when that clears the topic's threshold."""
         token_lists = reading.words
         gathered, strong, probabilities = self._last_stage(batch, reading)
-        clears = (probabilities >= self.low).tolist()
+        clears = given(probabilities, self.low, self.second_share).tolist()
         scores = probabilities.tolist()
         chosen = [_best_first(row, post) for row, post in zip(clears, scores, strict=True)]
         # A tag's terms: its strong keywords, then the lexicon's terms of the topic the
@@ -328,6 +341,17 @@ def _terms(strong: Iterable[str], named: Iterable[str]) -> list[str]:
             if len(terms) == TERMS_PER_TAG:
                 break
     return terms
+
+
+def given(
+    probabilities: np.ndarray[Any, Any], low: np.ndarray[Any, Any], second_share: float
+) -> np.ndarray[Any, Any]:
+    """(posts, topics) whether each topic is given: its probability clears its threshold,
+    and second_share of the post's most likely topic's (see SECOND_TOPIC_SHARES)."""
+    clears: np.ndarray[Any, Any] = probabilities >= low
+    if second_share:
+        clears &= probabilities >= second_share * probabilities.max(axis=1, keepdims=True)
+    return clears
 
 
 def _best_first(clears: list[bool], scores: list[float]) -> list[int]:
