@@ -126,5 +126,22 @@ def test_topic_training_reproduces_the_committed_topic_model(tmp_path: Path) -> 
     committed = json.loads((MODEL_DIR / "topics.json").read_text())
     assert card["version"] == committed["version"]
     assert card["thresholds"] == committed["thresholds"]
+    # The second-topic rule is chosen out of fold, the same way each time.
+    assert card["second_topic_share"] == committed["second_topic_share"]
+    assert card["second_topic_share_micro_f1"] == committed["second_topic_share_micro_f1"]
     with np.load(out / "topics.npz") as fresh, np.load(MODEL_DIR / "topics.npz") as saved:
         assert np.array_equal(fresh["coef"], saved["coef"])
+
+
+def test_a_second_topic_needs_half_the_main_ones_probability() -> None:
+    import numpy as np
+
+    from aggregator.topics.model import given
+
+    probabilities = np.array([[0.95, 0.40, 0.60], [0.30, 0.20, 0.05]])
+    low = np.array([0.25, 0.25, 0.25])
+    # Without the rule every topic over its threshold is given; with it, bgp at 0.40 is
+    # less than half of multicast's 0.95 and goes, igp at 0.60 stays; a post whose main
+    # topic is itself weak keeps it.
+    assert given(probabilities, low, 0.0).tolist() == [[True, True, True], [True, False, False]]
+    assert given(probabilities, low, 0.5).tolist() == [[True, False, True], [True, False, False]]
