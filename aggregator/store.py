@@ -640,16 +640,16 @@ class Store:
     def _feed_success(
         self, fetched: FetchResult, parsed: ParsedFeed | None, now: datetime, max_fresh_wait: float
     ) -> None:
-        if parsed is not None:
-            ttl = parsed.ttl
-        else:  # a 304 carries no feed: the <ttl> is the one its last body had
+        ttl = parsed.ttl if parsed is not None else None
+        if parsed is None and max_fresh_wait > 0:
+            # A 304 carries no feed: the <ttl> is the one its last body had.
             row = self.db.execute("SELECT ttl FROM feeds WHERE url = ?", [fetched.url]).fetchone()
             ttl = row[0] if row else None
         wait, fresh_by = fresh_wait(fetched, ttl, max_fresh_wait)
         self.db.execute(
             """UPDATE feeds SET etag = ?, last_modified = ?, last_status = ?, last_fetch = ?,
-            last_success = ?, consecutive_errors = 0, next_fetch = ?, fresh_by = ?, ttl = ?,
-            last_error = NULL, redirect_url = ?, gone = 0,
+            last_success = ?, consecutive_errors = 0, next_fetch = ?, fresh_by = ?,
+            ttl = CASE WHEN ? THEN ? ELSE ttl END, last_error = NULL, redirect_url = ?, gone = 0,
             title = coalesce(?, title), link = coalesce(?, link), language = coalesce(?, language)
             WHERE url = ?""",
             [
@@ -660,6 +660,7 @@ class Store:
                 iso(now),
                 iso(now + wait) if wait else None,
                 fresh_by if wait else None,
+                parsed is not None,  # a body says the feed's <ttl> (or that it has none now)
                 ttl,
                 fetched.permanent_redirect,
                 (parsed.title or None) if parsed else None,
