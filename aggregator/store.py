@@ -863,19 +863,27 @@ class Store:
         ]
 
     def release(self, feed_url: str) -> int:
-        """End a feed's quarantine: its held posts are published."""
+        """End a feed's quarantine: its held posts are published.
+
+        The baseline forgets the posts the incident dropped: it counts the published ones
+        (the released among them) as all the feed screened. Left in, a hijack's dropped
+        pages brought the keep rate under MIN_KEEP_RATE, the baseline no longer counted,
+        and the next hijack of the same feed was never quarantined."""
         with self._tx():
-            self.db.execute(
-                "UPDATE feeds SET quarantined = NULL, quarantine_reason = NULL, departures = 0 WHERE url = ?",
-                [feed_url],
-            )
             cursor = self.db.execute(
                 """UPDATE posts SET screen_status = 'kept', screen_reason = NULL,
                 status = CASE WHEN override = 'deny' THEN status ELSE 'kept' END, reason = NULL
                 WHERE feed_url = ? AND screen_status = 'held'""",
                 [feed_url],
             )
-        return int(cursor.rowcount)
+            released = int(cursor.rowcount)
+            self.db.execute(
+                """UPDATE feeds SET quarantined = NULL, quarantine_reason = NULL, departures = 0,
+                base_kept = base_kept + ?, base_screened = base_kept + ?
+                WHERE url = ? AND quarantined IS NOT NULL""",
+                [released, released, feed_url],
+            )
+        return released
 
     def dropped(
         self, feed: str | None = None, reason: str | None = None, since: str | None = None, limit: int = 200

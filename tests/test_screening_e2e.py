@@ -138,6 +138,14 @@ def test_an_established_feed_that_turns_to_spam_is_quarantined_and_released(
     again = runner.invoke(cli, ["--config", config.path, "release", "Lab Notes"])
     assert again.exit_code == 0
     assert again.output == "Lab Notes: not in quarantine, and no post of it is held; nothing to release\n"
+    # Hijacked again later: the first incident's dropped pages do not count as the feed's
+    # usual (they took its keep rate under 80%, and no second quarantine came).
+    with Store(config.database) as store:
+        second = items(INDONESIAN, 300, day=24)
+        server.routes["/f.xml"] = Route(body=rss(*history, *hijack, *second))
+        clock.now += timedelta(hours=1)
+        update(config, store, clock=clock)
+        assert store.feeds()[0]["quarantined"] is not None
 
 
 def numbered(count: int, start: int) -> list[tuple[str, str]]:
