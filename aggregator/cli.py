@@ -650,7 +650,7 @@ def explain(obj: Context, post: str) -> None:
     from .screen.text import leads, screening_text
 
     _teaser, lead = leads(row["summary_html"] or "", row["content_html"] or "")
-    reading, _batch = screener.read([screening_text(row["title"] or "", lead)], [row["title"] or ""])
+    reading, batch = screener.read([screening_text(row["title"] or "", lead)], [row["title"] or ""])
     found = reading.found
     terms = ", ".join(scores.get("networking_terms") or []) or "none"
     click.echo(f"  networking terms that count: {terms}")
@@ -667,6 +667,8 @@ def explain(obj: Context, post: str) -> None:
     click.echo("  topics: " + ("none" if not tags else ""))
     for tag in tags:
         click.echo(f"    {tag['topic']:<12} score {tag['score']:.2f}, from: {', '.join(tag['terms'])}")
+    for note in _second_topics_left_out(screener, reading, batch):
+        click.echo(f"    {note}")
     if row["corrected"]:
         # The topics above are the model's; the site publishes the corrected ones.
         click.echo(
@@ -682,6 +684,24 @@ def explain(obj: Context, post: str) -> None:
         f"{baseline.usual_lang or 'unknown'}, {baseline.departures} departures in a row"
         + (", QUARANTINED" if baseline.quarantined else "")
     )
+
+
+def _second_topics_left_out(screener: Any, reading: Any, batch: Any) -> list[str]:
+    """The topics that clear their threshold but are not given, being under the share of
+    the main topic's probability a second topic needs (the current model's reading)."""
+    model = screener.topics
+    if model is None or not model.second_share:
+        return []
+    probabilities = model.probabilities(batch, reading)[0]
+    main = int(probabilities.argmax())
+    needed = model.second_share * float(probabilities[main])
+    return [
+        f"not given: {topic} score {float(probabilities[j]):.2f} clears its threshold "
+        f"{float(model.low[j]):.2f}, but a second topic needs {model.second_share:g} of the main "
+        f"one's ({model.topics[main]} {float(probabilities[main]):.2f}): {needed:.2f}"
+        for j, topic in enumerate(model.topics)
+        if model.low[j] <= probabilities[j] < needed
+    ]
 
 
 def _explained_status(row: dict[str, Any]) -> str:

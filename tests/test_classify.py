@@ -94,6 +94,24 @@ def test_update_stores_tags_with_scores_and_terms(
     assert "multicast" in explained.output and "score" in explained.output
 
 
+def test_explain_names_a_second_topic_left_out_and_why(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    # The demo's Calico post: kubernetes, its CNI peering over BGP; bgp clears its own
+    # threshold but is under half of kubernetes's probability, so it is not given.
+    demo = Path(__file__).parent.parent / "aggregator" / "demo" / "feeds" / "cloud-native-wire.xml"
+    server.routes["/f.xml"] = Route(body=demo.read_bytes())
+    config = write_config(["/f.xml"])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        post = next(p for p in store.posts() if "calico-bgp-tor-peering" in (p["link"] or ""))
+    assert [t["topic"] for t in json.loads(post["tags"])] == ["kubernetes"]
+    explained = CliRunner().invoke(cli, ["--config", config.path, "explain", post["id"]]).output
+    note = next(line.strip() for line in explained.splitlines() if "not given:" in line)
+    assert note.startswith("not given: bgp score ")
+    assert "but a second topic needs 0.5 of the main one's (kubernetes " in note
+
+
 def test_topics_left_pending_by_a_killed_run_are_published_by_the_next(
     server: FeedServer, write_config: WriteConfig, clock: Clock, monkeypatch
 ) -> None:
