@@ -476,7 +476,7 @@ def _status_note(row: dict[str, Any], feed_state: FeedStatus, cut: int | None = 
     if feed_state.state is State.NEW:
         notes.append(feed_state.label)
     elif feed_state.state is State.OK and feed_state.next_fetch is not None:
-        notes.append(f"fresh by {row['fresh_by'] or 'its server'}")
+        notes.append(short(f"fresh by {row['fresh_by'] or 'its server'}"))
     if row["last_warning"]:
         notes.append(short(row["last_warning"]))
     return "; ".join(notes)
@@ -693,7 +693,8 @@ def _second_topics_left_out(screener: Any, reading: Any, batch: Any) -> list[str
     if model is None or not model.second_share:
         return []
     probabilities = model.probabilities(batch, reading)[0]
-    main = int(probabilities.argmax())
+    clearing = probabilities * (probabilities >= model.low)
+    main = int(clearing.argmax())  # the main topic: the likeliest of those given
     needed = model.second_share * float(probabilities[main])
     return [
         f"not given: {topic} score {float(probabilities[j]):.2f} clears its threshold "

@@ -185,9 +185,9 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER)
+    seconds = _delta_seconds(value)
+    if seconds is not None:
+        return min(float(seconds), MAX_RETRY_AFTER)
     when = _http_date(value)
     if when is None:
         return None
@@ -206,30 +206,41 @@ def freshness(headers: httpx.Headers, now: datetime) -> tuple[float, str] | None
     if "no-store" in directives or "no-cache" in directives:
         return None
     if "max-age" in directives:
-        value = directives["max-age"]
-        if not value.isdigit():
+        seconds = _delta_seconds(directives["max-age"])
+        if seconds is None:
             return None
-        age = headers.get("age", "").strip()
-        lived = int(age) if age.isdigit() else 0
-        return max(0.0, float(int(value) - lived)), f"Cache-Control: max-age={int(value)}"
-    expires = headers.get("expires")
-    if not expires:
-        return None
+        lived = _delta_seconds(headers.get("age", "")) or 0
+        return float(max(0, seconds - lived)), f"Cache-Control: max-age={seconds}"
     sent = _http_date(headers.get("date")) or now
-    until = _http_date(expires)
+    until = _http_date(headers.get("expires"))
     if until is None:
         return None
-    return max(0.0, (until - sent).total_seconds()), f"Expires: {expires.strip()}"
+    # The date as read, not the header's text: a server may append anything to it.
+    return max(0.0, (until - sent).total_seconds()), f"Expires: {until:%a, %d %b %Y %H:%M:%S} GMT"
+
+
+# Delta-seconds past this are taken as this (RFC 9111 1.2.2: 2^31, about 68 years).
+MAX_DELTA_SECONDS = 2**31
+
+
+def _delta_seconds(value: str) -> int | None:
+    """RFC 9111 delta-seconds: ASCII digits only (str.isdigit also takes '²'), at most
+    MAX_DELTA_SECONDS however many digits; None when it is not one."""
+    value = value.strip()
+    if not value or not value.isascii() or not value.isdigit():
+        return None
+    return MAX_DELTA_SECONDS if len(value) > 10 else min(int(value), MAX_DELTA_SECONDS)
 
 
 def _http_date(value: str | None) -> datetime | None:
+    """An HTTP date in UTC; None when it cannot be read (or is past the year 9999 in UTC)."""
     if not value:
         return None
     try:
         when = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
+        return when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _validator(response: httpx.Response, name: bytes) -> str | None:
@@ -388,7 +399,7 @@ class Fetcher:
                     final_url=current,
                     permanent_redirect=permanent,
                 )
-            fresh = freshness(response.headers, self._clock())
+            fresh = freshness(response.headers, self._clock()) if self.settings.max_fresh_wait else None
             fresh_for, fresh_by = fresh if fresh else (None, None)
             if status == 304:
                 return FetchResult(

@@ -400,6 +400,7 @@ def update(
     corrections = load_corrections(corrections_path(config), topics)
     now = clock()
     store.sync_feeds(config.feeds, now)
+    store.bound_fresh_waits(config.fetch.max_fresh_wait)
     due, skipped = due_feeds(config, store, now, force, only)
     run_id = store.start_run(now, os.getpid())
     outcomes: list[FeedOutcome] = [store.record_skip(run_id, f.url, why, now) for f, why in skipped]

@@ -862,6 +862,32 @@ class Store:
             for r in rows
         ]
 
+    def bound_fresh_waits(self, max_fresh_wait: float) -> int:
+        """Bring the waits freshness set (fetched feeds, no errors) within the setting now:
+        lowered, a wait ends max_fresh_wait after the feed's last fetch; 0, the next run
+        fetches it. Returns how many changed."""
+        rows = self.db.execute(
+            "SELECT url, next_fetch, last_fetch FROM feeds WHERE fresh_by IS NOT NULL "
+            "AND next_fetch IS NOT NULL AND consecutive_errors = 0"
+        ).fetchall()
+        changed: list[tuple[str | None, str]] = []
+        for url, next_fetch, last_fetch in rows:
+            fetched = parse_iso(last_fetch)
+            if max_fresh_wait <= 0 or fetched is None:
+                changed.append((None, url))  # the next run fetches it
+                continue
+            bound = fetched + timedelta(seconds=max_fresh_wait)
+            if datetime.fromisoformat(next_fetch) > bound:
+                changed.append((iso(bound), url))
+        if changed:
+            with self._tx():
+                self.db.conn.executemany(
+                    "UPDATE feeds SET next_fetch = ?1, "
+                    "fresh_by = CASE WHEN ?1 IS NULL THEN NULL ELSE fresh_by END WHERE url = ?2",
+                    changed,
+                )
+        return len(changed)
+
     def release(self, feed_url: str) -> int:
         """End a feed's quarantine: its held posts are published.
 
@@ -909,6 +935,7 @@ class Store:
     def ids_starting(self, prefix: str, limit: int) -> list[str]:
         """Up to limit post ids that start with prefix, in order. (A range, not LIKE: a
         '%' or '_' typed into the prefix is a character, not a wildcard.)"""
+        prefix = prefix.lower()  # ids are lower-case hex; one copied in capitals is the same
         query = "SELECT id FROM posts WHERE id >= ? AND id < ? ORDER BY id LIMIT ?"
         rows = self.db.execute(query, [prefix, prefix + "\U0010ffff", limit])
         return [post_id for (post_id,) in rows]
@@ -920,6 +947,7 @@ class Store:
 
     def post(self, post_id: str) -> dict[str, Any] | None:
         """The post with this id, or the one post whose id starts with it (see ids_starting)."""
+        post_id = post_id.lower()
         rows = list(
             self.db.query(
                 "SELECT p.*, f.name AS feed_name FROM posts p JOIN feeds f ON f.url = p.feed_url "

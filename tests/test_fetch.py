@@ -110,17 +110,18 @@ def test_retry_after_is_read(server: FeedServer, status: int) -> None:
 
 
 def test_freshness_is_read_from_cache_control_or_expires(server: FeedServer) -> None:
+    on = FetchSettings(timeout=3, deadline=5, max_fresh_wait=86400)
     server.routes["/max"] = Route(body=RSS, headers={"Cache-Control": "public, max-age=600", "Age": "100"})
-    got = fetch(server.url("/max"), allow(server))
+    got = fetch(server.url("/max"), allow(server), on)
     assert (got.fresh_for, got.fresh_by) == (500, "Cache-Control: max-age=600")
     expires = formatdate(time.time() + 1800, usegmt=True)
     server.routes["/exp"] = Route(body=RSS, headers={"Expires": expires})
-    got = fetch(server.url("/exp"), allow(server))
+    got = fetch(server.url("/exp"), allow(server), on)
     assert got.fresh_for is not None and 1790 <= got.fresh_for <= 1800
     assert got.fresh_by == f"Expires: {expires}"
     # The 304 says it again, as a server must (RFC 9110 15.4.5).
     server.routes["/etag"] = Route(body=RSS, etag='"v1"', headers={"Cache-Control": "max-age=900"})
-    got = fetch(server.url("/etag"), allow(server), etag='"v1"')
+    got = fetch(server.url("/etag"), allow(server), on, etag='"v1"')
     assert got.outcome is Outcome.NOT_MODIFIED and got.fresh_for == 900
     # What forbids reuse, or cannot be read, says nothing: the next run asks again.
     for headers in (
@@ -128,11 +129,19 @@ def test_freshness_is_read_from_cache_control_or_expires(server: FeedServer) -> 
         {"Cache-Control": "no-store, max-age=600"},
         {"Cache-Control": "max-age=soon"},
         {"Expires": "0"},
+        {"Cache-Control": "max-age=\u00b2"},  # a digit to str.isdigit, not to RFC 9111
         {},
     ):
         server.routes["/x"] = Route(body=RSS, headers=headers)
-        got = fetch(server.url("/x"), allow(server))
+        got = fetch(server.url("/x"), allow(server), on)
         assert got.outcome is Outcome.OK and got.fresh_for is None, headers
+    # 400 digits are a number too large to mean anything but "very long"; a date with
+    # junk after it is read as the date; off (the default), nothing is read at all.
+    server.routes["/x"] = Route(body=RSS, headers={"Cache-Control": "max-age=" + "9" * 400, "Age": "\u00b9"})
+    assert fetch(server.url("/x"), allow(server), on).fresh_for == 2**31
+    server.routes["/x"] = Route(body=RSS, headers={"Expires": expires + " " + "A" * 300})
+    assert fetch(server.url("/x"), allow(server), on).fresh_by == f"Expires: {expires}"
+    assert fetch(server.url("/x"), allow(server)).fresh_for is None
 
 
 def test_retry_after_http_date() -> None:

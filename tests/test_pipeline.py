@@ -171,6 +171,25 @@ def test_max_fresh_wait_bounds_what_a_server_asks(
             assert server.hits("/f") == hits + fetched
 
 
+def test_a_lowered_max_fresh_wait_takes_effect_at_the_next_run(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    year = {"Cache-Control": "max-age=31536000"}
+    server.routes["/f"] = Route(body=rss(Item("BGP", guid="1")), headers=year)
+    config = write_config(["/f"], fetch="max_fresh_wait: 604800")
+    with Store(config.database) as store:
+        update(config, store, clock=clock)  # held back a week
+        clock.now += timedelta(minutes=20)
+        lowered = write_config(["/f"], fetch="max_fresh_wait: 600")
+        assert outcomes(update(lowered, store, clock=clock))["f"] is not Outcome.SKIPPED
+        assert server.hits("/f") == 2
+        clock.now += timedelta(minutes=5)  # held back again, 10 minutes now
+        assert outcomes(update(lowered, store, clock=clock))["f"] is Outcome.SKIPPED
+        off = write_config(["/f"], fetch="max_fresh_wait: 0")
+        assert outcomes(update(off, store, clock=clock))["f"] is not Outcome.SKIPPED
+        assert server.hits("/f") == 3
+
+
 def test_permanent_redirect_is_suggested_not_applied(
     server: FeedServer, write_config: WriteConfig, clock: Clock
 ) -> None:

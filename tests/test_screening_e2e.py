@@ -235,7 +235,7 @@ def test_dropped_and_explain_show_the_reason(
     assert listing.exit_code == 0
     assert "non_english" in listing.output and INDONESIAN[0][0] in listing.output
     post_id = listing.output.splitlines()[1].split()[0]
-    explained = runner.invoke(cli, ["--config", config.path, "explain", post_id[:12]])
+    explained = runner.invoke(cli, ["--config", config.path, "explain", post_id[:12].upper()])
     assert explained.exit_code == 0, explained.output
     assert "status: dropped (non_english)" in explained.output
     assert "language: id (decided by function words (id)" in explained.output

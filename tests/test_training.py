@@ -145,3 +145,6 @@ def test_a_second_topic_needs_half_the_main_ones_probability() -> None:
     # topic is itself weak keeps it.
     assert given(probabilities, low, 0.0).tolist() == [[True, True, True], [True, False, False]]
     assert given(probabilities, low, 0.5).tolist() == [[True, False, True], [True, False, False]]
+    # The main topic is the likeliest that is given: dns at 0.50 under its 0.58 does not
+    # take away multicast at 0.20, the post's only tag.
+    assert given(np.array([[0.50, 0.20]]), np.array([0.58, 0.16]), 0.5).tolist() == [[False, True]]

@@ -347,10 +347,13 @@ def given(
     probabilities: np.ndarray[Any, Any], low: np.ndarray[Any, Any], second_share: float
 ) -> np.ndarray[Any, Any]:
     """(posts, topics) whether each topic is given: its probability clears its threshold,
-    and second_share of the post's most likely topic's (see SECOND_TOPIC_SHARES)."""
+    and second_share of the main topic's, the likeliest that clears its own (see
+    SECOND_TOPIC_SHARES). A likelier topic under its threshold is no main topic: it would
+    take away a post's only tag."""
     clears: np.ndarray[Any, Any] = probabilities >= low
     if second_share:
-        clears &= probabilities >= second_share * probabilities.max(axis=1, keepdims=True)
+        main = np.where(clears, probabilities, 0.0).max(axis=1, keepdims=True)
+        clears &= probabilities >= second_share * main
     return clears
 
 
