@@ -16,7 +16,7 @@ import click
 from . import __version__
 from .config import DEFAULT_CONFIG, load_config, unknown_topics
 from .errors import AggregatorError, ConfigError, DatabaseError, LockHeld
-from .feedstatus import GONE_TEXT, FeedStatus, State, feed_status
+from .feedstatus import GONE_TEXT, FeedStatus, State, feed_status, fresh_source
 from .lock import alive, holder
 from .overrides import override_words
 from .pipeline import run_update
@@ -476,7 +476,7 @@ def _status_note(row: dict[str, Any], feed_state: FeedStatus, cut: int | None = 
     if feed_state.state is State.NEW:
         notes.append(feed_state.label)
     elif feed_state.state is State.OK and feed_state.next_fetch is not None:
-        notes.append(short(f"fresh by {row['fresh_by'] or 'its server'}"))
+        notes.append(short(f"fresh by {fresh_source(row['fresh_by'])}"))
     if row["last_warning"]:
         notes.append(short(row["last_warning"]))
     return "; ".join(notes)
@@ -692,16 +692,22 @@ def _second_topics_left_out(screener: Any, reading: Any, batch: Any) -> list[str
     model = screener.topics
     if model is None or not model.second_share:
         return []
-    probabilities = model.probabilities(batch, reading)[0]
-    clearing = probabilities * (probabilities >= model.low)
-    main = int(clearing.argmax())  # the main topic: the likeliest of those given
-    needed = model.second_share * float(probabilities[main])
+    from .topics.model import given
+
+    probabilities = model.probabilities(batch, reading)
+    tagged = given(probabilities, model.low, model.second_share)[0]
+    left_out = (probabilities[0] >= model.low) & ~tagged
+    if not left_out.any():
+        return []
+    scores = probabilities[0]
+    main = int((scores * tagged).argmax())  # the likeliest topic given
+    needed = model.second_share * float(scores[main])
     return [
-        f"not given: {topic} score {float(probabilities[j]):.2f} clears its threshold "
+        f"not given: {topic} score {float(scores[j]):.2f} clears its threshold "
         f"{float(model.low[j]):.2f}, but a second topic needs {model.second_share:g} of the main "
-        f"one's ({model.topics[main]} {float(probabilities[main]):.2f}): {needed:.2f}"
+        f"one's ({model.topics[main]} {float(scores[main]):.2f}): {needed:.2f}"
         for j, topic in enumerate(model.topics)
-        if model.low[j] <= probabilities[j] < needed
+        if left_out[j]
     ]
 
 

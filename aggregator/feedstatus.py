@@ -54,6 +54,11 @@ def waiting(next_fetch: datetime | None, now: datetime) -> bool:
     return next_fetch is not None and now < next_fetch <= now + LONGEST_WAIT
 
 
+def fresh_source(fresh_by: str | None) -> str:
+    """What held a fetched feed back as fresh (the header or the <ttl>), in words."""
+    return fresh_by or "its server"
+
+
 def feed_status(row: Mapping[str, Any], now: datetime) -> FeedStatus:
     """The state of a feed from its stored row (table feeds)."""
     if row.get("gone"):
@@ -71,6 +76,7 @@ def feed_status(row: Mapping[str, Any], now: datetime) -> FeedStatus:
     if not row.get("last_fetch"):
         return FeedStatus(State.NEW, None, "not fetched yet")
     if next_fetch is not None:
-        fresh_by = row.get("fresh_by") or "its server"
-        return FeedStatus(State.OK, next_fetch, f"ok; fresh until then by {fresh_by}")
+        return FeedStatus(
+            State.OK, next_fetch, f"ok; fresh until then by {fresh_source(row.get('fresh_by'))}"
+        )
     return FeedStatus(State.OK, next_fetch, "ok")

@@ -31,7 +31,7 @@ from . import cards
 from .baseline import FeedRecord
 from .config import policy_for
 from .errors import AggregatorError, ModelError, ParseError
-from .feedstatus import GONE_TEXT, waiting
+from .feedstatus import GONE_TEXT, fresh_source, waiting
 from .fetch import Fetcher
 from .langtags import primary_language
 from .lock import RunLock, alive
@@ -362,7 +362,7 @@ def due_feeds(
             skipped.append(
                 (
                     feed,
-                    f"fresh until {state.next_fetch:%Y-%m-%d %H:%M} UTC by {state.fresh_by or 'its server'} "
+                    f"fresh until {state.next_fetch:%Y-%m-%d %H:%M} UTC by {fresh_source(state.fresh_by)} "
                     "(fetch.max_fresh_wait bounds it; --force fetches it now)",
                 )
             )

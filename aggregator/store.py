@@ -335,6 +335,14 @@ def fresh_wait(fetched: FetchResult, ttl: int | None, longest: float) -> tuple[t
     return timedelta(seconds=seconds), why
 
 
+def _id_range(prefix: str) -> tuple[str, str]:
+    """The ids that start with prefix are those in [low, high): a range, not LIKE, so a
+    '%' or '_' typed into it is a character, not a wildcard. Ids are lower-case hex; one
+    copied in capitals is the same id."""
+    low = prefix.lower()
+    return low, low + "\U0010ffff"
+
+
 def backoff(errors: int) -> timedelta:
     """Wait after `errors` consecutive failures: 15 min, 30 min, 1 h ... at most 24 h."""
     if errors <= 0:
@@ -772,9 +780,7 @@ class Store:
             record = self._row(pid, feed_url, entry, digest, stamp, row)
             (updates if row is not None else inserts).append(record)
 
-        self._screen_rows(
-            feed_url, inserts + updates, verdicts, threshold, now, self._flood(feed_url, inserts, now)
-        )
+        self._screen_rows(feed_url, inserts, updates, verdicts, threshold, now)
         if inserts:
             self._insert(inserts)
         if updates:
@@ -933,11 +939,9 @@ class Store:
         return list(self.db.query(sql, [*args, limit]))
 
     def ids_starting(self, prefix: str, limit: int) -> list[str]:
-        """Up to limit post ids that start with prefix, in order. (A range, not LIKE: a
-        '%' or '_' typed into the prefix is a character, not a wildcard.)"""
-        prefix = prefix.lower()  # ids are lower-case hex; one copied in capitals is the same
+        """Up to limit post ids that start with prefix, in order (see _id_range)."""
         query = "SELECT id FROM posts WHERE id >= ? AND id < ? ORDER BY id LIMIT ?"
-        rows = self.db.execute(query, [prefix, prefix + "\U0010ffff", limit])
+        rows = self.db.execute(query, [*_id_range(prefix), limit])
         return [post_id for (post_id,) in rows]
 
     def published_topics(self, post_id: str) -> list[str]:
@@ -947,15 +951,15 @@ class Store:
 
     def post(self, post_id: str) -> dict[str, Any] | None:
         """The post with this id, or the one post whose id starts with it (see ids_starting)."""
-        post_id = post_id.lower()
+        low, high = _id_range(post_id)
         rows = list(
             self.db.query(
                 "SELECT p.*, f.name AS feed_name FROM posts p JOIN feeds f ON f.url = p.feed_url "
                 "WHERE p.id >= ? AND p.id < ? ORDER BY p.id LIMIT 2",
-                [post_id, post_id + "\U0010ffff"],
+                [low, high],
             )
         )
-        return rows[0] if len(rows) == 1 or (rows and rows[0]["id"] == post_id) else None
+        return rows[0] if len(rows) == 1 or (rows and rows[0]["id"] == low) else None
 
     def content_hashes(self, feed_url: str) -> frozenset[str]:
         """A feed's stored post digests: what needs no screening again. Asked per feed
@@ -977,19 +981,22 @@ class Store:
             return Baseline()
         return Baseline(row[0], row[1], row[2], row[3], row[4] is not None)
 
-    def _flood(self, feed_url: str, inserts: list[dict[str, Any]], now: datetime) -> str | None:
-        """Why this fetch's new posts are a flood (baseline.is_flood), or None."""
+    def _flood(
+        self, feed_url: str, inserts: list[dict[str, Any]], now: datetime, base: Baseline
+    ) -> str | None:
+        """Why this fetch's new posts are a flood for a feed with this baseline
+        (baseline.is_flood), or None."""
         if len(inserts) <= FLOOD_POSTS:
             return None
         since = iso(now - timedelta(days=FLOOD_WINDOW_DAYS))
         recent = sum(1 for row in inserts if row["published"] >= since)
-        if recent <= FLOOD_POSTS:
+        if not is_flood(base, recent, usual=0):  # the month's count can only raise the bar
             return None
         usual = self.db.execute(
             "SELECT count(*) FROM posts WHERE feed_url = ? AND published >= ?",
             [feed_url, iso(now - timedelta(days=FLOOD_USUAL_DAYS))],
         ).fetchone()[0]
-        if not is_flood(self.baseline(feed_url), recent, usual):
+        if not is_flood(base, recent, usual):
             return None
         return (
             f"a flood: {recent} new posts dated in the last {FLOOD_WINDOW_DAYS} days (or undated) in "
@@ -999,20 +1006,22 @@ class Store:
     def _screen_rows(
         self,
         feed_url: str,
-        rows: list[dict[str, Any]],
+        inserts: list[dict[str, Any]],
+        updates: list[dict[str, Any]],
         verdicts: Mapping[str, StoredVerdict] | None,
         threshold: float,
         now: datetime,
-        flood: str | None = None,
     ) -> None:
-        """Apply each new or changed post's verdict and the feed's baseline, oldest first.
-        flood: why this fetch floods the feed (it goes into quarantine first), or None."""
+        """Apply each new or changed post's verdict and the feed's baseline, oldest first;
+        a flood of new posts (_flood) puts the feed into quarantine first."""
+        rows = inserts + updates
         if not rows or verdicts is None:
             return
         base = self.baseline(feed_url)
         start = base
         screened_at = stamp_of(now)
         reason_for_quarantine = None
+        flood = self._flood(feed_url, inserts, now, base)
         if flood is not None:
             base = replace(base, quarantined=True)
             reason_for_quarantine = flood
