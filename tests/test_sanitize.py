@@ -33,6 +33,8 @@ VECTORS = [
     "<meta http-equiv=refresh content='0;url=javascript:alert(1)'>",
     '<base href="javascript:alert(1)//">',
     '<link rel=stylesheet href="https://evil.example.com/x.css">',
+    '<blockquote cite="javascript:alert(1)">q</blockquote><q cite="data:text/html,x">r</q>',
+    '<ins cite="vbscript:msgbox(1)">i</ins><del cite="JaVaScRiPt:alert(1)">d</del>',
 ]
 DANGER = re.compile(
     r"<script|<iframe|<object|<embed|<svg|<math|<form|<meta|<base|<link|<style|\son\w+=|"

@@ -7,6 +7,7 @@ holds (nh3, allow-list), and every link has been through clean_link (http and ht
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -166,7 +167,9 @@ def rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]])
         _sub(item, "source", post.source, url=post.feed_url)
         for topic in post.topic_names:
             _sub(item, "category", topic)
-        _sub(item, "description", post.excerpt)
+        # RSS readers take a description as HTML: the excerpt, plain text, is escaped as
+        # such, or text a post quotes ("&lt;script&gt;") would become markup in them.
+        _sub(item, "description", html.escape(post.excerpt, quote=False))
         body = _content(post, contents)
         if body:
             _sub(item, f"{{{CONTENT}}}encoded", body)
@@ -262,7 +265,7 @@ def podcast_rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str
             _sub(item, "link", post.link)
         _sub(item, "guid", f"urn:aggregator:post:{post.id}", isPermaLink="false")
         _sub(item, "pubDate", format_datetime(post.published, usegmt=True))
-        _sub(item, "description", post.excerpt)
+        _sub(item, "description", html.escape(post.excerpt, quote=False))
         length = _enclosure_length(episode)
         _sub(item, "enclosure", url=episode.audio_url, type=episode.audio_type, length=length)
         _sub(item, f"{{{ITUNES}}}author", post.source)
