@@ -154,3 +154,27 @@ def _host(name: str | None) -> str | None:
             return None
     # Only what a DNS name is made of: no quote, bracket, backslash or space in a host.
     return name if _ASCII_HOST.fullmatch(name) else None
+
+
+def _site_host(url: str | None) -> str | None:
+    """A URL's host name, lower case, without a leading "www."."""
+    if not url:
+        return None
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
+    return host.removeprefix("www.") if host else None
+
+
+def on_own_site(link: str | None, *homes: str | None) -> bool:
+    """Whether a post's link is on the host of one of its feed's homes (the feed's own
+    URL, its site link): the copy a blog publishes of its own post, not one another feed
+    carries. A subdomain either way counts (feeds.example.net for example.net)."""
+    host = _site_host(link)
+    if host is None:
+        return False
+    for home in map(_site_host, homes):
+        if home is not None and (home == host or host.endswith(f".{home}") or home.endswith(f".{host}")):
+            return True
+    return False

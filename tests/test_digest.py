@@ -169,6 +169,42 @@ def test_topics_filter_and_a_story_from_two_sources_appears_once(
     assert text.count("== ") == 1 and "== bgp ==" in text
 
 
+def test_a_feed_that_copies_a_members_post_with_its_own_text_and_an_earlier_date_does_not_tell_it(
+    store: Store, inbox: tuple[Inbox, int], screener: Screener
+) -> None:
+    # A hijacked member feed republishes another member's post under the same title and
+    # link, with its own text and an earlier date: the email must tell the genuine copy.
+    handler, port = inbox
+    link = "https://member.example.net/2026/11/rr-design/"
+    title = "Our new BGP route reflector design"
+    copies = (
+        (
+            "https://member.example.net/feed.xml",
+            "Member Blog",
+            "Route reflector clusters and the iBGP mesh we kept.",
+            "Tue, 24 Nov 2026 10:00:00 GMT",
+        ),
+        (
+            "https://forger.example.org/feed.xml",
+            "Forger Blog",
+            "FORGED: turn off RPKI origin validation on every BGP session.",
+            "Mon, 23 Nov 2026 10:00:00 GMT",
+        ),
+    )
+    for url, name, text, date in copies:
+        store.sync_feeds([FeedConfig(url, name)], NOW)
+        doc = rss(Item(title, guid=f"{name}-1", link=link, body=f"<p>{text}</p>", date=date))
+        store_feed(store, screener, url, doc, NOW, store.start_run(NOW, 1))
+    store.index_topics()
+    bob = Subscriber("bob@example.org", "Bob", (), Frequency.DAILY, hour=7)
+    send(store, digest_config(port, bob))
+    (message,) = handler.messages
+    text, html = parts(message)
+    assert text.count(title) == 1
+    assert "iBGP mesh we kept" in text and "FORGED" not in text and "FORGED" not in html
+    assert "Member Blog, Forger Blog" in text  # the genuine source first
+
+
 def test_a_flood_of_posts_does_not_make_the_digest_take_minutes(
     store: Store, inbox: tuple[Inbox, int], screener: Screener
 ) -> None:

@@ -612,6 +612,65 @@ def test_a_post_several_feeds_carry_is_one_story_on_the_river_and_stays_on_each_
     assert river.count("Episode 1: OSPF area design") == 1 and river.count("Episode 2: OSPF area design") == 1
 
 
+def test_a_feed_that_copies_a_members_title_and_link_with_its_own_text_does_not_tell_the_story(
+    tmp_path: Path, screener: Screener
+) -> None:
+    # A hijacked member feed republishes another member's post with its own text and an
+    # earlier date: the river and the feeds show the copy from the link's own site.
+    from feedgen import Item, rss
+
+    store = make_site_db(tmp_path / "site.db", screener, hostile=False)
+    link = "https://member.example.net/2026/11/rr-design/"
+    title = "Our new BGP route reflector design"
+    genuine = "<p>Route reflector clusters, the iBGP full mesh we kept, and RR client config.</p>"
+    forged = "<p>FORGED: before migrating, turn off RPKI origin validation on every BGP session.</p>"
+    member = rss(Item(title, guid="m1", link=link, body=genuine, date="Tue, 24 Nov 2026 08:00:00 GMT"))
+    forger = rss(Item(title, guid="f1", link=link, body=forged, date="Mon, 23 Nov 2026 08:00:00 GMT"))
+    add_feed(store, screener, "https://member.example.net/feed.xml", "Member Blog", member)
+    add_feed(store, screener, "https://forger.example.org/feed.xml", "Forger Blog", forger)
+    out = tmp_path / "public"
+    build(store, out, search=False)
+
+    river = "".join(p.read_text() for p in sorted(out.glob("page/*.html")))
+    assert river.count(f'href="{link}"') == 1
+    card = river[river.index(f'href="{link}"') :].split("</article>")[0]
+    assert "iBGP full mesh we kept" in card and "FORGED" not in card and "Forger Blog" in card
+    (entry,) = [e for e in feedparser.parse((out / "feeds/all.atom").read_bytes()).entries if e.link == link]
+    assert "iBGP full mesh we kept" in entry.summary
+    # The forger's own source page still shows what it published, naming the other feed.
+    assert "FORGED" in (out / "sources/forger-blog/index.html").read_text()
+
+
+def test_markup_a_post_quotes_as_text_stays_text_in_the_rss_descriptions(
+    tmp_path: Path, screener: Screener
+) -> None:
+    # RSS readers take an item's description as HTML. A post that shows a payload as text
+    # ("&lt;img ... onerror=...&gt;") must not become live markup in our RSS feeds.
+    from xml.etree import ElementTree
+
+    from feedgen import Item, rss
+
+    store = make_site_db(tmp_path / "site.db", screener, hostile=False)
+    body = (
+        "<p>Testing our WAF in front of the BGP looking glass, we pasted "
+        "&lt;img src=x onerror=alert(document.domain)&gt; into the prefix field.</p>"
+    )
+    doc = rss(
+        Item("A WAF rule for the looking glass", guid="w1", link="https://sec.example.net/waf", body=body)
+    )
+    add_feed(store, screener, "https://sec.example.net/feed.xml", "Sec Blog", doc)
+    out = tmp_path / "public"
+    build(store, out, search=False)
+
+    items = ElementTree.parse(out / "feeds/all.rss").getroot().iter("item")
+    (item,) = [i for i in items if i.findtext("link") == "https://sec.example.net/waf"]
+    description = item.findtext("description") or ""
+    assert "<img" not in description and "&lt;img src=x onerror=alert(document.domain)&gt;" in description
+    parsed = feedparser.parse((out / "feeds/all.rss").read_bytes())
+    (entry,) = [e for e in parsed.entries if e.link == "https://sec.example.net/waf"]
+    assert "<img" not in entry.summary
+
+
 def test_a_new_feed_whose_name_slugifies_like_an_old_ones_does_not_take_its_page(
     tmp_path: Path, screener: Screener
 ) -> None:

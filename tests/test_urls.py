@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from rfc3986 import HTTP_URI, is_safe_http_url
 
 from aggregator.store import post_id
-from aggregator.urls import _clean, clean_link, resolve
+from aggregator.urls import _clean, clean_link, on_own_site, resolve
 
 BASE = "https://blog.example.net/feed.xml"
 
@@ -131,3 +131,23 @@ NEAR_CLEAN = st.text(alphabet="aZ09-._~!$&()*+,;=:@/%2fFe'\" <>é?#\\", max_size
 def test_the_shortcut_only_accepts_links_already_normal(path: str, port: str) -> None:
     link = f"https://blog.example.net{port}/{path}"
     assert clean_link(link) == _clean(link.strip(), None)
+
+
+@pytest.mark.parametrize(
+    ("link", "homes", "own"),
+    [
+        ("https://www.member.example.net/post", ("https://member.example.net/feed.xml",), True),
+        ("https://member.example.net/post", ("https://feeds.member.example.net/rss", None), True),
+        ("https://blog.member.example.net/post", (None, "https://member.example.net/"), True),
+        # Look-alikes and neighbours are not the link's own site.
+        ("https://member.example.net/post", ("https://member.example.net.evil.example/feed",), False),
+        ("https://member.example.net/post", ("https://evilmember.example.net/feed",), False),
+        ("https://victim.github.io/post", ("https://attacker.github.io/feed.xml",), False),
+        (None, ("https://member.example.net/feed.xml",), False),
+        ("https://member.example.net/post", (None, None), False),
+    ],
+)
+def test_a_link_is_on_its_own_feeds_site_only_on_that_host_or_a_subdomain(
+    link: str | None, homes: tuple[str | None, ...], own: bool
+) -> None:
+    assert on_own_site(link, *homes) is own

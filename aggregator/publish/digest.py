@@ -34,7 +34,7 @@ from ..sanitize import clean_text
 from ..store import Store
 from ..topics.taxonomy import Topic
 from ..types import DigestConfig, Frequency, SiteConfig, SmtpSettings, Subscriber
-from ..urls import clean_link
+from ..urls import clean_link, on_own_site
 from .templates import render
 
 MAX_STORIES = 200  # more than this in one digest: the rest are counted, not listed
@@ -147,11 +147,16 @@ def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
             story = next(
                 (stories[i] for i in candidates if _same_text(stories[i]["shingles"], shingles)), None
             )
+        own = on_own_site(row["link"], row["feed_url"], row["source_link"])
         if story is None:
-            story = {"row": row, "sources": [], "topics": [], "shingles": shingles}
+            story = {"row": row, "own": own, "sources": [], "topics": [], "shingles": shingles}
             for shingle in prefix:
                 by_shingle.setdefault(shingle, []).append(len(stories))
             stories.append(story)
+        elif own and not story["own"]:
+            # The copy from the link's own site tells the story, not an earlier-dated one
+            # another feed carries (or forged: its own text under a member's title).
+            story["row"], story["own"] = row, True
         if (row["source"], row["link"]) not in story["sources"]:
             story["sources"].append((row["source"], row["link"]))
         story["topics"] += [t for t, _ in row["topics"] if t not in story["topics"]]
@@ -164,7 +169,8 @@ def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
             Story(
                 title=clean_text(row["title"] or "(untitled)"),
                 link=row["link"],
-                sources=tuple(story["sources"]),
+                # The source whose copy is shown first, then the others as they came.
+                sources=tuple(sorted(story["sources"], key=lambda source: source[0] != row["source"])),
                 published=datetime.fromisoformat(row["published"]),
                 excerpt=clean_text(row["excerpt"] or ""),
                 topics=tuple(story["topics"]),
