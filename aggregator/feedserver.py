@@ -26,6 +26,7 @@ class Route:
     encoding: str | None = None  # "gzip" or "deflate"
     delay: float = 0.0  # before the status line
     trickle: float = 0.0  # seconds between single bytes of the body
+    chunked: bool = False  # sent in chunks, with no Content-Length
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -75,6 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = zlib.compress(body)
         if encoding:
             headers["Content-Encoding"] = encoding
+        if route.chunked:
+            self._send_chunked(route.status, body, headers)
+            return
         if route.trickle:
             self.send_response(route.status)
             for key, value in headers.items():
@@ -90,6 +94,20 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             return
         self._send(route.status, body, headers)
+
+    def _send_chunked(self, status: int, body: bytes, headers: dict[str, str], size: int = 65536) -> None:
+        try:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for start in range(0, len(body), size):
+                chunk = body[start : start + size]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            pass
 
     def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         try:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import http.cookiejar
 import ipaddress
 import socket
 import ssl
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -178,6 +179,10 @@ def _guarded_client(settings: FetchSettings, policy: AddressPolicy) -> httpx.Asy
         follow_redirects=False,
         trust_env=False,
         headers={"User-Agent": settings.user_agent or USER_AGENT, "Accept": ACCEPT},
+        # No cookies kept: the run's client fetches every feed, and one feed's cookies
+        # would go with the others' requests to its host (a session leaked, or enough of
+        # them to make the server refuse the others' headers).
+        cookies=http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[])),
     )
 
 
@@ -475,6 +480,9 @@ class Fetcher:
             )
         chunks: list[bytes] = []
         total = 0
+        # The bytes as sent count too: after a compressed stream's end, a decoder takes
+        # more data in and gives nothing out, so the count below would never see it.
+        response.stream = _Capped(response.stream, url, cap)
         # aiter_bytes yields decompressed data, so a gzip bomb is counted at its real size.
         async for chunk in response.aiter_bytes():
             total += len(chunk)
@@ -484,6 +492,27 @@ class Fetcher:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+class _Capped(httpx.AsyncByteStream):
+    """A response's byte stream as sent, refused past cap bytes."""
+
+    def __init__(self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, url: str, cap: int) -> None:
+        assert isinstance(stream, httpx.AsyncByteStream)
+        self._stream, self._url, self._cap = stream, url, cap
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        total = 0
+        async for chunk in self._stream:
+            total += len(chunk)
+            if total > self._cap:
+                raise FetchError(
+                    self._url, f"body is over the {self._cap:,}-byte limit (fetch.max_bytes) as sent"
+                )
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
 
 
 def _with_elapsed(result: FetchResult, elapsed: float) -> FetchResult:

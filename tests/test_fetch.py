@@ -181,6 +181,16 @@ def test_gzip_bomb_is_counted_after_decompression(server: FeedServer) -> None:
     assert result.outcome is Outcome.ERROR and "after decompression" in (result.error or "")
 
 
+def test_data_after_the_end_of_a_compressed_stream_counts_toward_the_limit(server: FeedServer) -> None:
+    # A decoder takes in what follows the end of a gzip stream and gives nothing out:
+    # counted only after decompression, megabytes streamed in until the deadline.
+    body = gzip.compress(RSS) + b"\0" * 3_000_000
+    server.routes["/trailing"] = Route(body=body, headers={"Content-Encoding": "gzip"}, chunked=True)
+    result = fetch(server.url("/trailing"), allow(server), FetchSettings(max_bytes=1_000_000))
+    assert result.outcome is Outcome.ERROR
+    assert result.error == "body is over the 1,000,000-byte limit (fetch.max_bytes) as sent"
+
+
 def test_loopback_refused_by_default(server: FeedServer) -> None:
     server.routes["/f.xml"] = Route(body=RSS)
     result = fetch(server.url("/f.xml"), AddressPolicy())
@@ -226,6 +236,21 @@ def test_per_host_limit_is_respected(server: FeedServer) -> None:
     results = asyncio.run(go())
     assert all(r.outcome is Outcome.OK for r in results)
     assert server.max_active == 2
+
+
+def test_one_feeds_cookies_never_go_with_another_feeds_requests(server: FeedServer) -> None:
+    server.routes["/setter.xml"] = Route(body=RSS, headers={"Set-Cookie": "session=alice-secret; Path=/"})
+    server.routes["/other.xml"] = Route(body=RSS)
+
+    async def go() -> list[FetchResult]:
+        async with Fetcher(FetchSettings(timeout=3, deadline=5)) as fetcher:
+            first = await fetcher.fetch(server.url("/setter.xml"), policy=allow(server))
+            return [first, await fetcher.fetch(server.url("/other.xml"), policy=allow(server))]
+
+    results = asyncio.run(go())
+    assert [r.outcome for r in results] == [Outcome.OK, Outcome.OK]
+    other = [headers for path, headers in server.requests if path == "/other.xml"]
+    assert len(other) == 1 and "cookie" not in other[0]
 
 
 @pytest.mark.parametrize(
