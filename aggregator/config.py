@@ -445,6 +445,12 @@ def _fetch(data: _Mapping, problems: _Problems) -> FetchSettings:
         elif key == "user_agent":
             if not isinstance(value, str) or not value.strip() or "\n" in value or "\r" in value:
                 problems.add(line, where, "must be a one-line string")
+            elif not (value.isascii() and value.isprintable()):
+                # An HTTP header holds ASCII: any other letter failed every feed's request.
+                odd = next(c for c in value if not (c.isascii() and c.isprintable()))
+                problems.add(
+                    line, where, f"must be printable ASCII (a header value), not {odd!r}: write it in ASCII"
+                )
             else:
                 values[key] = value.strip()
         elif key == "allow_private_addresses":

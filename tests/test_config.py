@@ -95,6 +95,13 @@ def test_max_fresh_wait_is_seconds_up_to_a_week(tmp_path: Path, value: str) -> N
     ), found
 
 
+def test_a_user_agent_must_be_printable_ascii_as_an_http_header(tmp_path: Path) -> None:
+    found = problems(tmp_path, 'fetch:\n  user_agent: "Planète Réseau/1.0"\nfeeds: []\n')
+    assert found == [
+        "line 2, fetch.user_agent: must be printable ASCII (a header value), not 'è': write it in ASCII"
+    ], found
+
+
 def test_missing_name_and_url(tmp_path: Path) -> None:
     found = problems(tmp_path, "feeds:\n  - name: Nameless\n  - url: https://a.example.net/feed\n")
     text = "\n".join(found)
