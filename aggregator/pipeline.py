@@ -19,6 +19,7 @@ import select
 import sqlite3
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -26,6 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from . import cards
 from .baseline import FeedRecord
@@ -455,6 +457,12 @@ async def _fetch_all(
         return []
     states = store.feed_states()
     limit = asyncio.Semaphore(config.fetch.concurrency)
+    # A feed waits for its host's turn (fetch.per_host) before it takes one of the run's
+    # slots: feeds queued behind a slow host must not hold every slot while other hosts'
+    # feeds wait. (The fetcher limits each host again, for redirects to other hosts.)
+    host_turns: defaultdict[str, asyncio.Semaphore] = defaultdict(
+        lambda: asyncio.Semaphore(config.fetch.per_host)
+    )
     # Bodies waiting for a worker or being stored. A feed keeps its fetch slot until it
     # gets one, so when parsing is the bottleneck fetching slows down instead of piling
     # up bodies.
@@ -527,7 +535,7 @@ async def _fetch_all(
         state = states.get(feed.url)
         error: str | None = None
         try:
-            async with limit:
+            async with host_turns[(urlsplit(feed.url).hostname or "").lower()], limit:
                 result = await fetcher.fetch(
                     feed.url,
                     etag=state.etag if state else None,

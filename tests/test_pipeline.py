@@ -376,3 +376,23 @@ def test_an_absurd_retry_after_is_honoured_up_to_a_week(
         clock.now += timedelta(minutes=1)
         assert outcomes(update(config, store, clock=clock))["busy"] is Outcome.ERROR
         assert server.hits("/busy") == 2
+
+
+def test_feeds_queued_behind_a_slow_host_leave_the_runs_slots_to_other_hosts(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    # One request at a time per host, three in the run: six feeds on a slow host must
+    # not take all three slots while they wait their host's turn, holding up the feed
+    # of another host (the same server, named differently) until most of them are done.
+    body = rss(Item("OSPF stub areas", guid="s", link="https://a.example.net/s"))
+    slow = [f"/slow{i}.xml" for i in range(6)]
+    for path in slow:
+        server.routes[path] = Route(body=body, delay=0.3)
+    server.routes["/fast.xml"] = Route(body=body)
+    other_host = f"http://localhost:{server.port}/fast.xml"
+    config = write_config([*slow, other_host], fetch="per_host: 1\nconcurrency: 3")
+    with Store(config.database) as store:
+        summary = update(config, store, clock=clock)
+    assert set(outcomes(summary).values()) == {Outcome.OK}
+    order = [path for path, _headers in server.requests]
+    assert order.index("/fast.xml") <= 1, order
