@@ -58,9 +58,18 @@ _CARRY_IPV4 = (
     ipaddress.IPv6Network("::ffff:0:0:0/96"),
     ipaddress.IPv6Network("::/96"),
 )
-# Not globally reachable, whatever Python's tables say: NAT64's local-use prefix (RFC
-# 8215) and the deprecated site-local prefix (RFC 3879).
-_NOT_GLOBAL_V6 = (ipaddress.IPv6Network("64:ff9b:1::/48"), ipaddress.IPv6Network("fec0::/10"))
+# Not globally reachable, whatever the running Python's tables say (they vary by
+# version): NAT64's local-use prefix (RFC 8215), the deprecated site-local prefix (RFC
+# 3879), the documentation prefix 3fff::/20 (RFC 9637) and SRv6 SIDs 5f00::/16 (RFC
+# 9602); IETF protocol assignments 192.0.0.0/24 (RFC 6890; no feed is served from its
+# two anycast services) and the retired 6to4 relay anycast 192.88.99.0/24 (RFC 7526).
+_NOT_GLOBAL_V6 = (
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("fec0::/10"),
+    ipaddress.IPv6Network("3fff::/20"),
+    ipaddress.IPv6Network("5f00::/16"),
+)
+_NOT_GLOBAL_V4 = (ipaddress.IPv4Network("192.0.0.0/24"), ipaddress.IPv4Network("192.88.99.0/24"))
 
 
 def _plain(ip: IPAddress) -> IPAddress:
@@ -79,7 +88,8 @@ def _plain(ip: IPAddress) -> IPAddress:
 
 def is_public(ip: IPAddress) -> bool:
     ip = _plain(ip)
-    if isinstance(ip, ipaddress.IPv6Address) and any(ip in network for network in _NOT_GLOBAL_V6):
+    special = _NOT_GLOBAL_V6 if isinstance(ip, ipaddress.IPv6Address) else _NOT_GLOBAL_V4
+    if any(ip in network for network in special):
         return False
     return ip.is_global and not ip.is_multicast
 

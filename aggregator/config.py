@@ -144,6 +144,14 @@ def check_feed_url(url: Any) -> str | None:
         return f"'{url}' is not an http(s) URL; only http:// and https:// feeds can be fetched"
     if not parts.hostname:
         return f"'{url}' has no host name"
+    if any(c.isspace() or not c.isprintable() for c in url.strip()):
+        return f"'{url}' has a space or a control character in it; write a space as %20"
+    import httpx  # what fetches it: a host it cannot encode would fail every run
+
+    try:
+        httpx.URL(url.strip())
+    except httpx.InvalidURL as exc:
+        return f"'{url}' is not a valid URL ({exc}); write the host name as it is registered"
     return None
 
 

@@ -358,6 +358,10 @@ class Fetcher:
             parts = urlsplit(current)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 return self._error(url, None, f"redirected to '{current}', which is not an http(s) URL")
+            problem = _invalid(current)
+            if problem is not None:
+                where = f"'{url}'" if current == url else f"redirected to '{current}', which"
+                return self._error(url, None, f"{where} is not a valid URL ({problem})")
             headers = {}
             if etag:
                 headers["If-None-Match"] = etag
@@ -390,77 +394,90 @@ class Fetcher:
         etag = headers.get("If-None-Match")
         last_modified = headers.get("If-Modified-Since")
         wire = {key.encode(): _wire(value) for key, value in headers.items()}
-        async with client.stream("GET", current, headers=wire) as response:
-            status = response.status_code
-            if status in REDIRECTS and "location" in response.headers:
-                target = urljoin(current, response.headers["location"].strip())
-                return target, status in (301, 308)
-            if status == 304 and not (etag or last_modified):
-                return self._error(
-                    url,
-                    status,
-                    "HTTP 304 Not Modified to a request that was not a conditional request "
-                    "(no ETag or Last-Modified was sent): the server never sent the feed",
-                    final_url=current,
-                    permanent_redirect=permanent,
-                )
-            fresh = freshness(response.headers, self._clock()) if self.settings.max_fresh_wait else None
-            fresh_for, fresh_by = fresh if fresh else (None, None)
-            if status == 304:
-                return FetchResult(
-                    url=url,
-                    status=status,
-                    outcome=Outcome.NOT_MODIFIED,
-                    fresh_for=fresh_for,
-                    fresh_by=fresh_by,
-                    etag=_validator(response, b"etag") or etag,
-                    last_modified=_validator(response, b"last-modified") or last_modified,
-                    final_url=current,
-                    permanent_redirect=permanent,
-                )
-            if status == 410:
-                return FetchResult(
-                    url=url,
-                    status=status,
-                    outcome=Outcome.GONE,
-                    error="HTTP 410 Gone: the publisher removed this feed; remove it from the configuration",
-                    final_url=current,
-                    permanent_redirect=permanent,
-                )
-            if status in (429, 503):
-                wait = parse_retry_after(response.headers.get("retry-after"), self._clock())
-                note = f"; asked to retry after {wait:.0f} s" if wait is not None else ""
-                return self._error(
-                    url,
-                    status,
-                    _reason(status) + note,
-                    retry_after=wait,
-                    final_url=current,
-                    permanent_redirect=permanent,
-                )
-            if status >= 400 or status < 200 or status in REDIRECTS:
-                return self._error(
-                    url, status, _reason(status), final_url=current, permanent_redirect=permanent
-                )
-            body = await self._read_capped(current, response)
-            return FetchResult(
-                url=url,
-                status=status,
-                body=body,
-                body_hash=hashlib.sha256(body).hexdigest(),
-                headers=tuple(
-                    (k.lower(), v)
-                    for k, v in response.headers.items()
-                    if k.lower() in ("content-type", "content-location", "content-language")
-                ),
-                etag=_validator(response, b"etag"),
-                last_modified=_validator(response, b"last-modified"),
-                fresh_for=fresh_for,
-                fresh_by=fresh_by,
-                outcome=Outcome.OK,
+        try:
+            async with client.stream("GET", current, headers=wire) as response:
+                return await self._answer(url, current, response, etag, last_modified, permanent)
+        except httpx.InvalidURL as exc:  # current is valid: the server's Location is not
+            return self._error(url, None, f"the server redirected to a URL that is not valid ({exc})")
+
+    async def _answer(
+        self,
+        url: str,
+        current: str,
+        response: httpx.Response,
+        etag: str | None,
+        last_modified: str | None,
+        permanent: str | None,
+    ) -> FetchResult | tuple[str, bool]:
+        """The result of one hop's response (_request), its body read."""
+        status = response.status_code
+        if status in REDIRECTS and "location" in response.headers:
+            target = urljoin(current, response.headers["location"].strip())
+            return target, status in (301, 308)
+        if status == 304 and not (etag or last_modified):
+            return self._error(
+                url,
+                status,
+                "HTTP 304 Not Modified to a request that was not a conditional request "
+                "(no ETag or Last-Modified was sent): the server never sent the feed",
                 final_url=current,
                 permanent_redirect=permanent,
             )
+        fresh = freshness(response.headers, self._clock()) if self.settings.max_fresh_wait else None
+        fresh_for, fresh_by = fresh if fresh else (None, None)
+        if status == 304:
+            return FetchResult(
+                url=url,
+                status=status,
+                outcome=Outcome.NOT_MODIFIED,
+                fresh_for=fresh_for,
+                fresh_by=fresh_by,
+                etag=_validator(response, b"etag") or etag,
+                last_modified=_validator(response, b"last-modified") or last_modified,
+                final_url=current,
+                permanent_redirect=permanent,
+            )
+        if status == 410:
+            return FetchResult(
+                url=url,
+                status=status,
+                outcome=Outcome.GONE,
+                error="HTTP 410 Gone: the publisher removed this feed; remove it from the configuration",
+                final_url=current,
+                permanent_redirect=permanent,
+            )
+        if status in (429, 503):
+            wait = parse_retry_after(response.headers.get("retry-after"), self._clock())
+            note = f"; asked to retry after {wait:.0f} s" if wait is not None else ""
+            return self._error(
+                url,
+                status,
+                _reason(status) + note,
+                retry_after=wait,
+                final_url=current,
+                permanent_redirect=permanent,
+            )
+        if status >= 400 or status < 200 or status in REDIRECTS:
+            return self._error(url, status, _reason(status), final_url=current, permanent_redirect=permanent)
+        body = await self._read_capped(current, response)
+        return FetchResult(
+            url=url,
+            status=status,
+            body=body,
+            body_hash=hashlib.sha256(body).hexdigest(),
+            headers=tuple(
+                (k.lower(), v)
+                for k, v in response.headers.items()
+                if k.lower() in ("content-type", "content-location", "content-language")
+            ),
+            etag=_validator(response, b"etag"),
+            last_modified=_validator(response, b"last-modified"),
+            fresh_for=fresh_for,
+            fresh_by=fresh_by,
+            outcome=Outcome.OK,
+            final_url=current,
+            permanent_redirect=permanent,
+        )
 
     async def _read_capped(self, url: str, response: httpx.Response) -> bytes:
         cap = self.settings.max_bytes
@@ -513,6 +530,17 @@ class _Capped(httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         await self._stream.aclose()
+
+
+def _invalid(url: str) -> str | None:
+    """Why a URL cannot be requested (a port out of range, a host name that cannot be
+    encoded), or None."""
+    try:
+        urlsplit(url).port  # noqa: B018 - raises on a port that is not from 0 to 65535
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        return str(exc)
+    return None
 
 
 def _with_elapsed(result: FetchResult, elapsed: float) -> FetchResult:

@@ -211,6 +211,20 @@ def test_malformed_url_is_a_problem_not_a_traceback(tmp_path: Path, url: str, wh
     assert f"line 4, feeds[0] (A) url: {fix}" in result.output
 
 
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://exa mple.net/feed", "has a space or a control character in it; write a space as %20"),
+        ("https://\uff4c\uff4f\uff43\uff41\uff4c.example/feed", "is not a valid URL (Invalid IDNA hostname"),
+    ],
+)
+def test_a_feed_url_the_fetcher_cannot_request_is_refused_by_check(
+    tmp_path: Path, url: str, why: str
+) -> None:
+    found = problems(tmp_path, f'feeds:\n  - url: "{url}"\n    name: A\n')
+    assert any(why in line and line.startswith("line 2, feeds[0] (A) url:") for line in found), found
+
+
 def test_same_feed_spelt_with_default_port_or_trailing_slash_is_a_duplicate(tmp_path: Path) -> None:
     # Each spelling would be fetched and its posts stored again under its own URL.
     found = problems(

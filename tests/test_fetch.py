@@ -191,6 +191,31 @@ def test_data_after_the_end_of_a_compressed_stream_counts_toward_the_limit(serve
     assert result.error == "body is over the 1,000,000-byte limit (fetch.max_bytes) as sent"
 
 
+@pytest.mark.parametrize(
+    ("location", "error"),
+    [
+        (
+            "data:text/plain,not-a-feed",
+            "the server redirected to a URL that is not valid "
+            "(For absolute URLs, path must be empty or begin with '/')",
+        ),
+        (
+            "http://127.0.0.1:99999/feed.xml",
+            "redirected to 'http://127.0.0.1:99999/feed.xml', which is not a valid URL "
+            "(Port out of range 0-65535)",
+        ),
+    ],
+)
+def test_a_redirect_to_an_unusable_url_is_the_feeds_error_in_words(
+    server: FeedServer, location: str, error: str
+) -> None:
+    server.routes["/odd.xml"] = Route(status=302, headers={"Location": location})
+    result = fetch(server.url("/odd.xml"), allow(server))
+    assert result.outcome is Outcome.ERROR
+    assert error in (result.error or ""), result.error
+    assert "internal error" not in (result.error or "")
+
+
 def test_loopback_refused_by_default(server: FeedServer) -> None:
     server.routes["/f.xml"] = Route(body=RSS)
     result = fetch(server.url("/f.xml"), AddressPolicy())
@@ -308,6 +333,16 @@ def test_ipv6_forms_that_carry_a_public_ipv4_address_are_not_refused() -> None:
     assert policy.permits("64:ff9b::808:808", 443)
     assert policy.permits("2002:808:808::1", 443)
     assert not policy.permits("64:ff9b::7f00:1", 443)
+
+
+@pytest.mark.parametrize(
+    "address", ["192.0.0.8", "192.88.99.1", "3fff::1", "5f00::1", "64:ff9b::c000:8", "fec0::1"]
+)
+def test_special_purpose_ranges_are_refused_whatever_pythons_tables_say(address: str) -> None:
+    # IETF protocol assignments, the retired 6to4 relay, the IPv6 documentation prefix
+    # (RFC 9637) and SRv6 SIDs (RFC 9602): older Pythons call some of them global.
+    assert not AddressPolicy().permits(address, 443)
+    assert AddressPolicy().permits("8.8.8.8", 443)  # a public address is still permitted
 
 
 def test_deflate_body_is_decompressed(server: FeedServer) -> None:
