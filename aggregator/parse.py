@@ -23,7 +23,7 @@ from . import fastfeed, feedparsing, xmlguard
 from .errors import ParseError
 from .sanitize import clean_html, clean_text, excerpt, plain_text
 from .screen.text import EXCERPT_CHARS, leads
-from .types import Chapter, Enclosure, ParsedEntry, ParsedFeed, PodcastInfo
+from .types import Chapter, Enclosure, ParsedEntry, ParsedFeed, PodcastInfo, shared_guids
 from .urls import clean_link, resolve
 
 EARLIEST_DATE = datetime(1995, 1, 1, tzinfo=UTC)
@@ -347,6 +347,13 @@ def read_feed(
             notes.append(f"only its first {xmlguard.MAX_LENIENT_CHARS:,} characters were read")
     if declares_entities:
         notes.append("the DTD's entity declarations were not expanded (entity-expansion guard)")
+    shared = shared_guids(parsed)
+    if shared:
+        notes.append(
+            f"{sum(e.guid in shared for e in parsed)} posts share a guid with other posts "
+            f"({', '.join(repr(g[:60]) for g in sorted(shared)[:3])}): told apart by their links, "
+            "else titles and dates"
+        )
     if len(parsed) + repeats >= xmlguard.MAX_ENTRIES:
         notes.append(f"only the first {xmlguard.MAX_ENTRIES:,} entries were read")
     if repeats:

@@ -30,7 +30,16 @@ from .dbfile import is_new_database
 from .errors import DatabaseError
 from .overrides import Overrides
 from .topics.corrections import Corrections
-from .types import FeedConfig, FeedOutcome, FetchResult, Outcome, ParsedEntry, ParsedFeed, StoredVerdict
+from .types import (
+    FeedConfig,
+    FeedOutcome,
+    FetchResult,
+    Outcome,
+    ParsedEntry,
+    ParsedFeed,
+    StoredVerdict,
+    shared_guids,
+)
 from .urls import clean_link
 
 migrations = Migrations("aggregator")
@@ -728,6 +737,7 @@ class Store:
         by_link = {row[2]: row for row in existing if row[2]}
         by_title = {(row[3], row[4]): row for row in existing if row[3]}
         guids_now = {e.guid for e in parsed.entries if e.guid}
+        shared = shared_guids(parsed.entries)
         link_counts: dict[str, int] = {}
         for e in parsed.entries:
             if e.link:
@@ -740,13 +750,18 @@ class Store:
         for entry in parsed.entries:
             if not (entry.guid or entry.link or entry.title):
                 continue  # nothing to identify or show
-            match = by_guid.get(entry.guid) if entry.guid else None
+            # A guid the document gives to different posts (a generator that writes one
+            # for all) identifies none of them: their links, else titles and dates, do.
+            guid = entry.guid if entry.guid not in shared else None
+            match = by_guid.get(guid) if guid else None
             distinctive_link = entry.link and link_counts.get(entry.link) == 1
             if match is None and distinctive_link:
                 candidate = by_link.get(entry.link or "")
                 # Same page under a new guid: a publisher that churned its GUIDs, as long
                 # as the old guid is gone from the feed (else these are two posts).
-                if candidate is not None and (not candidate[1] or candidate[1] not in guids_now):
+                if candidate is not None and (
+                    not candidate[1] or candidate[1] not in guids_now or candidate[1] in shared
+                ):
                     match = candidate
             date = entry.published or entry.updated
             if match is None and date is not None:
@@ -760,15 +775,17 @@ class Store:
                     and candidate[2] not in link_counts
                 ):
                     match = candidate
-            if match is None and not entry.guid and not entry.link:
+            if match is None and not guid and not distinctive_link:
                 match = by_title.get((entry.title, iso(date) if date else None))
             if match is not None:
                 pid = match[0]
-            elif entry.guid:
-                pid = post_id(feed_url, "guid", entry.guid)
-            elif entry.link:
-                pid = post_id(feed_url, "link", entry.link)
+            elif guid:
+                pid = post_id(feed_url, "guid", guid)
+            elif distinctive_link:
+                pid = post_id(feed_url, "link", entry.link or "")
             else:
+                # Episodes that all link to the show's page, posts under one shared guid:
+                # their titles and dates tell them apart.
                 pid = post_id(feed_url, "title", f"{entry.title}\x00{iso(date) or ''}")
             if pid in seen_ids:
                 continue  # the same post twice in one document: keep the first

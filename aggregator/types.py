@@ -8,6 +8,7 @@ All datetimes are timezone-aware UTC.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -247,3 +248,16 @@ class StoredVerdict:
     scores_json: str  # Verdict.scores() as JSON, keys sorted
     tags_json: str  # [{"topic", "score", "terms"}, ...] as JSON
     topics: tuple[tuple[str, float], ...]  # (topic, score) of every tag
+
+
+def shared_guids(entries: Iterable[ParsedEntry]) -> frozenset[str]:
+    """The guids a document gives to different posts (other links or titles): one
+    generator writes the same guid for every item. The same post repeated keeps its."""
+    seen: dict[str, tuple[str | None, str]] = {}
+    shared: set[str] = set()
+    for entry in entries:
+        if entry.guid:
+            first = seen.setdefault(entry.guid, (entry.link, entry.title))
+            if first != (entry.link, entry.title):
+                shared.add(entry.guid)
+    return frozenset(shared)

@@ -160,6 +160,43 @@ def test_episodes_sharing_one_link_stay_separate(tmp_path: Path) -> None:
     assert len(h.rows()) == 4
 
 
+def test_posts_a_generator_gives_one_shared_guid_are_each_kept_and_never_overwritten(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+
+    def lab(n: int) -> Item:
+        return Item(
+            f"Lab {n}: OSPF areas",
+            guid="lab",
+            link=f"https://blog.example.net/lab-{n}/",
+            date=f"Mon, {10 + n} Nov 2026 08:00:00 GMT",
+        )
+
+    assert h.store_doc(rss(*(lab(n) for n in range(1, 5)))) == (4, 0)
+    assert parse_feed(URL, rss(lab(1), lab(2)), {}, T0).warning == (
+        "2 posts share a guid with other posts ('lab'): told apart by their links, else titles and dates"
+    )
+    # The next post under the same guid is one more post; the others stay as they were.
+    assert h.store_doc(rss(*(lab(n) for n in range(0, 5)))) == (1, 0)
+    assert sorted(r["title"] for r in h.rows()) == [f"Lab {n}: OSPF areas" for n in range(5)]
+
+
+def test_episodes_without_guids_that_all_link_to_the_show_are_each_kept(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    home = "https://pod.example.net/"
+
+    def episode(n: int) -> Item:
+        return Item(
+            f"Episode {n}",
+            link=home,
+            enclosure=f"https://m.example.net/{n}.mp3",
+            date=f"Mon, {10 + n} Nov 2026 08:00:00 GMT",
+        )
+
+    assert h.store_doc(rss(*(episode(n) for n in range(1, 4)))) == (3, 0)
+    assert h.store_doc(rss(*(episode(n) for n in range(1, 5)))) == (1, 0)
+    assert len(h.rows()) == 4
+
+
 def test_duplicate_flood_in_one_document_stores_each_post_once(tmp_path: Path) -> None:
     h = harness(tmp_path)
     doc = rss(*[Item("Same post", guid="dup")] * 500, Item("Other", guid="other"))
