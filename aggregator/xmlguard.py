@@ -76,11 +76,33 @@ class EnoughEntries(Exception):
     """Raised inside feedparser at the start of entry MAX_ENTRIES + 1: the parse ends there."""
 
 
+def _utf8_head(body: bytes, size: int = 262144) -> bytes:
+    """The start of a UTF-16 or UTF-32 document (by its byte-order mark, else by where
+    its first character's zero bytes fall), as UTF-8."""
+    head = body[:size]
+    if head[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        encoding = "utf-32"
+    elif head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        encoding = "utf-16"
+    elif head[:2] == b"\x00\x00":
+        encoding = "utf-32-be"
+    elif head[:1] == b"\x00":
+        encoding = "utf-16-be"
+    elif head[2:4] == b"\x00\x00":
+        encoding = "utf-32-le"
+    else:
+        encoding = "utf-16-le"
+    return head.decode(encoding, errors="replace").encode("utf-8")
+
+
 def check_entities(url: str, body: bytes) -> bool:
     """Refuse documents whose DTD declares what only entity attacks need.
 
     Returns whether the document declares entities at all (they are then read unexpanded).
     """
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in body[:4]:
+        # UTF-16 (or UTF-32): its declarations read as ASCII only once decoded.
+        body = _utf8_head(body)
     match = _FIRST_ELEMENT.search(body)
     head = body[: match.start()] if match else body[:65536]
     if b"<!ENTITY" not in head.upper():
@@ -145,12 +167,21 @@ _START_ITEM = feedparser.namespaces._base.Namespace._start_item
 _LOOSER = feedparser.api.LooseFeedParser
 _LOOSE_FEED = _LOOSER.feed
 _SAFE_ENTITY = feedparser.sanitizer.RE_SAFE_ENTITY_PATTERN
+_ENTITY_DECLARATION = feedparser.sanitizer.RE_ENTITY_PATTERN
+_DOCTYPE_DECLARATION = feedparser.sanitizer.RE_DOCTYPE_PATTERN
+# feedparser finds the DOCTYPE and entity declarations it strips only at the start of a
+# line: one written after "<?xml ...?>" on the same line stayed, and expat (defused)
+# then refused a harmless feed. Anywhere before the root element, here.
+_ANY_ENTITY_DECLARATION = re.compile(rb"<!ENTITY([^>]*?)>")
+_ANY_DOCTYPE_DECLARATION = re.compile(rb"<!DOCTYPE([^>]*?)>")
 
 
 def install() -> None:
     # replace_doctype() reads its pattern of "safe" entities at call time: one that never
     # matches puts no declaration back, for expat or for the lenient parser.
     feedparser.sanitizer.RE_SAFE_ENTITY_PATTERN = _NEVER
+    feedparser.sanitizer.RE_ENTITY_PATTERN = _ANY_ENTITY_DECLARATION
+    feedparser.sanitizer.RE_DOCTYPE_PATTERN = _ANY_DOCTYPE_DECLARATION
     feedparser.mixin._FeedParserMixin.push = _guarded_push
     feedparser.mixin._FeedParserMixin.handle_charref = _guarded_charref
     namespace = feedparser.namespaces._base.Namespace
@@ -160,6 +191,8 @@ def install() -> None:
 
 def uninstall() -> None:
     feedparser.sanitizer.RE_SAFE_ENTITY_PATTERN = _SAFE_ENTITY
+    feedparser.sanitizer.RE_ENTITY_PATTERN = _ENTITY_DECLARATION
+    feedparser.sanitizer.RE_DOCTYPE_PATTERN = _DOCTYPE_DECLARATION
     feedparser.mixin._FeedParserMixin.push = _PUSH
     feedparser.mixin._FeedParserMixin.handle_charref = _CHARREF
     namespace = feedparser.namespaces._base.Namespace

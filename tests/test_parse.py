@@ -189,6 +189,41 @@ def test_declared_entities_are_read_without_expanding_them() -> None:
     assert feed.warning and "entity declarations were not expanded" in feed.warning
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_a_doctype_on_the_xml_declarations_line_is_read_like_one_on_its_own(encoding: str) -> None:
+    # RSS 0.91's Netscape DTD, and an internal entity, written right after <?xml ...?>:
+    # feedparser strips them only at the start of a line, and the guard then refused
+    # the whole feed as an attack.
+    head = f'<?xml version="1.0" encoding="{encoding}"?>'
+    netscape = (
+        head + '<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
+        '"http://my.netscape.com/publish/formats/rss-0.91.dtd"><rss version="0.91"><channel>'
+        "<title>t</title><link>https://a.example.net/</link><description>d</description>"
+        "<item><title>OSPF stub areas</title><link>https://a.example.net/1</link></item></channel></rss>"
+    )
+    entity = (
+        head + '<!DOCTYPE rss [<!ENTITY team "the NOC">]><rss version="2.0"><channel><title>t</title>'
+        "<item><guid>g</guid><title>BGP by &team;</title></item></channel></rss>"
+    )
+    assert [
+        e.title for e in parse_feed("https://a.example.net/", netscape.encode(encoding), {}, NOW).entries
+    ] == ["OSPF stub areas"]
+    feed = parse_feed("https://a.example.net/", entity.encode(encoding), {}, NOW)
+    assert [e.title for e in feed.entries] == ["BGP by &team;"]
+    assert feed.warning and "entity declarations were not expanded" in feed.warning
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_an_entity_attack_in_utf_16_or_32_is_refused_by_name(encoding: str) -> None:
+    body = (
+        f'<?xml version="1.0" encoding="{encoding}"?>\n<!DOCTYPE rss [\n<!ENTITY a "aaaaaaaaaa">\n'
+        '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">\n]>\n'
+        "<rss version='2.0'><channel><title>t</title><item><title>&b;</title></item></channel></rss>"
+    ).encode(encoding)
+    with pytest.raises(ParseError, match="entity 'b' is built from other entities"):
+        parse_feed("https://a.example.net/", body, {}, NOW)
+
+
 def test_the_sax_driver_refuses_an_entity_declaration_that_reaches_it() -> None:
     import xml.sax
 
