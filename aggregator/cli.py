@@ -127,14 +127,14 @@ def check(obj: Context) -> None:
         )
     )
     from .overrides import load_overrides
-    from .pipeline import overrides_path
+    from .settle import overrides_path
 
     with _errors():
         overrides = load_overrides(overrides_path(config))
     click.echo(f"  overrides: {len(overrides.allow)} allow, {len(overrides.deny)} deny ({overrides.path})")
     for warning in overrides.warnings():
         click.echo(f"  warning: {overrides.path}: {warning}")
-    from .pipeline import corrections_path
+    from .settle import corrections_path
     from .topics.corrections import load_corrections
 
     with _errors():

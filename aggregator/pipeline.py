@@ -25,7 +25,6 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -37,9 +36,8 @@ from .feedstatus import GONE_TEXT, fresh_source, waiting
 from .fetch import Fetcher
 from .langtags import primary_language
 from .lock import RunLock, alive
-from .overrides import load_overrides
+from .settle import load_decisions, settle
 from .store import Store
-from .topics.corrections import load_corrections
 from .types import (
     Config,
     FeedConfig,
@@ -331,14 +329,6 @@ def start_parsers(workers: int, feeds: int, screener: Screener | None = None) ->
     return ThreadPoolExecutor(max_workers=1)
 
 
-def overrides_path(config: Config) -> Path:
-    return Path(config.path).parent / "overrides.yaml"
-
-
-def corrections_path(config: Config) -> Path:
-    return Path(config.path).parent / "corrections.yaml"
-
-
 def due_feeds(
     config: Config, store: Store, now: datetime, force: bool, only: Sequence[str] = ()
 ) -> tuple[list[FeedConfig], list[tuple[FeedConfig, str]]]:
@@ -398,8 +388,7 @@ def update(
     # The cards say all this process needs of the models (and that they are there).
     threshold = screener.threshold if screener else cards.screen_threshold()
     topics = screener.topics.topics if screener and screener.topics else cards.topic_names()
-    overrides = load_overrides(overrides_path(config))
-    corrections = load_corrections(corrections_path(config), topics)
+    overrides, corrections = load_decisions(config, topics)
     now = clock()
     store.sync_feeds(config.feeds, now)
     store.bound_fresh_waits(config.fetch.max_fresh_wait)
@@ -431,9 +420,7 @@ def update(
                     executor.submit(close_worker_store).result()
             executor.shutdown(wait=True, cancel_futures=True)
             _write_turn.clear()
-    store.apply_overrides(overrides)
-    store.index_topics()
-    store.apply_corrections(corrections)
+    settle(store, overrides, corrections)
     store.finish_run(run_id, clock(), outcomes)
     order = {f.url: i for i, f in enumerate(config.feeds)}
     outcomes.sort(key=lambda o: order.get(o.url, len(order)))

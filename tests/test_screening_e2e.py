@@ -223,6 +223,26 @@ def test_overrides_apply_on_the_next_run_and_stay(
         assert {p["link"]: p["status"] for p in store.posts()}["https://lab.example.net/50/"] == "dropped"
 
 
+def test_a_build_after_a_run_that_never_finished_applies_the_overrides_itself(
+    server: FeedServer, write_config: WriteConfig, clock: Clock, tmp_path: Path
+) -> None:
+    # The posts of a run killed before its end are stored as screening left them: a
+    # build (or digest) that follows must not publish a post the owner denied.
+    server.routes["/f.xml"] = Route(body=rss(*items(NETWORKING[:2], 0)))
+    config = write_config(["/f.xml"])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        assert {p["status"] for p in store.posts()} == {"kept"}
+    Path(config.path).with_name("overrides.yaml").write_text("deny:\n  - url: 'https://lab.example.net/1/'\n")
+    out = tmp_path / "public"
+    result = CliRunner().invoke(cli, ["--config", config.path, "build", "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    river = (out / "feeds/all.atom").read_text()
+    assert "https://lab.example.net/0/" in river and "https://lab.example.net/1/" not in river
+    with Store(config.database) as store:
+        assert {p["link"]: p["override"] for p in store.posts()}["https://lab.example.net/1/"] == "deny"
+
+
 def test_dropped_and_explain_show_the_reason(
     server: FeedServer, write_config: WriteConfig, clock: Clock
 ) -> None:

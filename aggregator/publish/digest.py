@@ -383,6 +383,7 @@ def digest_from_config(
     """Lock the database and send (or write) every digest due now."""
     from ..cards import MODEL_DIR
     from ..lock import RunLock
+    from ..settle import settle_from_config
     from ..topics.taxonomy import load_taxonomy
     from .site import environment, site_folder
 
@@ -390,6 +391,7 @@ def digest_from_config(
         raise DigestError(f"{config.path}: no `digest:` section; see the README's Email digest section")
     env = environment(site_folder(config))
     with RunLock(config.database), Store(config.database) as store:
+        settle_from_config(config, store)  # a run killed before its end left them undone
         return send_digests(
             store,
             config.digest,

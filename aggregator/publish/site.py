@@ -323,6 +323,7 @@ def build_from_config(
     """Lock the database, read it, build the site into out (default: site.output)."""
     from ..cards import MODEL_DIR
     from ..lock import RunLock
+    from ..settle import settle_from_config
     from ..topics.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy(MODEL_DIR / "topics.yaml")
@@ -331,6 +332,7 @@ def build_from_config(
         raise ConfigError(config.path, unknown)
     target = (out or Path(config.site.output)).resolve()
     with RunLock(config.database), Store(config.database) as store:
+        settle_from_config(config, store)  # a run killed before its end left them undone
         return build_site(
             store,
             config.site,
