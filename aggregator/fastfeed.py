@@ -387,7 +387,7 @@ def _podcast_field(
 ) -> None:
     """An RSS item's enclosure and iTunes fields, as feedparser keeps them."""
     if kind == "enclosure":
-        if raw.strip() or not attrs.get("url"):
+        if raw.strip() or not attrs.get("url") or _cased(attrs):
             raise Decline
         link = {key: value for key, value in attrs.items() if key != "url"}
         link["href"], link["rel"] = attrs["url"], "enclosure"
@@ -410,6 +410,11 @@ def _podcast_field(
             entry["image"] = {"href": attrs["href"]}
 
 
+def _cased(attrs: dict[str, str]) -> bool:
+    """Whether a rel or type attribute has capitals (feedparser lower-cases them)."""
+    return any(value != value.lower() for key, value in attrs.items() if key in ("rel", "type"))
+
+
 def _atom_type(attrs: dict[str, str]) -> str:
     given = attrs.get("type", "text/plain")
     if given.lower() not in ATOM_TEXT_TYPES:
@@ -430,7 +435,9 @@ def _atom_entry(fields: list[Field], base: str) -> dict[str, Any]:
             entry["title"] = _fix_text(raw.strip())
             entry["title_detail"] = {"type": _atom_type(attrs), "base": base}
         elif kind == "link":
-            if "href" not in attrs or raw.strip():
+            # An empty href is the document's own URL to feedparser; a rel or type in
+            # capitals ("Alternate") it reads in lower case: left to it.
+            if not attrs.get("href") or raw.strip() or _cased(attrs):
                 raise Decline
             link = dict(attrs)
             link.setdefault("rel", "alternate")

@@ -528,6 +528,14 @@ DECLINED_DOCUMENTS = [
     "</content></entry></feed>",
     ATOM_HEAD + '<entry xml:base="/b/"><title>a</title></entry></feed>',
     ATOM_HEAD + "<entry><author><name>A</name><email>a@example.net</email></author></entry></feed>",
+    # feedparser reads rel and type in lower case, and an empty href as the feed's URL.
+    ATOM_HEAD
+    + "<entry><title>a</title><link rel='Alternate' href='https://pod.example.net/1'/></entry></feed>",
+    ATOM_HEAD
+    + "<entry><title>a</title><link rel='Enclosure' href='https://m.example.net/1.mp3'/></entry></feed>",
+    ATOM_HEAD + "<entry><title>a</title><link href=''/></entry></feed>",
+    RSS_HEAD + "<item><title>a</title><enclosure url='https://m.example.net/1.mp3' type='Audio/MPEG' "
+    "length='1'/></item></channel></rss>",
 ]
 
 
