@@ -1094,7 +1094,12 @@ class Store:
     ) -> dict[str, Any]:
         """A post's row; stamp: the run's time as stored (iso(now)), made once per feed."""
         date = entry.published or entry.updated
-        if date is not None:
+        if date is not None and old is not None and old[5] == "feed" and iso(date) > old[4]:
+            # A stored post the feed re-dates later (a CMS migration re-stamping its
+            # archive, a bumped pubDate) keeps its place: an update must not move old
+            # posts above the new ones on the river, in the feeds and the digests.
+            published, source = old[4], "feed"
+        elif date is not None:
             published, source = iso(date), "feed"
         elif old is not None:
             # Keep the first-seen date an undated post got on its first fetch.

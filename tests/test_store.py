@@ -203,6 +203,26 @@ def test_duplicate_flood_in_one_document_stores_each_post_once(tmp_path: Path) -
     assert h.store_doc(doc) == (2, 0)
 
 
+def test_a_post_the_feed_re_dates_later_keeps_its_place_and_an_earlier_date_is_taken(tmp_path: Path) -> None:
+    # A CMS migration re-stamps the archive with today's date: the old posts must not
+    # climb above the new ones. A date corrected to an earlier one is taken.
+    h = harness(tmp_path)
+    link = "https://blog.example.net/2026/11/isis-levels/"
+    h.store_doc(rss(Item("IS-IS levels", guid="i", link=link, date="Mon, 16 Nov 2026 08:00:00 GMT")))
+    later = rss(
+        Item("IS-IS levels", guid="i", link=link, date="Tue, 24 Nov 2026 09:00:00 GMT", body="<p>new</p>")
+    )
+    assert h.store_doc(later, T0) == (0, 1)
+    (row,) = h.rows()
+    assert row["published"] == "2026-11-16T08:00:00+00:00"
+    earlier = rss(
+        Item("IS-IS levels", guid="i", link=link, date="Sun, 15 Nov 2026 08:00:00 GMT", body="<p>x</p>")
+    )
+    assert h.store_doc(earlier, T0) == (0, 1)
+    (row,) = h.rows()
+    assert row["published"] == "2026-11-15T08:00:00+00:00"
+
+
 def test_undated_post_keeps_its_first_seen_date(tmp_path: Path) -> None:
     h = harness(tmp_path)
     h.store_doc(rss(Item("Undated", guid="u", date=None)), T0)
