@@ -244,10 +244,21 @@ def store_batch(
                     store.record(run_id, fetched, parsed, now, error, verdicts, threshold, max_fresh_wait)
                 )
             except Exception as exc:  # the feed's savepoint is rolled back: the rest go on
+                if database_broken(exc):
+                    raise  # no feed can be stored: the run's error (exit 3), not this feed's
                 why = f"could not store: {type(exc).__name__}: {exc}"
                 failed = replace(fetched, outcome=Outcome.ERROR)
                 outcomes.append(store.record(run_id, failed, None, now, why, {}, threshold))
     return outcomes
+
+
+_BROKEN = ("malformed", "not a database", "disk is full", "disk i/o error", "readonly database")
+
+
+def database_broken(exc: BaseException) -> bool:
+    """Whether an error says the database itself cannot be written (damaged, full,
+    unreadable): then no feed can be stored, and the run must say so, not blame feeds."""
+    return isinstance(exc, sqlite3.DatabaseError) and any(s in str(exc).lower() for s in _BROKEN)
 
 
 def _start_worker(pid: int) -> None:
@@ -493,6 +504,9 @@ async def _fetch_all(
         except ModelError:
             raise  # no feed can be screened: the run's error, reported as such
         except Exception as exc:  # never let one batch end the run: its feeds failed
+            if database_broken(exc):
+                raise  # nothing can be stored: the run's error (exit 3), not the feeds'
+
             why = f"internal error: {type(exc).__name__}: {exc}"
             pending.extend(
                 (FetchResult(url=job.result.url, status=None, outcome=Outcome.ERROR), None, clock(), why, {})

@@ -424,6 +424,31 @@ def test_backup_never_replaces_a_file_unless_forced(
     assert f"{earlier} is a file, not a folder" in under_a_file.stderr
 
 
+def test_an_update_on_a_damaged_database_fails_the_run_not_its_feeds(
+    server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str]
+) -> None:
+    # Cron watches the exit status: a database that cannot be written is the run's
+    # error (exit 3), not each feed's, and no feed is put into backoff for it.
+    server.routes["/ok.xml"] = Route(
+        body=rss(Item("OSPF stub areas", guid="n1", link="https://b.example.net/1"))
+    )
+    config = write_config(["/ok.xml"])
+    db = Path(config.database)
+    _database_with_posts(db, server.url("/ok.xml"), 200)
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        page = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'posts'").fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    with db.open("r+b") as file:  # a disk fault in the posts table
+        file.seek((page - 1) * size)
+        file.write(b"\xff" * size)
+    result = aggregator("--config", config.path, "update", "-q", env=cli_env)
+    assert result.returncode == 3, (result.stdout, result.stderr)
+    assert result.stderr == (
+        f"aggregator: database error: {db}: database disk image is malformed; "
+        "see README 'Backups and recovery'\n"
+    )
+
+
 def test_a_damaged_database_is_a_clear_error_and_is_not_backed_up(
     write_config: WriteConfig, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
