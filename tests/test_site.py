@@ -552,6 +552,46 @@ def test_an_output_that_is_a_file_is_refused_and_the_file_left_alone(
     assert not [p.name for p in planet.parent.iterdir() if p.name.startswith(".notes.txt")]
 
 
+def test_a_build_clears_what_killed_builds_left_and_a_full_disk_is_a_message(
+    planet: Path, cli_env: dict[str, str]
+) -> None:
+    import resource
+    import signal
+
+    site = planet.parent / "public"
+    assert aggregator("--config", str(planet), "build", env=cli_env).returncode == 0
+    before = tree(site)
+    # Builds killed half-way (SIGKILL, power loss) left their folders beside the site.
+    for left in (".public.build-k1ll3d", ".public.old-4242"):
+        (planet.parent / left / "page").mkdir(parents=True)
+        (planet.parent / left / "page" / "1.html").write_text("half a site\n" * 1000)
+    assert aggregator("--config", str(planet), "build", env=cli_env).returncode == 0
+    assert sorted(p.name for p in planet.parent.iterdir() if p.name.startswith(".public.")) == [
+        ".public.manifest.json"
+    ]
+
+    def small_disk() -> None:  # files may not grow past 64 KB: a full disk, as writes see it
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
+
+    (planet.parent / "site" / "templates").mkdir(parents=True)
+    (planet.parent / "site" / "templates" / "_card.html").write_text("{{ post.title }} " * 4000)
+    full = subprocess.run(
+        ["aggregator", "--config", str(planet), "build"],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        preexec_fn=small_disk,
+        stdin=subprocess.DEVNULL,
+    )
+    assert full.returncode == 1, full.stderr
+    assert "Traceback" not in full.stderr
+    assert f"aggregator: {planet.parent}: cannot write the new site's " in full.stderr
+    assert "(File too large); the live site is unchanged" in full.stderr
+    assert tree(site) == before
+    assert not list(planet.parent.glob(".public.build-*"))
+
+
 def test_a_post_several_feeds_carry_is_one_story_on_the_river_and_stays_on_each_source_page(
     tmp_path: Path, screener: Screener
 ) -> None:

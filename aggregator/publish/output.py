@@ -45,25 +45,41 @@ class SiteWriter:
         parent = self.out.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
+            self._clear_leftovers()
             self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.build-", dir=parent))
         except OSError as exc:
             raise OutputError(f"{parent}: cannot create the build folder ({exc}); check the path") from exc
         return self
 
+    def _clear_leftovers(self) -> None:
+        """Remove what builds killed half-way left beside the site: their build folders,
+        and an old site set aside by a swap without an atomic exchange. (A build runs
+        under the run lock: no other build is writing them.)"""
+        for pattern in (f".{self.out.name}.build-*", f".{self.out.name}.old-*"):
+            for left in self.out.parent.glob(pattern):
+                if left.is_dir() and not left.is_symlink():
+                    shutil.rmtree(left, ignore_errors=True)
+
     def write(self, relative: str, data: str | bytes) -> None:
         assert self._tmp is not None
         content = data.encode("utf-8") if isinstance(data, str) else data
         target = self._tmp / relative
-        self._folder(target.parent)
         live = self.out / relative
         try:
-            if live.is_file() and live.stat().st_size == len(content) and live.read_bytes() == content:
-                os.link(live, target)
-                self.kept += 1
-                return
-        except OSError:
-            pass  # not linkable (another file system?): write it
-        target.write_bytes(content)
+            self._folder(target.parent)
+            try:
+                if live.is_file() and live.stat().st_size == len(content) and live.read_bytes() == content:
+                    os.link(live, target)
+                    self.kept += 1
+                    return
+            except OSError:
+                pass  # not linkable (another file system?): write it
+            target.write_bytes(content)
+        except OSError as exc:  # a full disk, a quota: the build stops, the live site stays
+            raise OutputError(
+                f"{self.out.parent}: cannot write the new site's {relative} ({exc.strerror or exc}); "
+                "the live site is unchanged"
+            ) from exc
         self.written.append(relative)
 
     def keep(self, relative: str) -> bool:
