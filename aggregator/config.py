@@ -511,7 +511,7 @@ def _feeds(data: _Mapping, problems: _Problems) -> list[FeedConfig]:
             problems.add(line, label, "must be a mapping with at least url and name")
             continue
         if isinstance(entry.get("name"), str) and entry["name"].strip():
-            label = f"feeds[{index}] ({entry['name'].strip()})"
+            label = f"feeds[{index}] ({' '.join(entry['name'].split())})"  # on one line
         bad = False
 
         def add(key: str, message: str, *, entry: _Mapping = entry, label: str = label) -> None:
@@ -536,8 +536,12 @@ def _feeds(data: _Mapping, problems: _Problems) -> list[FeedConfig]:
             else:
                 seen[norm] = (entry.key_lines["url"], str(url))
         name = entry.get("name")
-        if not isinstance(name, str) or not name.strip():
+        if name is None or (isinstance(name, str) and not name.strip()):
             add("name", "missing or empty; give the feed a display name")
+        elif not isinstance(name, str):
+            add("name", f"is {name!r}, not text; quote it (name: \"{name}\")")
+        elif not name.strip().isprintable():
+            add("name", "must be one line of text, without control characters (it heads pages and emails)")
         kind = entry.get("kind", "blog")
         if kind not in ("blog", "podcast"):
             add("kind", f"is {kind!r}; use blog or podcast")

@@ -225,6 +225,19 @@ def test_a_feed_url_the_fetcher_cannot_request_is_refused_by_check(
     assert any(why in line and line.startswith("line 2, feeds[0] (A) url:") for line in found), found
 
 
+def test_a_feed_name_is_one_line_of_text(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        'feeds:\n  - url: https://a.example.net/feed\n    name: "Lab\\nNotes"\n'
+        "  - url: https://b.example.net/feed\n    name: 123\n",
+    )
+    assert found == [
+        "line 3, feeds[0] (Lab Notes) name: must be one line of text, without control characters "
+        "(it heads pages and emails)",
+        'line 5, feeds[1] name: is 123, not text; quote it (name: "123")',
+    ], found
+
+
 def test_same_feed_spelt_with_default_port_or_trailing_slash_is_a_duplicate(tmp_path: Path) -> None:
     # Each spelling would be fetched and its posts stored again under its own URL.
     found = problems(
