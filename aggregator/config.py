@@ -539,7 +539,7 @@ def _feeds(data: _Mapping, problems: _Problems) -> list[FeedConfig]:
         if name is None or (isinstance(name, str) and not name.strip()):
             add("name", "missing or empty; give the feed a display name")
         elif not isinstance(name, str):
-            add("name", f"is {name!r}, not text; quote it (name: \"{name}\")")
+            add("name", f'is {name!r}, not text; quote it (name: "{name}")')
         elif not name.strip().isprintable():
             add("name", "must be one line of text, without control characters (it heads pages and emails)")
         kind = entry.get("kind", "blog")

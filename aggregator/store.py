@@ -10,6 +10,7 @@ untouched, and the next run completes the rest.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import operator
@@ -424,6 +425,25 @@ def _discard(draft: Path) -> None:
             leftover.unlink()
 
 
+@contextlib.contextmanager
+def _migrating(path: str) -> Iterator[None]:
+    """One process at a time migrates a database (`<database>.migrate`, a lock the
+    kernel drops with the process): cron's update and an owner's status opening it
+    together after an upgrade both found the migrations pending, and one failed. The
+    others wait, then find nothing left to do. A folder where the lock file cannot be
+    made (read-only) cannot hold a migrated database either: no lock there."""
+    try:
+        fd = os.open(f"{path}.migrate", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -432,7 +452,9 @@ class Store:
             if is_new_database(Path(self.path), migrations.name, known):
                 _create(Path(self.path))
             self.db = _connect(self.path)
-            migrations.apply(self.db)  # a database from an earlier version catches up
+            if migrations.pending(self.db):  # a database from an earlier version catches up
+                with _migrating(self.path):
+                    migrations.apply(self.db)  # what is pending once the turn is ours
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(
                 f"{self.path}: cannot open or migrate the database ({exc}); if it says "

@@ -449,6 +449,49 @@ def test_an_update_on_a_damaged_database_fails_the_run_not_its_feeds(
     )
 
 
+def test_commands_opening_an_old_database_together_migrate_it_once(
+    write_config: WriteConfig, cli_env: dict[str, str]
+) -> None:
+    # Right after an upgrade, cron's update and an owner's status open the database of
+    # the earlier version together: both found the migrations pending, and one failed.
+    from aggregator import store as stored
+
+    config = write_config(["/ok.xml"])
+    db = stored._connect(config.database)
+    stored.migrations.apply(db, stop_before="m008_links_percent_encoded")
+    now = "2026-11-01T00:00:00+00:00"
+    db.execute("INSERT INTO feeds (url, name, added) VALUES ('https://b.example.net/feed', 'F', ?)", [now])
+    with db.conn:
+        db.conn.executemany(
+            "INSERT INTO posts (id, feed_url, guid, link, title, published, date_source, first_seen, "
+            "last_changed, content_hash) "
+            "VALUES (?, 'https://b.example.net/feed', ?, ?, ?, ?, 'feed', ?, ?, 'x')",
+            [
+                (f"id{i:08d}", f"g{i}", f"https://b.example.net/a b/{i}", f"t{i}", now, now, now)
+                for i in range(20_000)
+            ],
+        )
+    db.close()
+    commands = [
+        subprocess.Popen(
+            ["aggregator", "--config", config.path, "status"],
+            env=cli_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        for _ in range(3)
+    ]
+    results = [(c.wait(timeout=120), c.stderr.read() if c.stderr else "") for c in commands]
+    assert [code for code, _ in results] == [0, 0, 0], results
+    with contextlib.closing(sqlite3.connect(config.database)) as conn:
+        applied = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations WHERE name LIKE 'm008%'")]
+        assert applied == ["m008_links_percent_encoded"]
+        (link,) = conn.execute("SELECT link FROM posts WHERE id = 'id00000007'").fetchone()
+        assert link == "https://b.example.net/a%20b/7"
+
+
 def test_a_damaged_database_is_a_clear_error_and_is_not_backed_up(
     write_config: WriteConfig, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
