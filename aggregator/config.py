@@ -28,6 +28,7 @@ from .types import (
     SmtpSettings,
     Subscriber,
 )
+from .urls import feed_key
 
 DEFAULT_CONFIG = "feeds.yaml"
 DEFAULT_DATABASE = "aggregator.db"
@@ -175,20 +176,6 @@ def unknown_topics(config: Config, known: set[str] | frozenset[str], subscribers
             if t not in known
         ]
     return problems
-
-
-def _normal_url(url: str) -> str:
-    """The URL as duplicates are compared: scheme and host in lower case, the default
-    port dropped and the path without a trailing slash (https://Host:443/feed/ is
-    https://host/feed), so one feed listed twice is not fetched and stored twice."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    default = {"http": 80, "https": 443}.get(scheme)
-    port = f":{parts.port}" if parts.port and parts.port != default else ""
-    return f"{scheme}://{host}{port}{parts.path.rstrip('/') or '/'}" + (
-        f"?{parts.query}" if parts.query else ""
-    )
 
 
 def load_config(path: str | os.PathLike[str], database: str | None = None) -> Config:
@@ -528,7 +515,7 @@ def _feeds(data: _Mapping, problems: _Problems) -> list[FeedConfig]:
         elif reason := check_feed_url(url):
             add("url", reason)
         else:
-            norm = _normal_url(str(url))
+            norm = feed_key(str(url))
             if norm in seen:
                 first_line, first = seen[norm]
                 spelt = "" if first.strip().lower() == str(url).strip().lower() else f" as '{first}'"

@@ -41,7 +41,7 @@ from .types import (
     StoredVerdict,
     shared_guids,
 )
-from .urls import clean_link
+from .urls import clean_link, feed_key
 
 migrations = Migrations("aggregator")
 
@@ -505,9 +505,10 @@ class Store:
         """Add configured feeds, update names and kinds; return the feeds that moved.
 
         When a new URL in the configuration is the permanent redirect a stored feed
-        reported, and that feed's old URL is no longer configured, the owner has taken
-        the suggestion: the feed keeps its history under the new URL instead of
-        starting over and storing every post a second time.
+        reported, or the same URL spelt otherwise (feed_key), and that feed's old URL is
+        no longer configured, the owner has taken the suggestion or re-spelt it: the
+        feed keeps its history under the new URL instead of starting over and storing
+        every post a second time.
         """
         feeds = list(feeds)
         rows = [(f.url, f.name, f.kind.value, iso(now)) for f in feeds]
@@ -516,6 +517,11 @@ class Store:
         moves = []
         for url in configured - stored.keys():
             old = next((o for o, target in stored.items() if target == url and o not in configured), None)
+            if old is None:
+                # The same feed spelt otherwise (a trailing slash, the host's capitals, the
+                # default port): `check` calls them one feed, so the store does too.
+                key = feed_key(url)
+                old = next((o for o in stored if o not in configured and feed_key(o) == key), None)
             if old is not None:
                 moves.append((old, url))
         with self._tx():

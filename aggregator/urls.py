@@ -178,3 +178,17 @@ def on_own_site(link: str | None, *homes: str | None) -> bool:
         if home is not None and (home == host or host.endswith(f".{home}") or home.endswith(f".{host}")):
             return True
     return False
+
+
+def feed_key(url: str) -> str:
+    """A feed URL as duplicates are compared: scheme and host in lower case, the default
+    port dropped and the path without a trailing slash (https://Host:443/feed/ is
+    https://host/feed), so one feed listed twice is not fetched and stored twice."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    default = {"http": 80, "https": 443}.get(scheme)
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    return f"{scheme}://{host}{port}{parts.path.rstrip('/') or '/'}" + (
+        f"?{parts.query}" if parts.query else ""
+    )

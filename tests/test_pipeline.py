@@ -279,6 +279,26 @@ def test_taking_the_redirect_suggestion_keeps_the_feed_history(
         assert store.feeds()[0]["redirect_url"] is None
 
 
+def test_the_same_feed_url_spelt_otherwise_keeps_the_feed_history(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    # `check` calls https://host/feed and https://host/feed/ one feed: so must the store,
+    # or the owner who adds a slash gets every post again (and in the next digest).
+    serve_fixture(server, "/blog/feed", "rss2.xml")
+    serve_fixture(server, "/blog/feed/", "rss2.xml")
+    config = write_config([("/blog/feed", "Blog")])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        ids = sorted(p["id"] for p in store.posts())
+    config = write_config([("/blog/feed/", "Blog")])
+    with Store(config.database) as store:
+        clock.now += timedelta(hours=1)
+        summary = update(config, store, clock=clock)
+        assert summary.new == 0
+        assert sorted(p["id"] for p in store.posts()) == ids
+        assert [f["url"] for f in store.feeds()] == [server.url("/blog/feed/")]
+
+
 def test_identical_body_without_validators_is_not_parsed_again(
     server: FeedServer, write_config: WriteConfig, clock: Clock
 ) -> None:
