@@ -459,7 +459,10 @@ class Fetcher:
             )
         if status >= 400 or status < 200 or status in REDIRECTS:
             return self._error(url, status, _reason(status), final_url=current, permanent_redirect=permanent)
-        body = await self._read_capped(current, response)
+        try:
+            body = await self._read_capped(current, response)
+        except FetchError as exc:  # over a limit: the answer was still this status
+            return self._error(url, status, exc.message, final_url=current, permanent_redirect=permanent)
         return FetchResult(
             url=url,
             status=status,
