@@ -267,9 +267,17 @@ def parse_config(text: str, name: str, database: str | None = None) -> Config:
     feeds = _feeds(data, problems)
     digest = _digest(data, problems)
 
-    db_value = database or data.get("database") or DEFAULT_DATABASE
-    if not isinstance(db_value, str):
-        problems.add(data.key_lines.get("database", 0), "database", "must be a file path")
+    given = data.get("database")
+    db_value = database or given or DEFAULT_DATABASE
+    if not isinstance(db_value, str) or (
+        "database" in data and not database and not str(given or "").strip()
+    ):
+        # An empty value is a path left out, not the default: say so rather than guess.
+        problems.add(
+            data.key_lines.get("database", 0),
+            "database",
+            f"must be a file path such as {DEFAULT_DATABASE} (or leave the key out for that default)",
+        )
         db_value = DEFAULT_DATABASE
     db_path = Path(db_value).expanduser()
     if not db_path.is_absolute() and database is None:

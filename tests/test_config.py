@@ -238,6 +238,13 @@ def test_a_feed_name_is_one_line_of_text(tmp_path: Path) -> None:
     ], found
 
 
+@pytest.mark.parametrize("value", ["''", "12", "[a.db]"])
+def test_an_empty_or_non_text_database_is_a_problem_not_the_default(tmp_path: Path, value: str) -> None:
+    assert problems(tmp_path, f"database: {value}\nfeeds: []\n") == [
+        "line 1, database: must be a file path such as aggregator.db (or leave the key out for that default)"
+    ]
+
+
 def test_same_feed_spelt_with_default_port_or_trailing_slash_is_a_duplicate(tmp_path: Path) -> None:
     # Each spelling would be fetched and its posts stored again under its own URL.
     found = problems(
