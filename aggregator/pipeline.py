@@ -487,6 +487,9 @@ async def _fetch_all(
     # Fetched bodies wait here until a batch goes to a worker.
     queued: list[StoreJob] = []
     batches: set[asyncio.Task[None]] = set()
+    # An error no feed can get past (the models, the database): raised once the tasks are
+    # done. A batch's task is forgotten when it ends, so it cannot raise it itself.
+    fatal: list[Exception] = []
 
     async def store_jobs(jobs: list[StoreJob]) -> None:
         nonlocal broken
@@ -501,12 +504,13 @@ async def _fetch_all(
                     broken = True  # a worker died (killed for memory?): finish in this process
             if stored is None:
                 stored = store_batch(store.path, run_id, threshold, jobs, store, fresh)
-        except ModelError:
-            raise  # no feed can be screened: the run's error, reported as such
         except Exception as exc:  # never let one batch end the run: its feeds failed
-            if database_broken(exc):
-                raise  # nothing can be stored: the run's error (exit 3), not the feeds'
-
+            stored = []
+            if isinstance(exc, ModelError) or database_broken(exc):
+                # No feed can be screened or stored: the run's error (the models, or exit
+                # 3), reported when the tasks are done; nothing more is fetched.
+                fatal.append(exc)
+                return
             why = f"internal error: {type(exc).__name__}: {exc}"
             pending.extend(
                 (FetchResult(url=job.result.url, status=None, outcome=Outcome.ERROR), None, clock(), why, {})
@@ -524,6 +528,10 @@ async def _fetch_all(
     running = [0]  # batches with a worker
 
     def dispatch() -> None:
+        if fatal:  # nothing can be stored: drop what waits (fetched again next run)
+            for _ in queued:
+                backlog.release()
+            queued.clear()
         if queued:
             jobs = queued[:BATCH_FEEDS]
             del queued[:BATCH_FEEDS]
@@ -537,6 +545,8 @@ async def _fetch_all(
         error: str | None = None
         try:
             async with host_turns[(urlsplit(feed.url).hostname or "").lower()], limit:
+                if fatal:
+                    return  # the run is ending: the feed stays due for the next one
                 result = await fetcher.fetch(
                     feed.url,
                     etag=state.etag if state else None,
@@ -604,6 +614,8 @@ async def _fetch_all(
             store.index_topics()
         while batches:
             await asyncio.gather(*batches)
+        if fatal:
+            raise fatal[0]
         commit()
     finally:
         tick.cancel()

@@ -432,7 +432,9 @@ def test_an_update_on_a_damaged_database_fails_the_run_not_its_feeds(
     server.routes["/ok.xml"] = Route(
         body=rss(Item("OSPF stub areas", guid="n1", link="https://b.example.net/1"))
     )
-    config = write_config(["/ok.xml"])
+    # A slower feed: the failed batch ends while it is still being fetched.
+    server.routes["/slow.xml"] = Route(status=404, delay=1.5)
+    config = write_config(["/ok.xml", "/slow.xml"])
     db = Path(config.database)
     _database_with_posts(db, server.url("/ok.xml"), 200)
     with contextlib.closing(sqlite3.connect(db)) as conn:
