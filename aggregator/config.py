@@ -28,7 +28,7 @@ from .types import (
     SmtpSettings,
     Subscriber,
 )
-from .urls import feed_key
+from .urls import feed_key, host_name
 
 DEFAULT_CONFIG = "feeds.yaml"
 DEFAULT_DATABASE = "aggregator.db"
@@ -145,8 +145,10 @@ def check_feed_url(url: Any) -> str | None:
         return f"'{url}' is not an http(s) URL; only http:// and https:// feeds can be fetched"
     if not parts.hostname:
         return f"'{url}' has no host name"
-    if any(c.isspace() or not c.isprintable() for c in url.strip()):
-        return f"'{url}' has a space or a control character in it; write a space as %20"
+    if not url.strip().isprintable():
+        return f"'{url}' has a line break or a control character in it; remove it"
+    if host_name(parts.hostname) is None:
+        return f"'{url}': '{parts.hostname}' cannot be a host name; write the host as it is registered"
     import httpx  # what fetches it: a host it cannot encode would fail every run
 
     try:

@@ -103,7 +103,7 @@ def _clean(value: str, base: str | None, drop_tracking: bool = True) -> str | No
     except ValueError:
         return None
     scheme = parts.scheme.lower()
-    host = _host(parts.hostname)
+    host = host_name(parts.hostname)
     # A browser reads "\\" as "/" and takes the host from before it; urllib takes it from
     # after a later "@". Neither guess is made: such a link is refused.
     if scheme not in SAFE_SCHEMES or host is None or "\\" in parts.netloc:
@@ -134,7 +134,7 @@ def _encode(part: str, safe: str) -> str:
     return _ESCAPE.sub(lambda m: m.group().upper(), quote(part, safe=safe + "%"))
 
 
-def _host(name: str | None) -> str | None:
+def host_name(name: str | None) -> str | None:
     """The host name in the form a URL carries (lower case, IDNA for a non-ASCII name,
     an IPv6 address in brackets), or None when it cannot be one."""
     if not name:
@@ -182,13 +182,17 @@ def on_own_site(link: str | None, *homes: str | None) -> bool:
 
 def feed_key(url: str) -> str:
     """A feed URL as duplicates are compared: scheme and host in lower case, the default
-    port dropped and the path without a trailing slash (https://Host:443/feed/ is
-    https://host/feed), so one feed listed twice is not fetched and stored twice."""
+    port dropped, the path and query percent-encoded and the path without a trailing
+    slash (https://Host:443/a b/feed/ is https://host/a%20b/feed), so one feed listed
+    twice is not fetched and stored twice."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     default = {"http": 80, "https": 443}.get(scheme)
     port = f":{parts.port}" if parts.port and parts.port != default else ""
-    return f"{scheme}://{host}{port}{parts.path.rstrip('/') or '/'}" + (
-        f"?{parts.query}" if parts.query else ""
-    )
+    # Percent-encoded as the fetcher sends it: "/a b/feed" is "/a%20b/feed".
+    try:
+        path, query = _encode(parts.path, _PATH_SAFE), _encode(parts.query, _QUERY_SAFE)
+    except UnicodeEncodeError:  # a lone surrogate: compared as written
+        path, query = parts.path, parts.query
+    return f"{scheme}://{host}{port}{path.rstrip('/') or '/'}" + (f"?{query}" if query else "")

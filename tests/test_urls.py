@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from rfc3986 import HTTP_URI, is_safe_http_url
 
 from aggregator.store import post_id
-from aggregator.urls import _clean, clean_link, on_own_site, resolve
+from aggregator.urls import _clean, clean_link, feed_key, on_own_site, resolve
 
 BASE = "https://blog.example.net/feed.xml"
 
@@ -151,3 +151,9 @@ def test_a_link_is_on_its_own_feeds_site_only_on_that_host_or_a_subdomain(
     link: str | None, homes: tuple[str | None, ...], own: bool
 ) -> None:
     assert on_own_site(link, *homes) is own
+
+
+def test_a_feed_url_spelt_otherwise_has_one_key() -> None:
+    key = feed_key("https://blog.example.net/a%20b/feed")
+    assert feed_key("HTTPS://Blog.Example.NET:443/a b/feed/") == key
+    assert feed_key("https://blog.example.net/a b/feed?x=1") != key
