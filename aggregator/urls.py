@@ -167,17 +167,16 @@ def _site_host(url: str | None) -> str | None:
     return host.removeprefix("www.") if host else None
 
 
-def on_own_site(link: str | None, *homes: str | None) -> bool:
-    """Whether a post's link is on the host of one of its feed's homes (the feed's own
-    URL, its site link): the copy a blog publishes of its own post, not one another feed
-    carries. A subdomain either way counts (feeds.example.net for example.net)."""
-    host = _site_host(link)
-    if host is None:
+def on_own_site(link: str | None, feed_url: str) -> bool:
+    """Whether a post's link is on the site its feed is served from (the configured feed
+    URL's host, "www." aside, or a subdomain of it): the copy a blog publishes of its own
+    post, not one another feed carries. The feed's own document is not asked (a hijacked
+    feed would name the member's site as its own), nor is a host below the feed's (a feed
+    at one user's subdomain of a shared host is not the shared host's posts)."""
+    host, home = _site_host(link), _site_host(feed_url)
+    if host is None or home is None or "." not in home:
         return False
-    for home in map(_site_host, homes):
-        if home is not None and (home == host or host.endswith(f".{home}") or home.endswith(f".{host}")):
-            return True
-    return False
+    return host == home or host.endswith(f".{home}")
 
 
 def feed_key(url: str) -> str:

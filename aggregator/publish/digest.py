@@ -147,7 +147,7 @@ def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
             story = next(
                 (stories[i] for i in candidates if _same_text(stories[i]["shingles"], shingles)), None
             )
-        own = on_own_site(row["link"], row["feed_url"], row["source_link"])
+        own = on_own_site(row["link"], row["feed_url"])
         if story is None:
             story = {"row": row, "own": own, "sources": [], "topics": [], "shingles": shingles}
             for shingle in prefix:

@@ -232,24 +232,20 @@ def load_site(
                 digest=hashlib.sha1(repr((*row.values(), slug)).encode(), usedforsecurity=False).hexdigest(),
             )
         )
-    every, stories = merge_carried(posts, {s.url: s.link for s in sources})
+    every, stories = merge_carried(posts)
     return SiteData(config, stories, sources, taxonomy, now, every)
 
 
-def merge_carried(
-    posts: list[Post], site_links: Mapping[str, str | None] | None = None
-) -> tuple[tuple[Post, ...], tuple[Post, ...]]:
+def merge_carried(posts: list[Post]) -> tuple[tuple[Post, ...], tuple[Post, ...]]:
     """(every post, the posts as stories), newest first. A post that several feeds carry
     (a member's post syndicated by a team blog, a guest post) has the same link and
     title in each: it is one story, shown once, with the other feeds in `also` (every
     copy gets them, for its own source's page). A link a feed gives more than one post (a
     podcast whose episodes all link to the show's home page) identifies none.
 
-    The copy shown is the one from the feed on the link's own site (site_links: feed URL
-    -> the feed's site link), else the first published: a feed that copies another
-    member's title and link, with its own text and an earlier date, does not get its text
-    shown under them."""
-    homes = site_links or {}
+    The copy shown is the one from the feed served from the link's own site, else the
+    first published: a feed that copies another member's title and link, with its own
+    text and an earlier date, does not get its text shown under them."""
     per_feed: dict[tuple[str, str], int] = defaultdict(int)
     for post in posts:
         if post.link:
@@ -271,7 +267,7 @@ def merge_carried(
         first = min(
             members,
             key=lambda i: (
-                not on_own_site(posts[i].link, posts[i].feed_url, homes.get(posts[i].feed_url)),
+                not on_own_site(posts[i].link, posts[i].feed_url),
                 posts[i].published,  # then the oldest
                 -i,  # newest-first order
             ),
