@@ -755,7 +755,7 @@ class Store:
     ) -> StoreCounts:
         existing = list(
             self.db.execute(
-                "SELECT id, guid, link, title, published, date_source, content_hash "
+                "SELECT id, guid, link, title, published, date_source, content_hash, enclosures "
                 "FROM posts WHERE feed_url = ?",
                 [feed_url],
             ).fetchall()
@@ -764,6 +764,14 @@ class Store:
         by_guid = {row[1]: row for row in existing if row[1]}
         by_link = {row[2]: row for row in existing if row[2]}
         by_title = {(row[3], row[4]): row for row in existing if row[3]}
+        title_counts: dict[str, int] = {}
+        for row in existing:
+            if row[3]:
+                title_counts[row[3]] = title_counts.get(row[3], 0) + 1
+        by_title_alone = {row[3]: row for row in existing if row[3] and title_counts[row[3]] == 1}
+        titles_now: dict[str, int] = {}
+        for e in parsed.entries:
+            titles_now[e.title] = titles_now.get(e.title, 0) + 1
         guids_now = {e.guid for e in parsed.entries if e.guid}
         shared = shared_guids(parsed.entries)
         link_counts: dict[str, int] = {}
@@ -805,6 +813,14 @@ class Store:
                     match = candidate
             if match is None and not guid and not distinctive_link:
                 match = by_title.get((entry.title, iso(date) if date else None))
+                if match is None and entry.enclosures and titles_now.get(entry.title) == 1:
+                    # Told apart by title and date (episodes that all link to the show):
+                    # the one stored episode of this title with this audio, re-dated, is
+                    # still that episode.
+                    candidate = by_title_alone.get(entry.title)
+                    audio = json.dumps(entry.enclosures[0].url, ensure_ascii=False)  # as stored
+                    if candidate is not None and audio in (candidate[7] or ""):
+                        match = candidate
             if match is not None:
                 pid = match[0]
             elif guid:

@@ -139,6 +139,17 @@ def test_no_guid_no_link_uses_title_and_date(tmp_path: Path) -> None:
     assert h.store_doc(doc) == (0, 0)
 
 
+def test_a_new_post_with_an_old_ones_title_is_a_new_post_once_the_old_one_left_the_feed(
+    tmp_path: Path,
+) -> None:
+    # No guid, no link: title and date tell the weeks apart, even when last week's post
+    # has left the feed (only a re-dated episode with the same audio is the same post).
+    h = harness(tmp_path)
+    assert h.store_doc(rss(Item("Weekly notes", date="Mon, 16 Nov 2026 08:00:00 GMT"))) == (1, 0)
+    assert h.store_doc(rss(Item("Weekly notes", date="Mon, 23 Nov 2026 08:00:00 GMT"))) == (1, 0)
+    assert len(h.rows()) == 2
+
+
 def test_episodes_sharing_one_link_stay_separate(tmp_path: Path) -> None:
     # Many podcast feeds point every episode at the show's home page.
     h = harness(tmp_path)
@@ -195,6 +206,18 @@ def test_episodes_without_guids_that_all_link_to_the_show_are_each_kept(tmp_path
     assert h.store_doc(rss(*(episode(n) for n in range(1, 4)))) == (3, 0)
     assert h.store_doc(rss(*(episode(n) for n in range(1, 5)))) == (1, 0)
     assert len(h.rows()) == 4
+
+    # The show re-dates its episodes a day later: still four episodes, with their dates.
+    def redated(n: int) -> Item:
+        return Item(
+            f"Episode {n}",
+            link=home,
+            enclosure=f"https://m.example.net/{n}.mp3",
+            date=f"Mon, {11 + n} Nov 2026 08:00:00 GMT",
+        )
+
+    assert h.store_doc(rss(*(redated(n) for n in range(1, 5)))) == (0, 4)
+    assert sorted(r["published"][:10] for r in h.rows()) == [f"2026-11-{10 + n}" for n in range(1, 5)]
 
 
 def test_duplicate_flood_in_one_document_stores_each_post_once(tmp_path: Path) -> None:
