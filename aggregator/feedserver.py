@@ -27,6 +27,9 @@ class Route:
     delay: float = 0.0  # before the status line
     trickle: float = 0.0  # seconds between single bytes of the body
     chunked: bool = False  # sent in chunks, with no Content-Length
+    # A cookie check ("name=value"): a request without that cookie is sent back to the
+    # same path with 302 and Set-Cookie, as consent and bot walls do.
+    cookie_check: str | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -55,6 +58,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if route.delay:
             time.sleep(route.delay)
+        if route.cookie_check and route.cookie_check not in self.headers.get("Cookie", ""):
+            self._send(302, b"", {"Location": self.path, "Set-Cookie": f"{route.cookie_check}; Path=/"})
+            return
         headers = {"Content-Type": route.content_type, **route.headers}
         # A 304 carries the caching headers the 200 would (RFC 9110 15.4.5).
         caching = {k: v for k, v in route.headers.items() if k.lower() in ("cache-control", "expires", "age")}

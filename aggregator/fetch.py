@@ -14,8 +14,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import http.cookiejar
+import http.cookies
 import ipaddress
 import socket
 import ssl
@@ -354,6 +356,9 @@ class Fetcher:
         # The deadline starts when the first request may go out, not while the feed
         # queues for its host's slot behind other feeds of the same host.
         deadline: float | None = None
+        # Cookies a redirect sets, for the next hops of this fetch only (a consent or bot
+        # check answers 302 + Set-Cookie back to the same URL); never kept between feeds.
+        cookies: dict[str, dict[str, str]] = {}
         for _hop in range(self.settings.max_redirects + 1):
             parts = urlsplit(current)
             if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -367,10 +372,15 @@ class Fetcher:
                 headers["If-None-Match"] = etag
             if last_modified:
                 headers["If-Modified-Since"] = last_modified
-            async with self._host_limits[parts.hostname.lower()]:
+            host = parts.hostname.lower()
+            if cookies.get(host):
+                headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in cookies[host].items())
+            async with self._host_limits[host]:
                 deadline = deadline or loop.time() + self.settings.deadline
                 async with asyncio.timeout_at(deadline):
                     result = await self._request(client, url, current, headers, permanent)
+            if isinstance(result, tuple) and result[2]:
+                _remember(cookies.setdefault(host, {}), result[2])
             if isinstance(result, FetchResult):
                 return result
             if result[1] and all_permanent:
@@ -389,8 +399,9 @@ class Fetcher:
         current: str,
         headers: dict[str, str],
         permanent: str | None,
-    ) -> FetchResult | tuple[str, bool]:
-        """One hop: a final result, or (redirect target, whether it is permanent)."""
+    ) -> FetchResult | tuple[str, bool, list[str]]:
+        """One hop: a final result, or (redirect target, whether it is permanent, the
+        Set-Cookie headers of the redirect)."""
         etag = headers.get("If-None-Match")
         last_modified = headers.get("If-Modified-Since")
         wire = {key.encode(): _wire(value) for key, value in headers.items()}
@@ -408,12 +419,12 @@ class Fetcher:
         etag: str | None,
         last_modified: str | None,
         permanent: str | None,
-    ) -> FetchResult | tuple[str, bool]:
+    ) -> FetchResult | tuple[str, bool, list[str]]:
         """The result of one hop's response (_request), its body read."""
         status = response.status_code
         if status in REDIRECTS and "location" in response.headers:
             target = urljoin(current, response.headers["location"].strip())
-            return target, status in (301, 308)
+            return target, status in (301, 308), response.headers.get_list("set-cookie")
         if status == 304 and not (etag or last_modified):
             return self._error(
                 url,
@@ -533,6 +544,27 @@ class _Capped(httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         await self._stream.aclose()
+
+
+MAX_COOKIES = 20  # a fetch's redirect chain needs one or two
+MAX_COOKIE_CHARS = 4096
+
+
+def _remember(jar: dict[str, str], set_cookies: list[str]) -> None:
+    """The name=value pairs of Set-Cookie headers, into a fetch's jar for one host, within
+    bounds (a redirect that sets thousands would make the next request too large)."""
+    for header in set_cookies:
+        parsed = http.cookies.SimpleCookie()
+        with contextlib.suppress(http.cookies.CookieError):
+            parsed.load(header)
+        for name, morsel in parsed.items():
+            value = morsel.coded_value
+            if not (f"{name}={value}".isascii() and f"{name}={value}".isprintable()):
+                continue
+            if len(jar) < MAX_COOKIES or name in jar:
+                jar[name] = value
+    while jar and sum(len(k) + len(v) + 2 for k, v in jar.items()) > MAX_COOKIE_CHARS:
+        jar.pop(next(iter(jar)))
 
 
 def _invalid(url: str) -> str | None:

@@ -278,6 +278,23 @@ def test_one_feeds_cookies_never_go_with_another_feeds_requests(server: FeedServ
     assert len(other) == 1 and "cookie" not in other[0]
 
 
+def test_a_cookie_a_redirect_sets_goes_with_that_fetchs_next_hops_only(server: FeedServer) -> None:
+    # A consent or bot wall answers 302 + Set-Cookie back to the same URL: the fetch
+    # carries the cookie on, and the next feed's fetch starts without it.
+    server.routes["/walled.xml"] = Route(body=RSS, cookie_check="consent=yes")
+    server.routes["/other.xml"] = Route(body=RSS)
+
+    async def go() -> list[FetchResult]:
+        async with Fetcher(FetchSettings(timeout=3, deadline=5)) as fetcher:
+            first = await fetcher.fetch(server.url("/walled.xml"), policy=allow(server))
+            return [first, await fetcher.fetch(server.url("/other.xml"), policy=allow(server))]
+
+    walled, other = asyncio.run(go())
+    assert walled.outcome is Outcome.OK and walled.body == RSS
+    assert [("cookie" in headers) for path, headers in server.requests] == [False, True, False]
+    assert other.outcome is Outcome.OK
+
+
 @pytest.mark.parametrize(
     "host",
     [
