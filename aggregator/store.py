@@ -281,6 +281,23 @@ def m010_freshness(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE feeds ADD COLUMN fresh_by TEXT")
 
 
+@migrations()
+def m011_no_cite_attributes(db: sqlite_utils.Database) -> None:
+    # The sanitizer once kept `cite` on blockquote, q, del and ins, a URL whose scheme it
+    # never checked ("javascript:" passed into our feeds). Stored HTML that has one is
+    # sanitized again (its URLs are absolute already: no base is needed).
+    from .sanitize import clean_html
+
+    rows = db.execute(
+        "SELECT id, content_html, summary_html FROM posts "
+        "WHERE content_html LIKE '%cite=%' OR summary_html LIKE '%cite=%'"
+    ).fetchall()
+    db.conn.executemany(
+        "UPDATE posts SET content_html = ?, summary_html = ? WHERE id = ?",
+        [(clean_html(content, None), clean_html(summary, None), pid) for pid, content, summary in rows],
+    )
+
+
 def iso(value: datetime | None) -> str | None:
     return None if value is None else stamp_of(value)
 

@@ -62,11 +62,27 @@ def test_schema_is_created_by_recorded_migrations_in_wal_mode(tmp_path: Path) ->
         "m008_links_percent_encoded",
         "m009_digest_indexes",
         "m010_freshness",
+        "m011_no_cite_attributes",
     ]
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"feeds", "posts", "runs", "fetch_log"} <= tables
     Store(tmp_path / "a.db").close()  # reopening applies nothing twice
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 10
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 11
+
+
+def test_html_stored_with_a_cite_attribute_is_sanitized_again_on_upgrade(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    h.store_doc(rss(Item("RTBH notes", guid="r", body="<blockquote>quoted</blockquote>")))
+    # As an earlier version stored it, when the sanitizer kept cite.
+    h.store.db.execute(
+        "UPDATE posts SET content_html = ?, summary_html = ?",
+        ['<blockquote cite="javascript:alert(1)">quoted</blockquote>', '<q cite="data:x">q</q>'],
+    )
+    h.store.db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm011_no_cite_attributes'")
+    h.store.close()
+    h.store = Store(tmp_path / "a.db")
+    (row,) = h.store.db.execute("SELECT content_html, summary_html FROM posts").fetchall()
+    assert row == ("<blockquote>quoted</blockquote>", "<q>q</q>")
 
 
 def test_refetching_the_same_content_creates_nothing(tmp_path: Path) -> None:
@@ -294,7 +310,7 @@ def test_a_missing_database_is_created_whole_and_leaves_nothing_else(tmp_path: P
     Store(tmp_path / "new" / "a.db").close()
     assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["a.db"]
     conn = sqlite3.connect(tmp_path / "new" / "a.db")
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 10
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 11
 
 
 def test_a_database_from_an_earlier_version_opens_and_catches_up(tmp_path: Path) -> None:
@@ -306,7 +322,7 @@ def test_a_database_from_an_earlier_version_opens_and_catches_up(tmp_path: Path)
     with Store(tmp_path / "old.db") as store:
         assert [f["name"] for f in store.feeds()] == ["Blog"]
         applied = [r[0] for r in store.db.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
-        assert applied[-1] == "m010_freshness" and len(applied) == 10
+        assert applied[-1] == "m011_no_cite_attributes" and len(applied) == 11
         assert "corrected" in store.db["posts"].columns_dict
 
 
