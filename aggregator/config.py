@@ -536,9 +536,14 @@ def _feeds(data: _Mapping, problems: _Problems) -> list[FeedConfig]:
         if name is None or (isinstance(name, str) and not name.strip()):
             add("name", "missing or empty; give the feed a display name")
         elif not isinstance(name, str):
-            add("name", f'is {name!r}, not text; quote it (name: "{name}")')
+            kind_of = {bool: "true or false", int: "a number", float: "a number"}.get(
+                type(name), "a date or a list"
+            )
+            add("name", f"YAML reads it as {kind_of}, not text; put the name in quotes")
+        elif "\n" in name.strip() or "\r" in name.strip():
+            add("name", "must be on one line (it heads pages and emails)")
         elif not name.strip().isprintable():
-            add("name", "must be one line of text, without control characters (it heads pages and emails)")
+            add("name", "has a control character such as a tab in it; remove it")
         kind = entry.get("kind", "blog")
         if kind not in ("blog", "podcast"):
             add("kind", f"is {kind!r}; use blog or podcast")

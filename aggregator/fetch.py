@@ -409,7 +409,9 @@ class Fetcher:
             async with client.stream("GET", current, headers=wire) as response:
                 return await self._answer(url, current, response, etag, last_modified, permanent)
         except httpx.InvalidURL as exc:  # current is valid: the server's Location is not
-            return self._error(url, None, f"the server redirected to a URL that is not valid ({exc})")
+            return self._error(
+                url, None, f"'{current}' redirected to a Location that is not a valid URL ({exc})"
+            )
 
     async def _answer(
         self,

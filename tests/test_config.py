@@ -239,12 +239,15 @@ def test_a_feed_name_is_one_line_of_text(tmp_path: Path) -> None:
     found = problems(
         tmp_path,
         'feeds:\n  - url: https://a.example.net/feed\n    name: "Lab\\nNotes"\n'
-        "  - url: https://b.example.net/feed\n    name: 123\n",
+        "  - url: https://b.example.net/feed\n    name: 123\n"
+        "  - url: https://c.example.net/feed\n    name: yes\n"
+        '  - url: https://d.example.net/feed\n    name: "Tab\\there"\n',
     )
     assert found == [
-        "line 3, feeds[0] (Lab Notes) name: must be one line of text, without control characters "
-        "(it heads pages and emails)",
-        'line 5, feeds[1] name: is 123, not text; quote it (name: "123")',
+        "line 3, feeds[0] (Lab Notes) name: must be on one line (it heads pages and emails)",
+        "line 5, feeds[1] name: YAML reads it as a number, not text; put the name in quotes",
+        "line 7, feeds[2] name: YAML reads it as true or false, not text; put the name in quotes",
+        "line 9, feeds[3] (Tab here) name: has a control character such as a tab in it; remove it",
     ], found
 
 

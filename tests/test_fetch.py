@@ -196,7 +196,7 @@ def test_data_after_the_end_of_a_compressed_stream_counts_toward_the_limit(serve
     [
         (
             "data:text/plain,not-a-feed",
-            "the server redirected to a URL that is not valid "
+            "odd.xml' redirected to a Location that is not a valid URL "
             "(For absolute URLs, path must be empty or begin with '/')",
         ),
         (
