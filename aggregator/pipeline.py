@@ -36,7 +36,7 @@ from .feedstatus import GONE_TEXT, fresh_source, waiting
 from .fetch import Fetcher
 from .langtags import primary_language
 from .lock import RunLock, alive
-from .settle import load_decisions, settle
+from .settle import decisions_digest, load_decisions, settle
 from .store import Store
 from .types import (
     Config,
@@ -399,6 +399,7 @@ def update(
     # The cards say all this process needs of the models (and that they are there).
     threshold = screener.threshold if screener else cards.screen_threshold()
     topics = screener.topics.topics if screener and screener.topics else cards.topic_names()
+    decisions = decisions_digest(config)  # read before the files, so an edit made meanwhile counts
     overrides, corrections = load_decisions(config, topics)
     now = clock()
     store.sync_feeds(config.feeds, now)
@@ -431,7 +432,7 @@ def update(
                     executor.submit(close_worker_store).result()
             executor.shutdown(wait=True, cancel_futures=True)
             _write_turn.clear()
-    settle(store, overrides, corrections)
+    settle(store, overrides, corrections, decisions)
     store.finish_run(run_id, clock(), outcomes)
     order = {f.url: i for i, f in enumerate(config.feeds)}
     outcomes.sort(key=lambda o: order.get(o.url, len(order)))

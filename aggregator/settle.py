@@ -8,6 +8,8 @@ its end, or a file edited since the last run, never publishes what the owner den
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 from pathlib import Path
 
 from .overrides import Overrides, load_overrides
@@ -29,13 +31,31 @@ def load_decisions(config: Config, topics: tuple[str, ...]) -> tuple[Overrides, 
     return load_overrides(overrides_path(config)), load_corrections(corrections_path(config), topics)
 
 
-def settle(store: Store, overrides: Overrides, corrections: Corrections) -> None:
+def decisions_digest(config: Config) -> str:
+    """What the owner's two files hold now, as one digest (a missing file is empty)."""
+    digest = hashlib.sha256()
+    for path in (overrides_path(config), corrections_path(config)):
+        with contextlib.suppress(FileNotFoundError):
+            digest.update(path.read_bytes())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def settle(store: Store, overrides: Overrides, corrections: Corrections, digest: str | None = None) -> None:
+    """Apply the decisions; digest (decisions_digest) records what they were."""
     store.apply_overrides(overrides)
     store.index_topics()
     store.apply_corrections(corrections)
+    if digest is not None:
+        store.mark_settled(digest)
 
 
 def settle_from_config(config: Config, store: Store) -> None:
+    """settle(), unless the latest run's posts were settled with these very files (a
+    build after a finished update: the usual case costs one small query)."""
     from . import cards
 
-    settle(store, *load_decisions(config, cards.topic_names()))
+    digest = decisions_digest(config)
+    if store.settled() == digest:
+        return
+    settle(store, *load_decisions(config, cards.topic_names()), digest)

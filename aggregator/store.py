@@ -298,6 +298,13 @@ def m011_no_cite_attributes(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m012_settled(db: sqlite_utils.Database) -> None:
+    # What overrides.yaml and corrections.yaml held (a digest) when a run's posts were
+    # last settled with them: build and digest then need not settle the same again.
+    db.execute("ALTER TABLE runs ADD COLUMN settled TEXT")
+
+
 def iso(value: datetime | None) -> str | None:
     return None if value is None else stamp_of(value)
 
@@ -632,6 +639,16 @@ class Store:
                 {"last": last},
             )
             self.db.execute("DELETE FROM runs WHERE id <= ?", [last])
+
+    def settled(self) -> str | None:
+        """The digest of the owner's files the latest run's posts were settled with
+        (None: not settled since that run stored them, as when it was killed)."""
+        row = self.db.execute("SELECT settled FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def mark_settled(self, digest: str) -> None:
+        with self._tx():
+            self.db.execute("UPDATE runs SET settled = ? WHERE id = (SELECT max(id) FROM runs)", [digest])
 
     def last_run(self) -> dict[str, Any] | None:
         rows = list(self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT 1"))

@@ -241,6 +241,11 @@ def test_a_build_after_a_run_that_never_finished_applies_the_overrides_itself(
     assert "https://lab.example.net/0/" in river and "https://lab.example.net/1/" not in river
     with Store(config.database) as store:
         assert {p["link"]: p["override"] for p in store.posts()}["https://lab.example.net/1/"] == "deny"
+    # The entry removed, the next build gives the post back (the files changed since).
+    Path(config.path).with_name("overrides.yaml").write_text("")
+    result = CliRunner().invoke(cli, ["--config", config.path, "build", "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "https://lab.example.net/1/" in (out / "feeds/all.atom").read_text()
 
 
 def test_dropped_and_explain_show_the_reason(
