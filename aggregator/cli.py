@@ -132,7 +132,7 @@ def check(obj: Context) -> None:
     with _errors():
         overrides = load_overrides(overrides_path(config))
     click.echo(f"  overrides: {len(overrides.allow)} allow, {len(overrides.deny)} deny ({overrides.path})")
-    for warning in overrides.warnings():
+    for warning in overrides.warnings(f.url for f in config.feeds):
         click.echo(f"  warning: {overrides.path}: {warning}")
     from .settle import corrections_path
     from .topics.corrections import load_corrections

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from .config import line_of, plain_data, read_utf8, read_yaml
 from .errors import ConfigError
+from .urls import feed_key
 
 KINDS = ("post", "url", "feed")
 
@@ -61,9 +64,13 @@ class Rule:
     def matches(self, post_id: str, link: str | None, feed_url: str) -> bool:
         if self.kind == "post":
             return post_id == self.value
-        if self.kind == "feed":
-            return feed_url == self.value
+        if self.kind == "feed":  # the feed as check names it: "a b" and "a%20b", a slash
+            return feed_url == self.value or _feed_key(feed_url) == _feed_key(self.value)
         return link is not None and fnmatch.fnmatchcase(link, self.value)
+
+
+# Every post asks each feed rule: the keys of a run's few feed URLs, worked out once.
+_feed_key = lru_cache(maxsize=4096)(feed_key)
 
 
 @dataclass(frozen=True)
@@ -80,9 +87,19 @@ class Overrides:
             return "allow"
         return None
 
-    def warnings(self) -> list[str]:
-        """What check should say of rules that are valid but likely not what was meant."""
+    def warnings(self, feeds: Iterable[str] | None = None) -> list[str]:
+        """What check should say of rules that are valid but likely not what was meant.
+        feeds: the configured feed URLs, for feed rules that name none of them."""
         out = []
+        if feeds is not None:
+            keys = {_feed_key(url) for url in feeds}
+            out += [
+                f"{key} feed: {rule.value!r} names no feed in feeds.yaml, so it {verb} nothing; "
+                "copy the feed's url from there"
+                for key, verb, rules in (("allow", "publishes", self.allow), ("deny", "drops", self.deny))
+                for rule in rules
+                if rule.kind == "feed" and _feed_key(rule.value) not in keys
+            ]
         for key, rules in (("allow", self.allow), ("deny", self.deny)):
             what = "publishes every post, spam included" if key == "allow" else "drops every post"
             out += [

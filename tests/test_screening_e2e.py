@@ -677,6 +677,27 @@ def test_an_override_naming_a_prefix_of_a_post_id_is_refused_not_ignored(
         assert store.post(dropped_id)["status"] == "kept"  # the whole id, in capitals, is fine
 
 
+def test_a_feed_rule_matches_the_feed_however_it_is_spelt_and_check_names_one_matching_none(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    server.routes["/my%20notes/feed.xml"] = Route(body=rss(*items(NETWORKING[:2], 0)))  # as sent
+    config = write_config([server.url("/my notes/feed.xml")])
+    overrides = Path(config.path).with_name("overrides.yaml")
+    overrides.write_text(
+        f"deny:\n  - feed: '{server.url('/my%20notes/feed.xml/')}'\n"
+        "  - feed: 'https://gone.example.net/feed'\n"
+    )
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        assert {p["status"] for p in store.posts()} == {"dropped"}
+    result = CliRunner().invoke(cli, ["--config", config.path, "check"])
+    assert result.exit_code == 0, result.output
+    assert [line.strip() for line in result.output.splitlines() if "warning:" in line] == [
+        f"warning: {overrides}: deny feed: 'https://gone.example.net/feed' names no feed in feeds.yaml, "
+        "so it drops nothing; copy the feed's url from there"
+    ]
+
+
 def test_check_warns_of_an_override_that_matches_every_site(write_config: WriteConfig) -> None:
     # A deny of '*' drops every post (and the build then refuses the shrunken site); an
     # allow of '*' publishes every spam post. check still passes, but says so.
