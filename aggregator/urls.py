@@ -161,7 +161,7 @@ def _site_host(url: str | None) -> str | None:
     if not url:
         return None
     try:
-        host = urlsplit(url).hostname
+        host = host_name(urlsplit(url).hostname)  # a non-ASCII name as links store it
     except ValueError:
         return None
     return host.removeprefix("www.") if host else None
@@ -186,7 +186,7 @@ def feed_key(url: str) -> str:
     twice is not fetched and stored twice."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
+    host = host_name(parts.hostname) or (parts.hostname or "").lower()  # punycode for IDN
     default = {"http": 80, "https": 443}.get(scheme)
     port = f":{parts.port}" if parts.port and parts.port != default else ""
     # Percent-encoded as the fetcher sends it: "/a b/feed" is "/a%20b/feed".

@@ -144,6 +144,8 @@ def test_the_shortcut_only_accepts_links_already_normal(path: str, port: str) ->
         ("https://victim.github.io/post", "https://attacker.github.io/feed.xml", False),
         ("https://medium.example/@victim/post", "https://attacker.medium.example/feed", False),
         ("https://victim.example.net/post", "https://net/feed", False),
+        # A non-ASCII host: links are stored in punycode, feeds.yaml may write it as read.
+        ("https://xn--bcher-kva.example/post", "https://b\u00fccher.example/feed.xml", True),
         (None, "https://member.example.net/feed.xml", False),
     ],
 )
@@ -157,3 +159,4 @@ def test_a_feed_url_spelt_otherwise_has_one_key() -> None:
     key = feed_key("https://blog.example.net/a%20b/feed")
     assert feed_key("HTTPS://Blog.Example.NET:443/a b/feed/") == key
     assert feed_key("https://blog.example.net/a b/feed?x=1") != key
+    assert feed_key("https://b\u00fccher.example/feed") == feed_key("https://xn--bcher-kva.example/feed/")
