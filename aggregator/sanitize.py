@@ -193,6 +193,13 @@ def clean_html(fragment: str | None, base: str | None) -> str:
     return str(_cleaner(base).clean(fragment)).strip()
 
 
+def clean_again(stored: str) -> str:
+    """HTML clean_html stored, sanitized again by today's rules (a migration's job): no
+    size cap (sanitized HTML is longer than what it came from, so the cap would cut it),
+    no base (its URLs are absolute already)."""
+    return str(_cleaner(None).clean(stored)).strip() if stored else ""
+
+
 def clean_text(value: str) -> str:
     """Text that is already plain: control characters (CR, LF included) and runs of
     whitespace collapsed to one space. Safe for one-line fields and email headers."""

@@ -285,17 +285,23 @@ def m010_freshness(db: sqlite_utils.Database) -> None:
 def m011_no_cite_attributes(db: sqlite_utils.Database) -> None:
     # The sanitizer once kept `cite` on blockquote, q, del and ins, a URL whose scheme it
     # never checked ("javascript:" passed into our feeds). Stored HTML that has one is
-    # sanitized again (its URLs are absolute already: no base is needed).
-    from .sanitize import clean_html
+    # sanitized again, a few hundred rows at a time (a year of full posts is gigabytes).
+    from .sanitize import clean_again
 
-    rows = db.execute(
-        "SELECT id, content_html, summary_html FROM posts "
-        "WHERE content_html LIKE '%cite=%' OR summary_html LIKE '%cite=%'"
-    ).fetchall()
-    db.conn.executemany(
-        "UPDATE posts SET content_html = ?, summary_html = ? WHERE id = ?",
-        [(clean_html(content, None), clean_html(summary, None), pid) for pid, content, summary in rows],
-    )
+    last = -1
+    while True:
+        rows = db.execute(
+            "SELECT rowid, content_html, summary_html FROM posts WHERE rowid > ? "
+            "AND (content_html LIKE '%cite=%' OR summary_html LIKE '%cite=%') ORDER BY rowid LIMIT 200",
+            [last],
+        ).fetchall()
+        if not rows:
+            return
+        db.conn.executemany(
+            "UPDATE posts SET content_html = ?, summary_html = ? WHERE rowid = ?",
+            [(clean_again(content), clean_again(summary), rowid) for rowid, content, summary in rows],
+        )
+        last = rows[-1][0]
 
 
 @migrations()
