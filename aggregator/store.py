@@ -860,7 +860,11 @@ class Store:
                     candidate = by_title_alone.get(entry.title)
                     audio = json.dumps(entry.enclosures[0].url, ensure_ascii=False)  # as stored
                     if candidate is not None and audio in (candidate[7] or ""):
-                        match = candidate
+                        # and the same show notes: a feed that repeats a title each week
+                        # with one fixed enclosure (a logo, latest.mp3) has new posts.
+                        stored = self.db.execute("SELECT excerpt FROM posts WHERE id = ?", [candidate[0]])
+                        if stored.fetchone() == (entry.excerpt,):
+                            match = candidate
             if match is not None:
                 pid = match[0]
             elif guid:

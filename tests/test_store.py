@@ -179,6 +179,16 @@ def test_a_new_post_with_an_old_ones_title_is_a_new_post_once_the_old_one_left_t
     assert h.store_doc(rss(Item("Weekly notes", date="Mon, 16 Nov 2026 08:00:00 GMT"))) == (1, 0)
     assert h.store_doc(rss(Item("Weekly notes", date="Mon, 23 Nov 2026 08:00:00 GMT"))) == (1, 0)
     assert len(h.rows()) == 2
+    # ... and with one fixed enclosure each week (the show's latest.mp3, a logo).
+    latest = "https://m.example.net/latest.mp3"
+
+    def week(day: int, notes: str) -> bytes:
+        date = f"Mon, {day} Nov 2026 08:00:00 GMT"
+        return rss(Item("Show notes", enclosure=latest, date=date, body=notes))
+
+    assert h.store_doc(week(16, "<p>Week one: OSPF areas.</p>")) == (1, 0)
+    assert h.store_doc(week(23, "<p>Week two: BGP communities.</p>")) == (1, 0)
+    assert len(h.rows()) == 4
 
 
 def test_episodes_sharing_one_link_stay_separate(tmp_path: Path) -> None:
