@@ -59,7 +59,9 @@ class _Handler(BaseHTTPRequestHandler):
         if route.delay:
             time.sleep(route.delay)
         if route.cookie_check and route.cookie_check not in self.headers.get("Cookie", ""):
-            self._send(302, b"", {"Location": self.path, "Set-Cookie": f"{route.cookie_check}; Path=/"})
+            # With the attributes real walls send (Partitioned, a weekday in Expires).
+            cookie = f"{route.cookie_check}; Path=/; Partitioned; Expires=Thursday, 01-Jan-2037 00:00:00 GMT"
+            self._send(302, b"", {"Location": self.path, "Set-Cookie": cookie})
             return
         headers = {"Content-Type": route.content_type, **route.headers}
         # A 304 carries the caching headers the 200 would (RFC 9110 15.4.5).

@@ -14,10 +14,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import http.cookiejar
-import http.cookies
 import ipaddress
 import socket
 import ssl
@@ -358,7 +356,7 @@ class Fetcher:
         deadline: float | None = None
         # Cookies a redirect sets, for the next hops of this fetch only (a consent or bot
         # check answers 302 + Set-Cookie back to the same URL); never kept between feeds.
-        cookies: dict[str, dict[str, str]] = {}
+        cookies: dict[str, dict[str, tuple[str, bool]]] = {}
         for _hop in range(self.settings.max_redirects + 1):
             parts = urlsplit(current)
             if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -373,8 +371,9 @@ class Fetcher:
             if last_modified:
                 headers["If-Modified-Since"] = last_modified
             host = parts.hostname.lower()
-            if cookies.get(host):
-                headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in cookies[host].items())
+            cookie = _cookie_header(cookies.get(host, {}), parts.scheme)
+            if cookie:
+                headers["Cookie"] = cookie
             async with self._host_limits[host]:
                 deadline = deadline or loop.time() + self.settings.deadline
                 async with asyncio.timeout_at(deadline):
@@ -552,21 +551,31 @@ MAX_COOKIES = 20  # a fetch's redirect chain needs one or two
 MAX_COOKIE_CHARS = 4096
 
 
-def _remember(jar: dict[str, str], set_cookies: list[str]) -> None:
-    """The name=value pairs of Set-Cookie headers, into a fetch's jar for one host, within
-    bounds (a redirect that sets thousands would make the next request too large)."""
+def _remember(jar: dict[str, tuple[str, bool]], set_cookies: list[str]) -> None:
+    """Set-Cookie headers into a fetch's jar for one host: name -> (value, Secure), read
+    as RFC 6265 5.2 does (the first name=value; of the attributes only Secure and a
+    Max-Age that ends the cookie matter here), within bounds (a redirect that sets
+    thousands would make the next request too large)."""
     for header in set_cookies:
-        parsed = http.cookies.SimpleCookie()
-        with contextlib.suppress(http.cookies.CookieError):
-            parsed.load(header)
-        for name, morsel in parsed.items():
-            value = morsel.coded_value
-            if not (f"{name}={value}".isascii() and f"{name}={value}".isprintable()):
-                continue
-            if len(jar) < MAX_COOKIES or name in jar:
-                jar[name] = value
-    while jar and sum(len(k) + len(v) + 2 for k, v in jar.items()) > MAX_COOKIE_CHARS:
-        jar.pop(next(iter(jar)))
+        first, *attributes = header.split(";")
+        name, equals, value = first.partition("=")
+        name, value = name.strip(), value.strip()
+        pair = f"{name}={value}"
+        if not (equals and name and pair.isascii() and pair.isprintable()):
+            continue
+        flags = [a.strip().lower().replace(" ", "") for a in attributes]
+        ages = [f[8:] for f in flags if f.startswith("max-age=")]
+        if any(age == "0" or (age[:1] == "-" and age[1:].isdigit()) for age in ages):
+            jar.pop(name, None)  # expired (0 or a negative age): the server removes it
+            continue
+        others = sum(len(k) + len(v) + 2 for k, (v, _) in jar.items() if k != name)
+        if (len(jar) < MAX_COOKIES or name in jar) and others + len(pair) <= MAX_COOKIE_CHARS:
+            jar[name] = (value, "secure" in flags)
+
+
+def _cookie_header(jar: dict[str, tuple[str, bool]], scheme: str) -> str:
+    """The Cookie header for a hop: a Secure cookie goes over https only."""
+    return "; ".join(f"{n}={v}" for n, (v, secure) in jar.items() if scheme == "https" or not secure)
 
 
 def _invalid(url: str) -> str | None:

@@ -416,3 +416,22 @@ def test_304_to_a_request_without_validators_is_an_error(server: FeedServer) -> 
     assert result.outcome is Outcome.ERROR and result.status == 304
     assert "not a conditional request" in (result.error or "")
     assert fetch(server.url("/always304"), allow(server), etag='"v1"').outcome is Outcome.NOT_MODIFIED
+
+
+def test_a_redirects_cookies_are_read_as_browsers_read_them() -> None:
+    from aggregator.fetch import _cookie_header, _remember
+
+    jar: dict[str, tuple[str, bool]] = {}
+    _remember(
+        jar,
+        [
+            "CONSENT=YES+cb; Path=/; Priority=HIGH",  # an attribute is no cookie of its own
+            "sid=abc; Secure; Partitioned; Expires=Thursday, 01-Jan-2037 00:00:00 GMT",
+            "gone=1; Max-Age=0",  # the server removes it
+            "x" * 5000 + "=1",  # over the bound: never sent
+        ],
+    )
+    assert _cookie_header(jar, "http") == "CONSENT=YES+cb"  # a Secure cookie over https only
+    assert _cookie_header(jar, "https") == "CONSENT=YES+cb; sid=abc"
+    _remember(jar, ["CONSENT=; Max-Age=-1"])
+    assert _cookie_header(jar, "https") == "sid=abc"
