@@ -616,6 +616,8 @@ async def _fetch_all(
         while batches:
             await asyncio.gather(*batches)
         if fatal:
+            if not any(map(database_broken, fatal)):
+                commit()  # the database is sound: what finished is recorded (a 429's wait)
             raise fatal[0]
         commit()
     finally:
