@@ -149,3 +149,12 @@ def test_clean_text_shortcut_agrees_with_the_regex(value: str) -> None:
     from aggregator.sanitize import _CONTROL
 
     assert clean_text(value) == " ".join(_CONTROL.sub(" ", value).split())
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=200))
+def test_text_without_markup_comes_out_as_the_sanitizer_gives_it(text: str) -> None:
+    # Plain text skips the HTML parser: it must come out exactly as the parser gives it.
+    from aggregator import sanitize
+
+    assert clean_html(text, BASE) == (str(sanitize._cleaner(BASE).clean(text)).strip() if text else "")
