@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .config import line_of, plain_data, read_utf8, read_yaml
+from .config import check_feed_url, line_of, plain_data, read_utf8, read_yaml
 from .errors import ConfigError
 from .urls import feed_key
 
@@ -145,6 +145,8 @@ def load_overrides(path: Path) -> Overrides:
                 problems.append(
                     f"line {line_of(items, index)}, {key}[{index}]: {NOT_AN_ID.format(rule.value)}"
                 )
+            elif rule.kind == "feed" and (why := check_feed_url(rule.value)) is not None:
+                problems.append(f"line {line_of(items, index)}, {key}[{index}] feed: {why}")
             else:
                 rules[key].append(rule)
     if problems:

@@ -184,11 +184,15 @@ def feed_key(url: str) -> str:
     port dropped, the path and query percent-encoded and the path without a trailing
     slash (https://Host:443/a b/feed/ is https://host/a%20b/feed), so one feed listed
     twice is not fetched and stored twice."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        port_number = parts.port
+    except ValueError:  # no URL (a port out of range, a bracket left open): as written
+        return url.strip()
     scheme = parts.scheme.lower()
     host = host_name(parts.hostname) or (parts.hostname or "").lower()  # punycode for IDN
     default = {"http": 80, "https": 443}.get(scheme)
-    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    port = f":{port_number}" if port_number and port_number != default else ""
     # Percent-encoded as the fetcher sends it: "/a b/feed" is "/a%20b/feed".
     try:
         path, query = _encode(parts.path, _PATH_SAFE), _encode(parts.query, _QUERY_SAFE)

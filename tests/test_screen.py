@@ -250,6 +250,16 @@ def test_overrides_file_errors_name_the_entry(tmp_path: Path) -> None:
     assert rules.decide("p1", "https://b.example.net/2026/11/x/", "f") == "allow"
     assert rules.decide("p2", "https://b.example.net/2026/casino/", "f") == "deny"
     assert rules.decide("p3", "https://other.example.net/", "f") is None
+    # A feed rule must be a feed URL: one no fetch could take is named, not crashed on.
+    path.write_text("deny:\n  - feed: 'https://old.example.net:99999/feed'\n  - feed: 'http://[::1/feed'\n")
+    with pytest.raises(ConfigError) as info:
+        load_overrides(path)
+    assert info.value.problems == [
+        "line 2, deny[0] feed: 'https://old.example.net:99999/feed' is not a valid URL "
+        "(Port out of range 0-65535); write it as https://host[:port]/path",
+        "line 3, deny[1] feed: 'http://[::1/feed' is not a valid URL (Invalid IPv6 URL); "
+        "write it as https://host[:port]/path",
+    ]
 
 
 def test_missing_model_says_how_to_make_one(tmp_path: Path) -> None:
