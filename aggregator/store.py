@@ -859,11 +859,16 @@ class Store:
                     # still that episode.
                     candidate = by_title_alone.get(entry.title)
                     audio = json.dumps(entry.enclosures[0].url, ensure_ascii=False)  # as stored
-                    if candidate is not None and audio in (candidate[7] or ""):
-                        # and the same show notes: a feed that repeats a title each week
-                        # with one fixed enclosure (a logo, latest.mp3) has new posts.
-                        stored = self.db.execute("SELECT excerpt FROM posts WHERE id = ?", [candidate[0]])
-                        if stored.fetchone() == (entry.excerpt,):
+                    notes = (entry.content_html, entry.summary_html)
+                    if candidate is not None and any(notes) and audio in (candidate[7] or ""):
+                        # and the very same show notes: a feed that repeats a title each
+                        # week with one fixed enclosure (a logo, latest.mp3) has new posts.
+                        # (Notes edited as well as re-dated make a second post: better than
+                        # folding one post into another.)
+                        stored = self.db.execute(
+                            "SELECT content_html, summary_html FROM posts WHERE id = ?", [candidate[0]]
+                        )
+                        if stored.fetchone() == notes:
                             match = candidate
             if match is not None:
                 pid = match[0]

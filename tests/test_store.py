@@ -189,6 +189,10 @@ def test_a_new_post_with_an_old_ones_title_is_a_new_post_once_the_old_one_left_t
     assert h.store_doc(week(16, "<p>Week one: OSPF areas.</p>")) == (1, 0)
     assert h.store_doc(week(23, "<p>Week two: BGP communities.</p>")) == (1, 0)
     assert len(h.rows()) == 4
+    # ... and with no notes at all: nothing tells them apart but the date.
+    assert h.store_doc(week(9, "")) == (1, 0)
+    assert h.store_doc(week(2, "")) == (1, 0)
+    assert len(h.rows()) == 6
 
 
 def test_episodes_sharing_one_link_stay_separate(tmp_path: Path) -> None:
