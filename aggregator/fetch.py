@@ -379,7 +379,7 @@ class Fetcher:
                 async with asyncio.timeout_at(deadline):
                     result = await self._request(client, url, current, headers, permanent)
             if isinstance(result, tuple) and result[2]:
-                _remember(cookies.setdefault(host, {}), result[2])
+                _remember(cookies.setdefault(host, {}), result[2], self._clock())
             if isinstance(result, FetchResult):
                 return result
             if result[1] and all_permanent:
@@ -551,11 +551,11 @@ MAX_COOKIES = 20  # a fetch's redirect chain needs one or two
 MAX_COOKIE_CHARS = 4096
 
 
-def _remember(jar: dict[str, tuple[str, bool]], set_cookies: list[str]) -> None:
+def _remember(jar: dict[str, tuple[str, bool]], set_cookies: list[str], now: datetime) -> None:
     """Set-Cookie headers into a fetch's jar for one host: name -> (value, Secure), read
-    as RFC 6265 5.2 does (the first name=value; of the attributes only Secure and a
-    Max-Age that ends the cookie matter here), within bounds (a redirect that sets
-    thousands would make the next request too large)."""
+    as RFC 6265 5.2 does (the first name=value; of the attributes, Secure, and a Max-Age
+    of 0 or less or an Expires in the past, which remove the cookie), within bounds (a
+    redirect that sets thousands would make the next request too large)."""
     for header in set_cookies:
         first, *attributes = header.split(";")
         name, equals, value = first.partition("=")
@@ -563,14 +563,20 @@ def _remember(jar: dict[str, tuple[str, bool]], set_cookies: list[str]) -> None:
         pair = f"{name}={value}"
         if not (equals and name and pair.isascii() and pair.isprintable()):
             continue
-        flags = [a.strip().lower().replace(" ", "") for a in attributes]
-        ages = [f[8:] for f in flags if f.startswith("max-age=")]
-        if any(age == "0" or (age[:1] == "-" and age[1:].isdigit()) for age in ages):
-            jar.pop(name, None)  # expired (0 or a negative age): the server removes it
-            continue
-        others = sum(len(k) + len(v) + 2 for k, (v, _) in jar.items() if k != name)
-        if (len(jar) < MAX_COOKIES or name in jar) and others + len(pair) <= MAX_COOKIE_CHARS:
-            jar[name] = (value, "secure" in flags)
+        secure, ended = False, False
+        for attribute in attributes:
+            key, _, given = attribute.partition("=")
+            key, given = key.strip().lower(), given.strip()
+            if key == "secure":
+                secure = True
+            elif key == "max-age" and given.lstrip("-").isdigit():
+                ended = int(given) <= 0
+            elif key == "expires" and (when := _http_date(given)) is not None and not ended:
+                ended = when <= now
+        jar.pop(name, None)  # replaced, or removed
+        others = sum(len(k) + len(v) + 2 for k, (v, _) in jar.items())
+        if not ended and len(jar) < MAX_COOKIES and others + len(pair) <= MAX_COOKIE_CHARS:
+            jar[name] = (value, secure)
 
 
 def _cookie_header(jar: dict[str, tuple[str, bool]], scheme: str) -> str:

@@ -419,8 +419,11 @@ def test_304_to_a_request_without_validators_is_an_error(server: FeedServer) -> 
 
 
 def test_a_redirects_cookies_are_read_as_browsers_read_them() -> None:
+    from datetime import UTC, datetime
+
     from aggregator.fetch import _cookie_header, _remember
 
+    now = datetime(2026, 12, 6, tzinfo=UTC)
     jar: dict[str, tuple[str, bool]] = {}
     _remember(
         jar,
@@ -430,8 +433,13 @@ def test_a_redirects_cookies_are_read_as_browsers_read_them() -> None:
             "gone=1; Max-Age=0",  # the server removes it
             "x" * 5000 + "=1",  # over the bound: never sent
         ],
+        now,
     )
     assert _cookie_header(jar, "http") == "CONSENT=YES+cb"  # a Secure cookie over https only
     assert _cookie_header(jar, "https") == "CONSENT=YES+cb; sid=abc"
-    _remember(jar, ["CONSENT=; Max-Age=-1"])
-    assert _cookie_header(jar, "https") == "sid=abc"
+    _remember(jar, ["CONSENT=; Max-Age=-1", "sid=new; Max-Age=3600"], now)
+    assert _cookie_header(jar, "http") == "sid=new"
+    _remember(jar, ["sid=; Expires=Thu, 01 Jan 1970 00:00:00 GMT", "a=1; Max-Age=00"], now)
+    assert _cookie_header(jar, "https") == ""
+    _remember(jar, ["big=" + "v" * 3000, "big=" + "w" * 5000], now)  # a replacement too big
+    assert _cookie_header(jar, "https") == ""  # the old value is not sent on
