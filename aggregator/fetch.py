@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import http.cookiejar
 import ipaddress
+import re
 import socket
 import ssl
 import time
@@ -548,6 +549,7 @@ class _Capped(httpx.AsyncByteStream):
 
 
 MAX_COOKIES = 20  # a fetch's redirect chain needs one or two
+_AGE = re.compile(r"-?[0-9]{1,18}")  # ASCII digits, as many as an age can sensibly have
 MAX_COOKIE_CHARS = 4096
 
 
@@ -563,18 +565,20 @@ def _remember(jar: dict[str, tuple[str, bool]], set_cookies: list[str], now: dat
         pair = f"{name}={value}"
         if not (equals and name and pair.isascii() and pair.isprintable()):
             continue
-        secure, ended = False, False
+        secure, max_age, expires = False, None, None  # the last of each counts
         for attribute in attributes:
             key, _, given = attribute.partition("=")
             key, given = key.strip().lower(), given.strip()
             if key == "secure":
                 secure = True
-            elif key == "max-age" and given.lstrip("-").isdigit():
-                ended = int(given) <= 0
-            elif key == "expires" and (when := _http_date(given)) is not None and not ended:
-                ended = when <= now
+            elif key == "max-age" and _AGE.fullmatch(given):  # other values are ignored
+                max_age = not given.startswith("-") and given.strip("0") != ""
+            elif key == "expires" and (when := _http_date(given)) is not None:
+                expires = when > now
+        # Max-Age wins over Expires (RFC 6265 5.3): a cookie lives unless one says not.
+        ended = (max_age is False) if max_age is not None else (expires is False)
         jar.pop(name, None)  # replaced, or removed
-        others = sum(len(k) + len(v) + 2 for k, (v, _) in jar.items())
+        others = sum(len(k) + len(v) + 3 for k, (v, _) in jar.items())  # "name=value; "
         if not ended and len(jar) < MAX_COOKIES and others + len(pair) <= MAX_COOKIE_CHARS:
             jar[name] = (value, secure)
 

@@ -443,3 +443,18 @@ def test_a_redirects_cookies_are_read_as_browsers_read_them() -> None:
     assert _cookie_header(jar, "https") == ""
     _remember(jar, ["big=" + "v" * 3000, "big=" + "w" * 5000], now)  # a replacement too big
     assert _cookie_header(jar, "https") == ""  # the old value is not sent on
+    # Max-Age wins over Expires, whatever their order; a Max-Age no number is ignored.
+    _remember(
+        jar,
+        [
+            "a=1; Max-Age=3600; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+            "b=2; Max-Age=--1",
+            "c=3; Max-Age=\u00b2",
+            "d=4; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Expires=Thursday, 01-Jan-2037 00:00:00 GMT",
+        ],
+        now,
+    )
+    assert _cookie_header(jar, "https") == "a=1; b=2; c=3; d=4"
+    for n in range(30):
+        _remember(jar, [f"k{n}=" + "v" * 300], now)
+    assert len(_cookie_header(jar, "https")) <= 4096
