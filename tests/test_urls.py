@@ -160,3 +160,8 @@ def test_a_feed_url_spelt_otherwise_has_one_key() -> None:
     assert feed_key("HTTPS://Blog.Example.NET:443/a b/feed/") == key
     assert feed_key("https://blog.example.net/a b/feed?x=1") != key
     assert feed_key("https://b\u00fccher.example/feed") == feed_key("https://xn--bcher-kva.example/feed/")
+
+
+def test_a_url_that_is_no_url_is_its_own_key_not_an_error() -> None:
+    assert feed_key(" https://a.example.net:99999/feed ") == "https://a.example.net:99999/feed"
+    assert feed_key("http://[::1/feed") == "http://[::1/feed"
