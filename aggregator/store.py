@@ -822,6 +822,7 @@ class Store:
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         stamp = stamp_of(now)
+        undated = 0
         seen_ids: set[str] = set()
         for entry in parsed.entries:
             if not (entry.guid or entry.link or entry.title):
@@ -887,7 +888,13 @@ class Store:
             row = match or by_id.get(pid)
             if row is not None and row[6] == digest:
                 continue
-            record = self._row(pid, feed_url, entry, digest, stamp, row)
+            undated_stamp = stamp
+            if row is None and entry.published is None and entry.updated is None:
+                # Undated posts new in one fetch: a second apart, in the feed's order
+                # (its first the newest), not all at one time in the order of their ids.
+                undated_stamp = stamp_of(now - timedelta(seconds=undated))
+                undated += 1
+            record = self._row(pid, feed_url, entry, digest, stamp, row, undated_stamp)
             (updates if row is not None else inserts).append(record)
 
         self._screen_rows(feed_url, inserts, updates, verdicts, threshold, now)
@@ -1183,9 +1190,16 @@ class Store:
 
     @staticmethod
     def _row(
-        pid: str, feed_url: str, entry: ParsedEntry, digest: str, stamp: str, old: Any
+        pid: str,
+        feed_url: str,
+        entry: ParsedEntry,
+        digest: str,
+        stamp: str,
+        old: Any,
+        undated_stamp: str | None = None,
     ) -> dict[str, Any]:
-        """A post's row; stamp: the run's time as stored (iso(now)), made once per feed."""
+        """A post's row; stamp: the run's time as stored (iso(now)), made once per feed;
+        undated_stamp: the date a new undated post gets (stamp when not given)."""
         date = entry.published or entry.updated
         if date is not None and old is not None and old[5] == "feed" and iso(date) > old[4]:
             # A stored post the feed re-dates later (a CMS migration re-stamping its
@@ -1198,7 +1212,7 @@ class Store:
             # Keep the first-seen date an undated post got on its first fetch.
             published, source = old[4], old[5]
         else:
-            published, source = stamp, "first_seen"
+            published, source = undated_stamp or stamp, "first_seen"
         podcast = entry.podcast
         return {
             "id": pid,

@@ -317,6 +317,16 @@ def test_undated_post_keeps_its_first_seen_date(tmp_path: Path) -> None:
     assert row["date_source"] == "first_seen"
 
 
+def test_undated_posts_of_one_fetch_keep_the_feeds_order(tmp_path: Path) -> None:
+    # A feed without dates lists its newest first: the river must show them that way,
+    # not in the order of their ids.
+    h = harness(tmp_path)
+    titles = [f"Undated {letter}" for letter in "ABCDEF"]
+    h.store_doc(rss(*(Item(t, guid=t, date=None) for t in titles)), T0)
+    assert [r["title"] for r in h.store.published_posts()] == titles  # the river's order
+    assert {r["first_seen"] for r in h.rows()} == {T0.isoformat(timespec="seconds")}
+
+
 def test_post_row_keeps_everything_a_publisher_gave(tmp_path: Path) -> None:
     from conftest import fixture_bytes
 
