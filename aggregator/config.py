@@ -28,7 +28,7 @@ from .types import (
     SmtpSettings,
     Subscriber,
 )
-from .urls import feed_key, host_name
+from .urls import feed_key, host_name, idna_problem
 
 DEFAULT_CONFIG = "feeds.yaml"
 DEFAULT_DATABASE = "aggregator.db"
@@ -149,12 +149,8 @@ def check_feed_url(url: Any) -> str | None:
         return f"'{url}' has a line break or a control character in it; remove it"
     if host_name(parts.hostname) is None:
         return f"'{url}': '{parts.hostname}' cannot be a host name; write the host as it is registered"
-    import httpx  # what fetches it: a host it cannot encode would fail every run
-
-    try:
-        httpx.URL(url.strip())
-    except httpx.InvalidURL as exc:
-        return f"'{url}' is not a valid URL ({exc}); write the host name as it is registered"
+    if problem := idna_problem(parts.hostname):  # one the fetcher cannot encode fails every run
+        return f"'{url}' is not a valid URL ({problem}); write the host name as it is registered"
     return None
 
 

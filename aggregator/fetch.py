@@ -362,10 +362,11 @@ class Fetcher:
             parts = urlsplit(current)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 return self._error(url, None, f"redirected to '{current}', which is not an http(s) URL")
-            problem = _invalid(current)
-            if problem is not None:
-                where = f"'{url}'" if current == url else f"redirected to '{current}', which"
-                return self._error(url, None, f"{where} is not a valid URL ({problem})")
+            # (The configured URL passed `check`; where a server sends a feed may not.)
+            if current != url and (problem := _invalid(current)) is not None:
+                return self._error(
+                    url, None, f"redirected to '{current}', which is not a valid URL ({problem})"
+                )
             headers = {}
             if etag:
                 headers["If-None-Match"] = etag

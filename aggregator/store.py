@@ -9,6 +9,7 @@ untouched, and the next run completes the rest.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import hashlib
@@ -309,6 +310,14 @@ def m012_settled(db: sqlite_utils.Database) -> None:
     # What overrides.yaml and corrections.yaml held (a digest) when a run's posts were
     # last settled with them: build and digest then need not settle the same again.
     db.execute("ALTER TABLE runs ADD COLUMN settled TEXT")
+
+
+def _lone_titles(existing: list[Any], entries: Iterable[ParsedEntry]) -> dict[str, Any]:
+    """Title -> the stored post (row) of a feed whose title no other stored post and no
+    other entry of the fetched document has."""
+    stored = collections.Counter(row[3] for row in existing if row[3])
+    fetched = collections.Counter(entry.title for entry in entries)
+    return {row[3]: row for row in existing if row[3] and stored[row[3]] == 1 and fetched[row[3]] == 1}
 
 
 def iso(value: datetime | None) -> str | None:
@@ -795,7 +804,7 @@ class Store:
     ) -> StoreCounts:
         existing = list(
             self.db.execute(
-                "SELECT id, guid, link, title, published, date_source, content_hash, enclosures "
+                "SELECT id, guid, link, title, published, date_source, content_hash "
                 "FROM posts WHERE feed_url = ?",
                 [feed_url],
             ).fetchall()
@@ -804,14 +813,7 @@ class Store:
         by_guid = {row[1]: row for row in existing if row[1]}
         by_link = {row[2]: row for row in existing if row[2]}
         by_title = {(row[3], row[4]): row for row in existing if row[3]}
-        title_counts: dict[str, int] = {}
-        for row in existing:
-            if row[3]:
-                title_counts[row[3]] = title_counts.get(row[3], 0) + 1
-        by_title_alone = {row[3]: row for row in existing if row[3] and title_counts[row[3]] == 1}
-        titles_now: dict[str, int] = {}
-        for e in parsed.entries:
-            titles_now[e.title] = titles_now.get(e.title, 0) + 1
+        lone_titles: dict[str, Any] | None = None  # made when first needed: rarely
         guids_now = {e.guid for e in parsed.entries if e.guid}
         shared = shared_guids(parsed.entries)
         link_counts: dict[str, int] = {}
@@ -854,23 +856,10 @@ class Store:
                     match = candidate
             if match is None and not guid and not distinctive_link:
                 match = by_title.get((entry.title, iso(date) if date else None))
-                if match is None and entry.enclosures and titles_now.get(entry.title) == 1:
-                    # Told apart by title and date (episodes that all link to the show):
-                    # the one stored episode of this title with this audio, re-dated, is
-                    # still that episode.
-                    candidate = by_title_alone.get(entry.title)
-                    audio = json.dumps(entry.enclosures[0].url, ensure_ascii=False)  # as stored
-                    notes = (entry.content_html, entry.summary_html)
-                    if candidate is not None and any(notes) and audio in (candidate[7] or ""):
-                        # and the very same show notes: a feed that repeats a title each
-                        # week with one fixed enclosure (a logo, latest.mp3) has new posts.
-                        # (Notes edited as well as re-dated make a second post: better than
-                        # folding one post into another.)
-                        stored = self.db.execute(
-                            "SELECT content_html, summary_html FROM posts WHERE id = ?", [candidate[0]]
-                        )
-                        if stored.fetchone() == notes:
-                            match = candidate
+                if match is None and entry.enclosures:
+                    if lone_titles is None:
+                        lone_titles = _lone_titles(existing, parsed.entries)
+                    match = self._redated_episode(entry, lone_titles.get(entry.title))
             if match is not None:
                 pid = match[0]
             elif guid:
@@ -903,6 +892,24 @@ class Store:
         if updates:
             self._update(updates)
         return StoreCounts(new=len(inserts), updated=len(updates))
+
+    def _redated_episode(self, entry: ParsedEntry, candidate: Any) -> Any:
+        """The stored post an episode told apart by title and date (episodes that all
+        link to the show) still is when the show re-dates it: the one stored post of its
+        title, with its audio and the very same, non-empty notes, else None. (A weekly
+        post under one title with one fixed enclosure, a logo or latest.mp3, has other
+        notes; notes edited as well as re-dated make a second post, which is better than
+        folding one post into another.)"""
+        notes = (entry.content_html, entry.summary_html)
+        if candidate is None or not any(notes):
+            return None
+        stored = self.db.execute(
+            "SELECT enclosures, content_html, summary_html FROM posts WHERE id = ?", [candidate[0]]
+        ).fetchone()
+        audio = json.dumps(entry.enclosures[0].url, ensure_ascii=False)  # as stored
+        if stored is None or audio not in (stored[0] or "") or tuple(stored[1:]) != notes:
+            return None
+        return candidate
 
     def apply_overrides(self, overrides: Overrides) -> int:
         """Publish what the owner allowed, drop what they denied, restore the rest."""

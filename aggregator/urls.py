@@ -156,6 +156,18 @@ def host_name(name: str | None) -> str | None:
     return name if _ASCII_HOST.fullmatch(name) else None
 
 
+def idna_problem(name: str) -> str | None:
+    """Why the fetcher (httpx) could not encode a host name, as it encodes one (IDNA 2008,
+    no mapping of look-alike forms such as full-width letters), or None."""
+    if name.isascii():
+        return None
+    try:
+        idna.encode(name.lower())
+    except idna.IDNAError:
+        return f"Invalid IDNA hostname: {name!r}"
+    return None
+
+
 def _site_host(url: str | None) -> str | None:
     """A URL's host name, lower case, without a leading "www."."""
     if not url:
