@@ -49,7 +49,8 @@ def _errors() -> Iterator[None]:
         sys.exit(3)
     except sqlite3.DatabaseError as exc:  # damage found past the pages read when it opened
         click.echo(
-            f"aggregator: database error: {_database_named()}: {exc}; see README 'Backups and recovery'",
+            f"aggregator: database error: {_database_named()}: {exc}; "
+            "see docs/operations.md, 'Backups and recovery'",
             err=True,
         )
         sys.exit(3)

@@ -26,7 +26,7 @@ SMALLEST_DATABASE = 512  # the smallest page size: an SQLite file with a header 
 MIGRATIONS_TABLE = "_sqlite_migrations"  # where sqlite-utils records the migrations applied
 OUR_TABLES = ("feeds", "posts")  # made by the first migration, kept by every later one
 WHAT_TO_DO = (
-    "nothing was changed; restore it from a backup (see README 'Backups and recovery'), "
+    "nothing was changed; restore it from a backup (see docs/operations.md, 'Backups and recovery'), "
     "or move it away so a new database is created"
 )
 
@@ -72,7 +72,7 @@ def is_new_database(path: Path, migration_set: str, known: Collection[str] | Non
         raise DatabaseError(
             f"{path} was made or migrated by a newer version of the aggregator (its schema has "
             f"{', '.join(newer)}, which this version does not know); nothing was changed. Run "
-            "the newer version, or restore a backup made before the upgrade (see README "
+            "the newer version, or restore a backup made before the upgrade (see docs/operations.md, "
             "'Backups and recovery')"
         )
     if schema.migrations and not missing:
@@ -124,7 +124,7 @@ def _read_schema(path: Path, migration_set: str) -> FileSchema:
         raise DatabaseError(
             f"{path} cannot be read as an SQLite database ({exc}); it was not changed. If it is the "
             "aggregator's, recover it with sqlite3's .recover or restore a backup "
-            "(see README 'Backups and recovery')"
+            "(see docs/operations.md, 'Backups and recovery')"
         ) from exc
     return FileSchema(tables, applied)
 
@@ -213,7 +213,7 @@ def _verify(source: Path, partial: Path) -> int:
         if problems != ["ok"]:
             raise DatabaseError(
                 f"{source} is damaged: its copy fails the integrity check ({'; '.join(problems)}); "
-                "no backup was written; see README 'Backups and recovery'"
+                "no backup was written; see docs/operations.md, 'Backups and recovery'"
             )
         return int(conn.execute("SELECT count(*) FROM posts").fetchone()[0])
 
@@ -228,7 +228,7 @@ def _sqlite_errors(source: Path, partial: Path) -> Iterator[None]:
         if getattr(exc, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
             raise DatabaseError(
                 f"{source} is damaged ({exc}), and so would be a copy: no backup was written; "
-                "see README 'Backups and recovery'"
+                "see docs/operations.md, 'Backups and recovery'"
             ) from exc
         raise OSError(f"{exc} (writing {partial})") from exc
 

@@ -497,7 +497,7 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(
                 f"{self.path}: cannot open or migrate the database ({exc}); if it says "
-                "'database disk image is malformed', see README 'Backups and recovery'"
+                "'database disk image is malformed', see docs/operations.md, 'Backups and recovery'"
             ) from exc
         except OSError as exc:
             raise DatabaseError(f"{self.path}: {exc}") from exc

@@ -182,18 +182,6 @@ def test_demo_runs_offline_and_says_where_to_look(tmp_path: Path, cli_env: dict[
     assert "moved permanently" in status.stdout
 
 
-def test_readme_documents_every_command() -> None:
-    readme = (ROOT / "README.md").read_text()
-    for name in cli.commands:
-        assert f"aggregator {name}" in readme, f"README does not document `aggregator {name}`"
-    ci = (ROOT / ".ci" / "run").read_text()
-    first_block = readme.split("```")[1].split("\n", 1)[1]
-    commands = [ln.split("#")[0].strip() for ln in first_block.splitlines() if ln.strip()]
-    assert commands[0] == "make demo"
-    assert commands[1] == "make test"
-    assert "\nmake test\n" in ci, "the README's test command must be what CI runs"
-
-
 def test_terminal_gets_a_progress_bar_and_a_summary(
     server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str]
 ) -> None:
@@ -289,7 +277,7 @@ def test_a_file_that_is_not_an_aggregator_database_is_refused_and_left_as_it_is(
     result = aggregator("--config", config.path, "--db", str(db), "update", env=cli_env)
     assert result.returncode == 3, result.stderr
     assert f"aggregator: database error: {db} {says}" in result.stderr
-    assert "restore it from a backup (see README 'Backups and recovery')" in result.stderr
+    assert "restore it from a backup (see docs/operations.md, 'Backups and recovery')" in result.stderr
     assert "or move it away so a new database is created" in result.stderr
     assert "Traceback" not in result.stderr
     rows = tmp_path / "rows.jsonl"
@@ -447,7 +435,7 @@ def test_an_update_on_a_damaged_database_fails_the_run_not_its_feeds(
     assert result.returncode == 3, (result.stdout, result.stderr)
     assert result.stderr == (
         f"aggregator: database error: {db}: database disk image is malformed; "
-        "see README 'Backups and recovery'\n"
+        "see docs/operations.md, 'Backups and recovery'\n"
     )
 
 
@@ -510,7 +498,7 @@ def test_a_damaged_database_is_a_clear_error_and_is_not_backed_up(
     assert status.returncode == 3
     assert status.stderr == (
         f"aggregator: database error: {db}: database disk image is malformed; "
-        "see README 'Backups and recovery'\n"
+        "see docs/operations.md, 'Backups and recovery'\n"
     )
     copy = tmp_path / "copy.db"
     backup = aggregator("--config", config.path, "backup", str(copy), env=cli_env)

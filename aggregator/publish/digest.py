@@ -388,7 +388,7 @@ def digest_from_config(
     from .site import environment, site_folder
 
     if config.digest is None:
-        raise DigestError(f"{config.path}: no `digest:` section; see the README's Email digest section")
+        raise DigestError(f"{config.path}: no `digest:` section; see docs/digest.md")
     env = environment(site_folder(config))
     with RunLock(config.database), Store(config.database) as store:
         settle_from_config(config, store)  # a run killed before its end left them undone

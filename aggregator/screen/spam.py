@@ -13,7 +13,7 @@ engineer is "betting on SRv6". So the terms are of two strengths:
 A post is spam with one strong signal, or with two signals of any strength, unless it is
 plainly about networking (several distinct networking terms) and its signals are weak:
 a spam word inside a company name, or next to strong networking evidence, does not drop a
-post on its own. See README "Screening".
+post on its own. See docs/screening.md.
 """
 
 from __future__ import annotations
