@@ -71,7 +71,11 @@ def _database_named() -> str:
         return obj.db or "the database"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="The manual is in docs/ beside the README: docs/commands.md for every command, "
+    "docs/configuration.md for every feeds.yaml key.",
+)
 @click.version_option(__version__, prog_name="aggregator")
 @click.option(
     "--config",
