@@ -579,7 +579,32 @@ def policy_for(config: Config, feed: FeedConfig) -> AddressPolicy:
     return AddressPolicy.from_setting(config.fetch.allow_private_addresses)
 
 
+MAX_UNSUBSCRIBE = 900
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+
+
+def mailbox(text: str) -> tuple[str, str] | None:
+    """(display name, address) of text read as one mailbox of a mail header, or None when
+    mail reads it otherwise: two addresses ('Planet, News <p@example.net>'), a group
+    ('Planet: daily <...>'), a dot out of place, a non-ASCII local part."""
+    import email.errors
+    import email.policy
+    from email.headerregistry import Address
+
+    try:
+        header = email.policy.default.header_factory("From", text)
+        groups = header.groups
+        if header.defects or len(groups) != 1 or groups[0].display_name is not None:
+            return None
+        if len(header.addresses) != 1:
+            return None
+        address = header.addresses[0]
+        if not address.username or not address.domain:
+            return None
+        Address(address.display_name, addr_spec=address.addr_spec)  # what the message will do
+    except (ValueError, IndexError, email.errors.MessageError):
+        return None
+    return address.display_name, address.addr_spec
 
 
 def _one_line(value: object) -> bool:
@@ -604,6 +629,14 @@ def _digest(data: _Mapping, problems: _Problems) -> DigestConfig | None:
             "must be the sender's address on one line, such as 'Planet <planet@example.net>'",
         )
         sender = "planet@localhost"
+    elif mailbox(str(sender)) is None:
+        problems.add(
+            raw.key_lines.get("from", raw.line),
+            "digest.from",
+            f"{sender!r} is not one address as mail reads it; write it as 'Planet <planet@example.net>', "
+            "and quote a name with punctuation in it: '\"Planet, News\" <planet@example.net>'",
+        )
+        sender = "planet@localhost"
     unsubscribe = raw.get("unsubscribe")
     if unsubscribe is not None and (
         not _one_line(unsubscribe) or not str(unsubscribe).startswith(("mailto:", "https://"))
@@ -612,6 +645,17 @@ def _digest(data: _Mapping, problems: _Problems) -> DigestConfig | None:
             raw.key_lines["unsubscribe"],
             "digest.unsubscribe",
             "must be a mailto: or https: address on one line",
+        )
+        unsubscribe = None
+    elif unsubscribe is not None and (
+        len(str(unsubscribe)) > MAX_UNSUBSCRIBE or re.search(r"[\s<>\x00-\x1f\x7f]", str(unsubscribe))
+    ):
+        # It goes into List-Unsubscribe as <URL>, on one line of at most 998 characters.
+        problems.add(
+            raw.key_lines["unsubscribe"],
+            "digest.unsubscribe",
+            f"must be one URL of at most {MAX_UNSUBSCRIBE} characters without spaces, < or > "
+            "(percent-encode them)",
         )
         unsubscribe = None
     smtp = _smtp(raw, problems)
@@ -693,6 +737,14 @@ def _subscriber(entry: object, index: int, line: int, problems: _Problems) -> Su
     if not isinstance(email, str) or not _EMAIL.match(email.strip()):
         problems.add(
             entry.key_lines.get("email", line), f"{where}.email", f"{email!r} is not an email address"
+        )
+        return None
+    if mailbox(email.strip()) != ("", email.strip()):
+        problems.add(
+            entry.key_lines.get("email", line),
+            f"{where}.email",
+            f"{email!r} is not an address mail can be sent to (a dot at the start or end of a part, "
+            "two dots in a row, a non-ASCII name before the @); correct it",
         )
         return None
     name = entry.get("name", "")

@@ -33,7 +33,7 @@ from aggregator.config import parse_config
 from aggregator.errors import ConfigError
 from aggregator.feedserver import FeedServer, Route
 from aggregator.pipeline import update
-from aggregator.publish.digest import Sender, send_digests
+from aggregator.publish.digest import DigestError, Sender, send_digests
 from aggregator.publish.site import build_site, environment
 from aggregator.screen.verdict import Screener
 from aggregator.store import Store
@@ -46,6 +46,7 @@ WEDNESDAY_8 = NOW.replace(hour=8)  # 2026-11-25 is a Wednesday; posts were store
 class Inbox:
     def __init__(self, reject: frozenset[str] = frozenset()) -> None:
         self.messages: list[EmailMessage] = []
+        self.received: list[bytes] = []  # as the server got them
         self.reject = reject
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
@@ -55,6 +56,7 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append(envelope.content)
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append(parsed)  # type: ignore[arg-type]
         return "250 OK"
@@ -432,6 +434,10 @@ def test_unsubscribe_is_mailto_or_https_only() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(text.format("http://planet.example.net/u"), "feeds.yaml")
     assert "line 3, digest.unsubscribe: must be a mailto: or https: address" in str(caught.value)
+    for unreadable in ("https://planet.example.net/u?a=b c", "https://planet.example.net/" + "u" * 900):
+        with pytest.raises(ConfigError) as caught:
+            parse_config(text.format(f"'{unreadable}'"), "feeds.yaml")
+        assert "line 3, digest.unsubscribe: must be one URL of at most 900 characters" in str(caught.value)
 
 
 def test_the_html_part_renders_in_chromium(store: Store, inbox: tuple[Inbox, int], tmp_path: Path) -> None:
@@ -829,3 +835,129 @@ def test_a_source_named_in_arabic_keeps_the_date_after_it(store: Store, inbox: t
         browser.close()
     assert name_right is not None and date_left is not None
     assert name_right <= date_left, "the date's day is drawn before the source's name"
+
+
+def test_addresses_mail_would_read_otherwise_are_refused_by_check() -> None:
+    # check accepted them, and every hourly digest run then stopped with a traceback at
+    # the first such subscriber: nobody after it got a digest, ever.
+    text = "digest:\n  from: {}\n  subscribers:\n    - {{email: '{}'}}\nfeeds: []\n"
+    for sender in ("'Planet, News <planet@example.net>'", "'Planet: daily <planet@example.net>'"):
+        with pytest.raises(ConfigError) as caught:
+            parse_config(text.format(sender, "ann@example.org"), "feeds.yaml")
+        assert "line 2, digest.from:" in str(caught.value) and "quote a name" in str(caught.value)
+    for address in ("bob.@example.org", "ann@example..org", "jörg@example.org"):
+        with pytest.raises(ConfigError) as caught:
+            parse_config(text.format("planet@example.net", address), "feeds.yaml")
+        assert "line 4, digest.subscribers[0].email:" in str(caught.value), address
+        assert "not an address mail can be sent to" in str(caught.value)
+    quoted = parse_config(text.format("'\"Planet, News\" <planet@example.net>'", "ann@example.org"), "f")
+    assert quoted.digest is not None and quoted.digest.sender == '"Planet, News" <planet@example.net>'
+
+
+def test_a_message_that_cannot_be_written_fails_that_subscriber_and_the_others_get_theirs(
+    store: Store, inbox: tuple[Inbox, int]
+) -> None:
+    handler, port = inbox
+    people = [
+        Subscriber(address, "", (), Frequency.WEEKLY, day=2, hour=7)
+        for address in ("ann@example.org", "jörg@example.org", "carol@example.org")
+    ]
+    config = digest_config(port, *people)
+    config = DigestConfig('"Planet, News" <planet@example.net>', config.subscribers, config.smtp, None)
+    report = send(store, config)
+    assert [m["To"] for m in handler.messages] == ["ann@example.org", "carol@example.org"]
+    assert [email for email, _ in report.failed] == ["jörg@example.org"]
+    assert "cannot write the message" in report.failed[0][1]
+    assert handler.messages[0]["From"].addresses[0].display_name == "Planet, News"
+
+
+def test_a_long_unsubscribe_url_stays_one_url_in_its_header(store: Store, inbox: tuple[Inbox, int]) -> None:
+    # Folded as ordinary text, a URL longer than a line became RFC 2047 encoded-words,
+    # which mail clients do not read as an unsubscribe URL.
+    handler, port = inbox
+    url = (
+        "https://planet.example.net/newsletter/unsubscribe?list=network-engineering-weekly&token=0123456789ab"
+    )
+    config = digest_config(port, Subscriber("ann@example.org", "Ann", (), Frequency.WEEKLY, day=2, hour=7))
+    config = DigestConfig(config.sender, config.subscribers, config.smtp, url)
+    send(store, config)
+    (message,) = handler.messages
+    assert f"\r\nList-Unsubscribe: <{url}>\r\n".encode() in handler.received[0]
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_a_digest_over_its_limit_lists_the_newest_and_not_a_new_feeds_back_catalogue(
+    store: Store, inbox: tuple[Inbox, int], screener: Screener
+) -> None:
+    # A feed added this week brings its archive: 2010's posts filled the digest's 200
+    # places and this week's were the ones counted, not listed.
+    url = "https://new-member.example.net/feed.xml"
+    store.sync_feeds([FeedConfig(url, "New Member")], NOW)
+    words = "bgp ospf isis evpn vxlan mpls ldp rsvp multicast pim igmp prefix route reflector".split()
+    words += "session timer area lsa spf label tunnel fabric leaf spine vlan trunk mtu peering".split()
+    pick = random.Random(3)
+
+    def body(i: int) -> str:  # distinct texts: near-identical ones are one story
+        return f"<p>Network design note {i}: {' '.join(pick.choices(words, k=30))}.</p>"
+
+    items = [
+        Item(
+            f"Route reflector design note {i}",
+            guid=f"old-{i}",
+            date=f"Mon, {1 + i % 28:02d} Mar 2010 08:00:00 GMT",
+            body=body(i),
+        )
+        for i in range(60)
+    ]
+    items += [
+        Item(
+            f"OSPF area design this week, part {i}",
+            guid=f"new-{i}",
+            date=f"Tue, 24 Nov 2026 {i // 60:02d}:{i % 60:02d}:00 GMT",
+            body=body(100 + i),
+        )
+        for i in range(230)
+    ]
+    store_feed(store, screener, url, rss(*items), NOW, store.start_run(NOW, 1))
+    store.index_topics()
+    handler, port = inbox
+    send(store, digest_config(port, Subscriber("ann@example.org", "Ann", (), Frequency.DAILY, hour=7)))
+    (message,) = handler.messages
+    text = parts(message)[0]
+    assert "Route reflector design note" not in text
+    assert "OSPF area design this week, part 229" in text  # the newest are listed
+    assert "OSPF area design this week, part 0\n" not in text
+    assert "more" in text
+
+
+def test_an_empty_password_or_a_refused_login_says_which(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        return AuthResult(success=data.password == b"s3cret", handled=False)  # handled: 535 from aiosmtpd
+
+    port = free_port()
+    controller = Controller(
+        Inbox(), hostname="127.0.0.1", port=port, authenticator=authenticate, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        settings = SmtpSettings(
+            host="127.0.0.1", port=port, security="none", username="planet", password_env="TEST_PW", timeout=5
+        )
+        config = DigestConfig(
+            "planet@example.net",
+            (Subscriber("gil@example.org", "", (), Frequency.WEEKLY, day=2, hour=7),),
+            settings,
+        )
+        monkeypatch.setenv("TEST_PW", "")
+        with pytest.raises(DigestError, match=r"\$TEST_PW is empty; export the SMTP password"):
+            send(store, config)
+        monkeypatch.setenv("TEST_PW", "wrong")
+        with pytest.raises(DigestError, match=r"refused the login of 'planet' \(535 .*TEST_PW"):
+            send(store, config)
+    finally:
+        controller.stop()

@@ -13,6 +13,8 @@ that stopped half way resumes where it stopped.
 from __future__ import annotations
 
 import contextlib
+import email.errors
+import email.policy
 import hashlib
 import math
 import os
@@ -23,12 +25,14 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.headerregistry import Address
+from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses
+from email.policy import EmailPolicy
+from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from ..config import mailbox
 from ..errors import AggregatorError
 from ..sanitize import clean_text
 from ..store import Store
@@ -37,7 +41,12 @@ from ..types import DigestConfig, Frequency, SiteConfig, SmtpSettings, Subscribe
 from ..urls import clean_link, on_own_site
 from .templates import render
 
-MAX_STORIES = 200  # more than this in one digest: the rest are counted, not listed
+MAX_STORIES = 200  # more than this in one digest: the oldest are counted, not listed
+# A post published this long before its digest's period began is the back catalogue of a
+# feed just added (or of a feed re-dating its archive): the site has it; the digest, which
+# tells what is new, leaves it out. A month, so that a feed that failed for weeks and
+# came back still has its posts told.
+BACK_CATALOGUE = timedelta(days=30)
 
 
 class DigestError(AggregatorError):
@@ -196,15 +205,18 @@ def make_digest(
         return None
     wanted = set(subscriber.topics)
     stories = [
-        s for s in stories_of(store.digest_posts(since, until)) if not wanted or wanted.intersection(s.topics)
+        s
+        for s in stories_of(store.digest_posts(since, until))
+        if (not wanted or wanted.intersection(s.topics)) and s.published >= since - BACK_CATALOGUE
     ]
+    listed = stories[-MAX_STORIES:]  # oldest first: the newest are listed
     order = [t.name for t in taxonomy if not wanted or t.name in wanted]
     groups: dict[str, list[Story]] = {}
-    for story in stories[:MAX_STORIES]:
+    for story in listed:
         first = next((t for t in order if t in story.topics), "")
         groups.setdefault(first, []).append(story)
     ordered = tuple((name, tuple(groups[name])) for name in [*order, ""] if name in groups)
-    return Digest(subscriber, period, since, until, ordered, max(0, len(stories) - MAX_STORIES))
+    return Digest(subscriber, period, since, until, ordered, len(stories) - len(listed))
 
 
 def subject_of(digest: Digest, site: SiteConfig) -> str:
@@ -219,15 +231,38 @@ def subject_of(digest: Digest, site: SiteConfig) -> str:
     return clean_text(f"{site.title}: {kind} digest, {when} ({count} post{'s' if count != 1 else ''})")
 
 
+def _sender(config_sender: str) -> tuple[str, str]:
+    """(name, address) of digest.from, which check read as one mailbox."""
+    return mailbox(config_sender) or ("", "planet@localhost")
+
+
 def message_id(digest: Digest, sender: str) -> str:
-    domain = (getaddresses([sender])[0][1].rpartition("@")[2] or "localhost").strip() or "localhost"
+    domain = _sender(sender)[1].rpartition("@")[2].strip() or "localhost"
     token = hashlib.sha1(f"{digest.subscriber.email}\0{digest.period}".encode(), usedforsecurity=False)
     return f"<digest.{digest.period}.{token.hexdigest()[:16]}@{domain}>"
 
 
 def unsubscribe_address(config: DigestConfig) -> str:
     """digest.unsubscribe, or a mail to the sender asking to unsubscribe."""
-    return config.unsubscribe or f"mailto:{getaddresses([config.sender])[0][1]}?subject=unsubscribe"
+    return config.unsubscribe or f"mailto:{_sender(config.sender)[1]}?subject=unsubscribe"
+
+
+class _OneLine(UnstructuredHeader):
+    """A header written on one line as it is: List-Unsubscribe's <URL> (RFC 2369). Folded
+    as ordinary text, a URL longer than a line became RFC 2047 encoded-words, which no
+    mail client reads as a URL."""
+
+    name: str  # BaseHeader's, which HeaderRegistry mixes in
+
+    def fold(self, *, policy: Any) -> str:
+        return f"{self.name}: {self}{policy.linesep}"
+
+
+def _policy() -> EmailPolicy[EmailMessage]:
+    registry = HeaderRegistry()
+    # HeaderRegistry mixes the class given with BaseHeader, as it does UnstructuredHeader.
+    registry.map_to_type("list-unsubscribe", cast(Any, _OneLine))
+    return email.policy.default.clone(header_factory=registry)
 
 
 def render_message(
@@ -243,9 +278,9 @@ def render_message(
     }
     text = render(env, "email.txt", **context)
     html = css_inline.inline(render(env, "email.html", **context))
-    message = EmailMessage()
+    message = EmailMessage(policy=_policy())
     message["Subject"] = context["subject"]
-    name, address = getaddresses([config.sender])[0]
+    name, address = _sender(config.sender)
     message["From"] = Address(clean_text(name), addr_spec=address)
     message["To"] = Address(clean_text(digest.subscriber.name), addr_spec=digest.subscriber.email)
     message["Date"] = format_datetime(now)
@@ -257,6 +292,10 @@ def render_message(
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
 
 
 class Sender:
@@ -296,12 +335,19 @@ class Sender:
                     smtp.starttls(context=context)
             if s.username:
                 password = os.environ.get(s.password_env)
-                if password is None:
+                if not password:
                     raise DigestError(
                         f"digest.smtp.username is set but ${s.password_env} is empty; "
                         "export the SMTP password in that variable"
                     )
-                smtp.login(s.username, password)
+                try:
+                    smtp.login(s.username, password)
+                except smtplib.SMTPAuthenticationError as exc:
+                    raise DigestError(
+                        f"the SMTP server {s.host}:{s.port} refused the login of {s.username!r} "
+                        f"({exc.smtp_code} {_text(exc.smtp_error)}); check "
+                        f"digest.smtp.username and the password in ${s.password_env}"
+                    ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise DigestError(
                 f"cannot reach the SMTP server {s.host}:{s.port} ({exc}); check digest.smtp"
@@ -345,7 +391,12 @@ def send_digests(
             if digest.count == 0:
                 report.empty.append(subscriber.email)
                 continue
-            message = render_message(digest, config, site, env, now)
+            try:
+                message = render_message(digest, config, site, env, now)
+            except (ValueError, email.errors.MessageError) as exc:
+                # An address mail cannot write (check refuses them): this one is not sent.
+                report.failed.append((subscriber.email, f"cannot write the message: {exc}"))
+                continue
             if dry_run_to is not None:
                 dry_run_to.mkdir(parents=True, exist_ok=True)
                 name = re.sub(r"[^A-Za-z0-9@._-]", "_", f"{digest.period}-{subscriber.email}") + ".eml"
