@@ -7,6 +7,7 @@ namespaces declared on it, the elements each spec requires, and the dates' forma
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import struct
@@ -24,6 +25,7 @@ from sitekit import NOW, SITE, add_feed, make_site_db, store_feed
 
 from aggregator.publish.site import build_site
 from aggregator.screen.verdict import Screener
+from aggregator.store import Store
 from aggregator.topics.taxonomy import load_taxonomy
 from aggregator.types import FeedConfig, FeedKind, SiteConfig
 
@@ -304,3 +306,181 @@ def test_an_atom_entry_without_a_link_still_has_content(tmp_path: Path, screener
             assert alternate or content is not None, f"{path.name}: {text(entry, f'{{{ATOM}}}title')}"
             found += text(entry, f"{{{ATOM}}}title") == title
     assert found >= 2  # in the river's feed and its topic's
+
+
+BGP_BODY = "<p>BGP route reflection, OSPF area design and MPLS segment routing in a provider network.</p>"
+
+
+def _rss_item(title: str, guid: str, link: str, date: str, extra: str = "") -> str:
+    return (
+        f"<item><title>{title}</title><guid isPermaLink='false'>{guid}</guid><link>{link}</link>"
+        f"<pubDate>{date}</pubDate>{extra}<description><![CDATA[{BGP_BODY}]]></description></item>"
+    )
+
+
+def _rss_doc(*items: str) -> bytes:
+    head = (
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>F</title><link>https://f.example.net/</link>"
+    )
+    return (head + "".join(items) + "</channel></rss>").encode()
+
+
+def _atom_ids(out: Path) -> list[str]:
+    return [text(e, f"{{{ATOM}}}id") for e in read(out / "feeds/all.atom").root.findall(f"{{{ATOM}}}entry")]
+
+
+def test_a_story_keeps_its_entry_id_when_another_feed_carries_it_later(
+    tmp_path: Path, screener: Screener
+) -> None:
+    # A reader that dedupes by id showed the story twice: its id was the copy shown, and
+    # a second feed's copy (earlier dated, or from the link's own site) took over.
+    store, out = Store(tmp_path / "site.db"), tmp_path / "public"
+    story = "Route reflector design for BGP"
+    team = _rss_item(story, "t1", "https://member.example.org/rr", "Fri, 20 Nov 2026 08:00:00 GMT")
+    add_feed(store, screener, "https://team.example.com/feed.xml", "Team", _rss_doc(team))
+    build_site(store, SITE, load_taxonomy(), out, NOW, search=False)
+    before = _atom_ids(out)
+    own = _rss_item(story, "m1", "https://member.example.org/rr", "Wed, 18 Nov 2026 08:00:00 GMT")
+    later = NOW + timedelta(hours=1)
+    add_feed(store, screener, "https://member.example.org/feed.xml", "Member", _rss_doc(own), when=later)
+    build_site(store, SITE, load_taxonomy(), out, later, search=False)
+    assert _atom_ids(out) == before
+    rss_guids = [g.text for g in read(out / "feeds/all.rss").root.iter("guid")]
+    json_ids = [i["id"] for i in json.loads((out / "feeds/all.json").read_text())["items"]]
+    assert rss_guids == json_ids == before
+
+
+def test_feed_dates_follow_the_newest_change_an_entry_shows(tmp_path: Path, screener: Screener) -> None:
+    store, out = Store(tmp_path / "site.db"), tmp_path / "public"
+    # A scheduled post updated before it was published: the feed's date lagged its entry.
+    entry = (
+        "<entry><title>BGP route reflection note {0}</title><id>urn:e{0}</id>"
+        "<link href='https://b.example.net/{0}'/><published>{1}</published><updated>{2}</updated>"
+        f"<content type='html'><![CDATA[{BGP_BODY}]]></content></entry>"
+    )
+    doc = (
+        "<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><title>x</title><id>urn:x</id>"
+        "<updated>2026-11-20T08:00:00Z</updated>"
+        + entry.format(1, "2026-11-20T08:00:00Z", "2026-11-10T08:00:00Z")
+        + entry.format(2, "2026-11-15T08:00:00Z", "2026-11-15T08:00:00Z")
+        + "</feed>"
+    )
+    add_feed(store, screener, "https://b.example.net/feed.xml", "Scheduled", doc.encode())
+    # An RSS post edited after it was stored (RSS has no updated date).
+    url = "https://e.example.net/feed.xml"
+    first = _rss_item(
+        "BGP route reflectr design", "g1", "https://e.example.net/1", "Thu, 12 Nov 2026 08:00:00 GMT"
+    )
+    add_feed(store, screener, url, "Edited", _rss_doc(first))
+    edited = first.replace("reflectr design", "reflector design (corrected)")
+    later = NOW + timedelta(hours=2)
+    add_feed(store, screener, url, "Edited", _rss_doc(edited), when=later)
+    build_site(store, SITE, load_taxonomy(), out, later, search=False)
+    feed = read(out / "feeds/bgp.atom").root
+    updated = {
+        text(e, f"{{{ATOM}}}title"): (text(e, f"{{{ATOM}}}published"), text(e, f"{{{ATOM}}}updated"))
+        for e in feed.findall(f"{{{ATOM}}}entry")
+    }
+    assert updated["BGP route reflection note 1"] == ("2026-11-20T08:00:00Z", "2026-11-20T08:00:00Z")
+    assert updated["BGP route reflector design (corrected)"] == (
+        "2026-11-12T08:00:00Z",
+        "2026-11-25T08:00:00Z",
+    )
+    assert text(feed, f"{{{ATOM}}}updated") == "2026-11-25T08:00:00Z"  # the edit, the newest change
+    items = {i["title"]: i for i in json.loads((out / "feeds/bgp.json").read_text())["items"]}
+    assert items["BGP route reflector design (corrected)"]["date_modified"] == "2026-11-25T08:00:00Z"
+
+
+def test_an_empty_topic_feed_keeps_its_bytes_when_other_topics_get_posts(
+    tmp_path: Path, screener: Screener
+) -> None:
+    store, out = Store(tmp_path / "site.db"), tmp_path / "public"
+    old = _rss_item(
+        "BGP route reflection note", "g1", "https://b.example.net/1", "Fri, 20 Nov 2026 08:00:00 GMT"
+    )
+    add_feed(store, screener, "https://b.example.net/feed.xml", "B", _rss_doc(old))
+    build_site(store, SITE, load_taxonomy(), out, NOW, search=False)
+    before = (out / "feeds/wireless.atom").read_bytes(), (out / "feeds/wireless.rss").read_bytes()
+    assert b"<entry>" not in before[0]
+    later = NOW + timedelta(days=1)
+    new = _rss_item("OSPF area design note", "g2", "https://b.example.net/2", "Thu, 26 Nov 2026 05:00:00 GMT")
+    add_feed(store, screener, "https://b.example.net/feed.xml", "B", _rss_doc(old, new), when=later)
+    build_site(store, SITE, load_taxonomy(), out, later, search=False)
+    assert "OSPF area design note" in (out / "feeds/all.atom").read_text()
+    assert ((out / "feeds/wireless.atom").read_bytes(), (out / "feeds/wireless.rss").read_bytes()) == before
+
+
+def test_an_episode_is_published_with_its_audio_url_whole_and_a_type_apps_play(
+    tmp_path: Path, screener: Screener
+) -> None:
+    # A signed CDN URL's signature covers its whole query: with utm_* taken out it gave 403.
+    # An octet-stream type is taken as audio, and published as the file name says.
+    store, out = Store(tmp_path / "site.db"), tmp_path / "public"
+    audio = "https://cdn.example.net/ep1.m4a?utm_source=rss&amp;Expires=1900000000&amp;Signature=abc#t=10"
+    enclosure = f"<enclosure url='{audio}' length='1234' type='application/octet-stream'/>"
+    hostile = (
+        "<enclosure url='https://cdn.example.net/ep2.mp3' length='99' type='audio/mpeg&quot; x=&quot;1'/>"
+    )
+    episodes = [
+        _rss_item(
+            "BGP route reflection episode",
+            "e1",
+            "https://pod.example.net/1",
+            "Fri, 20 Nov 2026 08:00:00 GMT",
+            enclosure,
+        ),
+        _rss_item(
+            "BGP confederations episode",
+            "e2",
+            "https://pod.example.net/2",
+            "Sat, 21 Nov 2026 08:00:00 GMT",
+            hostile,
+        ),
+    ]
+    add_feed(
+        store, screener, "https://pod.example.net/feed.xml", "Pod", _rss_doc(*episodes), kind=FeedKind.PODCAST
+    )
+    build_site(store, SITE, load_taxonomy(), out, NOW, search=False)
+    whole = audio.replace("&amp;", "&")
+    attachments = {
+        i["title"]: i["attachments"][0] for i in json.loads((out / "feeds/all.json").read_text())["items"]
+    }
+    assert attachments["BGP route reflection episode"] == {
+        "url": whole,
+        "mime_type": "audio/mp4",
+        "size_in_bytes": 1234,
+    }
+    assert attachments["BGP confederations episode"]["mime_type"] == "audio/mpeg"
+    enclosures = {
+        e.get("url"): e.get("type") for e in read(out / "feeds/podcasts/all.rss").root.iter("enclosure")
+    }
+    assert enclosures == {whole: "audio/mp4", "https://cdn.example.net/ep2.mp3": "audio/mpeg"}
+
+
+def test_the_podcast_feeds_are_linked_from_their_pages_under_the_shows_name(
+    tmp_path: Path, screener: Screener
+) -> None:
+    store, out = Store(tmp_path / "site.db"), tmp_path / "public"
+    episode = "<enclosure url='https://cdn.example.net/1.mp3' length='1234' type='audio/mpeg'/>"
+    item = _rss_item(
+        "BGP route reflection episode",
+        "e1",
+        "https://pod.example.net/1",
+        "Fri, 20 Nov 2026 08:00:00 GMT",
+        episode,
+    )
+    add_feed(
+        store, screener, "https://pod.example.net/feed.xml", "Pod", _rss_doc(item), kind=FeedKind.PODCAST
+    )
+    build_site(store, SITE, load_taxonomy(), out, NOW, search=False)
+    river = (out / "index.html").read_text()
+    assert '<a href="feeds/podcasts/all.rss">Podcast episodes</a>' in river
+    feed_link = 'title="Latest posts: podcast episodes (RSS)" href="feeds/podcasts/all.rss"'
+    assert f'<link rel="alternate" type="application/rss+xml" {feed_link}>' in river
+    assert (
+        '<a href="../../feeds/podcasts/bgp.rss">Podcast episodes</a>'
+        in (out / "topics/bgp/index.html").read_text()
+    )
+    assert "Podcast episodes" not in (out / "topics/wireless/index.html").read_text()
+    channel = read(out / "feeds/podcasts/all.rss").root.find("channel")
+    assert channel is not None and text(channel, "title") == "Test Planet: podcast episodes"

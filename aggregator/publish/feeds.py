@@ -81,9 +81,10 @@ def podcast_image(site: SiteData) -> str:
 
 def _updated(spec: FeedSpec, site: SiteData) -> datetime:
     # The newest post's date, not the build time: a feed whose posts did not change
-    # stays byte for byte the same.
-    newest = [p.updated or p.published for p in spec.posts]
-    return max(newest) if newest else (site.posts[0].published if site.posts else site.built)
+    # stays byte for byte the same. An empty feed takes the site's oldest post's date,
+    # which new posts elsewhere do not move.
+    newest = [p.modified for p in spec.posts]
+    return max(newest) if newest else (site.posts[-1].published if site.posts else site.built)
 
 
 def _content(post: Post, contents: Mapping[str, tuple[str, str]]) -> str:
@@ -112,7 +113,7 @@ def atom(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]]
     _sub(feed, "generator", "aggregator")
     for post in spec.posts:
         entry = _sub(feed, "entry")
-        _sub(entry, "id", f"urn:aggregator:post:{post.id}")
+        _sub(entry, "id", f"urn:aggregator:post:{post.feed_id}")
         _sub(entry, "title", post.title)
         if post.link:
             _sub(entry, "link", rel="alternate", type="text/html", href=post.link)
@@ -122,7 +123,7 @@ def atom(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]]
                 attrs["length"] = str(post.episode.length)
             _sub(entry, "link", **attrs)
         _sub(entry, "published", _iso(post.published))
-        _sub(entry, "updated", _iso(post.updated or post.published))
+        _sub(entry, "updated", _iso(post.modified))
         author = _sub(entry, "author")
         _sub(author, "name", ", ".join(post.authors) or post.source)
         source = _sub(entry, "source")
@@ -162,7 +163,7 @@ def rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]])
         _sub(item, "title", post.title)
         if post.link:
             _sub(item, "link", post.link)
-        _sub(item, "guid", f"urn:aggregator:post:{post.id}", isPermaLink="false")
+        _sub(item, "guid", f"urn:aggregator:post:{post.feed_id}", isPermaLink="false")
         _sub(item, "pubDate", format_datetime(post.published, usegmt=True))
         _sub(item, "source", post.source, url=post.feed_url)
         for topic in post.topic_names:
@@ -189,11 +190,11 @@ def json_feed(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, 
     items = []
     for post in spec.posts:
         item: dict[str, object] = {
-            "id": f"urn:aggregator:post:{post.id}",
+            "id": f"urn:aggregator:post:{post.feed_id}",
             "title": post.title,
             "summary": post.excerpt,
             "date_published": _iso(post.published),
-            "date_modified": _iso(post.updated or post.published),
+            "date_modified": _iso(post.modified),
             "authors": [{"name": name} for name in post.authors] or [{"name": post.source}],
             "tags": list(post.topic_names),
         }
@@ -263,7 +264,7 @@ def podcast_rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str
         _sub(item, "title", post.title)
         if post.link:
             _sub(item, "link", post.link)
-        _sub(item, "guid", f"urn:aggregator:post:{post.id}", isPermaLink="false")
+        _sub(item, "guid", f"urn:aggregator:post:{post.feed_id}", isPermaLink="false")
         _sub(item, "pubDate", format_datetime(post.published, usegmt=True))
         _sub(item, "description", html.escape(post.excerpt, quote=False))
         length = _enclosure_length(episode)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mimetypes
 import re
 import unicodedata
 from collections import defaultdict
@@ -15,11 +16,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..store import Store
 from ..topics.taxonomy import Topic
 from ..types import Chapter, SiteConfig
-from ..urls import clean_link, on_own_site
+from ..urls import clean_link, on_own_site, resolve
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,21 @@ class Post:
     tags_json: str = "[]"  # the model's tags with their terms, read when a page shows them
     # The other feeds that carry the same post (same link and title): (name, slug) each.
     also: tuple[tuple[str, str], ...] = ()
+    first_seen: str = ""  # when it was first stored (ISO, UTC)
+    # The id its feed entries carry: a story several feeds carry keeps the id of the copy
+    # stored first, whichever copy tells it, so readers never see it twice.
+    entry_id: str = ""
+
+    @property
+    def feed_id(self) -> str:
+        return self.entry_id or self.id
+
+    @property
+    def modified(self) -> datetime:
+        """When it last changed as far as a reader can tell: its source's updated date,
+        or its publication, whichever is later (a scheduled post can be updated before
+        it is published)."""
+        return max(self.published, self.updated) if self.updated else self.published
 
     @property
     def topic_names(self) -> tuple[str, ...]:
@@ -153,26 +170,56 @@ def _audio_first(enclosures: list[dict[str, Any]], podcast: bool) -> list[dict[s
     return typed + untyped
 
 
+# A media type as RFC 6838 writes one: type/subtype, no parameters, quotes or spaces.
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
+
+
+def _audio_type(stated: str, url: str) -> str:
+    """The enclosure's media type for the feeds: the one stated when it names audio or
+    video, else the one its file name says (podcast apps play only those), else MP3."""
+    kind = stated.strip().lower()
+    if _MEDIA_TYPE.fullmatch(kind) and kind.startswith(("audio/", "video/")):
+        return kind
+    guessed, _ = mimetypes.guess_type(urlsplit(url).path)
+    if guessed and guessed.startswith(("audio/", "video/")):
+        return guessed
+    return kind if _MEDIA_TYPE.fullmatch(kind) and kind not in _UNTYPED else "audio/mpeg"
+
+
+def _updated(row: dict[str, Any]) -> datetime | None:
+    """The source's updated date, or when the post's stored text last changed when that
+    is later: an RSS post has no updated date, and an edit must reach readers that
+    refresh an entry only when its updated date moves. Never the time it was first
+    stored, so a post nobody edited keeps its own dates."""
+    dates = [_when(row["updated"])]
+    if row["last_changed"] and row["last_changed"] != row["first_seen"]:
+        dates.append(_when(row["last_changed"]))
+    known = [d for d in dates if d is not None]
+    return max(known) if known else None
+
+
 def _episode(row: dict[str, Any]) -> Episode | None:
     if row["enclosures"] in (None, "", "[]"):
         return None
     for enclosure in _audio_first(json.loads(row["enclosures"]), row["kind"] == "podcast"):
         kind = str(enclosure.get("type") or "")
-        url = clean_link(enclosure.get("url"))
+        # resolve, not clean_link: the URL as the show gave it, its whole query (a signed
+        # CDN URL's signature covers it) and fragment; http(s) and percent-encoded all the same.
+        url = resolve(enclosure.get("url"), None)
         if url:
             chapters = tuple(
-                Chapter(float(c["start"]), str(c["title"]), clean_link(c.get("href")))
+                Chapter(float(c["start"]), str(c["title"]), resolve(c.get("href"), None))
                 for c in json.loads(row["chapters"] or "[]")
             )
             return Episode(
                 audio_url=url,
-                audio_type=kind or "audio/mpeg",
+                audio_type=_audio_type(kind, url),
                 length=enclosure.get("length"),
                 duration=row["duration"],
                 number=row["episode"],
                 season=row["season"],
                 chapters=chapters,
-                image=clean_link(row["image"]),
+                image=resolve(row["image"], None),
             )
     return None
 
@@ -223,13 +270,14 @@ def load_site(
                 feed_url=row["feed_url"],
                 authors=tuple(json.loads(authors)) if authors and authors != "[]" else (),
                 published=published,
-                updated=_when(row["updated"]),
+                updated=_updated(row),
                 excerpt=row["excerpt"] or "",
                 topics=tuple(t for t in _topics(row) if t.topic in known),
                 episode=_episode(row),
                 # From the stored values (cheap), not from the record's repr (slow).
                 tags_json=row["tags"] or "[]",
                 digest=hashlib.sha1(repr((*row.values(), slug)).encode(), usedforsecurity=False).hexdigest(),
+                first_seen=row["first_seen"] or "",
             )
         )
     every, stories = merge_carried(posts)
@@ -272,6 +320,8 @@ def merge_carried(posts: list[Post]) -> tuple[tuple[Post, ...], tuple[Post, ...]
                 -i,  # newest-first order
             ),
         )
+        stored_first = min(members, key=lambda i: (posts[i].first_seen, posts[i].id))
+        every[first] = replace(every[first], entry_id=posts[stored_first].id)
         hidden.update(i for i in members if i != first)
     stories = tuple(post for i, post in enumerate(every) if i not in hidden)
     return tuple(every), stories

@@ -285,7 +285,7 @@ class Builder:
         per_page = self.data.config.per_page
         total = pages_of(len(listing.posts), per_page)
         newest = listing.posts[:per_page]
-        common = {"listing": listing, "feed_stem": listing.feed_stem}
+        common = {"listing": listing, "feed_stem": listing.feed_stem, "podcast_stem": podcast_stem(listing)}
         self.render(
             f"{listing.base}index.html",
             "list.html",
@@ -661,6 +661,14 @@ def _rfcs(builder: Builder, data: SiteData) -> None:
     builder.render("rfc/index.html", "rfcs.html", cited=sorted((n, len(p)) for n, p in cited.items()))
 
 
+def podcast_stem(listing: Listing) -> str | None:
+    """feeds/podcasts/<name> of a listing with a feed and episodes among its posts: its
+    podcast feed (RSS with the tags podcast apps need), else None."""
+    if listing.feed_stem is None or not any(p.episode for p in listing.posts):
+        return None
+    return "feeds/podcasts/" + listing.feed_stem.removeprefix("feeds/")
+
+
 def _feeds(writer: SiteWriter, data: SiteData, store: Store, listings: Sequence[Listing]) -> None:
     specs = [
         feeds.FeedSpec(
@@ -678,16 +686,12 @@ def _feeds(writer: SiteWriter, data: SiteData, store: Store, listings: Sequence[
         writer.write(spec.stem + ".rss", feeds.rss(spec, data, contents))
         writer.write(spec.stem + ".json", feeds.json_feed(spec, data, contents))
     for listing in listings:
-        if listing.feed_stem is None:
+        stem = podcast_stem(listing)
+        if stem is None:
             continue
         episodes = tuple(p for p in listing.posts if p.episode)[: feeds.FEED_ENTRIES]
-        if episodes:
-            name = listing.feed_stem.removeprefix("feeds/")
-            spec = feeds.FeedSpec(
-                f"{data.config.title}: {listing.title} episodes",
-                listing.base,
-                f"feeds/podcasts/{name}",
-                episodes,
-            )
-            writer.write(spec.stem + ".rss", feeds.podcast_rss(spec, data, contents))
+        # The show's name in podcast apps: "Planet: podcast episodes", "Planet: BGP episodes".
+        what = listing.title if listing.base else "podcast"
+        spec = feeds.FeedSpec(f"{data.config.title}: {what} episodes", listing.base, stem, episodes)
+        writer.write(spec.stem + ".rss", feeds.podcast_rss(spec, data, contents))
     writer.write("feeds/sources.opml", feeds.opml(data.current_sources, data))
