@@ -432,7 +432,7 @@ def update(
                     executor.submit(close_worker_store).result()
             executor.shutdown(wait=True, cancel_futures=True)
             _write_turn.clear()
-    settle(store, overrides, corrections, decisions)
+    settle(store, overrides, corrections, clock(), decisions)
     store.finish_run(run_id, clock(), outcomes)
     order = {f.url: i for i, f in enumerate(config.feeds)}
     outcomes.sort(key=lambda o: order.get(o.url, len(order)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from datetime import datetime
 from pathlib import Path
 
 from .overrides import Overrides, load_overrides
@@ -41,16 +42,19 @@ def decisions_digest(config: Config) -> str:
     return digest.hexdigest()
 
 
-def settle(store: Store, overrides: Overrides, corrections: Corrections, digest: str | None = None) -> None:
-    """Apply the decisions; digest (decisions_digest) records what they were."""
-    store.apply_overrides(overrides)
+def settle(
+    store: Store, overrides: Overrides, corrections: Corrections, now: datetime, digest: str | None = None
+) -> None:
+    """Apply the decisions (a post they publish is listed at now); digest
+    (decisions_digest) records what they were."""
+    store.apply_overrides(overrides, now)
     store.index_topics()
     store.apply_corrections(corrections)
     if digest is not None:
         store.mark_settled(digest)
 
 
-def settle_from_config(config: Config, store: Store) -> None:
+def settle_from_config(config: Config, store: Store, now: datetime) -> None:
     """settle(), unless the latest run's posts were settled with these very files (a
     build after a finished update: the usual case costs one small query)."""
     from . import cards
@@ -58,4 +62,4 @@ def settle_from_config(config: Config, store: Store) -> None:
     digest = decisions_digest(config)
     if store.settled() == digest:
         return
-    settle(store, *load_decisions(config, cards.topic_names()), digest)
+    settle(store, *load_decisions(config, cards.topic_names()), now, digest)

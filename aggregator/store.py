@@ -312,6 +312,15 @@ def m012_settled(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN settled TEXT")
 
 
+@migrations()
+def m013_listed_at(db: sqlite_utils.Database) -> None:
+    # When a post was published after it was first stored (a quarantine released, an
+    # override that allows it): the digests tell it then. Before, a digest chose posts by
+    # first_seen alone, and a post released later was in none.
+    db.execute("ALTER TABLE posts ADD COLUMN listed_at TEXT")
+    db.execute("CREATE INDEX posts_kept_listed_at ON posts(status, listed_at)")
+
+
 def _lone_titles(existing: list[Any], entries: Iterable[ParsedEntry]) -> dict[str, Any]:
     """Title -> the stored post (row) of a feed whose title no other stored post and no
     other entry of the fetched document has."""
@@ -911,14 +920,16 @@ class Store:
             return None
         return candidate
 
-    def apply_overrides(self, overrides: Overrides) -> int:
-        """Publish what the owner allowed, drop what they denied, restore the rest."""
+    def apply_overrides(self, overrides: Overrides, now: datetime) -> int:
+        """Publish what the owner allowed, drop what they denied, restore the rest; a post
+        published now is listed now (the next digests tell it)."""
         changed = 0
         query = "SELECT id, link, feed_url, status, reason, screen_status, screen_reason, override FROM posts"
         if not overrides:
             query += " WHERE override IS NOT NULL"
         rows = self.db.execute(query).fetchall()
         updates = []
+        listed: list[str] = []
         for pid, link, feed_url, status, reason, screen_status, screen_reason, current in rows:
             decision = overrides.decide(pid, link, feed_url)
             want: tuple[str, str | None, str | None]
@@ -932,10 +943,15 @@ class Store:
                 want = (screen_status or "kept", screen_reason, None)
             if (status, reason, current) != want:
                 updates.append((*want, pid))
+                if want[0] == "kept" and status != "kept":
+                    listed.append(pid)
         if updates:
             with self._tx():
                 self.db.conn.executemany(
                     "UPDATE posts SET status = ?, reason = ?, override = ? WHERE id = ?", updates
+                )
+                self.db.conn.executemany(
+                    "UPDATE posts SET listed_at = ? WHERE id = ?", [(stamp_of(now), pid) for pid in listed]
                 )
             changed = len(updates)
         return changed
@@ -1018,7 +1034,7 @@ class Store:
                 )
         return len(changed)
 
-    def release(self, feed_url: str) -> int:
+    def release(self, feed_url: str, now: datetime) -> int:
         """End a feed's quarantine: its held posts are published.
 
         The baseline forgets the posts the incident dropped: it counts the published ones
@@ -1028,9 +1044,10 @@ class Store:
         with self._tx():
             cursor = self.db.execute(
                 """UPDATE posts SET screen_status = 'kept', screen_reason = NULL,
-                status = CASE WHEN override = 'deny' THEN status ELSE 'kept' END, reason = NULL
+                status = CASE WHEN override = 'deny' THEN status ELSE 'kept' END, reason = NULL,
+                listed_at = CASE WHEN override = 'deny' OR status = 'kept' THEN listed_at ELSE ? END
                 WHERE feed_url = ? AND screen_status = 'held'""",
-                [feed_url],
+                [stamp_of(now), feed_url],
             )
             released = int(cursor.rowcount)
             self.db.execute(
@@ -1356,15 +1373,19 @@ class Store:
 
     def published_posts(self, first_seen: tuple[str, str] | None = None) -> Iterator[dict[str, Any]]:
         """Every kept post with its source, newest first: what the site and feeds show;
-        first_seen: only the posts first stored in [start, end).
+        first_seen: only the posts first stored, or published later (listed_at), in
+        [start, end).
 
         Only the light columns: content_html is read for the few posts a feed carries
         (post_contents). "topics" holds the published (topic, score) pairs.
         """
         where, params = "p.status = 'kept'", []
         if first_seen is not None:
-            where += " AND p.first_seen >= ? AND p.first_seen < ?"
-            params = list(first_seen)
+            # Two ranges, each on its own index (status, first_seen) and (status, listed_at).
+            where += (
+                " AND ((p.first_seen >= ? AND p.first_seen < ?) OR (p.listed_at >= ? AND p.listed_at < ?))"
+            )
+            params = [*first_seen, *first_seen]
         topics: dict[str, list[tuple[str, float]]] = {}
         # The whole table in one scan for the site; only the posts asked for otherwise.
         query = "SELECT topic, post_id, score FROM post_topics"

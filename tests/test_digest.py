@@ -961,3 +961,51 @@ def test_an_empty_password_or_a_refused_login_says_which(
             send(store, config)
     finally:
         controller.stop()
+
+
+def test_posts_published_after_they_were_stored_are_in_the_next_digest(
+    store: Store, inbox: tuple[Inbox, int], tmp_path: Path, screener: Screener
+) -> None:
+    # A quarantine released, or an override that allows a dropped post, publishes posts
+    # first stored days before: digests chose by first_seen, and they were in none.
+    from aggregator.overrides import load_overrides
+
+    handler, port = inbox
+    ann = Subscriber("ann@example.org", "Ann", (), Frequency.DAILY, hour=7)
+    held_url = "https://hijacked-then-fixed.example.net/feed.xml"
+    dropped_url = "https://dropped-then-allowed.example.net/feed.xml"
+    store.sync_feeds([FeedConfig(held_url, "Released Blog"), FeedConfig(dropped_url, "Allowed Blog")], NOW)
+    held = Item("Resolver anycast behind two IXP route servers", guid="h1", link="https://r.example.net/1")
+    dropped = Item("Spring cleaning of the lab rack", guid="d1", link="https://a.example.net/1")
+    store_feed(store, screener, held_url, rss(held), NOW, store.start_run(NOW, 1))
+    store_feed(store, screener, dropped_url, rss(dropped), NOW, store.start_run(NOW, 1))
+    # Held as a quarantine holds a feed's new posts; dropped as screening drops one.
+    store.db.execute(
+        "UPDATE posts SET status = 'held', screen_status = 'held', reason = 'feed_drift' WHERE feed_url = ?",
+        [held_url],
+    )
+    store.db.execute("UPDATE feeds SET quarantined = ? WHERE url = ?", [NOW.isoformat(), held_url])
+    store.db.execute(
+        "UPDATE posts SET status = 'dropped', screen_status = 'dropped', reason = 'offtopic' "
+        "WHERE feed_url = ?",
+        [dropped_url],
+    )
+    store.db.conn.commit()
+    first = send(store, digest_config(port, ann), WEDNESDAY_8)
+    assert first.sent and "Resolver anycast" not in parts(handler.messages[0])[0]
+    # Two days later the owner releases the feed and allows the other post.
+    later = WEDNESDAY_8 + timedelta(days=2)
+    assert store.release(held_url, later) == 1
+    (tmp_path / "overrides.yaml").write_text("allow:\n  - url: 'https://a.example.net/1'\n")
+    store.apply_overrides(load_overrides(tmp_path / "overrides.yaml"), later)
+    store.index_topics()
+    handler.messages.clear()
+    report = send(store, digest_config(port, ann), later + timedelta(days=1))
+    assert report.sent, report
+    text = parts(handler.messages[0])[0]
+    assert (
+        "Resolver anycast behind two IXP route servers" in text and "Spring cleaning of the lab rack" in text
+    )
+    handler.messages.clear()
+    send(store, digest_config(port, ann), later + timedelta(days=2))  # told once
+    assert not handler.messages or "Resolver anycast" not in parts(handler.messages[0])[0]

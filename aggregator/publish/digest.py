@@ -442,7 +442,7 @@ def digest_from_config(
         raise DigestError(f"{config.path}: no `digest:` section; see docs/digest.md")
     env = environment(site_folder(config))
     with RunLock(config.database), Store(config.database) as store:
-        settle_from_config(config, store)  # a run killed before its end left them undone
+        settle_from_config(config, store, now)  # a run killed before its end left them undone
         return send_digests(
             store,
             config.digest,

@@ -331,14 +331,15 @@ def build_from_config(
     if unknown:
         raise ConfigError(config.path, unknown)
     target = (out or Path(config.site.output)).resolve()
+    now = now or datetime.now(UTC)
     with RunLock(config.database), Store(config.database) as store:
-        settle_from_config(config, store)  # a run killed before its end left them undone
+        settle_from_config(config, store, now)  # a run killed before its end left them undone
         return build_site(
             store,
             config.site,
             taxonomy,
             target,
-            now or datetime.now(UTC),
+            now,
             site_folder(config),
             allow_shrink=allow_shrink,
             configured={f.url: f.topics for f in config.feeds},
