@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -48,11 +49,9 @@ def _errors() -> Iterator[None]:
         click.echo(f"aggregator: database error: {exc}", err=True)
         sys.exit(3)
     except sqlite3.DatabaseError as exc:  # damage found past the pages read when it opened
-        click.echo(
-            f"aggregator: database error: {_database_named()}: {exc}; "
-            "see docs/operations.md, 'Backups and recovery'",
-            err=True,
-        )
+        from .dbfile import advice
+
+        click.echo(f"aggregator: database error: {_database_named()}: {exc}; {advice(exc)}", err=True)
         sys.exit(3)
     except AggregatorError as exc:
         click.echo(f"aggregator: {exc}", err=True)
@@ -319,6 +318,9 @@ def _do_digest(obj: Context, dry_run_to: Path | None, quiet: bool, verbose: bool
         else:
             sent, empty, failed = len(report.sent), len(report.empty), len(report.failed)
             click.echo(f"digests: {sent} sent, {empty} with nothing new, {failed} failed")
+    if report.failed:
+        # Each is tried again on the next run; cron mails the owner until it goes.
+        raise SystemExit(1)
 
 
 @cli.command()
@@ -545,9 +547,14 @@ def backup(obj: Context, path: Path, force: bool, quiet: bool) -> None:
     The copy is checked (PRAGMA integrity_check) and only then put at PATH, which is
     never replaced unless --force is given.
     """
+    import signal
+
     from .dbfile import backup_database
     from .store import migrations
 
+    # SIGTERM (a timeout, a shutdown) ends the backup through its cleanup: the partial
+    # copy, as large as the database, is removed instead of left beside PATH.
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(143))
     with _errors():
         config = _existing_database(obj)
         report = backup_database(Path(config.database), path, migrations.name, force=force)
@@ -619,6 +626,11 @@ def explain(obj: Context, post: str) -> None:
     from .screen.verdict import Screener
 
     with _errors():
+        if not re.fullmatch(r"[0-9a-fA-F]+", post):
+            raise AggregatorError(
+                f"{post!r} is not a post id: ids are hex digits, as `aggregator dropped` prints them"
+            )
+        post = post.lower()
         config, store = _open_store(obj)
         with store:
             row = store.post(post)
@@ -772,17 +784,18 @@ def _label_context(obj: Context) -> Any:
     from .label import LabelContext
     from .overrides import load_overrides
     from .screen.verdict import Screener
+    from .settle import overrides_path
 
     try:
         config = obj.config()
-        languages, config_dir = config.languages, Path(config.path).parent
+        languages, overrides_file = config.languages, overrides_path(config)
         database = config.database
     except ConfigError:
         if Path(obj.config_path).exists():
             raise
-        languages, config_dir, database = ("en",), Path.cwd(), None  # no config: defaults
+        languages, overrides_file, database = ("en",), Path.cwd() / "overrides.yaml", None  # no config
     screener = Screener.load(languages)
-    overrides = load_overrides(config_dir / "overrides.yaml")
+    overrides = load_overrides(overrides_file)
     if database and Path(database).exists():
         store = Store(database)
         known = {row["url"] for row in store.feeds()}

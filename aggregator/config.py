@@ -76,19 +76,27 @@ class _LineLoader(_SafeLoader):  # type: ignore[valid-type,misc]
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
+    # A key written twice in this mapping is refused; a key a merge (<<: *anchor) brings
+    # in is the anchor's, and one written here overrides it, as YAML says.
+    written = len(node.value) - sum(1 for k, _ in node.value if k.tag == "tag:yaml.org,2002:merge")
     loader.flatten_mapping(node)
+    merged = len(node.value) - written  # flatten_mapping puts the merged keys first
     result = _Mapping()
     result.line = node.start_mark.line + 1
     result.key_lines = {}
-    for key_node, value_node in node.value:
+    for index, (key_node, value_node) in enumerate(node.value):
         key = loader.construct_object(key_node, deep=True)
         line = key_node.start_mark.line + 1
         if not isinstance(key, str):
             key = str(key)
-        if key in result:
+        if key in result and index >= merged and result.key_lines[key] >= 0:
             raise _DuplicateKey(key, result.key_lines[key], line)
         result[key] = loader.construct_object(value_node, deep=True)
-        result.key_lines[key] = line
+        # A merged key's line is its anchor's: remembered negated, so a key written here
+        # may replace it without counting as written twice.
+        result.key_lines[key] = line if index >= merged else -line
+    for key, line in result.key_lines.items():
+        result.key_lines[key] = abs(line)
     return result
 
 
@@ -191,9 +199,19 @@ def load_config(path: str | os.PathLike[str], database: str | None = None) -> Co
 
 def read_utf8(path: Path) -> str:
     """The text of one of the owner's files (feeds.yaml, overrides.yaml, corrections.yaml);
-    text that is not UTF-8 is a ConfigError naming the line and the fix."""
+    text that is not UTF-8, or a file that cannot be read, is a ConfigError naming the
+    line or the reason, and the fix."""
     try:
         return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise  # each caller says what a missing file means
+    except IsADirectoryError:
+        raise ConfigError(str(path), ["is a folder, not a file; move it away or make it a file"]) from None
+    except OSError as exc:
+        raise ConfigError(
+            str(path),
+            [f"cannot be read ({exc.strerror or exc}); make it readable by the user the runs go as"],
+        ) from None
     except UnicodeDecodeError as exc:
         line = exc.object[: exc.start].count(b"\n") + 1
         raise ConfigError(
@@ -218,7 +236,9 @@ def read_yaml(text: str, name: str) -> Any:
     """YAML whose mappings and lists know the line of each key and item (line_of); a
     key given twice, or text that is not YAML, is a ConfigError naming the line."""
     try:
-        return yaml.load(text, Loader=_LineLoader)
+        data = yaml.load(text, Loader=_LineLoader)
+    except RecursionError:
+        raise ConfigError(name, ["nested too deeply to be a configuration; flatten it"]) from None
     except _DuplicateKey as dup:
         raise ConfigError(
             name,
@@ -235,6 +255,41 @@ def read_yaml(text: str, name: str) -> Any:
             problem = f"a tab character at column {mark.column + 1}"
             fix = "YAML indents with spaces only: replace the tab with spaces"
         raise ConfigError(name, [f"{where}not valid YAML ({problem}); {fix}"]) from exc
+    if _expands_past(data, MAX_VALUES):
+        # Aliases share their values, so such a file loads small; every message, check
+        # or copy that walked it would not (a "billion laughs" of nested aliases).
+        raise ConfigError(
+            name,
+            [
+                f"holds more than {MAX_VALUES:,} values once its aliases (*name) are expanded; "
+                "write the values out instead of nesting aliases"
+            ],
+        )
+    return data
+
+
+MAX_VALUES = 100_000
+
+
+def _expands_past(data: Any, limit: int) -> bool:
+    """Whether data, its aliases expanded, holds more than limit values (stops counting there)."""
+    count, stack = 0, [data]
+    while stack:
+        value = stack.pop()
+        count += 1
+        if count > limit:
+            return True
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
+
+
+def _shown(value: Any) -> str:
+    """A value for a message, cut short."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def line_of(node: Any, key: str | int | None = None) -> int:
@@ -404,6 +459,17 @@ def _languages(data: _Mapping, problems: _Problems) -> tuple[str, ...]:
     return tuple(out) or ("en",)
 
 
+# The whole numbers of fetch: and their bounds. Past these a setting only costs: a
+# thousand sockets is what a process may open, a host is asked at most 64 requests at
+# once, and a billion per_host held the run lock for minutes building connection pools.
+FETCH_COUNTS = {
+    "concurrency": (1, 1000),
+    "per_host": (1, 64),
+    "max_redirects": (0, 20),
+    "parse_workers": (0, 64),
+}
+
+
 def _fetch(data: _Mapping, problems: _Problems) -> FetchSettings:
     raw = data.get("fetch")
     if raw is None:
@@ -417,10 +483,10 @@ def _fetch(data: _Mapping, problems: _Problems) -> FetchSettings:
         where = f"fetch.{key}"
         if key not in FETCH_KEYS:
             problems.add(line, "fetch", _unknown_key(key, FETCH_KEYS))
-        elif key in ("concurrency", "per_host", "max_redirects", "parse_workers"):
-            low = 0 if key in ("max_redirects", "parse_workers") else 1
-            if not _is_int(value) or value < low:
-                problems.add(line, where, f"must be a whole number >= {low}, not {value!r}")
+        elif key in FETCH_COUNTS:
+            low, high = FETCH_COUNTS[key]
+            if not _is_int(value) or not low <= value <= high:
+                problems.add(line, where, f"must be a whole number from {low} to {high}, not {_shown(value)}")
             else:
                 values[key] = value
         elif key == "max_bytes":

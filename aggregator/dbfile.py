@@ -13,6 +13,7 @@ With store.py, the only module that runs SQL.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import sqlite3
 from collections.abc import Collection, Iterator
@@ -160,6 +161,7 @@ def backup_database(source: Path, dest: Path, migration_set: str, *, force: bool
     if is_new_database(source, migration_set):
         raise DatabaseError(f"{source} does not exist; there is nothing to back up")
     _check_destination(source, dest, force)
+    _discard_stale_partials(dest)
     partial = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
     try:
         _copy(source, partial)
@@ -175,6 +177,26 @@ def backup_database(source: Path, dest: Path, migration_set: str, *, force: bool
     finally:
         _discard(partial)
     return BackupReport(source, dest, dest.stat().st_size, posts)
+
+
+def _discard_stale_partials(dest: Path) -> None:
+    """Remove the partial copies of dest that killed backups left (SIGKILL, a power cut):
+    each is named with its process id, and one whose process is gone is nobody's."""
+    prefix = f".{dest.name}."
+    for path in dest.parent.glob(f"{glob.escape(prefix)}*.partial"):
+        pid = path.name[len(prefix) : -len(".partial")]
+        if pid.isdigit() and not _alive(int(pid)):
+            _discard(path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process: not ours to judge
+    return True
 
 
 def _check_destination(source: Path, dest: Path, force: bool) -> None:
@@ -264,3 +286,26 @@ def _discard(path: Path) -> None:
 
 def _with_side_files(path: Path) -> list[Path]:
     return [path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")]
+
+
+RECOVERY = "see docs/operations.md, 'Backups and recovery'"
+
+
+def advice(exc: sqlite3.Error) -> str:
+    """What to do about an SQLite error, by its kind: only damage sends the owner to the
+    backups; a lock, a read-only file or a full disk has a simpler fix."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return "another program holds the database (a sqlite3 shell, a copy tool); close it and run again"
+    if name.startswith("SQLITE_READONLY"):
+        return (
+            "it cannot be written: make the file, its -wal and -shm files and its folder writable "
+            "by the user the runs go as"
+        )
+    if name.startswith("SQLITE_FULL"):
+        return "the disk is full: free space and run again"
+    if name.startswith("SQLITE_CANTOPEN"):
+        return "it cannot be opened: check that its folder exists and is writable by the user the runs go as"
+    if name.startswith("SQLITE_IOERR"):
+        return f"the disk reported an error: check it (dmesg), then {RECOVERY}"
+    return RECOVERY

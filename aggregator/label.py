@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import codecs
 import json
+import math
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -132,9 +134,12 @@ def read_rows(
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = json.loads(line, parse_constant=_no_constant, parse_float=_finite)
             except json.JSONDecodeError as exc:
                 problems.append(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
+                continue
+            except ValueError as exc:
+                problems.append(f"line {number}: {exc}")
                 continue
             needs = f"each line is one JSON object with at least {', '.join(required)}"
             if not isinstance(row, dict):
@@ -146,11 +151,38 @@ def read_rows(
                 continue
             found = check(row) if check is not None else []
             problems += [f"line {number}: {problem}" for problem in found]
-            rows.append(row)
+            rows.append({key: _whole_characters(value) for key, value in row.items()})
     if problems:
         listed = "\n".join(f"  - {problem}" for problem in problems)
         raise AggregatorError(f"{path}: {len(problems)} problem(s); fix them and run again:\n{listed}")
     return rows
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value (JSON has no NaN or Infinity); write a number or a string")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large to be a number here; write it as a string")
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _whole_characters(value: Any) -> Any:
+    """Text with each lone surrogate (a "\\ud800" escape, half of a character a tool cut)
+    read as U+FFFD, as a fetched feed's is: no text Python cannot write out reaches the
+    screener, the database or standard output."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_whole_characters(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _whole_characters(v) for k, v in value.items()}
+    return value
 
 
 def json_type(value: object) -> str:

@@ -20,11 +20,12 @@ from .types import Config
 
 
 def overrides_path(config: Config) -> Path:
-    return Path(config.path).parent / "overrides.yaml"
+    # Beside feeds.yaml itself, a symlink to it resolved, as the database and the site are.
+    return Path(config.path).resolve().parent / "overrides.yaml"
 
 
 def corrections_path(config: Config) -> Path:
-    return Path(config.path).parent / "corrections.yaml"
+    return Path(config.path).resolve().parent / "corrections.yaml"
 
 
 def load_decisions(config: Config, topics: tuple[str, ...]) -> tuple[Overrides, Corrections]:
@@ -36,7 +37,7 @@ def decisions_digest(config: Config) -> str:
     """What the owner's two files hold now, as one digest (a missing file is empty)."""
     digest = hashlib.sha256()
     for path in (overrides_path(config), corrections_path(config)):
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # unreadable: load_decisions says so
             digest.update(path.read_bytes())
         digest.update(b"\x00")
     return digest.hexdigest()

@@ -28,7 +28,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from .baseline import FLOOD_POSTS, FLOOD_USUAL_DAYS, FLOOD_WINDOW_DAYS, Baseline, is_flood, judge
-from .dbfile import is_new_database
+from .dbfile import advice, is_new_database
 from .errors import DatabaseError
 from .overrides import Overrides
 from .topics.corrections import Corrections
@@ -505,8 +505,7 @@ class Store:
                     migrations.apply(self.db)  # what is pending once the turn is ours
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(
-                f"{self.path}: cannot open or migrate the database ({exc}); if it says "
-                "'database disk image is malformed', see docs/operations.md, 'Backups and recovery'"
+                f"{self.path}: cannot open or migrate the database ({exc}); {advice(exc)}"
             ) from exc
         except OSError as exc:
             raise DatabaseError(f"{self.path}: {exc}") from exc

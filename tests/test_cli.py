@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -672,3 +673,76 @@ def test_dropped_limit_must_be_positive(write_config: WriteConfig, cli_env: dict
     result = aggregator("--config", config.path, "dropped", "--limit", "-1", env=cli_env)
     assert result.returncode == 2
     assert "Invalid value for '--limit': -1 is not in the range x>=1" in result.stderr
+
+
+def test_a_killed_backups_partial_copy_is_removed_by_the_next_backup(
+    write_config: WriteConfig, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    # SIGKILL (or a power cut) leaves .NAME.PID.partial, as large as the database, under
+    # a name no rotation matches; one whose process is gone is nobody's.
+    config = write_config(["/ok.xml"])
+    _database_with_posts(Path(config.database), "https://blog.example.net/feed.xml", 3)
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    dead_pid = subprocess.Popen(["true"])  # a pid that has ended
+    dead_pid.wait()
+    stale = folder / f".copy.db.{dead_pid.pid}.partial"
+    stale.write_bytes(b"half a database" * 1000)
+    Path(f"{stale}-journal").write_bytes(b"journal")
+    live = folder / f".copy.db.{os.getpid()}.partial"  # this test's own process: alive
+    live.write_bytes(b"someone else's copy in progress")
+    result = aggregator("--config", config.path, "backup", str(folder / "copy.db"), env=cli_env)
+    assert result.returncode == 0, result.stderr
+    assert not stale.exists() and not Path(f"{stale}-journal").exists()
+    assert live.exists()
+    assert _copied_posts(folder / "copy.db") == ("ok", 3)
+
+
+def test_explain_refuses_what_cannot_be_a_post_id(write_config: WriteConfig, tmp_path: Path) -> None:
+    config = write_config(["/ok.xml"])
+    _database_with_posts(Path(config.database), "https://blog.example.net/feed.xml", 1)
+    result = CliRunner().invoke(cli, ["--config", config.path, "explain", "ab\udcff"])
+    assert result.exit_code == 1
+    assert "is not a post id: ids are hex digits, as `aggregator dropped` prints them" in result.output
+
+
+def test_label_refuses_nan_and_reads_a_lone_surrogate_as_a_replacement_character(tmp_path: Path) -> None:
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"id": NaN, "title": "x"}\n{"id": 1e999, "title": "y"}\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "none.yaml"), "label", str(rows)])
+    assert result.exit_code == 1
+    assert "line 1: NaN is not a JSON value" in result.output
+    assert "line 2: 1e999 is too large to be a number here" in result.output
+    rows.write_text(
+        '{"id": "a", "title": "BGP route reflectors \\ud800", '
+        '"summary": "Route reflector clusters \\udc00"}\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "none.yaml"), "label", str(rows)])
+    assert result.exit_code == 0, result.output
+    (line,) = [json.loads(text) for text in result.stdout.splitlines()]
+    assert line["id"] == "a" and line["keep"] is True and line["tags"] == ["bgp"]
+
+
+def test_sqlite_errors_get_the_fix_for_their_kind(tmp_path: Path) -> None:
+    from aggregator.dbfile import RECOVERY, advice
+
+    path = tmp_path / "a.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    waiting = sqlite3.connect(path, timeout=0)
+    with pytest.raises(sqlite3.OperationalError) as busy:
+        waiting.execute("INSERT INTO t VALUES (1)")
+    assert advice(busy.value).startswith("another program holds the database")
+    holder.execute("ROLLBACK")
+    read_only = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.OperationalError) as readonly:
+        read_only.execute("INSERT INTO t VALUES (1)")
+    assert advice(readonly.value).startswith("it cannot be written: make the file")
+    (tmp_path / "junk.db").write_bytes(b"not a database at all" * 100)
+    with pytest.raises(sqlite3.DatabaseError) as damaged:
+        sqlite3.connect(tmp_path / "junk.db").execute("SELECT * FROM sqlite_master")
+    assert advice(damaged.value) == RECOVERY
+    for connection in (holder, waiting, read_only):
+        connection.close()

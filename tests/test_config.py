@@ -314,3 +314,75 @@ def test_site_search_posts_is_a_count_of_posts_or_zero(tmp_path: Path) -> None:
         found = problems(tmp_path, f"site:\n  search_posts: {value}\nfeeds: []\n")
         expected = "line 2, site.search_posts: must be a whole number from 0 (no search) to 1000000"
         assert found == [expected], value
+
+
+def test_a_yaml_alias_bomb_is_refused_without_expanding_it(tmp_path: Path) -> None:
+    # Nested aliases load small; the message that quoted the value took 1.5 GB and 27 s.
+    levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefg", "bcdefgh", strict=True):
+        levels.append(f"{name}: &{name} [{','.join(['*' + prev] * 9)}]")
+    found = problems(tmp_path, "\n".join(levels) + "\nfetch: {timeout: *h}\nfeeds: []\n")
+    assert found == [
+        "holds more than 100,000 values once its aliases (*name) are expanded; "
+        "write the values out instead of nesting aliases"
+    ]
+
+
+def test_nesting_too_deep_for_a_configuration_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
+    assert problems(tmp_path, "feeds: " + "[" * 400 + "]" * 400 + "\n") == [
+        "nested too deeply to be a configuration; flatten it"
+    ]
+
+
+def test_a_merge_key_shares_settings_and_a_key_written_twice_is_still_refused(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        "feeds:\n"
+        "  - &pod {name: Show A, url: 'https://a.example.net/feed', kind: podcast}\n"
+        "  - <<: *pod\n"
+        "    name: Show B\n"
+        "    url: https://b.example.net/feed\n"
+    )
+    config = load_config(path)
+    assert [(f.name, f.url, f.kind) for f in config.feeds] == [
+        ("Show A", "https://a.example.net/feed", FeedKind.PODCAST),
+        ("Show B", "https://b.example.net/feed", FeedKind.PODCAST),
+    ]
+    twice = "feeds:\n  - name: A\n    url: https://a.example.net/feed\n    name: C\n"
+    assert problems(tmp_path, twice) == ["line 4: key 'name' appears twice (first on line 2); keep one"]
+
+
+def test_fetch_counts_have_upper_bounds(tmp_path: Path) -> None:
+    # A billion per_host passed check and held the run lock for minutes building pools.
+    text = (
+        "fetch: {per_host: 1000000000, concurrency: 5000, parse_workers: 500, max_redirects: 99}\nfeeds: []\n"
+    )
+    assert problems(tmp_path, text) == [
+        "line 1, fetch.per_host: must be a whole number from 1 to 64, not 1000000000",
+        "line 1, fetch.concurrency: must be a whole number from 1 to 1000, not 5000",
+        "line 1, fetch.parse_workers: must be a whole number from 0 to 64, not 500",
+        "line 1, fetch.max_redirects: must be a whole number from 0 to 20, not 99",
+    ]
+
+
+def test_the_owners_files_are_read_beside_feeds_yaml_through_a_symlink(tmp_path: Path) -> None:
+    # The database and the site followed the symlink and overrides.yaml did not: the
+    # owner's deny rules were silently not applied, and denied posts were published.
+    real, linked = tmp_path / "real", tmp_path / "etc"
+    real.mkdir()
+    linked.mkdir()
+    (real / "feeds.yaml").write_text("feeds:\n  - {name: A, url: 'https://a.example.net/feed'}\n")
+    (real / "overrides.yaml").write_text("deny:\n  - url: '*casino*'\n")
+    (linked / "feeds.yaml").symlink_to(real / "feeds.yaml")
+    result = CliRunner().invoke(cli, ["--config", str(linked / "feeds.yaml"), "check"])
+    assert result.exit_code == 0, result.output
+    assert f"overrides: 0 allow, 1 deny ({real / 'overrides.yaml'})" in result.output
+
+
+def test_an_owners_file_that_cannot_be_read_is_named_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "feeds.yaml").write_text("feeds:\n  - {name: A, url: 'https://a.example.net/feed'}\n")
+    (tmp_path / "overrides.yaml").mkdir()
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "feeds.yaml"), "check"])
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'overrides.yaml'}: 1 problem(s)" in result.output
+    assert "is a folder, not a file; move it away or make it a file" in result.output

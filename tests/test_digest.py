@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
@@ -1009,3 +1009,41 @@ def test_posts_published_after_they_were_stored_are_in_the_next_digest(
     handler.messages.clear()
     send(store, digest_config(port, ann), later + timedelta(days=2))  # told once
     assert not handler.messages or "Resolver anycast" not in parts(handler.messages[0])[0]
+
+
+def test_a_digest_not_sent_fails_the_command_after_the_others_went_out(
+    tmp_path: Path, screener: Screener, inbox: tuple[Inbox, int]
+) -> None:
+    # With cron's output going to a log, a digest that failed every hour went unnoticed:
+    # the command exited 0.
+    handler, port = inbox
+    store = make_site_db(tmp_path / "aggregator.db", screener)
+    # Stored and published yesterday evening: in the daily digest due since midnight.
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    recent = (midnight - timedelta(hours=6)).isoformat(timespec="seconds")
+    store.db.execute("UPDATE posts SET first_seen = ?, published = ?", [recent, recent])
+    store.db.conn.commit()
+    store.close()
+    (tmp_path / "feeds.yaml").write_text(
+        "database: aggregator.db\n"
+        "digest:\n"
+        "  from: Test Planet <planet@example.net>\n"
+        f"  smtp: {{host: 127.0.0.1, port: {port}, security: none, timeout: 5}}\n"
+        "  subscribers:\n"
+        "    - {email: bounce@example.org, frequency: daily, hour: 0}\n"
+        "    - {email: dana@example.org, frequency: daily, hour: 0}\n"
+        "feeds:\n"
+        "  - {url: 'https://packet-notes.example.net/feed.xml', name: Packet Notes}\n"
+    )
+    config = ["--config", str(tmp_path / "feeds.yaml")]
+    result = CliRunner().invoke(cli, [*config, "digest", "-q"])
+    assert result.exit_code == 1, result.output
+    assert "digest for bounce@example.org not sent: SMTPRecipientsRefused" in result.output
+    assert [m["To"] for m in handler.messages] == ["dana@example.org"]
+    # A dry run into a folder that cannot be made names it.
+    (tmp_path / "a-file").write_text("")
+    result = CliRunner().invoke(
+        cli, [*config, "digest", "--dry-run", "--out", str(tmp_path / "a-file" / "eml")]
+    )
+    assert result.exit_code == 1
+    assert f"cannot write {tmp_path / 'a-file' / 'eml'}" in result.output and "Traceback" not in result.output

@@ -398,10 +398,15 @@ def send_digests(
                 report.failed.append((subscriber.email, f"cannot write the message: {exc}"))
                 continue
             if dry_run_to is not None:
-                dry_run_to.mkdir(parents=True, exist_ok=True)
                 name = re.sub(r"[^A-Za-z0-9@._-]", "_", f"{digest.period}-{subscriber.email}") + ".eml"
                 path = dry_run_to / name
-                path.write_bytes(bytes(message))
+                try:
+                    dry_run_to.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(bytes(message))
+                except OSError as exc:
+                    raise DigestError(
+                        f"cannot write {path} ({exc.strerror or exc}); give --out a folder you can write"
+                    ) from exc
                 report.written.append(path)
                 continue
             try:
