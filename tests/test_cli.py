@@ -8,6 +8,7 @@ import os
 import re
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -746,3 +747,15 @@ def test_sqlite_errors_get_the_fix_for_their_kind(tmp_path: Path) -> None:
     assert advice(damaged.value) == RECOVERY
     for connection in (holder, waiting, read_only):
         connection.close()
+
+
+def test_python_dash_m_runs_the_same_command_line(cli_env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "aggregator", "--help"],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: aggregator [OPTIONS] COMMAND")
