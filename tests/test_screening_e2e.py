@@ -270,10 +270,12 @@ def test_dropped_and_explain_show_the_reason(
     assert "general-computing terms (evidence against):" in explained.output
     none = runner.invoke(cli, ["--config", config.path, "dropped", "--reason", "spam"])
     assert "No dropped or held posts match." in none.output
-    # SQL's wildcards typed as an id are characters: no post's id starts with them.
+    # SQL's wildcards typed as an id are not hex digits: refused, not matched as patterns.
     for typed in ("%", "_", post_id[:3] + "%"):
         wild = runner.invoke(cli, ["--config", config.path, "explain", typed])
-        assert wild.exit_code == 1 and f"no post with id {typed!r}" in wild.output, wild.output
+        assert wild.exit_code == 1 and f"{typed!r} is not a post id" in wild.output, wild.output
+    unknown = runner.invoke(cli, ["--config", config.path, "explain", "ffffffffffffffffffff"])
+    assert unknown.exit_code == 1 and "no post with id 'ffffffffffffffffffff'" in unknown.output
 
 
 def test_label_prints_one_json_line_per_input_and_nothing_else(
@@ -586,8 +588,8 @@ def test_explain_with_a_prefix_of_several_ids_says_so(
     assert result.exit_code == 1
     assert f"{prefix!r} is the start of more than one post's id" in result.output
     assert "give more of the id" in result.output
-    missing = CliRunner().invoke(cli, ["--config", config.path, "explain", "zzzz"])
-    assert missing.exit_code == 1 and "no post with id 'zzzz'" in missing.output
+    missing = CliRunner().invoke(cli, ["--config", config.path, "explain", "ffff0000"])
+    assert missing.exit_code == 1 and "no post with id 'ffff0000'" in missing.output
 
 
 def test_an_overrides_file_of_the_wrong_shape_is_reported_not_a_traceback(
