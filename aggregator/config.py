@@ -341,6 +341,8 @@ def parse_config(text: str, name: str, database: str | None = None) -> Config:
     if not output.is_absolute():
         output = Path(name).resolve().parent / output
     site = replace(site, output=str(output.resolve()))
+    if digest is not None and digest.smtp.ca_file:
+        digest = replace(digest, smtp=_ca_file(digest.smtp, name, data, problems))
 
     if problems.items:
         raise ConfigError(name, problems.items)
@@ -749,6 +751,28 @@ def _digest(data: _Mapping, problems: _Problems) -> DigestConfig | None:
     return DigestConfig(
         str(sender).strip(), tuple(subscribers), smtp, str(unsubscribe) if unsubscribe else None
     )
+
+
+def _ca_file(smtp: SmtpSettings, name: str, data: _Mapping, problems: _Problems) -> SmtpSettings:
+    """digest.smtp.ca_file resolved beside the configuration, as the database is, and
+    readable: a missing file failed every digest as "cannot reach the SMTP server"."""
+    assert smtp.ca_file is not None
+    path = Path(smtp.ca_file).expanduser()
+    if not path.is_absolute():
+        path = Path(name).resolve().parent / path
+    digest = data.get("digest")
+    smtp_raw = digest.get("smtp") if isinstance(digest, _Mapping) else None
+    line = smtp_raw.key_lines.get("ca_file", 0) if isinstance(smtp_raw, _Mapping) else 0
+    if smtp.security == "none":
+        problems.add(
+            line, "digest.smtp.ca_file", "is for TLS, and security is none; remove it or use starttls or tls"
+        )
+    elif not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        problems.add(line, "digest.smtp.ca_file", f"{path} {what}; give the PEM file of the CA to trust")
+    elif not os.access(path, os.R_OK):
+        problems.add(line, "digest.smtp.ca_file", f"{path} cannot be read by this user; make it readable")
+    return replace(smtp, ca_file=str(path))
 
 
 def _smtp(raw: _Mapping, problems: _Problems) -> SmtpSettings:

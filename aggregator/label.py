@@ -228,10 +228,11 @@ def label_notes(rows: list[dict[str, Any]]) -> list[str]:
     """What was read otherwise than a reader might expect, for standard error: rows with
     no summary, and lang_hint values that name no language (read as no hint)."""
     notes = []
-    no_summary = [str(r["id"]) for r in rows if "summary" not in r]
+    no_summary = [str(r["id"]) for r in rows if not str(r.get("summary") or "").strip()]
     if no_summary:
         notes.append(
-            f"{len(no_summary)} row(s) have no summary and were judged on their title alone "
+            f"{len(no_summary)} row(s) have no summary (or an empty one) and were judged on their "
+            "title alone "
             f"(first: {', '.join(no_summary[:3])})"
         )
     hints = [(str(r["id"]), r.get("lang_hint")) for r in rows]

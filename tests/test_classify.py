@@ -406,6 +406,11 @@ def test_a_correction_of_the_wrong_shape_is_reported_not_a_traceback(
             result = runner.invoke(cli, ["--config", config.path, command])
             assert result.exit_code == 2, (text, command, result.output, result.exception)
             assert str(corrections) in result.output and expected in result.output
+    # A wrong topic is named as such, not also as "nothing to add".
+    corrections.write_text("- post: 752c1d9aee3d6ffab4cf\n  add: [bogus]\n")
+    result = runner.invoke(cli, ["--config", config.path, "check"])
+    assert result.exit_code == 2 and "unknown topic(s) bogus" in result.output
+    assert "nothing to add or remove" not in result.output
 
 
 def test_correction_problems_name_their_line_and_a_key_given_twice_is_refused(

@@ -29,7 +29,7 @@ from rfc3986 import is_safe_http_url
 from sitekit import NOW, SITE, add_feed, make_site_db, store_feed
 
 from aggregator.cli import cli
-from aggregator.config import parse_config
+from aggregator.config import load_config, parse_config
 from aggregator.errors import ConfigError
 from aggregator.feedserver import FeedServer, Route
 from aggregator.pipeline import update
@@ -1047,3 +1047,24 @@ def test_a_digest_not_sent_fails_the_command_after_the_others_went_out(
     )
     assert result.exit_code == 1
     assert f"cannot write {tmp_path / 'a-file' / 'eml'}" in result.output and "Traceback" not in result.output
+
+
+def test_a_ca_file_that_cannot_be_used_is_named_by_check(tmp_path: Path) -> None:
+    # A missing CA file passed check and then failed every digest as "cannot reach the
+    # SMTP server", even with security: none.
+    text = (
+        "digest:\n  from: planet@example.net\n  smtp: {{host: 127.0.0.1, security: {}, ca_file: {}}}\n"
+        "  subscribers: []\nfeeds: []\n"
+    )
+    path = tmp_path / "feeds.yaml"
+    path.write_text(text.format("starttls", "private-ca.pem"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert f"line 3, digest.smtp.ca_file: {tmp_path / 'private-ca.pem'} does not exist" in str(caught.value)
+    (tmp_path / "private-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    config = load_config(path)
+    assert config.digest is not None and config.digest.smtp.ca_file == str(tmp_path / "private-ca.pem")
+    path.write_text(text.format("none", "private-ca.pem"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "digest.smtp.ca_file: is for TLS, and security is none" in str(caught.value)

@@ -90,7 +90,8 @@ def load_corrections(path: Path, known_topics: tuple[str, ...]) -> Corrections:
         extra = set(entry) - {"post", "url", "add", "remove"}
         if extra:
             problems.append(f"{where}: unknown key(s) {', '.join(sorted(extra))}; use post, url, add, remove")
-        if not lists["add"] and not lists["remove"]:
+        if all(entry.get(key) in (None, [], "") for key in ("add", "remove")):
+            # (An add or remove that is wrong is named above, not as missing.)
             problems.append(f"{where}: nothing to add or remove")
         items.append(Correction(rule, lists["add"], lists["remove"]))
     if problems:
