@@ -402,3 +402,43 @@ def test_a_feeds_record_keeps_its_borderline_posts_but_not_its_departures() -> N
     assert not screener.feed_record([*mixed, borderline])[-1].keep
     # The stored history counts as much as the batch itself.
     assert screener.feed_record([borderline], FeedRecord(40, 39))[0].keep
+
+
+@pytest.mark.parametrize(
+    ("title", "lead"),
+    [
+        ("Unbound Dns Explained", "Unbound Dns Explained"),
+        ("Implementing Envoy Api Gateway In Kubernetes Microservices Api", ""),
+        (
+            "Faster Packet Processing In Linux Xdp Pdf Operating Systems",
+            "Faster Packet Processing In Linux Xdp",
+        ),
+    ],
+)
+def test_a_keyword_page_with_a_machine_cased_title_and_no_text_is_spam(
+    screener: Screener, title: str, lead: str
+) -> None:
+    (verdict,) = screener.screen([(title, lead, None)])
+    assert verdict.reason == "spam" and verdict.signals[-1].startswith("seo:")
+    assert "an SEO page: nothing but its title" in verdict.decided_by
+
+
+@pytest.mark.parametrize(
+    ("title", "lead"),
+    [
+        ("Unbound DNS Explained", ""),  # a writer types DNS
+        ("Bgp basics", ""),  # not every word capitalised
+        (
+            "Configuring Ospf On Junos",
+            "We moved our campus core from static routes to OSPF areas this spring.",
+        ),
+        ("Junos Tips For Route Reflectors", ""),  # Junos is how the name is written
+        ("Why Your DNS Resolver Needs Anycast", ""),
+    ],
+)
+def test_a_title_only_post_a_person_wrote_is_not_taken_for_a_keyword_page(
+    screener: Screener, title: str, lead: str
+) -> None:
+    (verdict,) = screener.screen([(title, lead, None)])
+    assert not any(s.startswith("seo:") for s in verdict.signals), verdict.signals
+    assert verdict.reason != "spam"
