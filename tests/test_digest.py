@@ -1068,3 +1068,19 @@ def test_a_ca_file_that_cannot_be_used_is_named_by_check(tmp_path: Path) -> None
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert "digest.smtp.ca_file: is for TLS, and security is none" in str(caught.value)
+
+
+def test_subscribers_of_one_period_share_its_reading(store: Store, tmp_path: Path) -> None:
+    # Each subscriber's digest read and grouped the period's posts again: 50 daily
+    # subscribers over 2,000 posts took 13 s (bench: 1 s once shared).
+    people = tuple(Subscriber(f"u{i}@example.org", "", (), Frequency.DAILY, hour=7) for i in range(3))
+    config = DigestConfig("planet@example.net", people, SmtpSettings(host="127.0.0.1", port=1), None)
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    report = send_digests(
+        store, config, SITE, load_taxonomy(), environment(None), WEDNESDAY_8, dry_run_to=tmp_path / "eml"
+    )
+    store.db.conn.set_trace_callback(None)
+    assert len(report.written) == 3
+    reads = [s for s in statements if "FROM posts p JOIN feeds f" in s]
+    assert len(reads) == 1, reads

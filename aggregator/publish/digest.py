@@ -191,10 +191,19 @@ def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
     return out
 
 
+Periods = dict[tuple[datetime, datetime], list[Story]]  # (since, until) -> its stories
+
+
 def make_digest(
-    store: Store, subscriber: Subscriber, taxonomy: Sequence[Topic], now: datetime
+    store: Store,
+    subscriber: Subscriber,
+    taxonomy: Sequence[Topic],
+    now: datetime,
+    periods: Periods | None = None,
 ) -> Digest | None:
-    """The subscriber's digest due now, or None when it was sent already."""
+    """The subscriber's digest due now, or None when it was sent already. periods: the
+    stories of each period read so far in this run, shared by the subscribers whose
+    digests cover the same one (most of a list: the same day or week)."""
     until = latest_send_time(subscriber, now)
     period = period_of(subscriber, until)
     if store.digest_sent(subscriber.email, period):
@@ -206,7 +215,7 @@ def make_digest(
     wanted = set(subscriber.topics)
     stories = [
         s
-        for s in stories_of(store.digest_posts(since, until))
+        for s in _period_stories(store, since, until, periods)
         if (not wanted or wanted.intersection(s.topics)) and s.published >= since - BACK_CATALOGUE
     ]
     listed = stories[-MAX_STORIES:]  # oldest first: the newest are listed
@@ -217,6 +226,14 @@ def make_digest(
         groups.setdefault(first, []).append(story)
     ordered = tuple((name, tuple(groups[name])) for name in [*order, ""] if name in groups)
     return Digest(subscriber, period, since, until, ordered, len(stories) - len(listed))
+
+
+def _period_stories(store: Store, since: datetime, until: datetime, periods: Periods | None) -> list[Story]:
+    if periods is None:
+        return stories_of(store.digest_posts(since, until))
+    if (since, until) not in periods:
+        periods[since, until] = stories_of(store.digest_posts(since, until))
+    return periods[since, until]
 
 
 def subject_of(digest: Digest, site: SiteConfig) -> str:
@@ -383,9 +400,10 @@ def send_digests(
             )
     report = DigestReport()
     sender = sender or Sender(config.smtp)
+    periods: Periods = {}
     try:
         for subscriber in config.subscribers:
-            digest = make_digest(store, subscriber, taxonomy, now)
+            digest = make_digest(store, subscriber, taxonomy, now, periods)
             if digest is None:
                 continue
             if digest.count == 0:
