@@ -554,10 +554,13 @@ def backup(obj: Context, path: Path, force: bool, quiet: bool) -> None:
 
     # SIGTERM (a timeout, a shutdown) ends the backup through its cleanup: the partial
     # copy, as large as the database, is removed instead of left beside PATH.
-    signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(143))
-    with _errors():
-        config = _existing_database(obj)
-        report = backup_database(Path(config.database), path, migrations.name, force=force)
+    previous = signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(143))
+    try:
+        with _errors():
+            config = _existing_database(obj)
+            report = backup_database(Path(config.database), path, migrations.name, force=force)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if not quiet:
         click.echo(
             f"backed up {report.source} to {report.path}: {report.size:,} bytes, "

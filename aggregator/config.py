@@ -71,16 +71,27 @@ class _List(list[Any]):
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+_MERGE = "tag:yaml.org,2002:merge"
+
+
 class _LineLoader(_SafeLoader):  # type: ignore[valid-type,misc]
-    pass
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        """PyYAML's, remembering how many keys each mapping took from merges (they come
+        first): a mapping flattened as a merge's value before it is built, and one
+        aliased again, are flattened once and keep their count."""
+        merged: dict[int, int] = self.__dict__.setdefault("_merged", {})
+        if id(node) in merged:
+            return
+        written = sum(1 for key, _ in node.value if key.tag != _MERGE)
+        super().flatten_mapping(node)
+        merged[id(node)] = len(node.value) - written
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
     # A key written twice in this mapping is refused; a key a merge (<<: *anchor) brings
     # in is the anchor's, and one written here overrides it, as YAML says.
-    written = len(node.value) - sum(1 for k, _ in node.value if k.tag == "tag:yaml.org,2002:merge")
     loader.flatten_mapping(node)
-    merged = len(node.value) - written  # flatten_mapping puts the merged keys first
+    merged = loader._merged[id(node)]  # flatten_mapping puts the merged keys first
     result = _Mapping()
     result.line = node.start_mark.line + 1
     result.key_lines = {}
@@ -662,7 +673,10 @@ def mailbox(text: str) -> tuple[str, str] | None:
     try:
         header = email.policy.default.header_factory("From", text)
         groups = header.groups
-        if header.defects or len(groups) != 1 or groups[0].display_name is not None:
+        # A dot in a name ("Dr. Planet") is obsolete syntax that mail still reads (and the
+        # message quotes); the rest, two addresses, a stray dot in an address, is not.
+        defects = [d for d in header.defects if not isinstance(d, email.errors.ObsoleteHeaderDefect)]
+        if defects or len(groups) != 1 or groups[0].display_name is not None:
             return None
         if len(header.addresses) != 1:
             return None
@@ -716,14 +730,16 @@ def _digest(data: _Mapping, problems: _Problems) -> DigestConfig | None:
         )
         unsubscribe = None
     elif unsubscribe is not None and (
-        len(str(unsubscribe)) > MAX_UNSUBSCRIBE or re.search(r"[\s<>\x00-\x1f\x7f]", str(unsubscribe))
+        len(str(unsubscribe)) > MAX_UNSUBSCRIBE
+        or re.search(r"[\s<>\x00-\x1f\x7f]", str(unsubscribe))
+        or not str(unsubscribe).isascii()
     ):
         # It goes into List-Unsubscribe as <URL>, on one line of at most 998 characters.
         problems.add(
             raw.key_lines["unsubscribe"],
             "digest.unsubscribe",
-            f"must be one URL of at most {MAX_UNSUBSCRIBE} characters without spaces, < or > "
-            "(percent-encode them)",
+            f"must be one URL of at most {MAX_UNSUBSCRIBE} characters, in ASCII, without spaces, "
+            "< or > (percent-encode them; a non-ASCII host in punycode)",
         )
         unsubscribe = None
     smtp = _smtp(raw, problems)

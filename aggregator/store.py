@@ -923,13 +923,16 @@ class Store:
         """Publish what the owner allowed, drop what they denied, restore the rest; a post
         published now is listed now (the next digests tell it)."""
         changed = 0
-        query = "SELECT id, link, feed_url, status, reason, screen_status, screen_reason, override FROM posts"
+        query = (
+            "SELECT id, link, feed_url, status, reason, screen_status, screen_reason, override, listed_at "
+            "FROM posts"
+        )
         if not overrides:
             query += " WHERE override IS NOT NULL"
         rows = self.db.execute(query).fetchall()
         updates = []
         listed: list[str] = []
-        for pid, link, feed_url, status, reason, screen_status, screen_reason, current in rows:
+        for pid, link, feed_url, status, reason, screen_status, screen_reason, current, listed_at in rows:
             decision = overrides.decide(pid, link, feed_url)
             want: tuple[str, str | None, str | None]
             if decision == "allow":
@@ -942,7 +945,10 @@ class Store:
                 want = (screen_status or "kept", screen_reason, None)
             if (status, reason, current) != want:
                 updates.append((*want, pid))
-                if want[0] == "kept" and status != "kept":
+                # Listed once, when an override first publishes a post screening did not
+                # keep (a digest told the others by first_seen): lifting a deny, or an
+                # allowed post edited and allowed again, is not news.
+                if want[0] == "kept" and status != "kept" and screen_status != "kept" and listed_at is None:
                     listed.append(pid)
         if updates:
             with self._tx():
@@ -1044,7 +1050,8 @@ class Store:
             cursor = self.db.execute(
                 """UPDATE posts SET screen_status = 'kept', screen_reason = NULL,
                 status = CASE WHEN override = 'deny' THEN status ELSE 'kept' END, reason = NULL,
-                listed_at = CASE WHEN override = 'deny' OR status = 'kept' THEN listed_at ELSE ? END
+                listed_at = CASE WHEN override = 'deny' OR status = 'kept' THEN listed_at
+                    ELSE coalesce(listed_at, ?) END
                 WHERE feed_url = ? AND screen_status = 'held'""",
                 [stamp_of(now), feed_url],
             )
@@ -1379,6 +1386,9 @@ class Store:
         (post_contents). "topics" holds the published (topic, score) pairs.
         """
         where, params = "p.status = 'kept'", []
+        # The whole site is read in the order of an index; a period, through its two range
+        # indexes (the "+" keeps SQLite from walking every kept post to skip a sort).
+        order = "p.published DESC, p.id" if first_seen is None else "+p.published DESC, p.id"
         if first_seen is not None:
             # Two ranges, each on its own index (status, first_seen) and (status, listed_at).
             where += (
@@ -1397,13 +1407,13 @@ class Store:
             topics.setdefault(post_id, []).append((topic, score))
         rows = self.db.execute(
             f"""SELECT p.id, p.feed_url, p.guid, p.title, p.link, p.authors, p.published, p.updated,
-                p.first_seen, p.last_changed,
+                p.first_seen,
                 p.excerpt, p.enclosures, p.duration, p.episode, p.season, p.chapters,
                 p.chapters_url, p.image, p.tags, f.name AS source, f.kind AS kind,
                 f.link AS source_link
             FROM posts p JOIN feeds f ON f.url = p.feed_url
             WHERE {where}
-            ORDER BY p.published DESC, p.id""",
+            ORDER BY {order}""",
             params,
         )
         names = [d[0] for d in rows.description]

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from aggregator.cli import cli
-from aggregator.config import load_config
+from aggregator.config import load_config, read_yaml
 from aggregator.errors import ConfigError
 from aggregator.types import FeedKind
 
@@ -348,6 +348,13 @@ def test_a_merge_key_shares_settings_and_a_key_written_twice_is_still_refused(tm
         ("Show A", "https://a.example.net/feed", FeedKind.PODCAST),
         ("Show B", "https://b.example.net/feed", FeedKind.PODCAST),
     ]
+    # A merge inside a merge's value, aliased again: its merged keys are not "written twice".
+    nested = "a: &a {p: 1}\nx:\n  <<: &b {<<: *a, p: 5}\n  r: 3\nz: *b\n"
+    assert read_yaml(nested, "f") == {
+        "a": {"p": 1},
+        "x": {"p": 1, "r": 3},
+        "z": {"p": 5},
+    }  # as PyYAML reads it
     twice = "feeds:\n  - name: A\n    url: https://a.example.net/feed\n    name: C\n"
     assert problems(tmp_path, twice) == ["line 4: key 'name' appears twice (first on line 2); keep one"]
 

@@ -251,6 +251,10 @@ def test_a_digest_reads_its_period_through_indexes_not_every_post(tmp_path: Path
     for sql in selects:
         plan = [str(r[-1]) for r in store.db.conn.execute(f"EXPLAIN QUERY PLAN {sql}")]
         assert not [step for step in plan if step.startswith("SCAN")], (sql, plan)
+        # Every read of posts is bounded by the period, not by status alone (which walks
+        # every kept post): the first_seen and listed_at ranges, each on its index.
+        posts = [step for step in plan if step.startswith("SEARCH p ")]
+        assert posts and all("first_seen>?" in s or "listed_at>?" in s for s in posts), (sql, plan)
 
 
 def test_near_identical_text_from_two_sources_is_one_story(
@@ -434,7 +438,11 @@ def test_unsubscribe_is_mailto_or_https_only() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(text.format("http://planet.example.net/u"), "feeds.yaml")
     assert "line 3, digest.unsubscribe: must be a mailto: or https: address" in str(caught.value)
-    for unreadable in ("https://planet.example.net/u?a=b c", "https://planet.example.net/" + "u" * 900):
+    for unreadable in (
+        "https://planet.example.net/u?a=b c",
+        "https://planet.example.net/" + "u" * 900,
+        "https://planet.example.net/\u00fcnsubscribe",  # written raw, it failed every digest
+    ):
         with pytest.raises(ConfigError) as caught:
             parse_config(text.format(f"'{unreadable}'"), "feeds.yaml")
         assert "line 3, digest.unsubscribe: must be one URL of at most 900 characters" in str(caught.value)
@@ -850,6 +858,8 @@ def test_addresses_mail_would_read_otherwise_are_refused_by_check() -> None:
             parse_config(text.format("planet@example.net", address), "feeds.yaml")
         assert "line 4, digest.subscribers[0].email:" in str(caught.value), address
         assert "not an address mail can be sent to" in str(caught.value)
+    dotted = parse_config(text.format("'Dr. Planet <planet@example.net>'", "ann@example.org"), "f")
+    assert dotted.digest is not None and dotted.digest.sender == "Dr. Planet <planet@example.net>"
     quoted = parse_config(text.format("'\"Planet, News\" <planet@example.net>'", "ann@example.org"), "f")
     assert quoted.digest is not None and quoted.digest.sender == '"Planet, News" <planet@example.net>'
 
@@ -1009,6 +1019,22 @@ def test_posts_published_after_they_were_stored_are_in_the_next_digest(
     handler.messages.clear()
     send(store, digest_config(port, ann), later + timedelta(days=2))  # told once
     assert not handler.messages or "Resolver anycast" not in parts(handler.messages[0])[0]
+    # The allowed post edited (stored again as screening judges it) and settled again, and
+    # a deny put on and lifted: not news, not told again.
+    edited = Item(
+        "Spring cleaning of the lab rack", guid="d1", link="https://a.example.net/1", body="<p>v2</p>"
+    )
+    edit_time = later + timedelta(days=3)
+    store_feed(store, screener, dropped_url, rss(edited), edit_time, store.start_run(edit_time, 1))
+    store.apply_overrides(load_overrides(tmp_path / "overrides.yaml"), edit_time)
+    (tmp_path / "deny.yaml").write_text("deny:\n  - url: 'https://r.example.net/*'\n")
+    store.apply_overrides(load_overrides(tmp_path / "deny.yaml"), edit_time)
+    store.apply_overrides(load_overrides(tmp_path / "overrides.yaml"), edit_time)
+    store.index_topics()
+    handler.messages.clear()
+    send(store, digest_config(port, ann), edit_time + timedelta(days=1))
+    told = parts(handler.messages[0])[0] if handler.messages else ""
+    assert "Spring cleaning of the lab rack" not in told and "Resolver anycast" not in told
 
 
 def test_a_digest_not_sent_fails_the_command_after_the_others_went_out(

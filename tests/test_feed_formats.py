@@ -350,7 +350,7 @@ def test_a_story_keeps_its_entry_id_when_another_feed_carries_it_later(
     assert rss_guids == json_ids == before
 
 
-def test_feed_dates_follow_the_newest_change_an_entry_shows(tmp_path: Path, screener: Screener) -> None:
+def test_feed_dates_follow_the_newest_date_an_entry_shows(tmp_path: Path, screener: Screener) -> None:
     store, out = Store(tmp_path / "site.db"), tmp_path / "public"
     # A scheduled post updated before it was published: the feed's date lagged its entry.
     entry = (
@@ -366,29 +366,28 @@ def test_feed_dates_follow_the_newest_change_an_entry_shows(tmp_path: Path, scre
         + "</feed>"
     )
     add_feed(store, screener, "https://b.example.net/feed.xml", "Scheduled", doc.encode())
-    # An RSS post edited after it was stored (RSS has no updated date).
+    # An episode whose signed audio URL rotates on every fetch: nobody edited it, and its
+    # dates (and so the feeds' bytes) must not move each run.
     url = "https://e.example.net/feed.xml"
+    audio = "<enclosure url='https://cdn.example.net/1.mp3?sig={}' length='99' type='audio/mpeg'/>"
     first = _rss_item(
-        "BGP route reflectr design", "g1", "https://e.example.net/1", "Thu, 12 Nov 2026 08:00:00 GMT"
+        "BGP design episode", "g1", "https://e.example.net/1", "Thu, 12 Nov 2026 08:00:00 GMT", audio
     )
-    add_feed(store, screener, url, "Edited", _rss_doc(first))
-    edited = first.replace("reflectr design", "reflector design (corrected)")
+    add_feed(store, screener, url, "Rotating", _rss_doc(first.format("aaa")))
     later = NOW + timedelta(hours=2)
-    add_feed(store, screener, url, "Edited", _rss_doc(edited), when=later)
+    add_feed(store, screener, url, "Rotating", _rss_doc(first.format("bbb")), when=later)
     build_site(store, SITE, load_taxonomy(), out, later, search=False)
     feed = read(out / "feeds/bgp.atom").root
-    updated = {
+    dates = {
         text(e, f"{{{ATOM}}}title"): (text(e, f"{{{ATOM}}}published"), text(e, f"{{{ATOM}}}updated"))
         for e in feed.findall(f"{{{ATOM}}}entry")
     }
-    assert updated["BGP route reflection note 1"] == ("2026-11-20T08:00:00Z", "2026-11-20T08:00:00Z")
-    assert updated["BGP route reflector design (corrected)"] == (
-        "2026-11-12T08:00:00Z",
-        "2026-11-25T08:00:00Z",
-    )
-    assert text(feed, f"{{{ATOM}}}updated") == "2026-11-25T08:00:00Z"  # the edit, the newest change
+    assert dates["BGP route reflection note 1"] == ("2026-11-20T08:00:00Z", "2026-11-20T08:00:00Z")
+    assert dates["BGP design episode"] == ("2026-11-12T08:00:00Z", "2026-11-12T08:00:00Z")
+    assert text(feed, f"{{{ATOM}}}updated") == "2026-11-20T08:00:00Z"  # the newest entry's
     items = {i["title"]: i for i in json.loads((out / "feeds/bgp.json").read_text())["items"]}
-    assert items["BGP route reflector design (corrected)"]["date_modified"] == "2026-11-25T08:00:00Z"
+    assert items["BGP route reflection note 1"]["date_modified"] == "2026-11-20T08:00:00Z"
+    assert items["BGP design episode"]["attachments"][0]["url"] == "https://cdn.example.net/1.mp3?sig=bbb"
 
 
 def test_an_empty_topic_feed_keeps_its_bytes_when_other_topics_get_posts(

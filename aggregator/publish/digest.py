@@ -272,6 +272,8 @@ class _OneLine(UnstructuredHeader):
     name: str  # BaseHeader's, which HeaderRegistry mixes in
 
     def fold(self, *, policy: Any) -> str:
+        if not str(self).isascii():  # (a mailto: to an IDN domain) folded as mail folds text
+            return str(super().fold(policy=policy))  # type: ignore[misc]  # BaseHeader's, mixed in
         return f"{self.name}: {self}{policy.linesep}"
 
 

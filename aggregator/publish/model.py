@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mimetypes
 import re
 import unicodedata
 from collections import defaultdict
@@ -180,22 +179,29 @@ def _audio_type(stated: str, url: str) -> str:
     kind = stated.strip().lower()
     if _MEDIA_TYPE.fullmatch(kind) and kind.startswith(("audio/", "video/")):
         return kind
-    guessed, _ = mimetypes.guess_type(urlsplit(url).path)
-    if guessed and guessed.startswith(("audio/", "video/")):
-        return guessed
+    extension = urlsplit(url).path.rpartition(".")[2].lower()
+    if extension in _MEDIA_BY_EXTENSION:
+        return _MEDIA_BY_EXTENSION[extension]
     return kind if _MEDIA_TYPE.fullmatch(kind) and kind not in _UNTYPED else "audio/mpeg"
 
 
-def _updated(row: dict[str, Any]) -> datetime | None:
-    """The source's updated date, or when the post's stored text last changed when that
-    is later: an RSS post has no updated date, and an edit must reach readers that
-    refresh an entry only when its updated date moves. Never the time it was first
-    stored, so a post nobody edited keeps its own dates."""
-    dates = [_when(row["updated"])]
-    if row["last_changed"] and row["last_changed"] != row["first_seen"]:
-        dates.append(_when(row["last_changed"]))
-    known = [d for d in dates if d is not None]
-    return max(known) if known else None
+# The media files podcasts publish, by extension: a table of our own, so that the feeds
+# are the same bytes on every machine (mimetypes reads the host's /etc/mime.types).
+_MEDIA_BY_EXTENSION = {
+    "mp3": "audio/mpeg",
+    "m4a": "audio/mp4",
+    "m4b": "audio/mp4",
+    "aac": "audio/aac",
+    "ogg": "audio/ogg",
+    "oga": "audio/ogg",
+    "opus": "audio/ogg",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+    "mp4": "video/mp4",
+    "m4v": "video/mp4",
+    "mov": "video/quicktime",
+    "webm": "video/webm",
+}
 
 
 def _episode(row: dict[str, Any]) -> Episode | None:
@@ -270,7 +276,7 @@ def load_site(
                 feed_url=row["feed_url"],
                 authors=tuple(json.loads(authors)) if authors and authors != "[]" else (),
                 published=published,
-                updated=_updated(row),
+                updated=_when(row["updated"]),
                 excerpt=row["excerpt"] or "",
                 topics=tuple(t for t in _topics(row) if t.topic in known),
                 episode=_episode(row),
