@@ -72,6 +72,7 @@ _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoade
 
 
 _MERGE = "tag:yaml.org,2002:merge"
+_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 
 
 class _LineLoader(_SafeLoader):  # type: ignore[valid-type,misc]
@@ -85,6 +86,18 @@ class _LineLoader(_SafeLoader):  # type: ignore[valid-type,misc]
         written = sum(1 for key, _ in node.value if key.tag != _MERGE)
         super().flatten_mapping(node)
         merged[id(node)] = len(node.value) - written
+
+
+class _TextLoader(_LineLoader):
+    """_LineLoader reading numbers as the text they are written as: overrides.yaml and
+    corrections.yaml hold ids, patterns and topics only, and a post id of digits alone
+    (one in 12,000) read as a number lost its leading zeros, or was not taken at all."""
+
+
+_TextLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag not in (_INT, _FLOAT)]
+    for first, resolvers in _LineLoader.yaml_implicit_resolvers.items()
+}
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
@@ -243,11 +256,12 @@ def plain_data(value: Any) -> Any:
     return value
 
 
-def read_yaml(text: str, name: str) -> Any:
+def read_yaml(text: str, name: str, numbers: bool = True) -> Any:
     """YAML whose mappings and lists know the line of each key and item (line_of); a
-    key given twice, or text that is not YAML, is a ConfigError naming the line."""
+    key given twice, or text that is not YAML, is a ConfigError naming the line.
+    numbers=False: digits are read as text (ids), not as numbers."""
     try:
-        data = yaml.load(text, Loader=_LineLoader)
+        data = yaml.load(text, Loader=_LineLoader if numbers else _TextLoader)
     except RecursionError:
         raise ConfigError(name, ["nested too deeply to be a configuration; flatten it"]) from None
     except _DuplicateKey as dup:

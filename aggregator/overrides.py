@@ -118,7 +118,7 @@ def load_overrides(path: Path) -> Overrides:
     """Read overrides.yaml; a missing file means no overrides."""
     if not path.exists():
         return Overrides(path=str(path))
-    data = read_yaml(read_utf8(path), str(path)) or {}
+    data = read_yaml(read_utf8(path), str(path), numbers=False) or {}
     problems: list[str] = []
     if not isinstance(data, dict):
         raise ConfigError(str(path), ["must be a mapping with 'allow:' and/or 'deny:' lists"])

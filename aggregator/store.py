@@ -1407,7 +1407,7 @@ class Store:
             topics.setdefault(post_id, []).append((topic, score))
         rows = self.db.execute(
             f"""SELECT p.id, p.feed_url, p.guid, p.title, p.link, p.authors, p.published, p.updated,
-                p.first_seen,
+                p.first_seen, p.listed_at,
                 p.excerpt, p.enclosures, p.duration, p.episode, p.season, p.chapters,
                 p.chapters_url, p.image, p.tags, f.name AS source, f.kind AS kind,
                 f.link AS source_link

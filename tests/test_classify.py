@@ -397,7 +397,7 @@ def test_a_correction_of_the_wrong_shape_is_reported_not_a_traceback(
     corrections = Path(config.path).with_name("corrections.yaml")
     runner = CliRunner()
     for text, expected in [
-        ("- post: 752c1d9aee3d6ffab4cf\n  add: 5\n", "entry 1 add: must be a topic or a list of topics"),
+        ("- post: 752c1d9aee3d6ffab4cf\n  add: 5\n", "entry 1 add: unknown topic(s) 5"),
         ("- post: 752c1d9aee3d6ffab4cf\n  add: {bgp: 1}\n", "entry 1 add: must be a topic or a list"),
         ("- post: 752c1d9aee3d6ffab4cf\n  add:\n", "entry 1: nothing to add or remove"),
     ]:

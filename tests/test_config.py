@@ -393,3 +393,17 @@ def test_an_owners_file_that_cannot_be_read_is_named_not_a_traceback(tmp_path: P
     assert result.exit_code == 2
     assert f"{tmp_path / 'overrides.yaml'}: 1 problem(s)" in result.output
     assert "is a folder, not a file; move it away or make it a file" in result.output
+
+
+def test_a_post_id_of_digits_alone_is_read_as_written_in_the_owners_files(tmp_path: Path) -> None:
+    # One id in about 12,000 is digits only: YAML read it as a number (an octal one with a
+    # leading zero), and the override was refused or matched no post.
+    from aggregator.overrides import load_overrides
+    from aggregator.topics.corrections import load_corrections
+
+    (tmp_path / "overrides.yaml").write_text("allow:\n  - post: 01234567012345670123\n")
+    overrides = load_overrides(tmp_path / "overrides.yaml")
+    assert overrides.decide("01234567012345670123", None, "https://a.example.net/feed") == "allow"
+    (tmp_path / "corrections.yaml").write_text("- post: 98765432109876543210\n  add: [bgp]\n")
+    corrections = load_corrections(tmp_path / "corrections.yaml", ("bgp", "igp"))
+    assert [c.rule.value for c in corrections.items] == ["98765432109876543210"]

@@ -604,7 +604,7 @@ def test_an_overrides_file_of_the_wrong_shape_is_reported_not_a_traceback(
     overrides = Path(config.path).with_name("overrides.yaml")
     runner = CliRunner()
     for text, expected in [
-        (b"allow: 5\n", "allow: must be a list of entries such as '- post: ID', got 5"),
+        (b"allow: 5\n", "allow: must be a list of entries such as '- post: ID', got '5'"),
         # A bare id is not read letter by letter, twenty problems for one mistake.
         (b"deny: 3c82c9affbcf3d955bf0\n", "deny: must be a list of entries such as '- post: ID'"),
         (b"deny:\n  - url: 'https://caf\xe9.example.net/*'\n", "line 2: not UTF-8 text (byte 0xe9)"),

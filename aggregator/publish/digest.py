@@ -62,6 +62,7 @@ class Story:
     excerpt: str
     topics: tuple[str, ...]
     duration: int | None  # seconds, for a podcast episode
+    listed: bool = False  # published later than it was stored (a release, an override)
 
     @property
     def source_names(self) -> str:
@@ -158,7 +159,14 @@ def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
             )
         own = on_own_site(row["link"], row["feed_url"])
         if story is None:
-            story = {"row": row, "own": own, "sources": [], "topics": [], "shingles": shingles}
+            story = {
+                "row": row,
+                "own": own,
+                "sources": [],
+                "topics": [],
+                "shingles": shingles,
+                "listed": False,
+            }
             for shingle in prefix:
                 by_shingle.setdefault(shingle, []).append(len(stories))
             stories.append(story)
@@ -169,6 +177,7 @@ def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
         if (row["source"], row["link"]) not in story["sources"]:
             story["sources"].append((row["source"], row["link"]))
         story["topics"] += [t for t, _ in row["topics"] if t not in story["topics"]]
+        story["listed"] = story["listed"] or bool(row.get("listed_at"))
         for k in keys:
             by_key.setdefault(k, story)
     out = []
@@ -186,6 +195,7 @@ def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
                 duration=row["duration"]
                 if row["kind"] == "podcast" or row["enclosures"] not in (None, "[]")
                 else None,
+                listed=story["listed"],
             )
         )
     return out
@@ -216,7 +226,8 @@ def make_digest(
     stories = [
         s
         for s in _period_stories(store, since, until, periods)
-        if (not wanted or wanted.intersection(s.topics)) and s.published >= since - BACK_CATALOGUE
+        if (not wanted or wanted.intersection(s.topics))
+        and (s.published >= since - BACK_CATALOGUE or s.listed)
     ]
     listed = stories[-MAX_STORIES:]  # oldest first: the newest are listed
     order = [t.name for t in taxonomy if not wanted or t.name in wanted]

@@ -49,7 +49,7 @@ class Corrections:
 def load_corrections(path: Path, known_topics: tuple[str, ...]) -> Corrections:
     if not path.exists():
         return Corrections(path=str(path))
-    data = read_yaml(read_utf8(path), str(path)) or []
+    data = read_yaml(read_utf8(path), str(path), numbers=False) or []
     if not isinstance(data, list):
         raise ConfigError(
             str(path), ["must be a list of corrections, each with post: or url: and add:/remove:"]
