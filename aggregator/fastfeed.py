@@ -394,6 +394,8 @@ def _podcast_field(
         entry.setdefault("links", []).append(link)
     elif kind in ("itunes_duration", "itunes_episode", "itunes_season"):
         entry[kind] = _fix_text(raw.strip())
+    elif kind == "itunes_explicit":
+        entry[kind] = explicit_rating(raw)
     elif kind == "itunes_summary":
         # feedparser reads it as a summary (as the content when a description came
         # before it and no content did: left to feedparser).
@@ -408,6 +410,27 @@ def _podcast_field(
             raise Decline
         if attrs.get("href"):
             entry["image"] = {"href": attrs["href"]}
+
+
+# itunes:explicit as Apple's podcast specification writes it ("true", "false") and as
+# older feeds do ("yes", "explicit", "no", "clean"); anything else says nothing.
+_EXPLICIT = {"true": True, "yes": True, "explicit": True, "false": False, "no": False, "clean": False}
+
+
+def explicit_rating(raw: str) -> bool | None:
+    return _EXPLICIT.get(raw.strip().lower())
+
+
+def install_explicit() -> None:
+    """feedparser reads only "yes" and "clean" (the 2005 values), so a show rated "true"
+    was published as clean: its handler reads the rating as explicit_rating does."""
+    from feedparser.namespaces.itunes import Namespace
+
+    def _end_itunes_explicit(self: Any) -> None:
+        value = self.pop("itunes_explicit", 0)
+        self._get_context()["itunes_explicit"] = explicit_rating(value) if isinstance(value, str) else None
+
+    Namespace._end_itunes_explicit = _end_itunes_explicit
 
 
 def _cased(attrs: dict[str, str]) -> bool:

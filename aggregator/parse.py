@@ -12,6 +12,7 @@ import hashlib
 import io
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
@@ -35,6 +36,7 @@ MAX_FIELD = 1000  # guid, title, author: longer values are cut
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 feedparsing.install()  # same results, faster: see feedparsing.py
 xmlguard.install()  # bounded: no entity expanded, depth and entries capped (xmlguard.py)
+fastfeed.install_explicit()  # itunes:explicit read as Apple writes it today (fastfeed.py)
 
 
 def _struct_to_datetime(value: Any) -> datetime | None:
@@ -146,6 +148,7 @@ def parse_duration(value: Any) -> int | None:
 
 _PODCAST_KEYS = (
     "itunes_duration",
+    "itunes_explicit",
     "itunes_episode",
     "itunes_season",
     "psc_chapters",
@@ -171,7 +174,9 @@ def _podcast(entry: dict[str, Any], base: str) -> PodcastInfo | None:
     chapters.sort(key=lambda c: c.start)
     chapters_url = resolve((entry.get("podcast_chapters") or {}).get("url"), base)
     image = entry.get("image") or {}
+    explicit = entry.get("itunes_explicit")
     info = PodcastInfo(
+        explicit=explicit if isinstance(explicit, bool) else None,
         duration=parse_duration(entry.get("itunes_duration")),
         episode=_int(entry.get("itunes_episode")),
         season=_int(entry.get("itunes_season")),
@@ -262,6 +267,9 @@ def _without_repeats(
     return kept, len(read) - len(kept)
 
 
+_NO_PODCAST_FIELDS = PodcastInfo()
+
+
 def _digest(fields: dict[str, Any]) -> str:
     """A digest of everything an entry carries, to tell a changed post from a re-fetch."""
     published, updated = fields["published"], fields["updated"]
@@ -276,7 +284,10 @@ def _digest(fields: dict[str, Any]) -> str:
         fields["content_html"],
         fields["summary_html"],
         repr(fields["enclosures"]) if fields["enclosures"] else "",  # repr lists every field
-        repr(fields["podcast"]) if fields["podcast"] else "",
+        # A rating alone hashes as no podcast fields, as it did before ratings were kept.
+        repr(fields["podcast"])
+        if fields["podcast"] and replace(fields["podcast"], explicit=None) != _NO_PODCAST_FIELDS
+        else "",
     )
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 

@@ -321,6 +321,13 @@ def m013_listed_at(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX posts_kept_listed_at ON posts(status, listed_at)")
 
 
+@migrations()
+def m014_explicit(db: sqlite_utils.Database) -> None:
+    # An episode's itunes:explicit (1, 0, or NULL when its feed says nothing): the podcast
+    # feeds published every episode as clean.
+    db.execute("ALTER TABLE posts ADD COLUMN explicit INTEGER")
+
+
 def _lone_titles(existing: list[Any], entries: Iterable[ParsedEntry]) -> dict[str, Any]:
     """Title -> the stored post (row) of a feed whose title no other stored post and no
     other entry of the fetched document has."""
@@ -1267,6 +1274,7 @@ class Store:
             "chapters": _json_list(podcast.chapters if podcast else ()),
             "chapters_url": podcast.chapters_url if podcast else None,
             "image": podcast.image if podcast else None,
+            "explicit": None if podcast is None or podcast.explicit is None else int(podcast.explicit),
             "content_hash": digest,
             "tags": "[]",
             "status": "kept",
@@ -1303,6 +1311,7 @@ class Store:
         "chapters",
         "chapters_url",
         "image",
+        "explicit",
         "content_hash",
         "tags",
         "status",
@@ -1409,7 +1418,7 @@ class Store:
             f"""SELECT p.id, p.feed_url, p.guid, p.title, p.link, p.authors, p.published, p.updated,
                 p.first_seen, p.listed_at,
                 p.excerpt, p.enclosures, p.duration, p.episode, p.season, p.chapters,
-                p.chapters_url, p.image, p.tags, f.name AS source, f.kind AS kind,
+                p.chapters_url, p.image, p.explicit, p.tags, f.name AS source, f.kind AS kind,
                 f.link AS source_link
             FROM posts p JOIN feeds f ON f.url = p.feed_url
             WHERE {where}

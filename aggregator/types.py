@@ -164,6 +164,10 @@ class PodcastInfo:
     chapters: tuple[Chapter, ...] = ()
     chapters_url: str | None = None
     image: str | None = None
+    # itunes:explicit: True, False, or None when the feed says nothing. Left out of the
+    # repr, which the content hash reads: episodes stored before it was kept are not
+    # taken for changed ones.
+    explicit: bool | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

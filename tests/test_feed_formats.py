@@ -483,3 +483,67 @@ def test_the_podcast_feeds_are_linked_from_their_pages_under_the_shows_name(
     assert "Podcast episodes" not in (out / "topics/wireless/index.html").read_text()
     channel = read(out / "feeds/podcasts/all.rss").root.find("channel")
     assert channel is not None and text(channel, "title") == "Test Planet: podcast episodes"
+
+
+def test_the_podcast_feeds_carry_each_episodes_rating_as_its_show_gives_it(
+    tmp_path: Path, screener: Screener
+) -> None:
+    # Every episode was published as clean: feedparser read only "yes", and nothing kept it.
+    store, out = Store(tmp_path / "site.db"), tmp_path / "public"
+    audio = "<enclosure url='https://cdn.example.net/{0}.mp3' length='99' type='audio/mpeg'/>"
+    rated = [("true", "Rated true"), ("yes", "Rated yes"), ("clean", "Rated clean"), ("", "Not rated")]
+    items = [
+        _rss_item(
+            f"BGP episode: {title}",
+            f"e{i}",
+            f"https://pod.example.net/{i}",
+            f"Fri, {20 - i} Nov 2026 08:00:00 GMT",
+            audio.format(i) + (f"<itunes:explicit>{value}</itunes:explicit>" if value else ""),
+        )
+        for i, (value, title) in enumerate(rated)
+    ]
+    document = _rss_doc(*items).replace(
+        b"<rss version='2.0'>",
+        b"<rss version='2.0' xmlns:itunes='http://www.itunes.com/dtds/podcast-1.0.dtd'>",
+    )
+    add_feed(store, screener, "https://pod.example.net/feed.xml", "Pod", document, kind=FeedKind.PODCAST)
+    build_site(store, SITE, load_taxonomy(), out, NOW, search=False)
+    channel = read(out / "feeds/podcasts/all.rss").root.find("channel")
+    assert channel is not None and text(channel, f"{{{ITUNES}}}explicit") == "true"
+    ratings = {
+        text(item, "title"): (
+            item.find(f"{{{ITUNES}}}explicit").text
+            if item.find(f"{{{ITUNES}}}explicit") is not None
+            else None
+        )
+        for item in channel.findall("item")
+    }
+    assert ratings == {
+        "BGP episode: Rated true": "true",
+        "BGP episode: Rated yes": "true",
+        "BGP episode: Rated clean": "false",
+        "BGP episode: Not rated": None,
+    }
+
+
+def test_both_entry_readers_read_an_episodes_rating_alike() -> None:
+    from aggregator.parse import read_feed
+
+    url = "https://pod.example.net/feed.xml"
+    headers = {"content-type": "application/rss+xml", "content-location": url}
+    values = ["true", "True", "yes", "explicit", "false", "no", "clean", "maybe", ""]
+    items = "".join(
+        f"<item><title>Episode {i}</title><guid>g{i}</guid><itunes:duration>60</itunes:duration>"
+        f"<itunes:explicit>{value}</itunes:explicit></item>"
+        for i, value in enumerate(values)
+    )
+    document = (
+        "<?xml version='1.0'?><rss version='2.0' xmlns:itunes='http://www.itunes.com/dtds/podcast-1.0.dtd'>"
+        f"<channel><title>Pod</title>{items}</channel></rss>"
+    ).encode()
+    fast, _ = read_feed(url, document, headers, NOW)
+    slow, _ = read_feed(url, document, headers, NOW, fast=False)
+    assert fast == slow
+    assert [e.podcast.explicit if e.podcast else None for e in fast.entries] == [
+        True, True, True, True, False, False, False, None, None,
+    ]  # fmt: skip

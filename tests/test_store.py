@@ -66,11 +66,12 @@ def test_schema_is_created_by_recorded_migrations_in_wal_mode(tmp_path: Path) ->
         "m011_no_cite_attributes",
         "m012_settled",
         "m013_listed_at",
+        "m014_explicit",
     ]
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"feeds", "posts", "runs", "fetch_log"} <= tables
     Store(tmp_path / "a.db").close()  # reopening applies nothing twice
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 13
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 14
 
 
 def test_html_stored_with_a_cite_attribute_is_sanitized_again_on_upgrade(tmp_path: Path) -> None:
@@ -367,7 +368,7 @@ def test_a_missing_database_is_created_whole_and_leaves_nothing_else(tmp_path: P
     Store(tmp_path / "new" / "a.db").close()
     assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["a.db"]
     conn = sqlite3.connect(tmp_path / "new" / "a.db")
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 13
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 14
 
 
 def test_a_database_from_an_earlier_version_opens_and_catches_up(tmp_path: Path) -> None:
@@ -379,7 +380,7 @@ def test_a_database_from_an_earlier_version_opens_and_catches_up(tmp_path: Path)
     with Store(tmp_path / "old.db") as store:
         assert [f["name"] for f in store.feeds()] == ["Blog"]
         applied = [r[0] for r in store.db.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
-        assert applied[-1] == "m013_listed_at" and len(applied) == 13
+        assert applied[-1] == "m014_explicit" and len(applied) == 14
         assert "corrected" in store.db["posts"].columns_dict
 
 

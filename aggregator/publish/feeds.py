@@ -253,7 +253,9 @@ def podcast_rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str
     _sub(channel, f"{{{ITUNES}}}author", site.config.title)
     _sub(channel, f"{{{ITUNES}}}summary", site.config.description)
     _sub(channel, f"{{{ITUNES}}}image", href=artwork)
-    _sub(channel, f"{{{ITUNES}}}explicit", "false")
+    # The show is explicit when an episode in it is (as its own feed rates it).
+    explicit = any(p.episode is not None and p.episode.explicit for p in spec.posts)
+    _sub(channel, f"{{{ITUNES}}}explicit", "true" if explicit else "false")
     _sub(channel, f"{{{ITUNES}}}category", text="Technology")  # a category on Apple's list
     _sub(channel, "lastBuildDate", format_datetime(_updated(spec, site), usegmt=True))
     for post in spec.posts:
@@ -279,7 +281,8 @@ def podcast_rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str
             _sub(item, f"{{{ITUNES}}}season", str(episode.season))
         if episode.image:
             _sub(item, f"{{{ITUNES}}}image", href=episode.image)
-        _sub(item, f"{{{ITUNES}}}explicit", "false")
+        if episode.explicit is not None:  # unrated: the show's rating stands
+            _sub(item, f"{{{ITUNES}}}explicit", "true" if episode.explicit else "false")
     return _serialize(root)
 
 

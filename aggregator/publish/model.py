@@ -40,6 +40,7 @@ class Episode:
     season: int | None
     chapters: tuple[Chapter, ...]
     image: str | None
+    explicit: bool | None = None  # as its feed rates it; None: not said
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +227,7 @@ def _episode(row: dict[str, Any]) -> Episode | None:
                 season=row["season"],
                 chapters=chapters,
                 image=resolve(row["image"], None),
+                explicit=None if row.get("explicit") is None else bool(row["explicit"]),
             )
     return None
 
