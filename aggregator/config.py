@@ -487,11 +487,12 @@ def _languages(data: _Mapping, problems: _Problems) -> tuple[str, ...]:
 
 
 # The whole numbers of fetch: and their bounds. Past these a setting only costs: a
-# thousand sockets is what a process may open, a host is asked at most 64 requests at
-# once, and a billion per_host held the run lock for minutes building connection pools.
+# thousand sockets is what a process may open (per_host counts within it; a planet whose
+# feeds all live on its own server may ask it for many at once), and a billion per_host
+# held the run lock for minutes building connection pools.
 FETCH_COUNTS = {
     "concurrency": (1, 1000),
-    "per_host": (1, 64),
+    "per_host": (1, 1000),
     "max_redirects": (0, 20),
     "parse_workers": (0, 64),
 }

@@ -365,7 +365,7 @@ def test_fetch_counts_have_upper_bounds(tmp_path: Path) -> None:
         "fetch: {per_host: 1000000000, concurrency: 5000, parse_workers: 500, max_redirects: 99}\nfeeds: []\n"
     )
     assert problems(tmp_path, text) == [
-        "line 1, fetch.per_host: must be a whole number from 1 to 64, not 1000000000",
+        "line 1, fetch.per_host: must be a whole number from 1 to 1000, not 1000000000",
         "line 1, fetch.concurrency: must be a whole number from 1 to 1000, not 5000",
         "line 1, fetch.parse_workers: must be a whole number from 0 to 64, not 500",
         "line 1, fetch.max_redirects: must be a whole number from 0 to 20, not 99",
