@@ -108,34 +108,6 @@ _TOLL_FREE = re.compile(r"\b1?[-. (]*8(00|33|44|55|66|77|88)[-. )]+\d{3}[-. ]\d{
 PLAINLY_NETWORKING = 2
 
 
-def machine_cased(title: str, acronyms: frozenset[str]) -> list[str]:
-    """The acronyms a title writes as ordinary capitalised words: "Unbound Dns Explained",
-    "Envoy Api Gateway In Kubernetes", "Source Specific Multicast Ssm". A writer types DNS;
-    a page generator that title-cases a keyword list types Dns."""
-    return [
-        word
-        for word in _TITLE_WORD.findall(title)
-        if word[1:].islower() and any(c.isalpha() for c in word[1:]) and word.upper() in acronyms
-    ]
-
-
-_TITLE_WORD = re.compile(r"[A-Z][A-Za-z0-9]+")
-
-
-def seo_signal(title: str, lead: str, acronyms: frozenset[str]) -> str | None:
-    """ "seo:Dns" for a page that is nothing but a machine-cased title: its text is empty, is
-    the title again or a piece of it, as keyword pages generated for search engines are.
-    A post with text of its own is never judged by its title's casing."""
-    title, lead = " ".join(title.split()), " ".join(lead.split())
-    bare = not lead or title.startswith(lead) or (lead.startswith(title) and len(lead) - len(title) < 20)
-    # Every word capitalised, "In" and "And" too, as a generator cases a keyword list; a
-    # writer who types "Bgp basics" in a hurry does not.
-    if not bare or any(word[0].islower() for word in title.split() if word[0].isalpha()):
-        return None
-    found = machine_cased(title, acronyms)
-    return f"seo:{found[0]}" if found else None
-
-
 def spam_signals(words: list[str], text: str) -> list[str]:
     """The spam signals in a post's tokens (screen.tokens(text)), as short labels:
     "term:togel" (strong), "weak:casino", "phrase:free spins", "repetition:vpnx9",
@@ -181,10 +153,6 @@ def judge_spam(signals: list[str] | tuple[str, ...], networking_terms: int) -> S
     names."""
     if not signals:
         return SpamCall(False, "no spam signals")
-    seo = next((s for s in signals if s.startswith("seo:")), None)
-    if seo is not None:
-        # Decisive alone: no networking post is only a title that spells DNS "Dns".
-        return SpamCall(True, f"an SEO page: nothing but its title, which machine-cases {seo[4:]!r}")
     strong = [s for s in signals if s.startswith(("term:", "phrase:", "phone:"))]
     if networking_terms >= PLAINLY_NETWORKING and not strong:
         return SpamCall(False, f"only weak spam signals, beside {networking_terms} networking terms")

@@ -37,7 +37,7 @@ from ..topics.reading import Reading, read_posts
 from ..topics.taxonomy import Words, load_words
 from ..types import StoredVerdict
 from .language import detect_language
-from .spam import judge_spam, seo_signal, spam_signals
+from .spam import judge_spam, spam_signals
 from .text import screening_text
 
 if TYPE_CHECKING:
@@ -255,16 +255,13 @@ class Screener:
         tags = self.topics.tag_batch(batch, reading) if self.topics else [[] for _ in items]
         out = []
         default = self.languages[0]
-        for (title, lead, hint), text, words, ordinary, post_found, score, post_tags in zip(
+        for (_title, _text, hint), text, words, ordinary, post_found, score, post_tags in zip(
             items, texts, token_lists, reading.ordinary, found, scores, tags, strict=True
         ):
             # Nothing known of the feed: the site's own language is the fallback.
             fallback, source = (hint, "feed language") if hint else (default, "site language")
             language = detect_language(text, fallback, source, self.vocabulary, ordinary, self.prose)
             signals = tuple(spam_signals(words, text))
-            seo = seo_signal(title, lead, self.lexicon.acronyms)
-            if seo is not None:
-                signals += (seo,)
             counted = tuple(dict.fromkeys(e.term for e in post_found.counted))
             spam = judge_spam(signals, len(counted))
             if language.lang not in self.languages:

@@ -152,10 +152,6 @@ def read_entries(path: Path, topics: frozenset[str] | None = None) -> Iterable[E
         yield Entry(term, kind, domain, named, "" if senses in ("", "-") else senses, source, key)
 
 
-# A term written in capitals, as acronyms are: DNS, API, SRV6 (not uSID or IPv6).
-_ACRONYM = re.compile(r"[A-Z][A-Z0-9]{1,5}")
-
-
 @dataclass(frozen=True)
 class Found:
     """What the lexicon recognizes in one post."""
@@ -204,10 +200,6 @@ NOTHING = Found((), (), ())  # what a post that names nothing the lexicon knows 
 class Lexicon:
     entries: dict[str, Entry]  # " ".join(tokens(term)) -> entry
     embedded: dict[str, str] = field(default_factory=dict)  # name found inside words -> key
-    # Acronyms the files write in capitals (DNS, API, XDP) that have no other sense and
-    # no capitalised spelling of their own (as Junos has): "Dns" in a title was cased by
-    # a machine (screen.spam.seo_signal).
-    acronyms: frozenset[str] = frozenset()
 
     @classmethod
     def load(
@@ -229,16 +221,7 @@ class Lexicon:
         missing = sorted(key for key in lexicon.embedded.values() if key not in lexicon.entries)
         if missing:
             raise ModelError(f"{directory / 'embedded.tsv'}: names no lexicon entry has: {missing}")
-        written = {entry.term for entry in entries}
-        acronyms = frozenset(
-            entry.term
-            for entry in entries
-            if _ACRONYM.fullmatch(entry.term)
-            and sum(c.isalpha() for c in entry.term) >= 2
-            and not lexicon.entries[entry.key].senses
-            and entry.term.capitalize() not in written
-        )
-        return replace(lexicon, acronyms=acronyms)
+        return lexicon
 
     @classmethod
     def of(
