@@ -357,12 +357,12 @@ def parse_config(text: str, name: str, database: str | None = None) -> Config:
             f"must be a file path such as {DEFAULT_DATABASE} (or leave the key out for that default)",
         )
         db_value = DEFAULT_DATABASE
-    db_path = Path(db_value).expanduser()
+    db_path = _home(Path(db_value), data.key_lines.get("database", 0), "database", problems)
     if not db_path.is_absolute() and database is None:
         # Relative to the config file, not the working directory: cron starts in $HOME.
         db_path = Path(name).resolve().parent / db_path
 
-    output = Path(site.output).expanduser()
+    output = _home(Path(site.output), 0, "site.output", problems)
     if not output.is_absolute():
         output = Path(name).resolve().parent / output
     site = replace(site, output=str(output.resolve()))
@@ -784,11 +784,22 @@ def _digest(data: _Mapping, problems: _Problems) -> DigestConfig | None:
     )
 
 
+def _home(path: Path, line: int, where: str, problems: _Problems) -> Path:
+    """path with a leading ~ or ~user expanded; one naming no known user is a problem."""
+    try:
+        return path.expanduser()
+    except RuntimeError:
+        problems.add(
+            line, where, f"{str(path)!r} names a home folder this system does not know; write the path out"
+        )
+        return path
+
+
 def _ca_file(smtp: SmtpSettings, name: str, data: _Mapping, problems: _Problems) -> SmtpSettings:
     """digest.smtp.ca_file resolved beside the configuration, as the database is, and
     readable: a missing file failed every digest as "cannot reach the SMTP server"."""
     assert smtp.ca_file is not None
-    path = Path(smtp.ca_file).expanduser()
+    path = _home(Path(smtp.ca_file), 0, "digest.smtp.ca_file", problems)
     if not path.is_absolute():
         path = Path(name).resolve().parent / path
     digest = data.get("digest")

@@ -270,6 +270,19 @@ def _without_repeats(
 _NO_PODCAST_FIELDS = PodcastInfo()
 
 
+def _rated(entries: tuple[ParsedEntry, ...], show: Any) -> tuple[ParsedEntry, ...]:
+    """Episodes the show rates (its channel's itunes:explicit) and that rate themselves
+    not: many shows rate only the channel. Posts without audio are left as they are."""
+    if not isinstance(show, bool):
+        return entries
+    return tuple(
+        replace(entry, podcast=replace(entry.podcast or PodcastInfo(), explicit=show))
+        if entry.enclosures and (entry.podcast is None or entry.podcast.explicit is None)
+        else entry
+        for entry in entries
+    )
+
+
 def _digest(fields: dict[str, Any]) -> str:
     """A digest of everything an entry carries, to tell a changed post from a re-fetch."""
     published, updated = fields["published"], fields["updated"]
@@ -347,7 +360,7 @@ def read_feed(
             raise ParseError(url, f"malformed feed with no readable entries{why}")
     feed = result.get("feed") or {}
     read, repeats = _without_repeats([_entry(e, url, now) for e in entries])
-    parsed = tuple(entry for entry, _ in read)
+    parsed = _rated(tuple(entry for entry, _ in read), feed.get("itunes_explicit"))
     size = sum(len(e.content_html) + len(e.summary_html) + len(e.title) for e in parsed)
     if size > MAX_EXPANSION * len(body) + EXPANSION_SLACK:
         raise ParseError(url, f"refused: {len(body):,} bytes expanded to {size:,} characters of text")

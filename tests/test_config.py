@@ -407,3 +407,10 @@ def test_a_post_id_of_digits_alone_is_read_as_written_in_the_owners_files(tmp_pa
     (tmp_path / "corrections.yaml").write_text("- post: 98765432109876543210\n  add: [bgp]\n")
     corrections = load_corrections(tmp_path / "corrections.yaml", ("bgp", "igp"))
     assert [c.rule.value for c in corrections.items] == ["98765432109876543210"]
+
+
+def test_a_home_folder_of_no_known_user_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
+    assert problems(tmp_path, "database: ~no-such-user-here/a.db\nfeeds: []\n") == [
+        "line 1, database: '~no-such-user-here/a.db' names a home folder this system does not know; "
+        "write the path out"
+    ]

@@ -547,3 +547,22 @@ def test_both_entry_readers_read_an_episodes_rating_alike() -> None:
     assert [e.podcast.explicit if e.podcast else None for e in fast.entries] == [
         True, True, True, True, False, False, False, None, None,
     ]  # fmt: skip
+
+
+def test_a_show_rated_on_its_channel_rates_its_unrated_episodes() -> None:
+    # Many shows rate only the channel: their episodes were published as clean.
+    from aggregator.parse import read_feed
+
+    url = "https://pod.example.net/feed.xml"
+    document = (
+        b"<?xml version='1.0'?><rss version='2.0' xmlns:itunes='http://www.itunes.com/dtds/podcast-1.0.dtd'>"
+        b"<channel><title>Pod</title><itunes:explicit>true</itunes:explicit>"
+        b"<item><title>E1</title><guid>g1</guid><enclosure url='https://c.example.net/1.mp3' length='1' "
+        b"type='audio/mpeg'/></item>"
+        b"<item><title>E2</title><guid>g2</guid><itunes:explicit>clean</itunes:explicit>"
+        b"<enclosure url='https://c.example.net/2.mp3' length='1' type='audio/mpeg'/></item>"
+        b"<item><title>A post</title><guid>g3</guid></item></channel></rss>"
+    )
+    for fast in (True, False):
+        feed, _ = read_feed(url, document, {"content-type": "application/rss+xml"}, NOW, fast=fast)
+        assert [e.podcast.explicit if e.podcast else None for e in feed.entries] == [True, False, None]

@@ -42,10 +42,10 @@ from ..urls import clean_link, on_own_site
 from .templates import render
 
 MAX_STORIES = 200  # more than this in one digest: the oldest are counted, not listed
-# A post published this long before its digest's period began is the back catalogue of a
-# feed just added (or of a feed re-dating its archive): the site has it; the digest, which
-# tells what is new, leaves it out. A month, so that a feed that failed for weeks and
-# came back still has its posts told.
+# A post published this long before it was first stored is the back catalogue of a feed
+# just added (or allowed whole, or re-dating its archive): the site has it; the digest,
+# which tells what is new, leaves it out. A month, so that a feed that failed for weeks
+# and came back still has its posts told.
 BACK_CATALOGUE = timedelta(days=30)
 
 
@@ -62,7 +62,7 @@ class Story:
     excerpt: str
     topics: tuple[str, ...]
     duration: int | None  # seconds, for a podcast episode
-    listed: bool = False  # published later than it was stored (a release, an override)
+    first_seen: datetime | None = None  # when the copy told was first stored
 
     @property
     def source_names(self) -> str:
@@ -165,7 +165,6 @@ def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
                 "sources": [],
                 "topics": [],
                 "shingles": shingles,
-                "listed": False,
             }
             for shingle in prefix:
                 by_shingle.setdefault(shingle, []).append(len(stories))
@@ -177,7 +176,6 @@ def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
         if (row["source"], row["link"]) not in story["sources"]:
             story["sources"].append((row["source"], row["link"]))
         story["topics"] += [t for t, _ in row["topics"] if t not in story["topics"]]
-        story["listed"] = story["listed"] or bool(row.get("listed_at"))
         for k in keys:
             by_key.setdefault(k, story)
     out = []
@@ -195,7 +193,7 @@ def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
                 duration=row["duration"]
                 if row["kind"] == "podcast" or row["enclosures"] not in (None, "[]")
                 else None,
-                listed=story["listed"],
+                first_seen=datetime.fromisoformat(row["first_seen"]) if row.get("first_seen") else None,
             )
         )
     return out
@@ -226,8 +224,7 @@ def make_digest(
     stories = [
         s
         for s in _period_stories(store, since, until, periods)
-        if (not wanted or wanted.intersection(s.topics))
-        and (s.published >= since - BACK_CATALOGUE or s.listed)
+        if (not wanted or wanted.intersection(s.topics)) and not _back_catalogue(s, since)
     ]
     listed = stories[-MAX_STORIES:]  # oldest first: the newest are listed
     order = [t.name for t in taxonomy if not wanted or t.name in wanted]
@@ -245,6 +242,14 @@ def _period_stories(store: Store, since: datetime, until: datetime, periods: Per
     if (since, until) not in periods:
         periods[since, until] = stories_of(store.digest_posts(since, until))
     return periods[since, until]
+
+
+def _back_catalogue(story: Story, since: datetime) -> bool:
+    """Published long before it was first stored: the archive a feed brings when it is
+    added (or allowed whole), not news. (A post the owner publishes later, released or
+    allowed, is news when it was new when stored.)"""
+    stored = story.first_seen or since
+    return story.published < stored - BACK_CATALOGUE
 
 
 def subject_of(digest: Digest, site: SiteConfig) -> str:
