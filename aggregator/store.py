@@ -819,7 +819,7 @@ class Store:
     ) -> StoreCounts:
         existing = list(
             self.db.execute(
-                "SELECT id, guid, link, title, published, date_source, content_hash "
+                "SELECT id, guid, link, title, published, date_source, content_hash, explicit "
                 "FROM posts WHERE feed_url = ?",
                 [feed_url],
             ).fetchall()
@@ -838,6 +838,7 @@ class Store:
 
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
+        rerated: list[tuple[int, str]] = []  # (explicit, id) of unchanged posts a show re-rated
         stamp = stamp_of(now)
         undated = 0
         seen_ids: set[str] = set()
@@ -891,6 +892,11 @@ class Store:
             digest = entry.content_hash
             row = match or by_id.get(pid)
             if row is not None and row[6] == digest:
+                # The same post; only its rating, which the content hash leaves out (so that
+                # episodes stored before ratings were kept are not changed posts), may differ.
+                rating = entry.podcast.explicit if entry.podcast else None
+                if rating is not None and row[7] != int(rating):
+                    rerated.append((int(rating), row[0]))
                 continue
             undated_stamp = stamp
             if row is None and entry.published is None and entry.updated is None:
@@ -906,6 +912,8 @@ class Store:
             self._insert(inserts)
         if updates:
             self._update(updates)
+        if rerated:
+            self.db.conn.executemany("UPDATE posts SET explicit = ? WHERE id = ?", rerated)
         return StoreCounts(new=len(inserts), updated=len(updates))
 
     def _redated_episode(self, entry: ParsedEntry, candidate: Any) -> Any:

@@ -566,3 +566,27 @@ def test_a_show_rated_on_its_channel_rates_its_unrated_episodes() -> None:
     for fast in (True, False):
         feed, _ = read_feed(url, document, {"content-type": "application/rss+xml"}, NOW, fast=fast)
         assert [e.podcast.explicit if e.podcast else None for e in feed.entries] == [True, False, None]
+
+
+def test_a_show_that_re_rates_an_episode_is_followed(tmp_path: Path, screener: Screener) -> None:
+    # The rating is left out of the content hash (episodes stored before ratings were
+    # kept are not changed posts), so a new rating alone was never stored.
+    store = Store(tmp_path / "site.db")
+    url = "https://pod.example.net/feed.xml"
+    head = (
+        b"<?xml version='1.0'?><rss version='2.0' xmlns:itunes='http://www.itunes.com/dtds/podcast-1.0.dtd'>"
+    )
+    item = (
+        "<channel><title>Pod</title><item><title>BGP episode</title><guid>g1</guid>"
+        "<itunes:explicit>{}</itunes:explicit><enclosure url='https://c.example.net/1.mp3' length='1' "
+        "type='audio/mpeg'/><description>BGP route reflection</description></item></channel></rss>"
+    )
+    add_feed(store, screener, url, "Pod", head + item.format("false").encode(), kind=FeedKind.PODCAST)
+    assert store.db.execute("SELECT explicit FROM posts").fetchall() == [(0,)]
+    later = NOW + timedelta(hours=1)
+    add_feed(
+        store, screener, url, "Pod", head + item.format("true").encode(), when=later, kind=FeedKind.PODCAST
+    )
+    assert store.db.execute("SELECT explicit, last_changed FROM posts").fetchall() == [
+        (1, NOW.isoformat(timespec="seconds"))  # re-rated, not a changed post
+    ]
