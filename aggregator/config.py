@@ -357,12 +357,17 @@ def parse_config(text: str, name: str, database: str | None = None) -> Config:
             f"must be a file path such as {DEFAULT_DATABASE} (or leave the key out for that default)",
         )
         db_value = DEFAULT_DATABASE
-    db_path = _home(Path(db_value), data.key_lines.get("database", 0), "database", problems)
+    if database is None:
+        db_path = _home(Path(db_value), data.key_lines.get("database", 0), "database", problems)
+    else:  # --db or AGGREGATOR_DB: not the file's to answer for
+        db_path = _expanded(db_value)
     if not db_path.is_absolute() and database is None:
         # Relative to the config file, not the working directory: cron starts in $HOME.
         db_path = Path(name).resolve().parent / db_path
 
-    output = _home(Path(site.output), 0, "site.output", problems)
+    site_raw = data.get("site")
+    output_line = site_raw.key_lines.get("output", 0) if isinstance(site_raw, _Mapping) else 0
+    output = _home(Path(site.output), output_line, "site.output", problems)
     if not output.is_absolute():
         output = Path(name).resolve().parent / output
     site = replace(site, output=str(output.resolve()))
@@ -795,16 +800,30 @@ def _home(path: Path, line: int, where: str, problems: _Problems) -> Path:
         return path
 
 
+def _expanded(value: str) -> Path:
+    """A path given on the command line, its ~user expanded; one naming no user is a
+    ConfigError about that value, not about the configuration file."""
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:
+        raise ConfigError(
+            "--db", [f"{value!r} names a home folder this system does not know; write the path out"]
+        ) from None
+
+
 def _ca_file(smtp: SmtpSettings, name: str, data: _Mapping, problems: _Problems) -> SmtpSettings:
     """digest.smtp.ca_file resolved beside the configuration, as the database is, and
     readable: a missing file failed every digest as "cannot reach the SMTP server"."""
     assert smtp.ca_file is not None
-    path = _home(Path(smtp.ca_file), 0, "digest.smtp.ca_file", problems)
-    if not path.is_absolute():
-        path = Path(name).resolve().parent / path
     digest = data.get("digest")
     smtp_raw = digest.get("smtp") if isinstance(digest, _Mapping) else None
     line = smtp_raw.key_lines.get("ca_file", 0) if isinstance(smtp_raw, _Mapping) else 0
+    known = len(problems.items)
+    path = _home(Path(smtp.ca_file), line, "digest.smtp.ca_file", problems)
+    if len(problems.items) > known:
+        return smtp  # the one problem with it is said
+    if not path.is_absolute():
+        path = Path(name).resolve().parent / path
     if smtp.security == "none":
         problems.add(
             line, "digest.smtp.ca_file", "is for TLS, and security is none; remove it or use starttls or tls"

@@ -838,7 +838,7 @@ class Store:
 
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
-        rerated: list[tuple[int, str]] = []  # (explicit, id) of unchanged posts a show re-rated
+        rerated: list[tuple[int | None, str]] = []  # (explicit, id) of unchanged posts a show re-rated
         stamp = stamp_of(now)
         undated = 0
         seen_ids: set[str] = set()
@@ -895,8 +895,9 @@ class Store:
                 # The same post; only its rating, which the content hash leaves out (so that
                 # episodes stored before ratings were kept are not changed posts), may differ.
                 rating = entry.podcast.explicit if entry.podcast else None
-                if rating is not None and row[7] != int(rating):
-                    rerated.append((int(rating), row[0]))
+                stored = None if rating is None else int(rating)
+                if row[7] != stored:  # rated, re-rated, or a rating withdrawn
+                    rerated.append((stored, row[0]))
                 continue
             undated_stamp = stamp
             if row is None and entry.published is None and entry.updated is None:

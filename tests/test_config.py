@@ -414,3 +414,10 @@ def test_a_home_folder_of_no_known_user_is_a_problem_not_a_traceback(tmp_path: P
         "line 1, database: '~no-such-user-here/a.db' names a home folder this system does not know; "
         "write the path out"
     ]
+    site = (
+        "site:\n  title: T\n  url: https://planet.example.net/\n  output: ~no-such-user-here/pub\nfeeds: []\n"
+    )
+    assert problems(tmp_path, site) == [
+        "line 4, site.output: '~no-such-user-here/pub' names a home folder this system does not know; "
+        "write the path out"
+    ]

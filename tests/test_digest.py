@@ -1110,3 +1110,23 @@ def test_subscribers_of_one_period_share_its_reading(store: Store, tmp_path: Pat
     assert len(report.written) == 3
     reads = [s for s in statements if "FROM posts p JOIN feeds f" in s]
     assert len(reads) == 1, reads
+
+
+def test_a_story_one_feed_tells_as_news_is_told_though_a_new_feeds_archive_copy_joins_it(
+    store: Store, inbox: tuple[Inbox, int], screener: Screener
+) -> None:
+    # A feed added today brings an archive post of the same title: the two are one story,
+    # and the archive copy (the older) was the one shown, so the story was left out.
+    handler, port = inbox
+    member, added = "https://links.example.net/feed.xml", "https://archive.example.net/feed.xml"
+    store.sync_feeds([FeedConfig(member, "Links Weekly"), FeedConfig(added, "Old Archive")], NOW)
+    body = "<p>BGP, OSPF and EVPN reading for the week: route servers, flowspec, anycast DNS.</p>"
+    news = Item("Weekly network links", guid="w1", date="Tue, 24 Nov 2026 08:00:00 GMT", body=body)
+    archive = Item("Weekly network links", guid="a1", date="Mon, 05 Feb 2024 08:00:00 GMT", body=body)
+    store_feed(store, screener, member, rss(news), NOW, store.start_run(NOW, 1))
+    store_feed(store, screener, added, rss(archive), NOW, store.start_run(NOW, 1))
+    store.index_topics()
+    send(store, digest_config(port, Subscriber("ann@example.org", "Ann", (), Frequency.DAILY, hour=7)))
+    (message,) = handler.messages
+    text = parts(message)[0]
+    assert "Weekly network links" in text and "24 Nov 2026" in text

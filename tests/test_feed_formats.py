@@ -590,3 +590,7 @@ def test_a_show_that_re_rates_an_episode_is_followed(tmp_path: Path, screener: S
     assert store.db.execute("SELECT explicit, last_changed FROM posts").fetchall() == [
         (1, NOW.isoformat(timespec="seconds"))  # re-rated, not a changed post
     ]
+    # The rating withdrawn: unknown again (the show's rating, if any, stands).
+    unrated = (head + item.format("").encode()).replace(b"<itunes:explicit></itunes:explicit>", b"")
+    add_feed(store, screener, url, "Pod", unrated, when=later + timedelta(hours=1), kind=FeedKind.PODCAST)
+    assert store.db.execute("SELECT explicit FROM posts").fetchall() == [(None,)]

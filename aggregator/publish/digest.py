@@ -22,7 +22,7 @@ import re
 import smtplib
 import ssl
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
@@ -62,7 +62,7 @@ class Story:
     excerpt: str
     topics: tuple[str, ...]
     duration: int | None  # seconds, for a podcast episode
-    first_seen: datetime | None = None  # when the copy told was first stored
+    news: bool = True  # False: every copy is a feed's back catalogue (see _back_catalogue)
 
     @property
     def source_names(self) -> str:
@@ -158,10 +158,13 @@ def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
                 (stories[i] for i in candidates if _same_text(stories[i]["shingles"], shingles)), None
             )
         own = on_own_site(row["link"], row["feed_url"])
+        news = not _back_catalogue(row)
         if story is None:
             story = {
                 "row": row,
                 "own": own,
+                "shown_news": news,
+                "news": news,
                 "sources": [],
                 "topics": [],
                 "shingles": shingles,
@@ -169,10 +172,12 @@ def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
             for shingle in prefix:
                 by_shingle.setdefault(shingle, []).append(len(stories))
             stories.append(story)
-        elif own and not story["own"]:
-            # The copy from the link's own site tells the story, not an earlier-dated one
-            # another feed carries (or forged: its own text under a member's title).
-            story["row"], story["own"] = row, True
+        elif (news, own) > (story["shown_news"], story["own"]):
+            # A copy that is news tells the story before a new feed's archive copy; then
+            # the copy from the link's own site, not an earlier-dated one another feed
+            # carries (or forged: its own text under a member's title).
+            story["row"], story["own"], story["shown_news"] = row, own, news
+        story["news"] = story["news"] or news
         if (row["source"], row["link"]) not in story["sources"]:
             story["sources"].append((row["source"], row["link"]))
         story["topics"] += [t for t, _ in row["topics"] if t not in story["topics"]]
@@ -193,7 +198,7 @@ def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
                 duration=row["duration"]
                 if row["kind"] == "podcast" or row["enclosures"] not in (None, "[]")
                 else None,
-                first_seen=datetime.fromisoformat(row["first_seen"]) if row.get("first_seen") else None,
+                news=story["news"],
             )
         )
     return out
@@ -224,7 +229,7 @@ def make_digest(
     stories = [
         s
         for s in _period_stories(store, since, until, periods)
-        if (not wanted or wanted.intersection(s.topics)) and not _back_catalogue(s, since)
+        if (not wanted or wanted.intersection(s.topics)) and s.news
     ]
     listed = stories[-MAX_STORIES:]  # oldest first: the newest are listed
     order = [t.name for t in taxonomy if not wanted or t.name in wanted]
@@ -244,12 +249,13 @@ def _period_stories(store: Store, since: datetime, until: datetime, periods: Per
     return periods[since, until]
 
 
-def _back_catalogue(story: Story, since: datetime) -> bool:
-    """Published long before it was first stored: the archive a feed brings when it is
-    added (or allowed whole), not news. (A post the owner publishes later, released or
-    allowed, is news when it was new when stored.)"""
-    stored = story.first_seen or since
-    return story.published < stored - BACK_CATALOGUE
+def _back_catalogue(row: Mapping[str, Any]) -> bool:
+    """A post published long before it was first stored: the archive a feed brings when
+    it is added (or allowed whole), not news. (A post the owner publishes later, released
+    or allowed, is news when it was new when stored.)"""
+    return (
+        datetime.fromisoformat(row["published"]) < datetime.fromisoformat(row["first_seen"]) - BACK_CATALOGUE
+    )
 
 
 def subject_of(digest: Digest, site: SiteConfig) -> str:
