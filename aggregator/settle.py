@@ -8,7 +8,6 @@ its end, or a file edited since the last run, never publishes what the owner den
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from datetime import datetime
 from pathlib import Path
@@ -34,11 +33,17 @@ def load_decisions(config: Config, topics: tuple[str, ...]) -> tuple[Overrides, 
 
 
 def decisions_digest(config: Config) -> str:
-    """What the owner's two files hold now, as one digest (a missing file is empty)."""
+    """What the owner's two files hold now, as one digest (a missing file is empty; one
+    that cannot be read is a digest no run settled with, so the caller reads the files
+    and load_decisions names the problem instead of the build skipping it)."""
     digest = hashlib.sha256()
     for path in (overrides_path(config), corrections_path(config)):
-        with contextlib.suppress(OSError):  # unreadable: load_decisions says so
+        try:
             digest.update(path.read_bytes())
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return f"unreadable {path}"
         digest.update(b"\x00")
     return digest.hexdigest()
 

@@ -759,3 +759,18 @@ def test_python_dash_m_runs_the_same_command_line(cli_env: dict[str, str]) -> No
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Usage: aggregator [OPTIONS] COMMAND")
+
+
+def test_build_names_an_owners_file_it_cannot_read_instead_of_skipping_it(
+    server: FeedServer, write_config: WriteConfig
+) -> None:
+    # The decisions' digest read an unreadable file as a missing one: after an update
+    # settled with no overrides.yaml, a build went on as if there were none.
+    serve_fixture(server, "/ok.xml", "rss2.xml")
+    config = write_config(["/ok.xml"])
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", config.path, "update"]).exit_code == 0
+    Path(config.path).with_name("overrides.yaml").mkdir()
+    result = runner.invoke(cli, ["--config", config.path, "build"])
+    assert result.exit_code == 2, result.output
+    assert "overrides.yaml: 1 problem(s)" in result.output and "is a folder, not a file" in result.output
