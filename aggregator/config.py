@@ -706,7 +706,13 @@ def mailbox(text: str) -> tuple[str, str] | None:
         Address(address.display_name, addr_spec=address.addr_spec)  # what the message will do
     except (ValueError, IndexError, email.errors.MessageError):
         return None
-    return address.display_name, address.addr_spec
+    name = address.display_name
+    if not name and "(" in text:
+        # "planet@example.net (Network Planet)": the old form, the name in a comment.
+        from email.utils import getaddresses
+
+        name = getaddresses([text])[0][0]
+    return name, address.addr_spec
 
 
 def _one_line(value: object) -> bool:

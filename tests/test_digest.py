@@ -858,6 +858,9 @@ def test_addresses_mail_would_read_otherwise_are_refused_by_check() -> None:
             parse_config(text.format("planet@example.net", address), "feeds.yaml")
         assert "line 4, digest.subscribers[0].email:" in str(caught.value), address
         assert "not an address mail can be sent to" in str(caught.value)
+    from aggregator.config import mailbox
+
+    assert mailbox("planet@example.net (Network Planet)") == ("Network Planet", "planet@example.net")
     dotted = parse_config(text.format("'Dr. Planet <planet@example.net>'", "ann@example.org"), "f")
     assert dotted.digest is not None and dotted.digest.sender == "Dr. Planet <planet@example.net>"
     quoted = parse_config(text.format("'\"Planet, News\" <planet@example.net>'", "ann@example.org"), "f")
