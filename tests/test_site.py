@@ -97,7 +97,8 @@ def test_build_renders_river_topics_sources_digests_and_episodes(store: Store, t
     assert with_chapters, "the podcast's chapters are listed"
     page = with_chapters[0]
     assert re.search(r'<audio controls preload="none" src="https://[^"]+\.mp3"', page)
-    assert re.search(r"<time>\d+:\d\d</time>", page)  # chapter timestamps
+    # Chapter timestamps, each with a machine-readable duration (2:40 is no time of day).
+    assert re.search(r'<time datetime="PT\d+S">\d+:\d\d</time>', page)
 
 
 def test_feeds_reparse_and_json_feed_follows_its_spec(store: Store, tmp_path: Path) -> None:
@@ -795,3 +796,39 @@ def test_search_covers_the_newest_posts_site_search_posts_names(store: Store, tm
     build_site(store, replace(SITE, search_posts=0), load_taxonomy(), off, NOW)
     assert not (off / "pagefind").exists()
     assert (off / "index.html").is_file()
+
+
+def test_a_republished_posts_rfc_links_lead_to_pages_and_archive_pages_are_named(tmp_path: Path) -> None:
+    # A team blog republishes a member's post with its own text, which alone cites RFC
+    # 4456: its source page linked rfc/4456.html, which only the shown copy's text made.
+    from feedgen import Item, rss
+
+    screener = Screener.load(("en",))
+    store = Store(tmp_path / "site.db")
+    link = "https://member.example.org/rr"
+    own = Item(
+        "Route reflector design", guid="m1", link=link, body="<p>BGP route reflectors in our core.</p>"
+    )
+    carried = Item(
+        "Route reflector design",
+        guid="t1",
+        link=link,
+        body="<p>BGP route reflection as RFC 4456 defines it, in a two-level design.</p>",
+    )
+    add_feed(store, screener, "https://member.example.org/feed.xml", "Own Blog", rss(own))
+    add_feed(store, screener, "https://team.example.com/feed.xml", "Team Blog", rss(carried))
+    for i in range(12):  # enough posts for archive pages
+        body = f"<p>OSPF area {i} design note with LSA filtering.</p>"
+        add_feed(
+            store,
+            screener,
+            "https://more.example.net/feed.xml",
+            "More",
+            rss(Item(f"OSPF note {i}", guid=f"o{i}", body=body)),
+        )
+    out = tmp_path / "public"
+    build_site(store, SITE, load_taxonomy(), out, NOW, search=False)
+    page = (out / "sources" / "team-blog" / "index.html").read_text()
+    assert "../../rfc/4456.html" in page and (out / "rfc" / "4456.html").exists()
+    assert (out / "rfc" / "4456.html").read_text().count("Route reflector design") == 1  # one story
+    assert "<title>Latest posts: page 1 · Test Planet</title>" in (out / "page" / "1.html").read_text()

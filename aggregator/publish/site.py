@@ -652,11 +652,21 @@ def episode_slug(post: Post) -> str:
 
 
 def _rfcs(builder: Builder, data: SiteData) -> None:
+    # Every copy's text, not only the shown one's: a source's page shows its own copy of
+    # a story another feed also carries, and its RFC links need their pages. A story is
+    # listed once under an RFC, by its shown copy when that one cites it too.
+    shown = {post.id for post in data.posts}
     cited: dict[int, list[Post]] = defaultdict(list)
-    for post in data.posts:
+    listed: dict[int, dict[tuple[str | None, str], int]] = defaultdict(dict)
+    for post in sorted(data.own_posts, key=lambda p: p.id not in shown):
         numbers = {int(v) for kind, v in identifiers(f"{post.title} {post.excerpt}") if kind == "rfc"}
+        story = (post.link, " ".join(post.title.casefold().split())) if post.also else (post.id, "")
         for number in numbers:
-            cited[number].append(post)
+            if story not in listed[number]:
+                listed[number][story] = len(cited[number])
+                cited[number].append(post)
+    for posts in cited.values():
+        posts.sort(key=lambda p: (-p.published.timestamp(), p.id))  # newest first, as the river
     for number, posts in sorted(cited.items()):
         builder.render(f"rfc/{number}.html", "rfc.html", number=number, posts=posts)
     builder.render("rfc/index.html", "rfcs.html", cited=sorted((n, len(p)) for n, p in cited.items()))
