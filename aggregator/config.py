@@ -800,10 +800,12 @@ def _home(path: Path, line: int, where: str, problems: _Problems) -> Path:
     try:
         return path.expanduser()
     except RuntimeError:
-        problems.add(
-            line, where, f"{str(path)!r} names a home folder this system does not know; write the path out"
-        )
+        problems.add(line, where, _unknown_home(str(path)))
         return path
+
+
+def _unknown_home(value: str) -> str:
+    return f"{value!r} names a home folder this system does not know; write the path out"
 
 
 def _expanded(value: str) -> Path:
@@ -812,9 +814,7 @@ def _expanded(value: str) -> Path:
     try:
         return Path(value).expanduser()
     except RuntimeError:
-        raise ConfigError(
-            "--db", [f"{value!r} names a home folder this system does not know; write the path out"]
-        ) from None
+        raise ConfigError("--db", [_unknown_home(value)]) from None
 
 
 def _ca_file(smtp: SmtpSettings, name: str, data: _Mapping, problems: _Problems) -> SmtpSettings:

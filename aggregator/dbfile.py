@@ -26,8 +26,10 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 SMALLEST_DATABASE = 512  # the smallest page size: an SQLite file with a header is at least this long
 MIGRATIONS_TABLE = "_sqlite_migrations"  # where sqlite-utils records the migrations applied
 OUR_TABLES = ("feeds", "posts")  # made by the first migration, kept by every later one
+# Where the owner is sent for a damaged database, and only for one (see advice()).
+RECOVERY = "see docs/operations.md, 'Backups and recovery'"
 WHAT_TO_DO = (
-    "nothing was changed; restore it from a backup (see docs/operations.md, 'Backups and recovery'), "
+    f"nothing was changed; restore it from a backup ({RECOVERY}), "
     "or move it away so a new database is created"
 )
 
@@ -73,8 +75,7 @@ def is_new_database(path: Path, migration_set: str, known: Collection[str] | Non
         raise DatabaseError(
             f"{path} was made or migrated by a newer version of the aggregator (its schema has "
             f"{', '.join(newer)}, which this version does not know); nothing was changed. Run "
-            "the newer version, or restore a backup made before the upgrade (see docs/operations.md, "
-            "'Backups and recovery')"
+            f"the newer version, or restore a backup made before the upgrade ({RECOVERY})"
         )
     if schema.migrations and not missing:
         return False
@@ -124,8 +125,7 @@ def _read_schema(path: Path, migration_set: str) -> FileSchema:
     except sqlite3.DatabaseError as exc:
         raise DatabaseError(
             f"{path} cannot be read as an SQLite database ({exc}); it was not changed. If it is the "
-            "aggregator's, recover it with sqlite3's .recover or restore a backup "
-            "(see docs/operations.md, 'Backups and recovery')"
+            f"aggregator's, recover it with sqlite3's .recover or restore a backup ({RECOVERY})"
         ) from exc
     return FileSchema(tables, applied)
 
@@ -235,7 +235,7 @@ def _verify(source: Path, partial: Path) -> int:
         if problems != ["ok"]:
             raise DatabaseError(
                 f"{source} is damaged: its copy fails the integrity check ({'; '.join(problems)}); "
-                "no backup was written; see docs/operations.md, 'Backups and recovery'"
+                f"no backup was written; {RECOVERY}"
             )
         return int(conn.execute("SELECT count(*) FROM posts").fetchone()[0])
 
@@ -249,8 +249,7 @@ def _sqlite_errors(source: Path, partial: Path) -> Iterator[None]:
     except sqlite3.DatabaseError as exc:
         if getattr(exc, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
             raise DatabaseError(
-                f"{source} is damaged ({exc}), and so would be a copy: no backup was written; "
-                "see docs/operations.md, 'Backups and recovery'"
+                f"{source} is damaged ({exc}), and so would be a copy: no backup was written; {RECOVERY}"
             ) from exc
         raise OSError(f"{exc} (writing {partial})") from exc
 
@@ -286,9 +285,6 @@ def _discard(path: Path) -> None:
 
 def _with_side_files(path: Path) -> list[Path]:
     return [path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")]
-
-
-RECOVERY = "see docs/operations.md, 'Backups and recovery'"
 
 
 def advice(exc: sqlite3.Error) -> str:

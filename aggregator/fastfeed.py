@@ -421,18 +421,6 @@ def explicit_rating(raw: str) -> bool | None:
     return _EXPLICIT.get(raw.strip().lower())
 
 
-def install_explicit() -> None:
-    """feedparser reads only "yes" and "clean" (the 2005 values), so a show rated "true"
-    was published as clean: its handler reads the rating as explicit_rating does."""
-    from feedparser.namespaces.itunes import Namespace
-
-    def _end_itunes_explicit(self: Any) -> None:
-        value = self.pop("itunes_explicit", 0)
-        self._get_context()["itunes_explicit"] = explicit_rating(value) if isinstance(value, str) else None
-
-    Namespace._end_itunes_explicit = _end_itunes_explicit
-
-
 def _cased(attrs: dict[str, str]) -> bool:
     """Whether a rel or type attribute has capitals (feedparser lower-cases them)."""
     return any(value != value.lower() for key, value in attrs.items() if key in ("rel", "type"))

@@ -18,6 +18,7 @@ from html import escape
 from typing import Any
 
 import feedparser
+import feedparser.namespaces.itunes
 from defusedxml import DefusedXmlException
 
 from . import fastfeed, feedparsing, xmlguard
@@ -36,7 +37,18 @@ MAX_FIELD = 1000  # guid, title, author: longer values are cut
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 feedparsing.install()  # same results, faster: see feedparsing.py
 xmlguard.install()  # bounded: no entity expanded, depth and entries capped (xmlguard.py)
-fastfeed.install_explicit()  # itunes:explicit read as Apple writes it today (fastfeed.py)
+
+
+def _end_itunes_explicit(self: Any) -> None:
+    """feedparser reads only "yes" and "clean" (the 2005 values), so a show rated "true"
+    was published as clean: its handler reads the rating as the fast reader does."""
+    value = self.pop("itunes_explicit", 0)
+    self._get_context()["itunes_explicit"] = (
+        fastfeed.explicit_rating(value) if isinstance(value, str) else None
+    )
+
+
+feedparser.namespaces.itunes.Namespace._end_itunes_explicit = _end_itunes_explicit
 
 
 def _struct_to_datetime(value: Any) -> datetime | None:

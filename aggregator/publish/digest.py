@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import email.errors
 import email.policy
+import functools
 import hashlib
 import math
 import os
@@ -270,6 +271,7 @@ def subject_of(digest: Digest, site: SiteConfig) -> str:
     return clean_text(f"{site.title}: {kind} digest, {when} ({count} post{'s' if count != 1 else ''})")
 
 
+@functools.lru_cache(maxsize=8)
 def _sender(config_sender: str) -> tuple[str, str]:
     """(name, address) of digest.from, which check read as one mailbox."""
     return mailbox(config_sender) or ("", "planet@localhost")

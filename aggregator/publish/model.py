@@ -306,10 +306,10 @@ def merge_carried(posts: list[Post]) -> tuple[tuple[Post, ...], tuple[Post, ...]
     for post in posts:
         if post.link:
             per_feed[(post.feed_url, post.link)] += 1
-    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    groups: dict[tuple[str | None, str], list[int]] = defaultdict(list)
     for i, post in enumerate(posts):
         if post.link and per_feed[(post.feed_url, post.link)] == 1:
-            groups[(post.link, _normal_title(post.title))].append(i)
+            groups[story_key(post)].append(i)
     every = list(posts)
     hidden: set[int] = set()
     for members in groups.values():
@@ -335,8 +335,10 @@ def merge_carried(posts: list[Post]) -> tuple[tuple[Post, ...], tuple[Post, ...]
     return tuple(every), stories
 
 
-def _normal_title(title: str) -> str:
-    return " ".join(title.casefold().split())
+def story_key(post: Post) -> tuple[str | None, str]:
+    """What makes copies of a post in several feeds one story: its link and its title
+    (case and spacing aside)."""
+    return post.link, " ".join(post.title.casefold().split())
 
 
 def week_of(day: date) -> str:

@@ -38,7 +38,7 @@ from ..topics.taxonomy import Topic
 from ..types import Config, SiteConfig
 from . import feeds
 from .health import feed_health
-from .model import Post, SiteData, load_site, week_days, week_of
+from .model import Post, SiteData, load_site, story_key, week_days, week_of
 from .output import SiteWriter
 from .search import write_search_index
 from .templates import TemplateError, render
@@ -660,7 +660,7 @@ def _rfcs(builder: Builder, data: SiteData) -> None:
     listed: dict[int, dict[tuple[str | None, str], int]] = defaultdict(dict)
     for post in sorted(data.own_posts, key=lambda p: p.id not in shown):
         numbers = {int(v) for kind, v in identifiers(f"{post.title} {post.excerpt}") if kind == "rfc"}
-        story = (post.link, " ".join(post.title.casefold().split())) if post.also else (post.id, "")
+        story = story_key(post) if post.also else (post.id, "")
         for number in numbers:
             if story not in listed[number]:
                 listed[number][story] = len(cited[number])
