@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import http.cookiejar
 import ipaddress
+import os
 import re
 import socket
 import ssl
@@ -76,9 +77,8 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         if refused:
             raise BlockedAddress(
                 f"{host}:{port}",
-                f"{host} resolves to {refused[0]}, a private, loopback, link-local or "
-                "reserved address; refused (allow it with fetch.allow_private_addresses, "
-                "or allow_private_addresses: true on this feed)",
+                f"{host} resolves to {refused[0]}, a private, loopback, link-local or reserved "
+                "address; refused",
             )
         last: Exception | None = None
         for address in addresses:
@@ -330,16 +330,22 @@ class Fetcher:
             result = self._error(
                 url, None, f"took longer than the {self.settings.deadline:g} s deadline; gave up"
             )
-        except FetchError as exc:
+        except _HopFailed as exc:
             result = self._error(url, None, exc.message)
-        except httpx.TimeoutException as exc:
-            kind = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting for data"
-            result = self._error(url, None, f"timed out {kind} (timeout {self.settings.timeout:g} s)")
-        except httpx.HTTPError as exc:
-            result = self._error(url, None, f"{type(exc).__name__}: {exc}".rstrip(": "))
-        except (OSError, ValueError) as exc:
-            result = self._error(url, None, f"{type(exc).__name__}: {exc}")
+        except (FetchError, httpx.HTTPError, OSError, ValueError) as exc:  # between the requests
+            result = self._error(url, None, self._failure(exc))
         return _with_elapsed(result, time.monotonic() - started)
+
+    def _failure(self, exc: Exception) -> str:
+        """What went wrong in one request, in words."""
+        if isinstance(exc, FetchError):
+            return exc.message
+        if isinstance(exc, httpx.TimeoutException):
+            kind = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting for data"
+            return f"timed out {kind} (timeout {self.settings.timeout:g} s)"
+        if isinstance(exc, httpx.HTTPError):
+            return _network_failure(exc)
+        return f"{type(exc).__name__}: {exc}"
 
     def _error(self, url: str, status: int | None, message: str, **extra: Any) -> FetchResult:
         return FetchResult(url=url, status=status, error=message, outcome=Outcome.ERROR, **extra)
@@ -378,8 +384,13 @@ class Fetcher:
                 headers["Cookie"] = cookie
             async with self._host_limits[host]:
                 deadline = deadline or loop.time() + self.settings.deadline
-                async with asyncio.timeout_at(deadline):
-                    result = await self._request(client, url, current, headers, permanent)
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        result = await self._request(client, url, current, headers, permanent)
+                except TimeoutError:
+                    raise
+                except (FetchError, httpx.HTTPError, OSError, ValueError) as exc:
+                    raise _HopFailed(url, self._hop_failure(url, current, exc)) from exc
             if isinstance(result, tuple) and result[2]:
                 _remember(cookies.setdefault(host, {}), result[2], self._clock())
             if isinstance(result, FetchResult):
@@ -392,6 +403,19 @@ class Fetcher:
         return self._error(
             url, None, f"more than {self.settings.max_redirects} redirects; stopped at {current}"
         )
+
+    def _hop_failure(self, url: str, current: str, exc: Exception) -> str:
+        """The failure of a request to current, a hop of the fetch of url: a redirect's
+        target is named, and an address the policy refuses is advice only for the feed's
+        own URL (a public feed that redirects to a private address is not to be trusted)."""
+        if current == url:
+            if isinstance(exc, BlockedAddress):
+                return (
+                    f"{exc.message} (allow it with fetch.allow_private_addresses, "
+                    "or allow_private_addresses: true on this feed)"
+                )
+            return self._failure(exc)
+        return f"redirected to {current}: {self._failure(exc)}"
 
     async def _request(
         self,
@@ -587,6 +611,44 @@ def _remember(jar: dict[str, tuple[str, bool]], set_cookies: list[str], now: dat
 def _cookie_header(jar: dict[str, tuple[str, bool]], scheme: str) -> str:
     """The Cookie header for a hop: a Secure cookie goes over https only."""
     return "; ".join(f"{n}={v}" for n, (v, secure) in jar.items() if scheme == "https" or not secure)
+
+
+class _HopFailed(FetchError):
+    """A request of a fetch failed; its message says what happened, and where."""
+
+
+# What was being done when the connection failed, by httpx's exception.
+_NETWORK_STEPS: tuple[tuple[type[httpx.HTTPError], str], ...] = (
+    (httpx.ConnectError, "could not connect"),
+    (httpx.ReadError, "the connection broke while reading the response"),
+    (httpx.WriteError, "the connection broke while sending the request"),
+    (httpx.RemoteProtocolError, "the server broke the HTTP exchange"),
+    (httpx.ProxyError, "the proxy failed"),
+    (httpx.UnsupportedProtocol, "unsupported protocol"),
+    (httpx.DecodingError, "the response could not be decoded"),
+    (httpx.TooManyRedirects, "too many redirects"),
+)
+
+
+def _network_failure(exc: Exception) -> str:
+    """A network error in words: what was being done, and the system's reason
+    ("could not connect: Connection refused"), not httpx's class name alone."""
+    step = next((text for kind, text in _NETWORK_STEPS if isinstance(exc, kind)), None)
+    reason = ""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:  # the OS's word, deepest first found
+        seen.add(id(cause))
+        if isinstance(cause, OSError) and cause.errno:
+            reason = os.strerror(cause.errno)
+            break
+        cause = cause.__cause__ or cause.__context__
+    text = str(exc).strip()
+    if not reason and text and text != "All connection attempts failed":
+        reason = text
+    if step is None:
+        return f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+    return f"{step}: {reason}" if reason else step
 
 
 def _invalid(url: str) -> str | None:

@@ -26,7 +26,7 @@ from .errors import ParseError
 from .sanitize import clean_html, clean_text, excerpt, plain_text
 from .screen.text import EXCERPT_CHARS, leads
 from .types import Chapter, Enclosure, ParsedEntry, ParsedFeed, PodcastInfo, shared_guids
-from .urls import clean_link, resolve
+from .urls import clean_link, resolve, without_credentials
 
 EARLIEST_DATE = datetime(1995, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(hours=48)
@@ -331,15 +331,21 @@ def read_feed(
     now: datetime | None = None,
     *,
     fast: bool = True,
+    fetched_from: str | None = None,
 ) -> tuple[ParsedFeed, tuple[str, ...]]:
     """parse_feed(), and the lead text of each entry (plain text from the start of its
     summary or content), which screening and tagging read: made once, for the excerpt
     and for them. fast: read plain RSS and Atom entries with fastfeed.py (the same
-    result); False runs feedparser on every document."""
+    result); False runs feedparser on every document. fetched_from: the URL the body came
+    from after redirects, when not url."""
     now = now or datetime.now(UTC)
     declares_entities = xmlguard.check_entities(url, body)
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
-    response_headers.setdefault("content-location", url)
+    # Relative links are relative to where the document was found: after a redirect
+    # (a blog that moved), that is not the configured URL. A user name and password in
+    # the URL are for fetching the feed; links resolved against it must not carry them.
+    base = without_credentials(fetched_from or url)
+    response_headers.setdefault("content-location", base)
 
     def run_feedparser(document: bytes) -> Any:
         # A file-like object: given bytes or a str, feedparser may treat them as a path or URL to open.
@@ -371,7 +377,7 @@ def read_feed(
         if bozo:
             raise ParseError(url, f"malformed feed with no readable entries{why}")
     feed = result.get("feed") or {}
-    read, repeats = _without_repeats([_entry(e, url, now) for e in entries])
+    read, repeats = _without_repeats([_entry(e, base, now) for e in entries])
     parsed = _rated(tuple(entry for entry, _ in read), feed.get("itunes_explicit"))
     size = sum(len(e.content_html) + len(e.summary_html) + len(e.title) for e in parsed)
     if size > MAX_EXPANSION * len(body) + EXPANSION_SLACK:

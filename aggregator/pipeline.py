@@ -106,17 +106,19 @@ def parse_job(
     known: frozenset[str] = frozenset(),
     hint: str | None = None,
     history: FeedRecord | None = None,
+    fetched_from: str | None = None,
 ) -> Parsed | str:
     """Runs in a worker: the parsed feed and verdicts for its new or changed entries, or
     the reason the body is not a usable feed. Entries already stored unchanged are not
     screened again: language detection runs once per post content. history: the feed's
     record so far (screened and kept posts), which weighs in with the rest of the batch
-    for a post that only just fails (Screener.feed_record)."""
+    for a post that only just fails (Screener.feed_record). fetched_from: where the body
+    came from after redirects (relative links are relative to it), when not url."""
     from .parse import read_feed
 
     screener = _screener()  # a missing or damaged model is the run's error, not the feed's
     try:
-        parsed, leads = read_feed(url, body, headers, now)
+        parsed, leads = read_feed(url, body, headers, now, fetched_from=fetched_from)
         fresh = [
             (e, lead) for e, lead in zip(parsed.entries, leads, strict=True) if e.content_hash not in known
         ]
@@ -223,6 +225,7 @@ def store_batch(
             known,
             job.hint,
             store.baseline(fetched.url).record,
+            fetched.final_url,
         )
         parsed: ParsedFeed | None = None
         verdicts: dict[str, StoredVerdict] = {}

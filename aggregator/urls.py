@@ -85,6 +85,16 @@ def clean_link(value: str | None, base: str | None = None) -> str | None:
     return _clean(value, base)
 
 
+def without_credentials(url: str) -> str:
+    """url with no user name or password in it, everything else as written: what may be
+    published of a feed's address (a feed behind HTTP basic auth is configured as
+    https://user:password@host/feed)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def resolve(value: str | None, base: str | None) -> str | None:
     """A URL from content (an enclosure, an image, chapters) resolved against base and
     normalized as clean_link does, keeping its whole query and its fragment; None unless

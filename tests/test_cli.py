@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -145,6 +146,26 @@ def test_status_shows_health_of_every_feed(
         lines["Cached Blog"],
     )
     assert "Last run" in result.stdout and "finished" in result.stdout
+
+
+def test_relative_links_of_a_redirected_feed_resolve_where_the_feed_was_found(
+    server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str]
+) -> None:
+    # A blog that moved: its old feed URL redirects to the new one, whose relative links
+    # are relative to the new place. Resolved against the configured URL they led to
+    # pages that never existed.
+    body = "<p>The diagram: <a href='n0-diagram.png'>here</a>.</p>"
+    server.routes["/new/feed.xml"] = Route(body=rss(Item("Moved post", guid="n0", link="n0.html", body=body)))
+    server.routes["/moved/feed"] = Route(status=301, headers={"Location": "/new/feed.xml"})
+    server.routes["/tmp/feed"] = Route(status=302, headers={"Location": "/new/feed.xml"})
+    config = write_config([("/moved/feed", "Moved Blog"), ("/tmp/feed", "Lent Blog")])
+    assert aggregator("--config", config.path, "update", env=cli_env).returncode == 0
+    with sqlite3.connect(config.database) as db:
+        rows = db.execute("SELECT link, content_html FROM posts ORDER BY feed_url").fetchall()
+    assert len(rows) == 2
+    for link, content in rows:
+        assert link == server.url("/new/n0.html")
+        assert f'href="{server.url("/new/n0-diagram.png")}"' in content
 
 
 def test_status_shows_a_long_suggested_url_whole(
@@ -560,6 +581,27 @@ def test_a_gone_feed_says_it_is_not_fetched_and_force_fetches_it(
     assert server.hits("/gone.xml") == 2
     back = aggregator("--config", config.path, "status", "--json", env=cli_env).stdout.splitlines()
     assert {row["name"]: row["state"] for row in map(json.loads, back)}["Gone Blog"] == "ok"
+
+
+def test_a_feed_fetched_with_a_password_in_its_url_is_published_without_it(
+    server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    # A private feed behind HTTP basic auth, its credentials in its URL: the fetch sends
+    # them, and no published page or feed carries them (the OPML, the health page, each
+    # entry's source).
+    serve_fixture(server, "/private.xml", "rss2.xml")
+    secret_url = server.url("/private.xml").replace("://", "://alice:s3cretpw@")
+    config = write_config([(secret_url, "Private Blog")])
+    assert aggregator("--config", config.path, "update", env=cli_env).returncode == 0
+    sent = [headers for path, headers in server.requests if path == "/private.xml"]
+    assert sent and sent[0]["authorization"] == "Basic " + base64.b64encode(b"alice:s3cretpw").decode()
+    site = tmp_path / "site"
+    assert aggregator("--config", config.path, "build", "--out", str(site), env=cli_env).returncode == 0
+    published = {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    assert [name for name, body in published.items() if b"s3cretpw" in body or b"alice:" in body] == []
+    outline = ET.fromstring(published["feeds/sources.opml"]).find("body/outline")
+    assert outline is not None and outline.get("xmlUrl") == server.url("/private.xml")
+    assert f'href="{server.url("/private.xml")}"' in published["health/private-blog.html"].decode()
 
 
 def test_a_feed_removed_from_the_config_leaves_status_health_and_opml_but_not_the_archive(

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import gzip
 import os
+import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from email.utils import formatdate
@@ -220,6 +223,7 @@ def test_loopback_refused_by_default(server: FeedServer) -> None:
     server.routes["/f.xml"] = Route(body=RSS)
     result = fetch(server.url("/f.xml"), AddressPolicy())
     assert result.outcome is Outcome.ERROR and "refused" in (result.error or "")
+    assert "allow it with fetch.allow_private_addresses" in (result.error or "")  # the owner's own URL
     assert server.hits("/f.xml") == 0
     by_name = fetch(f"http://localhost:{server.port}/f.xml", AddressPolicy())
     assert by_name.outcome is Outcome.ERROR and "refused" in (by_name.error or "")
@@ -236,6 +240,10 @@ def test_redirect_to_another_local_address_is_refused(server: FeedServer, other_
     server.routes["/hop"] = Route(status=302, headers={"Location": other_server.url("/internal")})
     result = fetch(server.url("/hop"), allow(server))
     assert result.outcome is Outcome.ERROR and "refused" in (result.error or "")
+    # The owner configured another URL: the message names the redirect, and does not
+    # advise allowing an address a feed redirected to.
+    assert (result.error or "").startswith(f"redirected to {other_server.url('/internal')}: ")
+    assert "allow_private_addresses" not in (result.error or "")
     assert other_server.hits("/internal") == 0
     # Allowed explicitly, the same redirect goes through.
     assert fetch(server.url("/hop"), allow(server, other_server)).outcome is Outcome.OK
@@ -458,3 +466,37 @@ def test_a_redirects_cookies_are_read_as_browsers_read_them() -> None:
     for n in range(30):
         _remember(jar, [f"k{n}=" + "v" * 300], now)
     assert len(_cookie_header(jar, "https")) <= 4096
+
+
+def test_a_refused_connection_and_a_reset_mid_body_are_said_in_words() -> None:
+    # `status` shows this text; "ReadError" or "All connection attempts failed" told the
+    # owner nothing.
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now
+    refused = fetch(f"http://127.0.0.1:{port}/feed.xml", AddressPolicy.allow_all())
+    assert refused.outcome is Outcome.ERROR and refused.error == "could not connect: Connection refused"
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def answer_then_reset() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n")
+        conn.sendall(b"Content-Length: 5000\r\n\r\n<rss")
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST, not FIN
+        conn.close()
+
+    thread = threading.Thread(target=answer_then_reset, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/feed.xml"
+        reset = fetch(url, AddressPolicy.allow_all())
+    finally:
+        thread.join(5)
+        listener.close()
+    assert reset.outcome is Outcome.ERROR
+    assert reset.error == "the connection broke while reading the response: Connection reset by peer"

@@ -128,7 +128,7 @@ def atom(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]]
         _sub(author, "name", ", ".join(post.authors) or post.source)
         source = _sub(entry, "source")
         _sub(source, "title", post.source)
-        _sub(source, "link", rel="self", href=post.feed_url)
+        _sub(source, "link", rel="self", href=post.public_feed_url)
         for topic in post.topic_names:
             _sub(entry, "category", term=topic)
         _sub(entry, "summary", post.excerpt, type="text")
@@ -165,7 +165,7 @@ def rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]])
             _sub(item, "link", post.link)
         _sub(item, "guid", f"urn:aggregator:post:{post.feed_id}", isPermaLink="false")
         _sub(item, "pubDate", format_datetime(post.published, usegmt=True))
-        _sub(item, "source", post.source, url=post.feed_url)
+        _sub(item, "source", post.source, url=post.public_feed_url)
         for topic in post.topic_names:
             _sub(item, "category", topic)
         # RSS readers take a description as HTML: the excerpt, plain text, is escaped as
@@ -292,7 +292,7 @@ def opml(sources: Sequence[Source], site: SiteData) -> str:
     _sub(head, "title", f"{site.config.title}: sources")
     body = _sub(root, "body")
     for source in sources:
-        attrs = {"type": "rss", "text": source.name, "title": source.name, "xmlUrl": source.url}
+        attrs = {"type": "rss", "text": source.name, "title": source.name, "xmlUrl": source.public_url}
         if source.link:
             attrs["htmlUrl"] = source.link
         if source.topics:

@@ -13,6 +13,7 @@ from typing import Any
 from ..feedstatus import GONE_TEXT, FeedStatus, State, feed_status
 from ..overrides import override_words
 from ..store import Store
+from ..urls import without_credentials
 from .model import SiteData
 
 DROP_REASONS = ("non_english", "spam", "offtopic", "feed_drift")
@@ -88,7 +89,8 @@ def feed_health(store: Store, data: SiteData) -> tuple[list[FeedHealth], str | N
         out.append(
             FeedHealth(
                 name=row["name"],
-                url=row["url"],
+                # Published: the address without the credentials it is fetched with.
+                url=without_credentials(row["url"]),
                 slug=slugs.get(row["url"], "source"),
                 kind=row["kind"],
                 last_status=row["last_status"],
@@ -98,7 +100,7 @@ def feed_health(store: Store, data: SiteData) -> tuple[list[FeedHealth], str | N
                 next_fetch=row["next_fetch"],
                 last_error=row["last_error"],
                 last_warning=row["last_warning"],
-                redirect_url=row["redirect_url"],
+                redirect_url=row["redirect_url"] and without_credentials(row["redirect_url"]),
                 gone=bool(row["gone"]),
                 quarantined=row["quarantined"],
                 quarantine_reason=row["quarantine_reason"],

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from ..store import Store
 from ..topics.taxonomy import Topic
 from ..types import Chapter, SiteConfig
-from ..urls import clean_link, on_own_site, resolve
+from ..urls import clean_link, on_own_site, resolve, without_credentials
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,11 @@ class Post:
     entry_id: str = ""
 
     @property
+    def public_feed_url(self) -> str:
+        """The feed's address as published: without the credentials it is fetched with."""
+        return without_credentials(self.feed_url)
+
+    @property
     def feed_id(self) -> str:
         return self.entry_id or self.id
 
@@ -100,6 +105,11 @@ class Source:
     # it is no longer listed as a source, in the OPML or on the health pages.
     current: bool = True
     topics: tuple[str, ...] = ()  # the topic hints feeds.yaml gives the feed
+
+    @property
+    def public_url(self) -> str:
+        """The feed's address as published: without the credentials it is fetched with."""
+        return without_credentials(self.url)
 
 
 @dataclass(frozen=True)
