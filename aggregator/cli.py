@@ -659,13 +659,20 @@ def explain(obj: Context, post: str) -> None:
     probs = ", ".join(f"{k} {v:.2f}" for k, v in language.items()) or "none"
     decided = scores.get("language_decided_by", "?")
     click.echo(f"  language: {row['lang']} (decided by {decided}; langdetect: {probs})")
+    # The stage that decided: an override, else the feed's baseline when it held or
+    # dropped the post (feed_drift), else screening.
+    by_baseline = not row["override"] and (row["reason"] == "feed_drift" or row["status"] == "held")
+    if by_baseline:
+        note = scores.get("baseline") or "the feed is in quarantine"
+        click.echo(f"  decided by: the feed's baseline: {note}")
     if scores.get("decided_by"):
-        by = "screening decided by" if row["override"] else "decided by"  # the override decided
+        by = "screening decided by" if row["override"] or by_baseline else "decided by"
         click.echo(f"  {by}: {scores['decided_by']}")
     score = f"{row['score']:.2f}" if row["score"] is not None else "none (not screened)"
     click.echo(
         f"  the model's networking score: {score} (thresholds {screener.threshold:.2f} with networking "
-        f"terms, {screener.strong:.2f} without)"
+        f"names, {screener.ambiguous_threshold:.2f} with ambiguous words only, {screener.strong:.2f} "
+        "with no networking word)"
     )
     from .screen.text import leads, screening_text
 
@@ -689,7 +696,9 @@ def explain(obj: Context, post: str) -> None:
         click.echo(f"    {tag['topic']:<12} score {tag['score']:.2f}, from: {', '.join(tag['terms'])}")
     for note in _second_topics_left_out(screener, reading, batch):
         click.echo(f"    {note}")
-    if row["corrected"]:
+    if row["status"] != "kept":
+        click.echo("  published topics: none; the post is not published")
+    elif row["corrected"]:
         # The topics above are the model's; the site publishes the corrected ones.
         click.echo(
             f"  published topics, set by the site's corrections ({CORRECTIONS_FILE}): "

@@ -402,3 +402,39 @@ def test_a_feeds_record_keeps_its_borderline_posts_but_not_its_departures() -> N
     assert not screener.feed_record([*mixed, borderline])[-1].keep
     # The stored history counts as much as the batch itself.
     assert screener.feed_record([borderline], FeedRecord(40, 39))[0].keep
+
+
+def test_an_item_with_nothing_to_read_is_dropped_and_no_feed_record_keeps_it(screener: Screener) -> None:
+    """An item with no title and no text (an image, a bare link: what a hijacked feed slips
+    in) scored the model's prior, 0.56, and was published as networking; so were one- and
+    two-word titles with no networking word at all. A networking feed's record still keeps its short
+    posts, never an empty one."""
+    empty, daftar, hello, named, peering = screener.screen(
+        [
+            ("", "", "en"),
+            ("Daftar", "", "en"),
+            ("Hello world", "", "en"),
+            ("BGP", "", "en"),
+            ("Peering", "", "en"),
+        ]
+    )
+    assert (empty.keep, empty.reason, empty.decided_by) == (
+        False,
+        "offtopic",
+        "nothing to read: no title and no text",
+    )
+    for short in (daftar, hello):
+        assert not short.keep and short.reason == "offtopic"
+        assert short.decided_by.startswith("too short to judge")
+    assert (
+        named.keep and peering.keep
+    )  # a networking name, or a word with a networking sense: the model judges
+    regular = screener.screen(
+        [(f"OSPF area {n} design notes", "LSAs and stub areas.", "en") for n in range(12)]
+    )
+    back_soon = screener.screen([("Back soon", "", "en")])[0]
+    assert not back_soon.keep
+    judged = screener.feed_record([*regular, empty, back_soon])
+    assert all(v.keep for v in judged[:12])
+    assert not judged[12].keep and judged[12].decided_by == "nothing to read: no title and no text"
+    assert judged[13].keep and judged[13].decided_by.startswith("feed record: 12 of 13 other posts")

@@ -124,7 +124,16 @@ def test_an_established_feed_that_turns_to_spam_is_quarantined_and_released(
         # The first good-looking post after the hijack is held, not published.
         held = [p for p in store.posts() if p["status"] == "held"]
         assert [(p["link"], p["reason"]) for p in held] == [("https://lab.example.net/200/", "feed_drift")]
+        held_id = held[0]["id"]
     runner = CliRunner()
+    # explain names the stage that held it: the feed's baseline, not the model that
+    # found it networking; and a held post has no published topics.
+    explained = runner.invoke(cli, ["--config", config.path, "explain", held_id]).output
+    assert "status: held (feed_drift)" in explained
+    assert "  decided by: the feed's baseline: " in explained
+    assert "  screening decided by: networking model: " in explained
+    assert "published topics: none; the post is not published" in explained
+    assert "with ambiguous words only" in explained  # all three thresholds are shown
     status = runner.invoke(cli, ["--config", config.path, "status"])
     assert "QUARANTINED" in status.output and "new posts held until `aggregator release`" in status.output
     as_json = json.loads(runner.invoke(cli, ["--config", config.path, "status", "--json"]).output)

@@ -62,6 +62,8 @@ class Verdict:
     decided_by: str = ""  # the stage that decided, and why
     senses: tuple[str, ...] = ()  # ambiguous terms found, with their other senses
     general: tuple[str, ...] = ()  # general-computing terms found ("area: term")
+    # Decided before the model, on what the post is: the feed's record does not overturn it.
+    settled: bool = False
 
     def scores(self) -> dict[str, Any]:
         return {
@@ -142,6 +144,11 @@ def stack_features(log_odds: float, found: Found, words: int) -> list[float]:
     ]
 
 
+# A post of fewer words than this, with no networking word (settled or ambiguous), is too
+# short for the model to judge: one or two words that name nothing ("888", "Daftar",
+# "Hello world") score near the model's prior, which keeps them. A feed whose posts are
+# overwhelmingly networking still keeps its short ones (feed_record).
+MIN_WORDS = 3
 MIN_RECORD = 8  # posts a feed's record needs before it weighs
 OVERWHELMING = 0.9  # share of kept posts that makes a feed overwhelmingly networking
 
@@ -262,6 +269,7 @@ class Screener:
             fallback, source = (hint, "feed language") if hint else (default, "site language")
             language = detect_language(text, fallback, source, self.vocabulary, ordinary, self.prose)
             signals = tuple(spam_signals(words, text))
+            settled = False
             counted = tuple(dict.fromkeys(e.term for e in post_found.counted))
             spam = judge_spam(signals, len(counted))
             if language.lang not in self.languages:
@@ -269,6 +277,13 @@ class Screener:
                 decided = f"language: {language.lang}, by {language.decided_by}"
             elif spam.spam:
                 reason, decided = "spam", f"spam: {spam.why}"
+            elif not words:
+                # An item with no title and no text (an image or a bare link: what a
+                # hijacked feed slips in) says nothing, and the model's prior would keep it.
+                reason, decided, settled = "offtopic", "nothing to read: no title and no text", True
+            elif len(words) < MIN_WORDS and not post_found.networking and not post_found.ambiguous:
+                reason = "offtopic"
+                decided = f"too short to judge: {len(words)} word(s), no networking word"
             else:
                 needed, which = self.needed(bool(post_found.networking), bool(post_found.ambiguous))
                 reason = None if score >= needed else "offtopic"
@@ -290,6 +305,7 @@ class Screener:
                     decided_by=decided,
                     senses=tuple(f"{e.term}: {e.senses}" for e in post_found.ambiguous[:10]),
                     general=tuple(f"{e.area}: {e.term}" for e in post_found.general[:10]),
+                    settled=settled,
                 )
             )
         return out
@@ -308,6 +324,7 @@ class Screener:
             others = record.without(verdict)
             if (
                 verdict.reason != "offtopic"
+                or verdict.settled
                 or others.screened < MIN_RECORD
                 or others.kept < OVERWHELMING * others.screened
                 or len(verdict.general) > len(verdict.evidence)
