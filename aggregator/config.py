@@ -371,6 +371,9 @@ def parse_config(text: str, name: str, database: str | None = None) -> Config:
     if not output.is_absolute():
         output = Path(name).resolve().parent / output
     site = replace(site, output=str(output.resolve()))
+    clash = output_clash(Path(site.output), Path(name), db_path)
+    if clash:
+        problems.add(output_line, "site.output", clash)
     if digest is not None and digest.smtp.ca_file:
         digest = replace(digest, smtp=_ca_file(digest.smtp, name, data, problems))
 
@@ -385,6 +388,20 @@ def parse_config(text: str, name: str, database: str | None = None) -> Config:
         database=str(db_path.resolve()),
         digest=digest,
     )
+
+
+def output_clash(output: Path, config_path: Path, database: Path) -> str | None:
+    """Why the site cannot be built into output: a build replaces the folder's whole
+    contents, so it must not hold the configuration or the database."""
+    output = output.resolve()
+    for what, path in (("the configuration", config_path), ("the database", database)):
+        path = path.resolve()
+        if path == output or output in path.parents:
+            return (
+                f"{output} holds {what} ({path}), and a build replaces the whole folder: "
+                "give the site a folder of its own, such as public"
+            )
+    return None
 
 
 def _site(data: _Mapping, problems: _Problems) -> SiteConfig:

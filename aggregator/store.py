@@ -329,6 +329,15 @@ def m014_explicit(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE posts ADD COLUMN explicit INTEGER")
 
 
+@migrations()
+def m015_body_hash(db: sqlite_utils.Database) -> None:
+    # feeds.body_hash was added to m001 itself (2026-11-24) instead of in a migration of
+    # its own: a database made the days before had every migration and not the column,
+    # and every update then failed on it.
+    if "body_hash" not in db["feeds"].columns_dict:
+        db.execute("ALTER TABLE feeds ADD COLUMN body_hash TEXT")
+
+
 def _lone_titles(existing: list[Any], entries: Iterable[ParsedEntry]) -> dict[str, Any]:
     """Title -> the stored post (row) of a feed whose title no other stored post and no
     other entry of the fetched document has."""

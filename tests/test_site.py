@@ -18,6 +18,7 @@ import feedparser
 import pytest
 from sitekit import NOW, SITE, add_feed, add_posts, make_site_db, store_feed
 
+from aggregator.publish.output import OutputError
 from aggregator.publish.site import BuildReport, build_site
 from aggregator.screen.verdict import Screener
 from aggregator.store import Store
@@ -444,6 +445,48 @@ def test_a_site_with_nothing_to_count_its_posts_by_is_built_with_a_note(store: S
     assert json.loads((out / "build.json").read_text())["posts"] == report.posts
     assert build(store, out, search=False).notes == ()  # now it has its stamp
     assert build(store, tmp_path / "new", search=False).notes == ()  # a first build is not checked
+
+
+def test_a_folder_aggregator_did_not_build_is_never_replaced(store: Store, tmp_path: Path) -> None:
+    # A build replaces its folder whole: pointed at a web root, or at the project's own
+    # folder, it deleted what was there (the database and feeds.yaml with it).
+    www = tmp_path / "www"
+    (www / "uploads").mkdir(parents=True)
+    (www / "uploads" / "report.pdf").write_bytes(b"%PDF-1.7")
+    (www / "robots.txt").write_text("User-agent: *\n")
+    with pytest.raises(
+        OutputError, match=r"not built: the folder holds files that aggregator did not put there"
+    ):
+        build(store, www, search=False)
+    assert (www / "uploads" / "report.pdf").read_bytes() == b"%PDF-1.7" and (www / "robots.txt").exists()
+    assert not (www / "index.html").exists() and not list(tmp_path.glob(".www*"))  # nothing written
+
+
+def test_an_output_folder_that_holds_the_database_or_the_config_is_refused(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    project = tmp_path / "planet"
+    project.mkdir()
+    config = project / "feeds.yaml"
+    feed = "feeds:\n  - url: https://blog.example.net/feed.xml\n    name: Blog\n"
+    config.write_text("site:\n  output: .\n" + feed)
+    for command in (["check"], ["build"]):
+        result = subprocess.run(
+            ["aggregator", "--config", str(config), *command], capture_output=True, text=True, env=cli_env
+        )
+        assert result.returncode == 2, result.stderr
+        assert f"site.output: {project} holds the configuration ({config})" in result.stderr
+    config.write_text(feed)
+    with Store(str(project / "aggregator.db")):
+        pass
+    result = subprocess.run(
+        ["aggregator", "--config", str(config), "build", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+    )
+    assert result.returncode == 1 and f"{tmp_path} holds the configuration" in result.stderr
+    assert config.exists() and (project / "aggregator.db").exists()
 
 
 def test_run_stops_at_the_refusal_and_sends_no_digest(planet: Path, cli_env: dict[str, str]) -> None:

@@ -67,11 +67,12 @@ def test_schema_is_created_by_recorded_migrations_in_wal_mode(tmp_path: Path) ->
         "m012_settled",
         "m013_listed_at",
         "m014_explicit",
+        "m015_body_hash",
     ]
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"feeds", "posts", "runs", "fetch_log"} <= tables
     Store(tmp_path / "a.db").close()  # reopening applies nothing twice
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 14
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 15
 
 
 def test_html_stored_with_a_cite_attribute_is_sanitized_again_on_upgrade(tmp_path: Path) -> None:
@@ -368,7 +369,7 @@ def test_a_missing_database_is_created_whole_and_leaves_nothing_else(tmp_path: P
     Store(tmp_path / "new" / "a.db").close()
     assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["a.db"]
     conn = sqlite3.connect(tmp_path / "new" / "a.db")
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 14
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 15
 
 
 def test_a_database_from_an_earlier_version_opens_and_catches_up(tmp_path: Path) -> None:
@@ -380,8 +381,22 @@ def test_a_database_from_an_earlier_version_opens_and_catches_up(tmp_path: Path)
     with Store(tmp_path / "old.db") as store:
         assert [f["name"] for f in store.feeds()] == ["Blog"]
         applied = [r[0] for r in store.db.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
-        assert applied[-1] == "m014_explicit" and len(applied) == 14
+        assert applied[-1] == "m015_body_hash" and len(applied) == 15
         assert "corrected" in store.db["posts"].columns_dict
+
+
+def test_a_database_made_before_the_body_hash_column_can_be_updated(tmp_path: Path) -> None:
+    # The days before 2026-11-25 made feeds without body_hash (it was added to m001
+    # itself later): every migration was recorded, and every update failed on the column.
+    h = harness(tmp_path)
+    h.store_doc(rss(Item("Before", guid="a")))
+    h.store.db.execute("ALTER TABLE feeds DROP COLUMN body_hash")
+    h.store.db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm015_body_hash'")
+    h.store.close()
+    h.store = Store(tmp_path / "a.db")
+    h.store_doc(rss(Item("Before", guid="a"), Item("After", guid="b")))
+    assert sorted(p["title"] for p in h.store.posts()) == ["After", "Before"]
+    assert "body_hash" in h.store.db["feeds"].columns_dict
 
 
 def test_a_database_whose_commits_are_still_in_its_wal_opens(tmp_path: Path) -> None:

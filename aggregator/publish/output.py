@@ -119,6 +119,13 @@ class SiteWriter:
             swap(self._tmp, self.out)
         except OSError as exc:
             shutil.rmtree(self._tmp, ignore_errors=True)
+            if exc.errno == errno.EBUSY or os.path.ismount(self.out):
+                raise OutputError(
+                    f"{self.out}: cannot put the new site in place: the folder is a mount point (a "
+                    "volume or a separate file system), which cannot be exchanged for another "
+                    "folder; build into a folder inside it (site.output: "
+                    f"{self.out / 'public'}) and serve that. The live site is unchanged."
+                ) from exc
             raise OutputError(f"{self.out}: cannot put the new site in place ({exc})") from exc
         shutil.rmtree(self._tmp, ignore_errors=True)  # now the old site
 

@@ -31,7 +31,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from .. import __version__
-from ..config import unknown_topics
+from ..config import output_clash, unknown_topics
 from ..errors import AggregatorError, ConfigError
 from ..store import Store
 from ..topics.taxonomy import Topic
@@ -39,7 +39,7 @@ from ..types import Config, SiteConfig
 from . import feeds
 from .health import feed_health
 from .model import Post, SiteData, load_site, story_key, week_days, week_of
-from .output import SiteWriter
+from .output import OutputError, SiteWriter
 from .search import write_search_index
 from .templates import TemplateError, render
 
@@ -331,6 +331,9 @@ def build_from_config(
     if unknown:
         raise ConfigError(config.path, unknown)
     target = (out or Path(config.site.output)).resolve()
+    clash = output_clash(target, Path(config.path), Path(config.database))
+    if clash:
+        raise OutputError(clash)
     now = now or datetime.now(UTC)
     with RunLock(config.database), Store(config.database) as store:
         settle_from_config(config, store, now)  # a run killed before its end left them undone
@@ -368,9 +371,13 @@ def build_site(
     live = live_posts(out)
     if live is not None and not allow_shrink and len(data.posts) * 2 < live.posts:
         raise ShrinkRefused(_shrink_message(out, live, len(data.posts), store.path))
+    manifest_path = out.parent / f".{out.name}.manifest.json"
+    if live is None and _has_files(out) and not manifest_path.exists():
+        # Not a site this tool built: a web root, a home folder, a project. The build
+        # would replace it whole, and its files with it.
+        raise OutputError(_foreign_message(out))
     notes = (_unchecked_note(out),) if live is None and _has_files(out) else ()
     env = environment(site_dir)
-    manifest_path = out.parent / f".{out.name}.manifest.json"
     previous = _read_manifest(manifest_path) if out.is_dir() else {}
     try:
         builder, writer = _build(data, env, out, store, previous, site_dir, progress, search)
@@ -504,6 +511,16 @@ def _shrink_message(out: Path, live: LiveSite, new: int, database: str) -> str:
         "  A damaged, empty or wrong database is the usual cause: check it with `aggregator status` "
         "and restore it from a backup. If the posts were removed on purpose, give --allow-shrink "
         "to `aggregator build` (or `run`). The live site is unchanged."
+    )
+
+
+def _foreign_message(out: Path) -> str:
+    names = sorted(p.name for p in out.iterdir())
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return (
+        f"{out}: not built: the folder holds files that aggregator did not put there ({shown}), "
+        "and a build replaces the folder's whole contents. Build into an empty or new folder "
+        "(site.output in feeds.yaml, or --out), or move those files away first. Nothing was changed."
     )
 
 
