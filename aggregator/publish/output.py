@@ -117,16 +117,16 @@ class SiteWriter:
         os.chmod(self._tmp, 0o755)  # mkdtemp makes it private; a web server must read it
         try:
             swap(self._tmp, self.out)
-        except OSError as exc:
+        except OSError as error:
             shutil.rmtree(self._tmp, ignore_errors=True)
-            if exc.errno == errno.EBUSY or os.path.ismount(self.out):
+            if error.errno == errno.EBUSY or os.path.ismount(self.out):
                 raise OutputError(
                     f"{self.out}: cannot put the new site in place: the folder is a mount point (a "
                     "volume or a separate file system), which cannot be exchanged for another "
                     "folder; build into a folder inside it (site.output: "
                     f"{self.out / 'public'}) and serve that. The live site is unchanged."
-                ) from exc
-            raise OutputError(f"{self.out}: cannot put the new site in place ({exc})") from exc
+                ) from error
+            raise OutputError(f"{self.out}: cannot put the new site in place ({error})") from error
         shutil.rmtree(self._tmp, ignore_errors=True)  # now the old site
 
 
