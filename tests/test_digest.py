@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import json
 import os
 import random
 import re
+import signal
 import socket
+import sqlite3
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from html.parser import HTMLParser
@@ -1133,3 +1138,80 @@ def test_a_story_one_feed_tells_as_news_is_told_though_a_new_feeds_archive_copy_
     (message,) = handler.messages
     text = parts(message)[0]
     assert "Weekly network links" in text and "24 Nov 2026" in text
+
+
+class SlowFilter(Inbox):
+    """A server whose content filter takes its time before it answers the end of the data."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(2.5)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_server_slow_to_accept_a_message_gets_it_once(store: Store) -> None:
+    # digest.smtp.timeout (1 s here) is for connecting: the reply to the end of the data
+    # may take minutes (RFC 5321 gives it 10). Timed out, the accepted digest was
+    # reported "not sent", not recorded, and mailed again by every run.
+    handler = SlowFilter()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        alice = Subscriber("alice@example.org", "Alice Example", (), Frequency.WEEKLY, day=2, hour=7)
+        quick = SmtpSettings("127.0.0.1", port, "none", timeout=1.0)
+        config = replace(digest_config(port, alice), smtp=quick)
+        first = send(store, config)
+        assert first.sent == ["alice@example.org 2026-W48"] and first.failed == []
+        again = send(store, config, WEDNESDAY_8 + timedelta(hours=1))
+        assert again.sent == [] and again.failed == []
+        assert len(handler.messages) == 1
+    finally:
+        controller.stop()
+
+
+def test_a_sigterm_while_a_digest_is_sent_waits_until_it_is_recorded(
+    tmp_path: Path, screener: Screener, cli_env: dict[str, str]
+) -> None:
+    # Killed between the server's "250" and the record of it, the digest went out again
+    # with the next run.
+    started = threading.Event()
+
+    class Watched(SlowFilter):
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            started.set()
+            return await super().handle_DATA(server, session, envelope)
+
+    handler = Watched()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        store = make_site_db(tmp_path / "aggregator.db", screener)
+        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        recent = (midnight - timedelta(hours=6)).isoformat(timespec="seconds")
+        store.db.execute("UPDATE posts SET first_seen = ?, published = ?", [recent, recent])
+        store.db.conn.commit()
+        store.close()
+        (tmp_path / "feeds.yaml").write_text(
+            "database: aggregator.db\n"
+            "digest:\n"
+            "  from: Test Planet <planet@example.net>\n"
+            f"  smtp: {{host: 127.0.0.1, port: {port}, security: none, timeout: 5}}\n"
+            "  subscribers:\n"
+            "    - {email: dana@example.org, frequency: daily, hour: 0}\n"
+            "feeds:\n"
+            "  - {url: 'https://packet-notes.example.net/feed.xml', name: Packet Notes}\n"
+        )
+        command = ["aggregator", "--config", str(tmp_path / "feeds.yaml"), "digest", "-q"]
+        process = subprocess.Popen(command, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert started.wait(30), process.communicate(timeout=30)
+        process.send_signal(signal.SIGTERM)  # while the server reads the message
+        process.communicate(timeout=60)
+        assert process.returncode == -signal.SIGTERM  # it still ends as SIGTERM says
+        with sqlite3.connect(tmp_path / "aggregator.db") as db:
+            assert db.execute("SELECT subscriber FROM digests").fetchall() == [("dana@example.org",)]
+        again = subprocess.run(command, env=cli_env, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0, again.stderr
+        assert [m["To"] for m in handler.messages] == ["dana@example.org"]
+    finally:
+        controller.stop()

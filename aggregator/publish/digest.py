@@ -20,10 +20,12 @@ import hashlib
 import math
 import os
 import re
+import signal
 import smtplib
 import ssl
+import threading
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
@@ -341,6 +343,14 @@ def _text(reply: bytes | str) -> str:
     return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
 
 
+# How long a message's sending may wait on the server (RFC 5321 4.5.3.2: 5 minutes for
+# MAIL and RCPT, 10 for the reply to the end of the data, while a content filter reads
+# the message). digest.smtp.timeout is for connecting and logging in: a server that
+# accepted a message but answered after it was reported "not sent", and the digest went
+# out again on every run.
+SEND_TIMEOUT = 600.0
+
+
 class Sender:
     """One SMTP connection for a run; opened on the first message."""
 
@@ -353,11 +363,17 @@ class Sender:
             self.close()  # the server hung up since the last message (idle timeout, a limit)
         if self._smtp is None:
             self._smtp = self._connect()
+        sock = self._smtp.sock
+        if sock is not None:
+            sock.settimeout(max(self.settings.timeout, SEND_TIMEOUT))
         try:
             self._smtp.send_message(message)
         except smtplib.SMTPServerDisconnected:
             self._smtp = None  # the next subscriber gets a new connection
             raise
+        finally:
+            if self._smtp is not None and self._smtp.sock is not None:
+                self._smtp.sock.settimeout(self.settings.timeout)
 
     def _alive(self) -> bool:
         try:
@@ -453,28 +469,52 @@ def send_digests(
                     ) from exc
                 report.written.append(path)
                 continue
-            try:
-                sender.send(message)
-            except smtplib.SMTPException as exc:
-                # This subscriber's server said no: report it, go on with the others.
-                report.failed.append((subscriber.email, f"{type(exc).__name__}: {exc}"))
-                continue
-            # Recorded at once: a run that stops after this resumes with the next one.
-            store.record_digest(
-                subscriber.email,
-                digest.period,
-                digest.since,
-                digest.until,
-                digest.count,
-                message["Message-ID"],
-                now,
-            )
+            # A SIGTERM (cron's timeout, a shutdown) waits until the message is sent and
+            # recorded: between the two, a sent digest would be sent again by the next run.
+            with _signals_deferred():
+                try:
+                    sender.send(message)
+                except smtplib.SMTPException as exc:
+                    # This subscriber's server said no: report it, go on with the others.
+                    report.failed.append((subscriber.email, f"{type(exc).__name__}: {exc}"))
+                    continue
+                # Recorded at once: a run that stops after this resumes with the next one.
+                store.record_digest(
+                    subscriber.email,
+                    digest.period,
+                    digest.since,
+                    digest.until,
+                    digest.count,
+                    message["Message-ID"],
+                    now,
+                )
             report.sent.append(f"{subscriber.email} {digest.period}")
             if progress:
                 progress(f"sent {digest.period} to {subscriber.email} ({digest.count} posts)")
     finally:
         sender.close()
     return report
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """SIGTERM and SIGINT held until the block ends, then delivered as they would have
+    been. Only the main thread can set handlers; elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {number: signal.signal(number, lambda n, _f: caught.append(n)) for number in _DEFERRED}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for held in dict.fromkeys(caught):
+            signal.raise_signal(held)
+
+
+_DEFERRED = (signal.SIGTERM, signal.SIGINT)
 
 
 def digest_from_config(
