@@ -9,6 +9,7 @@ import os
 import re
 import sqlite3
 import subprocess
+from dataclasses import replace
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -875,3 +876,23 @@ def test_a_republished_posts_rfc_links_lead_to_pages_and_archive_pages_are_named
     assert "../../rfc/4456.html" in page and (out / "rfc" / "4456.html").exists()
     assert (out / "rfc" / "4456.html").read_text().count("Route reflector design") == 1  # one story
     assert "<title>Latest posts: page 1 · Test Planet</title>" in (out / "page" / "1.html").read_text()
+
+
+def test_a_build_stopped_after_its_swap_leaves_no_manifest_of_the_site_before(
+    store: Store, tmp_path: Path
+) -> None:
+    # Killed after the new site was swapped in and before its manifest was written, a
+    # build left the manifest of the site before it: the next build whose inputs were
+    # those again carried the swapped-in pages over, stale for good.
+    out = tmp_path / "public"
+    first = replace(SITE, title="Planet One")
+    build_site(store, first, load_taxonomy(), out, NOW, search=False)
+    blocked = tmp_path / ".public.manifest.json.tmp"
+    blocked.mkdir()  # the manifest cannot be written: as if the build died there
+    with pytest.raises(OSError):
+        build_site(store, replace(SITE, title="Planet Two"), load_taxonomy(), out, NOW, search=False)
+    assert "Planet Two" in (out / "index.html").read_text()  # swapped in
+    blocked.rmdir()
+    build_site(store, first, load_taxonomy(), out, NOW, search=False)
+    stale = [name for name, body in files(out).items() if name.endswith(".html") and b"Planet Two" in body]
+    assert stale == []

@@ -439,6 +439,11 @@ def _build(
         if progress:
             progress(f"{builder.pages} pages, {builder.rendered} rendered")
         _stamp(writer, out, len(data.posts), data.built)
+        # The manifest describes the live site; from the swap on, it would describe a
+        # site that is gone. Removed now and written after the swap: a build killed in
+        # between leaves none, and the next one renders every page, instead of carrying
+        # over pages of a site that no longer exists.
+        (out.parent / f".{out.name}.manifest.json").unlink(missing_ok=True)
     return builder, writer
 
 
@@ -459,8 +464,9 @@ def _read_manifest(path: Path) -> dict[str, str]:
 
 
 def _write_manifest(path: Path, manifest: dict[str, str]) -> None:
-    # Beside the site, not in it: nothing a visitor needs. Written after the swap; if it
-    # is lost, the next build renders every page again and finds them unchanged.
+    # Beside the site, not in it: nothing a visitor needs. Written after the swap (and
+    # removed just before it); if it is lost, the next build renders every page again and
+    # finds them unchanged.
     scratch = path.with_name(path.name + ".tmp")
     scratch.write_text(json.dumps(manifest, sort_keys=True), encoding="utf-8")
     os.replace(scratch, path)
