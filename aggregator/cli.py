@@ -279,7 +279,9 @@ def run(
     """
     _do_update(obj, quiet, verbose, force, feeds)
     _do_build(obj, None, quiet, verbose, allow_shrink)
-    if obj.config().digest is not None:
+    with _errors():  # feeds.yaml is read again: it may have been edited during the run
+        has_digest = obj.config().digest is not None
+    if has_digest:
         _do_digest(obj, None, quiet, verbose)
 
 
