@@ -886,7 +886,8 @@ def _print_screening(path: Path, result: Any, show: int) -> None:
     if len(result.by_class) > 1:
         click.echo("  right by class: " + ", ".join(f"{c} {r}/{n}" for c, (r, n) in result.by_class.items()))
     for row, got in result.mistakes[:show]:
-        title = row["title"] or row.get("summary", "")[:60] or "(empty)"
+        # The row as given: a title or summary may be null, or a number.
+        title = str(row.get("title") or "") or str(row.get("summary") or "")[:60] or "(empty)"
         click.echo(
             f"  wrong: {row.get('class') or row['expect']}: expected {row['expect']}, "
             f"got {got['reason'] or 'keep'}: {title[:90]}"

@@ -389,6 +389,25 @@ def test_evaluate_claims_no_f1_for_a_set_without_off_topic_posts(tmp_path: Path)
     assert "off-topic and spam dropped, F1:                 1.000" in result.stdout
 
 
+def test_evaluate_lists_a_mistake_whose_title_is_null_or_a_number(tmp_path: Path) -> None:
+    # Listing the mistakes read row["title"] as text: a null title with a null or numeric
+    # summary ended the report in a traceback.
+    rows = tmp_path / "odd.jsonl"
+    rows.write_text(
+        json.dumps({"id": "1", "title": "", "summary": None, "expect": "keep"})
+        + "\n"
+        + json.dumps({"id": "2", "title": None, "summary": 12345, "expect": "keep"})
+        + "\n"
+    )
+    result = _evaluate("--file", str(rows), env_dir=tmp_path)
+    assert "Traceback" not in result.stderr, result.stderr
+    wrong = [line for line in result.stdout.splitlines() if line.startswith("  wrong:")]
+    assert wrong == [
+        "  wrong: keep: expected keep, got offtopic: (empty)",
+        "  wrong: keep: expected keep, got offtopic: 12345",
+    ]
+
+
 def test_a_correction_of_the_wrong_shape_is_reported_not_a_traceback(
     server: FeedServer, write_config: WriteConfig
 ) -> None:
