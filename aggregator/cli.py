@@ -949,9 +949,10 @@ def train(obj: Context) -> None:
     Posts whose topics corrections.yaml corrected (in the configured database) are folded
     into the topic training data.
     """
-    from .train import train_screening, train_topics
+    from .train import check_topic_corpus, train_screening, train_topics
 
     with _errors():
+        check_topic_corpus()  # every data file is read before either model is written
         corrected: list[dict[str, Any]] = []
         if Path(obj.config_path).exists():
             config = obj.config()

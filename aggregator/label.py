@@ -134,12 +134,17 @@ def read_rows(
             if not line.strip():
                 continue
             try:
-                row = json.loads(line, parse_constant=_no_constant, parse_float=_finite)
+                # Without its line ending: a line cut short is reported where it stops,
+                # not at column 1 of a line after it.
+                row = json.loads(line.rstrip("\r\n"), parse_constant=_no_constant, parse_float=_finite)
             except json.JSONDecodeError as exc:
-                problems.append(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
+                what = exc.msg.removesuffix(" at")  # "Invalid control character at"
+                problems.append(f"line {number}: not valid JSON ({what} at column {exc.colno})")
                 continue
             except ValueError as exc:
-                problems.append(f"line {number}: {exc}")
+                huge = "int_max_str_digits" in str(exc)  # Python's guard on huge integers
+                why = "a number of more than 4,300 digits; write it as a string" if huge else str(exc)
+                problems.append(f"line {number}: {why}")
                 continue
             needs = f"each line is one JSON object with at least {', '.join(required)}"
             if not isinstance(row, dict):

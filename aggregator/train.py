@@ -320,16 +320,13 @@ def load_topic_corpus(
     posts, rows = [], []
     for path in files + sorted(data_dir.glob("train_*.jsonl")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-        for row in read_rows(path, required=("title",)):
+        for row in read_rows(path, required=("title",), check=lambda row: topic_problems(row, topics)):
             if (
                 "topics" not in row
                 or row.get("label", "networking") != "networking"
                 or row.get("lang", "en") != "en"
             ):
                 continue
-            unknown = set(row["topics"]) - set(topics)
-            if unknown:
-                raise AggregatorError(f"{path}: {row.get('id')}: unknown topics {sorted(unknown)}")
             posts.append(row)
             rows.append([1 if t in row["topics"] else 0 for t in topics])
     for row in extra or []:
@@ -341,6 +338,28 @@ def load_topic_corpus(
             f"{data_dir}: no posts with topics to train on (topics_train_*.jsonl, train_*.jsonl)"
         )
     return posts, np.array(rows), digest.hexdigest()
+
+
+def topic_problems(row: dict[str, Any], topics: tuple[str, ...]) -> list[str]:
+    """What is wrong with a training row's topics (none when it has no topics key): a
+    list of the taxonomy's topic names, each once."""
+    if "topics" not in row:
+        return []
+    value = row["topics"]
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        return [f'topics must be a list of topic names, such as ["bgp"], not {json.dumps(value)[:60]}']
+    unknown = sorted(set(value) - set(topics))
+    if unknown:
+        return [f"unknown topic(s) {', '.join(unknown)}; the topics are those of models/topics.yaml"]
+    return []
+
+
+def check_topic_corpus(data_dir: Path = MODEL_DIR / "data", out_dir: Path = MODEL_DIR) -> None:
+    """Read the topic training data and raise on any row it cannot use, before anything
+    is trained or written (the screening model is written first)."""
+    from .topics.taxonomy import load_taxonomy
+
+    load_topic_corpus(data_dir, tuple(t.name for t in load_taxonomy(out_dir / "topics.yaml")))
 
 
 def best_f1_thresholds(

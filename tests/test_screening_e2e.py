@@ -508,6 +508,9 @@ def test_label_names_every_line_it_cannot_label_and_what_is_wrong(
         json.dumps({"id": "list", "title": ["BGP", "OSPF"], "summary": {"html": "x"}}),
         json.dumps({"id": "hint", "title": "BGP", "summary": "", "lang_hint": 12, "feed_url": ["a"]}),
         json.dumps({"id": 7, "title": 2026, "summary": None}),
+        '{"id": "cut", "title": ',  # a line cut short
+        '{"id": "tab", "title": "a\tb"}',  # a raw tab inside a string
+        '{"id": ' + "9" * 5001 + ', "title": "BGP", "summary": ""}',
     ]
     path = tmp_path / "in.jsonl"
     path.write_text("\n".join(lines) + "\n")
@@ -523,8 +526,12 @@ def test_label_names_every_line_it_cannot_label_and_what_is_wrong(
     assert 'line 7: "id" is null' in err
     assert 'line 8: "title" is a list' in err and 'line 8: "summary" is an object' in err
     assert 'line 9: "feed_url" is a list' in err
+    # Where a line stops short, not column 1 of a line after it; and said in words.
+    assert "line 11: not valid JSON (Expecting value at column 24)" in err
+    assert "line 12: not valid JSON (Invalid control character at column 26)" in err
+    assert "line 13: a number of more than 4,300 digits; write it as a string" in err
     assert not any(f"line {n}:" in err for n in (1, 5, 10))
-    assert "8 problem(s)" in err
+    assert "11 problem(s)" in err
 
     # The well-formed lines alone are labelled, one output line each, with a note for
     # the row that has no summary.

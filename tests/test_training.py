@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 from aggregator.cards import MODEL_DIR
 from aggregator.cli import cli
-from aggregator.errors import ModelError
+from aggregator.errors import AggregatorError, ModelError
 from aggregator.features.linear import LinearTextModel
 from aggregator.screen.verdict import Screener
-from aggregator.train import train_screening
+from aggregator.train import check_topic_corpus, train_screening
 
 
 def train_into(folder: Path) -> dict:
@@ -148,3 +148,25 @@ def test_a_second_topic_needs_half_the_main_ones_probability() -> None:
     # The main topic is the likeliest that is given: dns at 0.50 under its 0.58 does not
     # take away multicast at 0.20, the post's only tag.
     assert given(np.array([[0.50, 0.20]]), np.array([0.58, 0.16]), 0.5).tolist() == [[False, True]]
+
+
+def test_training_rows_with_unusable_topics_are_all_named_by_line(tmp_path: Path) -> None:
+    # A null topics gave a traceback, a string was read letter by letter ("unknown topics
+    # ['g', 'i', 'p']"), only the first bad row was named, and by `aggregator train` the
+    # screening model had been rewritten before the topic data was read.
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [
+        {"id": "t1", "title": "OSPF areas", "label": "networking", "topics": ["igp"]},
+        {"id": "t2", "title": "IS-IS levels", "label": "networking", "topics": None},
+        {"id": "t3", "title": "BGP add-path", "label": "networking", "topics": "bgp"},
+        {"id": "t4", "title": "EIGRP stubs", "label": "networking", "topics": ["igp", "routing"]},
+    ]
+    (data / "topics_train_zz.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    with pytest.raises(AggregatorError) as caught:
+        check_topic_corpus(data, MODEL_DIR)
+    message = str(caught.value)
+    assert "3 problem(s)" in message
+    assert 'line 2: topics must be a list of topic names, such as ["bgp"], not null' in message
+    assert 'line 3: topics must be a list of topic names, such as ["bgp"], not "bgp"' in message
+    assert "line 4: unknown topic(s) routing; the topics are those of models/topics.yaml" in message
