@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .baseline import Baseline, judge
+from .baseline import Baseline, Judgement, judge
 from .features.tokens import tokens
 from .langtags import primary_language
 from .overrides import Overrides
@@ -57,15 +57,21 @@ def label_rows(rows: Iterable[dict[str, Any]], context: LabelContext) -> Iterato
         feed_url = str(row.get("feed_url") or "")
         if feed_url:
             by_feed.setdefault(feed_url, []).append(i)
-    baselines: dict[str, Baseline | None] = {url: context.baselines(url) for url in by_feed}
+    judgements: dict[int, Judgement] = {}
     for url, members in by_feed.items():
-        known = baselines[url]
+        known = context.baselines(url)
         judged = context.screener.feed_record([verdicts[i] for i in members], known.record if known else None)
         for i, verdict in zip(members, judged, strict=True):
             verdicts[i] = verdict
-    for row, verdict in zip(rows, verdicts, strict=True):
-        feed_url = str(row.get("feed_url") or "")
-        yield _result(row, verdict, baselines.get(feed_url) if feed_url else None, context)
+        if known is None:
+            continue
+        # The feed's baseline moves with each post, in order, as update applies it: three
+        # departures in a row put the feed into quarantine, and the posts after are held.
+        for i in members:
+            judgements[i] = judgement = judge(known, verdicts[i], context.screener.threshold)
+            known = judgement.baseline
+    for i, (row, verdict) in enumerate(zip(rows, verdicts, strict=True)):
+        yield _result(row, verdict, judgements.get(i), context)
 
 
 def _screen_batch(rows: list[dict[str, Any]], context: LabelContext) -> list[Verdict]:
@@ -77,12 +83,11 @@ def _screen_batch(rows: list[dict[str, Any]], context: LabelContext) -> list[Ver
 
 
 def _result(
-    row: dict[str, Any], verdict: Verdict, baseline: Baseline | None, context: LabelContext
+    row: dict[str, Any], verdict: Verdict, judgement: Judgement | None, context: LabelContext
 ) -> dict[str, Any]:
     keep, reason = verdict.keep, verdict.reason
     scores = verdict.scores()
-    if baseline is not None:
-        judgement = judge(baseline, verdict, context.screener.threshold)
+    if judgement is not None:
         keep, reason = judgement.status == "kept", judgement.reason
         if judgement.note:
             scores["baseline"] = judgement.note

@@ -12,9 +12,12 @@ from click.testing import CliRunner
 from conftest import Clock, WriteConfig
 from feedgen import Item, rss
 
+from aggregator.baseline import Baseline
 from aggregator.cli import cli
 from aggregator.feedserver import FeedServer, Route
+from aggregator.label import LabelContext, label_rows
 from aggregator.pipeline import update
+from aggregator.screen.verdict import Screener
 from aggregator.store import Store
 from aggregator.types import Config
 
@@ -737,3 +740,25 @@ def test_check_warns_of_an_override_that_matches_every_site(write_config: WriteC
         f"warning: {overrides}: deny url: '*' matches the links of every site, so it drops every "
         "post; name the site, such as 'https://blog.example.net/*'",
     ]
+
+
+def test_label_moves_a_feeds_baseline_post_by_post_as_update_does() -> None:
+    # label judged every row with the feed's baseline as the database had it: three
+    # departures in a row never quarantined the feed, and the next post was kept where
+    # update held it.
+    screener = Screener.load()
+    established = Baseline(screened=14, kept=14, usual_lang="en")
+    url = "https://lab.example.net/feed.xml"
+    rows = [
+        {"id": f"d{i}", "title": title, "summary": summary, "feed_url": url}
+        for i, (title, summary) in enumerate([*INDONESIAN[:3], NETWORKING[0]], 1)
+    ]
+    out = list(label_rows(rows, LabelContext(screener, lambda feed: established if feed == url else None)))
+    assert [(r["keep"], r["reason"]) for r in out] == [
+        (False, "non_english"),
+        (False, "non_english"),
+        (False, "non_english"),
+        (False, "feed_drift"),
+    ]
+    assert out[3]["scores"]["baseline"].startswith("the feed is in quarantine")
+    assert out[3]["tags"] == []
