@@ -767,11 +767,13 @@ def release(obj: Context, feed: str) -> None:
             raise AggregatorError(f"{feed!r} is neither the name nor the URL of a feed in {config.path}")
         with store:
             quarantined = any(f["quarantined"] for f in store.feeds([match[0].url]))
+            denied = store.held_denied(match[0].url)
             count = store.release(match[0].url, datetime.now(UTC))
     if not quarantined and not count:
         click.echo(f"{match[0].name}: not in quarantine, and no post of it is held; nothing to release")
     else:
-        click.echo(f"{match[0].name}: quarantine ended; {count} held post(s) published")
+        still = f"; {denied} stay dropped, denied in {OVERRIDES_FILE}" if denied else ""
+        click.echo(f"{match[0].name}: quarantine ended; {count - denied} held post(s) published{still}")
 
 
 @cli.command()

@@ -1066,7 +1066,8 @@ class Store:
         return len(changed)
 
     def release(self, feed_url: str, now: datetime) -> int:
-        """End a feed's quarantine: its held posts are published.
+        """End a feed's quarantine: its held posts are published (those an override denies
+        stay dropped: held_denied() counts them). Returns how many were held.
 
         The baseline forgets the posts the incident dropped: it counts the published ones
         (the released among them) as all the feed screened. Left in, a hijack's dropped
@@ -1089,6 +1090,14 @@ class Store:
                 [released, released, feed_url],
             )
         return released
+
+    def held_denied(self, feed_url: str) -> int:
+        """How many of a feed's held posts an override denies: release() does not publish them."""
+        row = self.db.execute(
+            "SELECT count(*) FROM posts WHERE feed_url = ? AND screen_status = 'held' AND override = 'deny'",
+            [feed_url],
+        ).fetchone()
+        return int(row[0])
 
     def dropped(
         self, feed: str | None = None, reason: str | None = None, since: str | None = None, limit: int = 200

@@ -762,3 +762,26 @@ def test_label_moves_a_feeds_baseline_post_by_post_as_update_does() -> None:
     ]
     assert out[3]["scores"]["baseline"].startswith("the feed is in quarantine")
     assert out[3]["tags"] == []
+
+
+def test_release_does_not_count_a_held_post_an_override_denies_as_published(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    history = items(NETWORKING * 2, 0)
+    server.routes["/f.xml"] = Route(body=rss(*history))
+    config = write_config([("/f.xml", "Lab Notes")])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        hijack = items(INDONESIAN, 100, day=20) + items(NETWORKING[:1], 200, day=23)
+        server.routes["/f.xml"] = Route(body=rss(*history, *hijack))
+        Path(config.path).with_name("overrides.yaml").write_text(f"deny:\n  - feed: {server.url('/f.xml')}\n")
+        clock.now += timedelta(hours=1)
+        update(config, store, clock=clock)
+        assert [p["status"] for p in store.posts() if p["screen_status"] == "held"] == ["dropped"]
+    released = CliRunner().invoke(cli, ["--config", config.path, "release", "Lab Notes"])
+    assert released.exit_code == 0
+    assert released.output == (
+        "Lab Notes: quarantine ended; 0 held post(s) published; 1 stay dropped, denied in overrides.yaml\n"
+    )
+    with Store(config.database) as store:
+        assert not [p for p in store.posts() if p["status"] == "kept" and p["override"] == "deny"]
