@@ -422,6 +422,20 @@ def test_a_build_that_would_lose_most_posts_is_refused_and_the_live_site_kept(
     assert len(re.findall(r'<article class="post"', (site / "index.html").read_text())) == 3
 
 
+def test_a_build_that_loses_posts_to_an_override_says_so(planet: Path, cli_env: dict[str, str]) -> None:
+    # The refusal blamed a damaged database when overrides.yaml had denied the posts.
+    assert aggregator("--config", str(planet), "build", env=cli_env).returncode == 0
+    with sqlite3.connect(planet.parent / "aggregator.db") as db:
+        feeds = [row[0] for row in db.execute("SELECT DISTINCT feed_url FROM posts")]
+        denied = db.execute("SELECT count(*) FROM posts").fetchone()[0]
+    planet.with_name("overrides.yaml").write_text("deny:\n" + "".join(f"  - feed: {url}\n" for url in feeds))
+    refused = aggregator("--config", str(planet), "build", env=cli_env)
+    assert refused.returncode == 1
+    assert (
+        f"{denied} posts are denied by overrides.yaml: if that is why, give --allow-shrink" in refused.stderr
+    )
+
+
 def test_a_site_built_before_build_json_is_counted_by_its_search_index(
     planet: Path, cli_env: dict[str, str]
 ) -> None:

@@ -370,7 +370,8 @@ def build_site(
     data = load_site(store, site_config, taxonomy, now, configured)
     live = live_posts(out)
     if live is not None and not allow_shrink and len(data.posts) * 2 < live.posts:
-        raise ShrinkRefused(_shrink_message(out, live, len(data.posts), store.path))
+        denied = store.db.execute("SELECT count(*) FROM posts WHERE override = 'deny'").fetchone()[0]
+        raise ShrinkRefused(_shrink_message(out, live, len(data.posts), store.path, int(denied)))
     manifest_path = out.parent / f".{out.name}.manifest.json"
     if live is None and _has_files(out) and not manifest_path.exists():
         # Not a site this tool built: a web root, a home folder, a project. The build
@@ -509,12 +510,18 @@ def _has_files(folder: Path) -> bool:
     return folder.is_dir() and any(folder.iterdir())
 
 
-def _shrink_message(out: Path, live: LiveSite, new: int, database: str) -> str:
+def _shrink_message(out: Path, live: LiveSite, new: int, database: str, denied: int = 0) -> str:
     counted = "" if live.counted_by == STAMP else f" (counted in {live.counted_by})"
+    cause = (
+        f"  {denied} posts are denied by overrides.yaml: if that is why, give --allow-shrink. "
+        "Else a damaged, empty or wrong database"
+        if denied
+        else "  A damaged, empty or wrong database"
+    )
     return (
         f"{out}: not replaced: the live site holds {live.posts} posts{counted}, the new one would "
         f"hold only {new} (read from {database}): more than half of the posts would be lost.\n"
-        "  A damaged, empty or wrong database is the usual cause: check it with `aggregator status` "
+        f"{cause} is the usual cause: check it with `aggregator status` "
         "and restore it from a backup. If the posts were removed on purpose, give --allow-shrink "
         "to `aggregator build` (or `run`). The live site is unchanged."
     )
