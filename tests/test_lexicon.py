@@ -178,3 +178,11 @@ def test_a_term_is_shown_as_plainly_written(lexicon: Lexicon) -> None:
     text = "the network was down all morning"
     result = lexicon.find(tokens(text), text)
     assert [e.term for e in result.ambiguous if e.key == "network"] == ["network"]
+
+
+def test_a_term_in_two_files_lists_each_of_its_senses_once(lexicon: Lexicon) -> None:
+    # explain showed "neighbor: English word; person living next door; English word".
+    for entry in lexicon.entries.values():
+        parts = [part.strip() for part in entry.senses.split(";") if part.strip()]
+        assert len(parts) == len(set(parts)), (entry.term, entry.senses)
+    assert lexicon.entries["neighbor"].senses == "English word; person living next door"

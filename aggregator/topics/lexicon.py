@@ -84,7 +84,9 @@ def _concept(domain: str, kind: str) -> str:
 def merge(a: Entry, b: Entry) -> Entry:
     """Two entries with the same tokens: one entry, networking when either is, with both
     senses; a networking entry that is also a general-computing name is ambiguous."""
-    senses = [s for s in (a.senses, b.senses) if s]
+    # Each sense once: two files may both say "English word" ("English word; person living
+    # next door" and "English word").
+    senses = [part.strip() for s in (a.senses, b.senses) for part in s.split(";") if part.strip()]
     spelled_alike = a.spelled_alike or b.spelled_alike
     if a.networking != b.networking:
         general = b if a.networking else a
