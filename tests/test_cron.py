@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -125,12 +126,19 @@ def test_sigkill_at_any_moment_loses_and_duplicates_nothing(
     marker = f"AGGREGATOR_TEST_RUN={uuid.uuid4()}"
     cli_env = {**cli_env, "AGGREGATOR_TEST_RUN": marker.split("=", 1)[1]}
     # Kill before the database exists, then after 1, 5, 11 and 17 feeds were stored.
+    killed = 0
     for stored in (0, 1, 5, 11, 17):
         proc = start(config.path, cli_env)
         if stored:
             wait_for(lambda s=stored, p=proc: logged(db) >= s or p.poll() is not None)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
+        if proc.wait() != -signal.SIGKILL:
+            # On a loaded machine a run can finish before the kill reaches it: then it
+            # must have finished cleanly, and this moment is not a kill.
+            assert proc.returncode == 0, proc.communicate()
+            continue
+        killed += 1
         # The parser workers and their fork server leave with the killed run.
         wait_for(lambda: not processes_with(marker), timeout=10)
         if stored:  # the lock file still names the killed run; status sees it is gone
@@ -138,6 +146,7 @@ def test_sigkill_at_any_moment_loses_and_duplicates_nothing(
                 ["aggregator", "--config", config.path, "status"], env=cli_env, capture_output=True, text=True
             )
             assert "did not finish (interrupted?)" in status.stdout, status.stdout
+    assert killed >= 3, "too few runs were killed mid-way to test anything"
     final = start(config.path, cli_env)
     _, err = final.communicate(timeout=60)
     assert final.returncode == 0, err
