@@ -371,7 +371,9 @@ def parse_config(text: str, name: str, database: str | None = None) -> Config:
     if not output.is_absolute():
         output = Path(name).resolve().parent / output
     site = replace(site, output=str(output.resolve()))
-    clash = output_clash(Path(site.output), Path(name), db_path)
+    # The file's own database only: one given by --db or AGGREGATOR_DB is not the file's
+    # to answer for (build refuses it, naming it).
+    clash = output_clash(Path(site.output), Path(name), db_path if database is None else None)
     if clash:
         problems.add(output_line, "site.output", clash)
     if digest is not None and digest.smtp.ca_file:
@@ -390,16 +392,18 @@ def parse_config(text: str, name: str, database: str | None = None) -> Config:
     )
 
 
-def output_clash(output: Path, config_path: Path, database: Path) -> str | None:
+def output_clash(output: Path, config_path: Path, database: Path | None) -> str | None:
     """Why the site cannot be built into output: a build replaces the folder's whole
     contents, so it must not hold the configuration or the database."""
     output = output.resolve()
     for what, path in (("the configuration", config_path), ("the database", database)):
+        if path is None:
+            continue
         path = path.resolve()
         if path == output or output in path.parents:
             return (
-                f"{output} holds {what} ({path}), and a build replaces the whole folder: "
-                "give the site a folder of its own, such as public"
+                f"{output} holds {what} ({path}), and a build replaces the whole folder: give the "
+                "site a folder of its own, apart from feeds.yaml and the database"
             )
     return None
 

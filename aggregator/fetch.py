@@ -639,6 +639,12 @@ def _network_failure(exc: Exception) -> str:
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:  # the OS's word, deepest first found
         seen.add(id(cause))
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            reason = f"TLS certificate not valid: {cause.verify_message or cause.reason}"
+            break
+        if isinstance(cause, ssl.SSLError):  # its errno is OpenSSL's, not the system's
+            reason = f"TLS error: {cause.reason or cause}"
+            break
         if isinstance(cause, OSError) and cause.errno:
             reason = os.strerror(cause.errno)
             break

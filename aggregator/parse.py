@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
 import feedparser.namespaces.itunes
@@ -345,7 +346,10 @@ def read_feed(
     # (a blog that moved), that is not the configured URL. A user name and password in
     # the URL are for fetching the feed; links resolved against it must not carry them.
     base = without_credentials(fetched_from or url)
-    response_headers.setdefault("content-location", base)
+    # A Content-Location the server sends is relative to where it was found, and the
+    # links inside are relative to it (left relative, they were dropped as unsafe).
+    location = response_headers.get("content-location")
+    response_headers["content-location"] = without_credentials(urljoin(base, location)) if location else base
 
     def run_feedparser(document: bytes) -> Any:
         # A file-like object: given bytes or a str, feedparser may treat them as a path or URL to open.

@@ -95,6 +95,15 @@ def without_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
+_USERINFO = re.compile(r"(?<=://)[^/?#@\s]*@")
+
+
+def without_userinfo(text: str | None) -> str | None:
+    """text (a fetch's error message, which may quote the URLs it went to) with the user
+    name and password taken out of every URL in it."""
+    return _USERINFO.sub("", text) if text else text
+
+
 def resolve(value: str | None, base: str | None) -> str | None:
     """A URL from content (an enclosure, an image, chapters) resolved against base and
     normalized as clean_link does, keeping its whole query and its fragment; None unless

@@ -168,6 +168,25 @@ def test_relative_links_of_a_redirected_feed_resolve_where_the_feed_was_found(
         assert f'href="{server.url("/new/n0-diagram.png")}"' in content
 
 
+def test_a_relative_content_location_is_read_against_where_the_feed_was_found(
+    server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str]
+) -> None:
+    # Left relative, the entries' base made every relative link in their content
+    # relative too, and the sanitizer dropped them as unsafe.
+    body = "<p>See <a href='other.html'>the other post</a> and <img src='img/a.png'>.</p>"
+    server.routes["/cloc"] = Route(
+        body=rss(Item("Located", guid="c1", link="post1.html", body=body)),
+        headers={"Content-Location": "/elsewhere/feed.xml"},
+    )
+    config = write_config([("/cloc", "Located Blog")])
+    assert aggregator("--config", config.path, "update", env=cli_env).returncode == 0
+    with sqlite3.connect(config.database) as db:
+        ((link, content),) = db.execute("SELECT link, content_html FROM posts").fetchall()
+    assert link == server.url("/elsewhere/post1.html")
+    assert f'href="{server.url("/elsewhere/other.html")}"' in content
+    assert f'src="{server.url("/elsewhere/img/a.png")}"' in content
+
+
 def test_status_shows_a_long_suggested_url_whole(
     server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str]
 ) -> None:
@@ -590,8 +609,11 @@ def test_a_feed_fetched_with_a_password_in_its_url_is_published_without_it(
     # them, and no published page or feed carries them (the OPML, the health page, each
     # entry's source).
     serve_fixture(server, "/private.xml", "rss2.xml")
+    # A redirect loop: its error quotes the URL it stopped at.
+    server.routes["/loop.xml"] = Route(status=302, headers={"Location": "/loop.xml"})
     secret_url = server.url("/private.xml").replace("://", "://alice:s3cretpw@")
-    config = write_config([(secret_url, "Private Blog")])
+    looping = server.url("/loop.xml").replace("://", "://alice:s3cretpw@")
+    config = write_config([(secret_url, "Private Blog"), (looping, "Looping Blog")])
     assert aggregator("--config", config.path, "update", env=cli_env).returncode == 0
     sent = [headers for path, headers in server.requests if path == "/private.xml"]
     assert sent and sent[0]["authorization"] == "Basic " + base64.b64encode(b"alice:s3cretpw").decode()
@@ -599,9 +621,10 @@ def test_a_feed_fetched_with_a_password_in_its_url_is_published_without_it(
     assert aggregator("--config", config.path, "build", "--out", str(site), env=cli_env).returncode == 0
     published = {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()}
     assert [name for name, body in published.items() if b"s3cretpw" in body or b"alice:" in body] == []
-    outline = ET.fromstring(published["feeds/sources.opml"]).find("body/outline")
+    outline = ET.fromstring(published["feeds/sources.opml"]).find("body/outline[@text='Private Blog']")
     assert outline is not None and outline.get("xmlUrl") == server.url("/private.xml")
     assert f'href="{server.url("/private.xml")}"' in published["health/private-blog.html"].decode()
+    assert f"stopped at {server.url('/loop.xml')}" in published["health/looping-blog.html"].decode()
 
 
 def test_a_feed_removed_from_the_config_leaves_status_health_and_opml_but_not_the_archive(

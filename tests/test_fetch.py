@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import os
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -500,3 +502,44 @@ def test_a_refused_connection_and_a_reset_mid_body_are_said_in_words() -> None:
         listener.close()
     assert reset.outcome is Outcome.ERROR
     assert reset.error == "the connection broke while reading the response: Connection reset by peer"
+
+
+def test_a_certificate_that_does_not_verify_is_named(tmp_path: Path) -> None:
+    # An OpenSSL error code read as a system errno said "Operation not permitted".
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    request = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
+    subprocess.run(
+        [
+            *request,
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def handshake() -> None:
+        conn, _ = listener.accept()
+        with contextlib.suppress(OSError):
+            context.wrap_socket(conn, server_side=True).close()
+        conn.close()
+
+    thread = threading.Thread(target=handshake, daemon=True)
+    thread.start()
+    try:
+        result = fetch(f"https://127.0.0.1:{listener.getsockname()[1]}/f.xml", AddressPolicy.allow_all())
+    finally:
+        thread.join(5)
+        listener.close()
+    assert result.error == "could not connect: TLS certificate not valid: self-signed certificate"

@@ -421,7 +421,7 @@ def test_an_item_with_nothing_to_read_is_dropped_and_no_feed_record_keeps_it(scr
     assert (empty.keep, empty.reason, empty.decided_by) == (
         False,
         "offtopic",
-        "nothing to read: no title and no text",
+        "nothing to read: no words in its title or text",
     )
     for short in (daftar, hello):
         assert not short.keep and short.reason == "offtopic"
@@ -436,5 +436,7 @@ def test_an_item_with_nothing_to_read_is_dropped_and_no_feed_record_keeps_it(scr
     assert not back_soon.keep
     judged = screener.feed_record([*regular, empty, back_soon])
     assert all(v.keep for v in judged[:12])
-    assert not judged[12].keep and judged[12].decided_by == "nothing to read: no title and no text"
+    assert not judged[12].keep and judged[12].decided_by == "nothing to read: no words in its title or text"
+    emoji = screener.screen([("🔥🔥🔥", "", "en")])[0]
+    assert emoji.decided_by == "nothing to read: no words in its title or text"
     assert judged[13].keep and judged[13].decided_by.startswith("feed record: 12 of 13 other posts")

@@ -427,7 +427,7 @@ def test_a_build_that_loses_posts_to_an_override_says_so(planet: Path, cli_env: 
     assert aggregator("--config", str(planet), "build", env=cli_env).returncode == 0
     with sqlite3.connect(planet.parent / "aggregator.db") as db:
         feeds = [row[0] for row in db.execute("SELECT DISTINCT feed_url FROM posts")]
-        denied = db.execute("SELECT count(*) FROM posts").fetchone()[0]
+        denied = db.execute("SELECT count(*) FROM posts WHERE screen_status = 'kept'").fetchone()[0]
     planet.with_name("overrides.yaml").write_text("deny:\n" + "".join(f"  - feed: {url}\n" for url in feeds))
     refused = aggregator("--config", str(planet), "build", env=cli_env)
     assert refused.returncode == 1
@@ -502,6 +502,17 @@ def test_an_output_folder_that_holds_the_database_or_the_config_is_refused(
     )
     assert result.returncode == 1 and f"{tmp_path} holds the configuration" in result.stderr
     assert config.exists() and (project / "aggregator.db").exists()
+    # A database given by --db inside the output is not the file's fault: other commands
+    # work, and build names it.
+    (project / "public").mkdir()
+    inside = project / "public" / "other.db"
+    with Store(str(inside)):
+        pass
+    given = ["aggregator", "--config", str(config), "--db", str(inside)]
+    status = subprocess.run([*given, "status"], capture_output=True, text=True, env=cli_env)
+    assert status.returncode == 0, status.stderr
+    build = subprocess.run([*given, "build"], capture_output=True, text=True, env=cli_env)
+    assert build.returncode == 1 and f"{project / 'public'} holds the database ({inside})" in build.stderr
 
 
 def test_run_stops_at_the_refusal_and_sends_no_digest(planet: Path, cli_env: dict[str, str]) -> None:

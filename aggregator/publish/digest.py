@@ -358,9 +358,15 @@ class Sender:
         self.settings = settings
         self._smtp: smtplib.SMTP | None = None
 
-    def send(self, message: EmailMessage) -> None:
+    def connect(self) -> None:
+        """A connection ready for the next message: the one open, if the server still
+        answers, else a new one (connecting and logging in, within smtp.timeout)."""
         if self._smtp is not None and not self._alive():
             self.close()  # the server hung up since the last message (idle timeout, a limit)
+        if self._smtp is None:
+            self._smtp = self._connect()
+
+    def send(self, message: EmailMessage) -> None:
         if self._smtp is None:
             self._smtp = self._connect()
         sock = self._smtp.sock
@@ -469,6 +475,7 @@ def send_digests(
                     ) from exc
                 report.written.append(path)
                 continue
+            sender.connect()  # a SIGTERM while connecting or logging in stops the run at once
             # A SIGTERM (cron's timeout, a shutdown) waits until the message is sent and
             # recorded: between the two, a sent digest would be sent again by the next run.
             with _signals_deferred():

@@ -13,7 +13,7 @@ from typing import Any
 from ..feedstatus import GONE_TEXT, FeedStatus, State, feed_status
 from ..overrides import override_words
 from ..store import Store
-from ..urls import without_credentials
+from ..urls import without_credentials, without_userinfo
 from .model import SiteData
 
 DROP_REASONS = ("non_english", "spam", "offtopic", "feed_drift")
@@ -98,8 +98,8 @@ def feed_health(store: Store, data: SiteData) -> tuple[list[FeedHealth], str | N
                 last_success=row["last_success"],
                 consecutive_errors=row["consecutive_errors"],
                 next_fetch=row["next_fetch"],
-                last_error=row["last_error"],
-                last_warning=row["last_warning"],
+                last_error=without_userinfo(row["last_error"]),
+                last_warning=without_userinfo(row["last_warning"]),
                 redirect_url=row["redirect_url"] and without_credentials(row["redirect_url"]),
                 gone=bool(row["gone"]),
                 quarantined=row["quarantined"],

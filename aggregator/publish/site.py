@@ -370,7 +370,10 @@ def build_site(
     data = load_site(store, site_config, taxonomy, now, configured)
     live = live_posts(out)
     if live is not None and not allow_shrink and len(data.posts) * 2 < live.posts:
-        denied = store.db.execute("SELECT count(*) FROM posts WHERE override = 'deny'").fetchone()[0]
+        # Denied posts that screening keeps: those the override took off the site.
+        denied = store.db.execute(
+            "SELECT count(*) FROM posts WHERE override = 'deny' AND screen_status = 'kept'"
+        ).fetchone()[0]
         raise ShrinkRefused(_shrink_message(out, live, len(data.posts), store.path, int(denied)))
     manifest_path = out.parent / f".{out.name}.manifest.json"
     if live is None and _has_files(out) and not manifest_path.exists():
@@ -513,7 +516,8 @@ def _has_files(folder: Path) -> bool:
 def _shrink_message(out: Path, live: LiveSite, new: int, database: str, denied: int = 0) -> str:
     counted = "" if live.counted_by == STAMP else f" (counted in {live.counted_by})"
     cause = (
-        f"  {denied} posts are denied by overrides.yaml: if that is why, give --allow-shrink. "
+        f"  {denied} {'post is' if denied == 1 else 'posts are'} denied by overrides.yaml: if that is "
+        "why, give --allow-shrink. "
         "Else a damaged, empty or wrong database"
         if denied
         else "  A damaged, empty or wrong database"

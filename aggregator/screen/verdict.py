@@ -278,9 +278,10 @@ class Screener:
             elif spam.spam:
                 reason, decided = "spam", f"spam: {spam.why}"
             elif not words:
-                # An item with no title and no text (an image or a bare link: what a
-                # hijacked feed slips in) says nothing, and the model's prior would keep it.
-                reason, decided, settled = "offtopic", "nothing to read: no title and no text", True
+                # An item with no words (no title and no text, an image or a bare link, a
+                # title of emoji: what a hijacked feed slips in) says nothing, and the
+                # model's prior would keep it.
+                reason, decided, settled = "offtopic", "nothing to read: no words in its title or text", True
             elif len(words) < MIN_WORDS and not post_found.networking and not post_found.ambiguous:
                 reason = "offtopic"
                 decided = f"too short to judge: {len(words)} word(s), no networking word"
