@@ -19,6 +19,7 @@ from .config import DEFAULT_CONFIG, load_config, unknown_topics
 from .errors import AggregatorError, ConfigError, DatabaseError, LockHeld
 from .feedstatus import GONE_TEXT, FeedStatus, State, feed_status, fresh_source
 from .lock import alive, holder
+from .oneline import one_line
 from .overrides import override_words
 from .pipeline import run_update
 from .store import Store, iso, parse_iso
@@ -193,10 +194,11 @@ def _print_summary(summary: RunSummary, config: Config, skipped: bool = False) -
     with why (asked for by -v, or by naming the feeds with --feed)."""
     names = {f.url: f.name for f in config.feeds}
     for outcome in summary.outcomes:
+        # A parse error may quote the body: its control characters are not the terminal's.
         if outcome.outcome in (Outcome.ERROR, Outcome.GONE):
-            click.echo(f"  failed: {names.get(outcome.url, outcome.url)}: {outcome.error}")
+            click.echo(f"  failed: {names.get(outcome.url, outcome.url)}: {one_line(outcome.error or '')}")
         elif skipped and outcome.outcome is Outcome.SKIPPED:
-            click.echo(f"  skipped: {names.get(outcome.url, outcome.url)}: {outcome.error}")
+            click.echo(f"  skipped: {names.get(outcome.url, outcome.url)}: {one_line(outcome.error or '')}")
     click.echo(summary.line())
 
 

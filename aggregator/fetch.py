@@ -38,6 +38,7 @@ import httpx
 from . import __version__
 from .addresses import AddressPolicy
 from .errors import BlockedAddress, FetchError
+from .oneline import one_line
 from .types import FetchResult, FetchSettings, Outcome
 
 PROJECT_URL = "https://github.com/netplanet/aggregator"
@@ -348,7 +349,9 @@ class Fetcher:
         return f"{type(exc).__name__}: {exc}"
 
     def _error(self, url: str, status: int | None, message: str, **extra: Any) -> FetchResult:
-        return FetchResult(url=url, status=status, error=message, outcome=Outcome.ERROR, **extra)
+        # Messages quote what servers send (a Content-Encoding, a Location): never their
+        # control characters, which reach the terminal and the health pages.
+        return FetchResult(url=url, status=status, error=one_line(message), outcome=Outcome.ERROR, **extra)
 
     async def _fetch(
         self, url: str, etag: str | None, last_modified: str | None, policy: AddressPolicy

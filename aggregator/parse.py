@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from html import escape
+from html import escape, unescape
 from typing import Any
 from urllib.parse import urljoin
 
@@ -170,7 +170,7 @@ _PODCAST_KEYS = (
 )
 
 
-def _podcast(entry: dict[str, Any], base: str) -> PodcastInfo | None:
+def _podcast(entry: dict[str, Any], base: str, lenient: bool = False) -> PodcastInfo | None:
     if not any(key in entry for key in _PODCAST_KEYS):
         return None  # most blog posts: nothing to look at
     chapters: list[Chapter] = []
@@ -180,7 +180,10 @@ def _podcast(entry: dict[str, Any], base: str) -> PodcastInfo | None:
         # Normal Play Time, which also writes "1:23:45.678", "5:23" and "42".
         parsed = chapter.get("start_parsed")
         start = parsed.total_seconds() if parsed is not None else _clock_seconds(chapter.get("start"))
-        title = clean_text(str(chapter.get("title", "")))[:MAX_FIELD]
+        title = str(chapter.get("title", ""))
+        # A malformed document read leniently leaves entities in attribute values
+        # ("The &quot;zero trust&quot; myth"); a well-formed one has them decoded.
+        title = clean_text(unescape(title) if lenient else title)[:MAX_FIELD]
         if start is None or not title:
             continue
         chapters.append(Chapter(start=start, title=title, href=resolve(chapter.get("href"), base)))
@@ -228,7 +231,9 @@ def _authors(entry: dict[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for n in names if n))
 
 
-def _entry(parsed: Mapping[str, Any], feed_url: str, now: datetime) -> tuple[ParsedEntry, str]:
+def _entry(
+    parsed: Mapping[str, Any], feed_url: str, now: datetime, lenient: bool = False
+) -> tuple[ParsedEntry, str]:
     """The entry, and its lead text (for screening and tagging): from its summary, or
     from its content when the summary is too short to say much (a one-line teaser)."""
     # A plain dict: FeedParserDict's key aliasing makes every lookup several times slower.
@@ -249,7 +254,7 @@ def _entry(parsed: Mapping[str, Any], feed_url: str, now: datetime) -> tuple[Par
         "summary_html": summary_html,
         "excerpt": excerpt(teaser or lead, EXCERPT_CHARS),
         "enclosures": _enclosures(entry, base),
-        "podcast": _podcast(entry, base),
+        "podcast": _podcast(entry, base, lenient),
         "date_note": note,
     }
     return ParsedEntry(**fields, content_hash=_digest(fields)), lead
@@ -381,7 +386,7 @@ def read_feed(
         if bozo:
             raise ParseError(url, f"malformed feed with no readable entries{why}")
     feed = result.get("feed") or {}
-    read, repeats = _without_repeats([_entry(e, base, now) for e in entries])
+    read, repeats = _without_repeats([_entry(e, base, now, lenient=bozo) for e in entries])
     parsed = _rated(tuple(entry for entry, _ in read), feed.get("itunes_explicit"))
     size = sum(len(e.content_html) + len(e.summary_html) + len(e.title) for e in parsed)
     if size > MAX_EXPANSION * len(body) + EXPANSION_SLACK:

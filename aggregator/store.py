@@ -30,6 +30,7 @@ from sqlite_utils.migrations import Migrations
 from .baseline import FLOOD_POSTS, FLOOD_USUAL_DAYS, FLOOD_WINDOW_DAYS, Baseline, is_flood, judge
 from .dbfile import advice, is_new_database
 from .errors import DatabaseError
+from .oneline import one_line
 from .overrides import Overrides
 from .topics.corrections import Corrections
 from .types import (
@@ -42,7 +43,7 @@ from .types import (
     StoredVerdict,
     shared_guids,
 )
-from .urls import clean_link, feed_key
+from .urls import clean_link, feed_key, resolve
 
 migrations = Migrations("aggregator")
 
@@ -344,6 +345,12 @@ def _lone_titles(existing: list[Any], entries: Iterable[ParsedEntry]) -> dict[st
     stored = collections.Counter(row[3] for row in existing if row[3])
     fetched = collections.Counter(entry.title for entry in entries)
     return {row[3]: row for row in existing if row[3] and stored[row[3]] == 1 and fetched[row[3]] == 1}
+
+
+def _redirect(url: str | None) -> str | None:
+    """A permanent redirect's target as stored and shown: percent-encoded where the
+    server sent characters a URL may not carry (control characters among them)."""
+    return (resolve(url, None) or one_line(url)) if url else None
 
 
 def iso(value: datetime | None) -> str | None:
@@ -781,7 +788,7 @@ class Store:
                 fresh_by if wait else None,
                 parsed is not None,  # a body says the feed's <ttl> (or that it has none now)
                 ttl,
-                fetched.permanent_redirect,
+                _redirect(fetched.permanent_redirect),
                 (parsed.title or None) if parsed else None,
                 parsed.link if parsed else None,
                 parsed.language if parsed else None,
@@ -791,7 +798,7 @@ class Store:
         if parsed is not None:  # a 304 keeps what the last parse found
             self.db.execute(
                 "UPDATE feeds SET last_warning = ?, body_hash = ? WHERE url = ?",
-                [parsed.warning, fetched.body_hash, fetched.url],
+                [parsed.warning and one_line(parsed.warning), fetched.body_hash, fetched.url],
             )
 
     def _feed_failure(self, fetched: FetchResult, outcome: Outcome, error: str, now: datetime) -> None:
@@ -812,9 +819,9 @@ class Store:
                 iso(now),
                 errors,
                 next_fetch,
-                error,
+                one_line(error),
                 1 if gone else 0,
-                fetched.permanent_redirect,
+                _redirect(fetched.permanent_redirect),
                 fetched.url,
             ],
         )

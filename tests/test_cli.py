@@ -187,6 +187,24 @@ def test_a_relative_content_location_is_read_against_where_the_feed_was_found(
     assert f'src="{server.url("/elsewhere/img/a.png")}"' in content
 
 
+def test_control_characters_a_server_sends_never_reach_the_terminal(
+    server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str]
+) -> None:
+    # C1 controls ("\x9b" is a terminal's CSI, as ESC [ is) in a header value went into the
+    # error text and the suggested URL, and so to `update -v`, `status` and the health pages.
+    server.routes["/enc.xml"] = Route(
+        body=b"x", headers={"Content-Encoding": "gzip, gzip, \x9b31;1mRED\x9b0m"}
+    )
+    server.routes["/moved.xml"] = Route(status=301, headers={"Location": "/x\x9b31mRED\x9b0m"})
+    config = write_config([("/enc.xml", "Encoded Blog"), ("/moved.xml", "Moved Blog")])
+    update = aggregator("--config", config.path, "update", "-v", env=cli_env)
+    status = aggregator("--config", config.path, "status", env=cli_env)
+    for output in (update.stdout, update.stderr, status.stdout):
+        assert not any(0x80 <= ord(c) <= 0x9F or (ord(c) < 0x20 and c != "\n") for c in output), output
+    assert "refused: the body is compressed more than once" in update.stdout
+    assert f"moved permanently: change url to {server.url('/x%C2%9B31mRED%C2%9B0m')}" in status.stdout
+
+
 def test_status_shows_a_long_suggested_url_whole(
     server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str]
 ) -> None:

@@ -642,3 +642,30 @@ def test_chapter_marks_in_every_normal_play_time_form_are_read() -> None:
         (323.0, "Mark 5:23"),
         (5025.678, "Mark 1:23:45.678"),
     ]
+
+
+@pytest.mark.parametrize("channel_title", ["Routing & Switching Radio", "Routing &amp; Switching Radio"])
+def test_chapter_titles_read_the_same_from_a_malformed_feed(channel_title: str) -> None:
+    # A bare "&" elsewhere (common) makes the document malformed; read leniently, the
+    # chapters' attribute values kept their entities, and pages showed "&quot;".
+    chapters = (
+        '<psc:chapter start="00:05:00" title="The &quot;zero trust&quot; myth"/>'
+        '<psc:chapter start="00:10:00" title="Why BGP &lt;3 OSPF"/>'
+        '<psc:chapter start="00:15:00" title="Rock &apos;n&apos; roll routing"/>'
+        '<psc:chapter start="00:20:00" title="Intro: Q&amp;A from listeners"/>'
+    )
+    body = (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:psc="http://podlove.org/simple-chapters">'
+        f"<channel><title>{channel_title}</title><link>https://pod.example.net/</link>"
+        "<item><title>Episode 1</title><guid>e1</guid>"
+        '<enclosure url="https://pod.example.net/1.mp3" length="1" type="audio/mpeg"/>'
+        f'<psc:chapters version="1.2">{chapters}</psc:chapters></item></channel></rss>'
+    ).encode()
+    entry = parse_feed("https://pod.example.net/feed.xml", body).entries[0]
+    assert entry.podcast is not None
+    assert [c.title for c in entry.podcast.chapters] == [
+        'The "zero trust" myth',
+        "Why BGP <3 OSPF",
+        "Rock 'n' roll routing",
+        "Intro: Q&A from listeners",
+    ]
