@@ -473,38 +473,6 @@ def test_the_html_part_renders_in_chromium(store: Store, inbox: tuple[Inbox, int
     assert width <= 640 and data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
 
 
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1, made with openssl."""
-    import subprocess
-
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
-
-
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # the test server's own advice
 def test_starttls_or_implicit_tls_with_login(
@@ -1045,30 +1013,36 @@ def test_posts_published_after_they_were_stored_are_in_the_next_digest(
     assert "Spring cleaning of the lab rack" not in told and "Resolver anycast" not in told
 
 
+def daily_planet(folder: Path, screener: Screener, port: int, *emails: str) -> Path:
+    """A feeds.yaml beside a database whose posts were stored and published yesterday
+    evening (in the daily digest due since midnight), for daily subscribers at hour 0."""
+    store = make_site_db(folder / "aggregator.db", screener)
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    recent = (midnight - timedelta(hours=6)).isoformat(timespec="seconds")
+    store.db.execute("UPDATE posts SET first_seen = ?, published = ?", [recent, recent])
+    store.db.conn.commit()
+    store.close()
+    subscribers = "".join(f"    - {{email: {email}, frequency: daily, hour: 0}}\n" for email in emails)
+    (folder / "feeds.yaml").write_text(
+        "database: aggregator.db\n"
+        "digest:\n"
+        "  from: Test Planet <planet@example.net>\n"
+        f"  smtp: {{host: 127.0.0.1, port: {port}, security: none, timeout: 5}}\n"
+        "  subscribers:\n"
+        f"{subscribers}"
+        "feeds:\n"
+        "  - {url: 'https://packet-notes.example.net/feed.xml', name: Packet Notes}\n"
+    )
+    return folder / "feeds.yaml"
+
+
 def test_a_digest_not_sent_fails_the_command_after_the_others_went_out(
     tmp_path: Path, screener: Screener, inbox: tuple[Inbox, int]
 ) -> None:
     # With cron's output going to a log, a digest that failed every hour went unnoticed:
     # the command exited 0.
     handler, port = inbox
-    store = make_site_db(tmp_path / "aggregator.db", screener)
-    # Stored and published yesterday evening: in the daily digest due since midnight.
-    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    recent = (midnight - timedelta(hours=6)).isoformat(timespec="seconds")
-    store.db.execute("UPDATE posts SET first_seen = ?, published = ?", [recent, recent])
-    store.db.conn.commit()
-    store.close()
-    (tmp_path / "feeds.yaml").write_text(
-        "database: aggregator.db\n"
-        "digest:\n"
-        "  from: Test Planet <planet@example.net>\n"
-        f"  smtp: {{host: 127.0.0.1, port: {port}, security: none, timeout: 5}}\n"
-        "  subscribers:\n"
-        "    - {email: bounce@example.org, frequency: daily, hour: 0}\n"
-        "    - {email: dana@example.org, frequency: daily, hour: 0}\n"
-        "feeds:\n"
-        "  - {url: 'https://packet-notes.example.net/feed.xml', name: Packet Notes}\n"
-    )
+    daily_planet(tmp_path, screener, port, "bounce@example.org", "dana@example.org")
     config = ["--config", str(tmp_path / "feeds.yaml")]
     result = CliRunner().invoke(cli, [*config, "digest", "-q"])
     assert result.exit_code == 1, result.output
@@ -1186,23 +1160,8 @@ def test_a_sigterm_while_a_digest_is_sent_waits_until_it_is_recorded(
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        store = make_site_db(tmp_path / "aggregator.db", screener)
-        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        recent = (midnight - timedelta(hours=6)).isoformat(timespec="seconds")
-        store.db.execute("UPDATE posts SET first_seen = ?, published = ?", [recent, recent])
-        store.db.conn.commit()
-        store.close()
-        (tmp_path / "feeds.yaml").write_text(
-            "database: aggregator.db\n"
-            "digest:\n"
-            "  from: Test Planet <planet@example.net>\n"
-            f"  smtp: {{host: 127.0.0.1, port: {port}, security: none, timeout: 5}}\n"
-            "  subscribers:\n"
-            "    - {email: dana@example.org, frequency: daily, hour: 0}\n"
-            "feeds:\n"
-            "  - {url: 'https://packet-notes.example.net/feed.xml', name: Packet Notes}\n"
-        )
-        command = ["aggregator", "--config", str(tmp_path / "feeds.yaml"), "digest", "-q"]
+        config = daily_planet(tmp_path, screener, port, "dana@example.org")
+        command = ["aggregator", "--config", str(config), "digest", "-q"]
         process = subprocess.Popen(command, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert started.wait(30), process.communicate(timeout=30)
         process.send_signal(signal.SIGTERM)  # while the server reads the message

@@ -504,25 +504,9 @@ def test_a_refused_connection_and_a_reset_mid_body_are_said_in_words() -> None:
     assert reset.error == "the connection broke while reading the response: Connection reset by peer"
 
 
-def test_a_certificate_that_does_not_verify_is_named(tmp_path: Path) -> None:
+def test_a_certificate_that_does_not_verify_is_named(certificate: tuple[Path, Path]) -> None:
     # An OpenSSL error code read as a system errno said "Operation not permitted".
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    request = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
-    subprocess.run(
-        [
-            *request,
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = certificate
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     listener = socket.socket()

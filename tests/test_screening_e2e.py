@@ -108,18 +108,31 @@ def test_hijacked_demo_feed_keeps_networking_and_drops_indonesian_spam(
     assert all(r["model_version"].startswith("screen-") for r in rows)
 
 
-def test_an_established_feed_that_turns_to_spam_is_quarantined_and_released(
-    server: FeedServer, write_config: WriteConfig, clock: Clock
-) -> None:
-    history = items(NETWORKING * 2, 0)  # 12 good posts: an established baseline
+def hijacked(
+    server: FeedServer, write_config: WriteConfig, clock: Clock, overrides: str = ""
+) -> tuple[Config, list[Item], list[Item]]:
+    """Lab Notes: 12 good posts (an established baseline), then, an hour later, six
+    Indonesian pages and one good post; overrides: an overrides.yaml to write before the
+    second update. The configuration, the good posts and the hijack's."""
+    history = items(NETWORKING * 2, 0)
     server.routes["/f.xml"] = Route(body=rss(*history))
     config = write_config([("/f.xml", "Lab Notes")])
     with Store(config.database) as store:
         update(config, store, clock=clock)
         hijack = items(INDONESIAN, 100, day=20) + items(NETWORKING[:1], 200, day=23)
         server.routes["/f.xml"] = Route(body=rss(*history, *hijack))
+        if overrides:
+            Path(config.path).with_name("overrides.yaml").write_text(overrides)
         clock.now += timedelta(hours=1)
         update(config, store, clock=clock)
+    return config, history, hijack
+
+
+def test_an_established_feed_that_turns_to_spam_is_quarantined_and_released(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    config, history, hijack = hijacked(server, write_config, clock)
+    with Store(config.database) as store:
         feed = store.feeds()[0]
         assert feed["quarantined"] is not None
         statuses = {r["title"]: (r["status"], r["reason"]) for r in store.posts()}
@@ -767,16 +780,8 @@ def test_label_moves_a_feeds_baseline_post_by_post_as_update_does() -> None:
 def test_release_does_not_count_a_held_post_an_override_denies_as_published(
     server: FeedServer, write_config: WriteConfig, clock: Clock
 ) -> None:
-    history = items(NETWORKING * 2, 0)
-    server.routes["/f.xml"] = Route(body=rss(*history))
-    config = write_config([("/f.xml", "Lab Notes")])
+    config, _, _ = hijacked(server, write_config, clock, f"deny:\n  - feed: {server.url('/f.xml')}\n")
     with Store(config.database) as store:
-        update(config, store, clock=clock)
-        hijack = items(INDONESIAN, 100, day=20) + items(NETWORKING[:1], 200, day=23)
-        server.routes["/f.xml"] = Route(body=rss(*history, *hijack))
-        Path(config.path).with_name("overrides.yaml").write_text(f"deny:\n  - feed: {server.url('/f.xml')}\n")
-        clock.now += timedelta(hours=1)
-        update(config, store, clock=clock)
         assert [p["status"] for p in store.posts() if p["screen_status"] == "held"] == ["dropped"]
     released = CliRunner().invoke(cli, ["--config", config.path, "release", "Lab Notes"])
     assert released.exit_code == 0
