@@ -341,8 +341,8 @@ def load_topic_corpus(
 
 
 def topic_problems(row: dict[str, Any], topics: tuple[str, ...]) -> list[str]:
-    """What is wrong with a training row's topics (none when it has no topics key): a
-    list of the taxonomy's topic names, each once."""
+    """What is wrong with a training row's topics (nothing when it has no topics key): they
+    must be a list of the taxonomy's topic names."""
     if "topics" not in row:
         return []
     value = row["topics"]

@@ -384,7 +384,7 @@ def build_site(
     env = environment(site_dir)
     previous = _read_manifest(manifest_path) if out.is_dir() else {}
     try:
-        builder, writer = _build(data, env, out, store, previous, site_dir, progress, search)
+        builder, writer = _build(data, env, out, store, previous, site_dir, progress, search, manifest_path)
     except TemplateError as exc:
         raise TemplateError(f"{exc}; the live site is unchanged") from None
     _write_manifest(manifest_path, builder.manifest)
@@ -400,8 +400,10 @@ def _build(
     site_dir: Path | None,
     progress: Callable[[str], None] | None,
     search: bool,
+    manifest_path: Path,
 ) -> tuple[Builder, SiteWriter]:
-    """Every page, feed and file of the site, written beside out and swapped in."""
+    """Every page, feed and file of the site, written beside out and swapped in;
+    manifest_path (the live site's manifest) removed just before the swap."""
     with SiteWriter(out) as writer:
         builder = Builder(data, env, writer, previous)
         _static(writer, site_dir)
@@ -447,7 +449,7 @@ def _build(
         # site that is gone. Removed now and written after the swap: a build killed in
         # between leaves none, and the next one renders every page, instead of carrying
         # over pages of a site that no longer exists.
-        (out.parent / f".{out.name}.manifest.json").unlink(missing_ok=True)
+        manifest_path.unlink(missing_ok=True)
     return builder, writer
 
 
