@@ -125,7 +125,9 @@ def parse_job(
         verdicts: dict[str, StoredVerdict] = {}
         if fresh:
             hint = hint or primary_language(parsed.language)
-            found = screener.screen([(e.title, lead, hint) for e, lead in fresh])
+            found = screener.screen(
+                [(e.title, lead, hint) for e, lead in fresh], [bool(e.enclosures) for e, _ in fresh]
+            )
             found = screener.feed_record(found, history)
             verdicts = {e.content_hash: v.stored() for (e, _), v in zip(fresh, found, strict=True)}
         return parsed, verdicts

@@ -790,3 +790,19 @@ def test_release_does_not_count_a_held_post_an_override_denies_as_published(
     )
     with Store(config.database) as store:
         assert not [p for p in store.posts() if p["status"] == "kept" and p["override"] == "deny"]
+
+
+def test_a_short_episode_title_is_kept_for_its_audio_and_a_short_post_is_not(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    # "Episode 42" with audio and no show notes: its subject is in the audio, and a new
+    # podcast feed has no record to keep it by. A two-word blog post that names nothing is
+    # too short to judge.
+    episode = Item("Episode 42", guid="e42", body="", enclosure="https://pod.example.net/42.mp3")
+    server.routes["/pod.xml"] = Route(body=rss(episode, title="A Podcast"))
+    server.routes["/blog.xml"] = Route(body=rss(Item("Back soon", guid="b1", body="")))
+    config = write_config([("/pod.xml", "A Podcast"), ("/blog.xml", "A Blog")])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        statuses = {p["title"]: (p["status"], p["reason"]) for p in store.posts()}
+    assert statuses == {"Episode 42": ("kept", None), "Back soon": ("dropped", "offtopic")}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from json.encoder import encode_basestring as _json_str  # C; ensure_ascii=False
 from pathlib import Path
@@ -251,8 +251,13 @@ class Screener:
         reading = read_posts(self.lexicon, texts, titles)
         return reading, hashed_batch(reading.words, self.model.n_features, reading.concepts)
 
-    def screen(self, items: list[tuple[str, str, str | None]]) -> list[Verdict]:
-        """Verdicts for (title, text, feed language or None) triples, in order."""
+    def screen(
+        self, items: list[tuple[str, str, str | None]], media: Sequence[bool] | None = None
+    ) -> list[Verdict]:
+        """Verdicts for (title, text, feed language or None) triples, in order. media: which
+        posts carry audio or video (a podcast episode): their subject is in the media, so a
+        short title is no reason to drop them."""
+        carries = list(media) if media is not None else [False] * len(items)
         texts = [screening_text(title, text) for title, text, _ in items]
         # Read and hashed once, for all posts together: the screening and topic models
         # share the feature space.
@@ -262,8 +267,8 @@ class Screener:
         tags = self.topics.tag_batch(batch, reading) if self.topics else [[] for _ in items]
         out = []
         default = self.languages[0]
-        for (_title, _text, hint), text, words, ordinary, post_found, score, post_tags in zip(
-            items, texts, token_lists, reading.ordinary, found, scores, tags, strict=True
+        for (_title, _text, hint), text, words, ordinary, post_found, score, post_tags, has_media in zip(
+            items, texts, token_lists, reading.ordinary, found, scores, tags, carries, strict=True
         ):
             # Nothing known of the feed: the site's own language is the fallback.
             fallback, source = (hint, "feed language") if hint else (default, "site language")
@@ -282,7 +287,12 @@ class Screener:
                 # title of emoji: what a hijacked feed slips in) says nothing, and the
                 # model's prior would keep it.
                 reason, decided, settled = "offtopic", "nothing to read: no words in its title or text", True
-            elif len(words) < MIN_WORDS and not post_found.networking and not post_found.ambiguous:
+            elif (
+                len(words) < MIN_WORDS
+                and not post_found.networking
+                and not post_found.ambiguous
+                and not has_media
+            ):
                 reason = "offtopic"
                 decided = f"too short to judge: {len(words)} word(s), no networking word"
             else:
