@@ -810,10 +810,13 @@ class Store:
         gone = outcome is Outcome.GONE
         # A gone feed has no next fetch: no run asks for it again unless forced.
         next_fetch = None if gone else iso(now + wait)
+        # A permanent redirect to an address that is not there (404, 410) is no address
+        # to move to: no suggestion, and an older one goes too.
+        dead_end = fetched.permanent_redirect is not None and fetched.status in (404, 410)
         self.db.execute(
             """UPDATE feeds SET last_status = ?, last_fetch = ?, consecutive_errors = ?,
             next_fetch = ?, fresh_by = NULL, last_error = ?, gone = ?,
-            redirect_url = coalesce(?, redirect_url) WHERE url = ?""",
+            redirect_url = CASE WHEN ? THEN NULL ELSE coalesce(?, redirect_url) END WHERE url = ?""",
             [
                 fetched.status,
                 iso(now),
@@ -821,6 +824,7 @@ class Store:
                 next_fetch,
                 one_line(error),
                 1 if gone else 0,
+                dead_end,
                 _redirect(fetched.permanent_redirect),
                 fetched.url,
             ],

@@ -205,6 +205,18 @@ def test_control_characters_a_server_sends_never_reach_the_terminal(
     assert f"moved permanently: change url to {server.url('/x%C2%9B31mRED%C2%9B0m')}" in status.stdout
 
 
+def test_a_permanent_redirect_to_a_missing_feed_is_not_suggested(
+    server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str]
+) -> None:
+    # "change url to" an address that answers 404 sent the owner to a dead end.
+    server.routes["/old.xml"] = Route(status=301, headers={"Location": "/missing.xml"})
+    server.routes["/missing.xml"] = Route(status=404)
+    config = write_config([("/old.xml", "Moved Blog")])
+    aggregator("--config", config.path, "update", env=cli_env)
+    status = aggregator("--config", config.path, "status", env=cli_env).stdout
+    assert "failing: HTTP 404" in status and "moved permanently" not in status
+
+
 def test_status_shows_a_long_suggested_url_whole(
     server: FeedServer, write_config: WriteConfig, cli_env: dict[str, str]
 ) -> None:
