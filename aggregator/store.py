@@ -587,11 +587,13 @@ class Store:
         stored = {row[0]: row[1] for row in self.db.execute("SELECT url, redirect_url FROM feeds")}
         moves = []
         for url in configured - stored.keys():
-            old = next((o for o, target in stored.items() if target == url and o not in configured), None)
+            # The suggested URL taken, or the same feed spelt otherwise (a trailing slash,
+            # the host's capitals, the default port): `check` calls them one feed, so the
+            # store does too, and a suggestion taken and re-spelt is both.
+            key = feed_key(url)
+            moved = [o for o, target in stored.items() if target and feed_key(target) == key]
+            old = next((o for o in moved if o not in configured), None)
             if old is None:
-                # The same feed spelt otherwise (a trailing slash, the host's capitals, the
-                # default port): `check` calls them one feed, so the store does too.
-                key = feed_key(url)
                 old = next((o for o in stored if o not in configured and feed_key(o) == key), None)
             if old is not None:
                 moves.append((old, url))

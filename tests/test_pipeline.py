@@ -279,6 +279,25 @@ def test_taking_the_redirect_suggestion_keeps_the_feed_history(
         assert store.feeds()[0]["redirect_url"] is None
 
 
+def test_taking_the_suggestion_spelt_without_its_slash_keeps_the_feed_history(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    # The suggestion is /feed/; the owner writes /feed, which `check` calls the same URL.
+    serve_fixture(server, "/feed/", "rss2.xml")
+    serve_fixture(server, "/feed", "rss2.xml")
+    server.routes["/old.xml"] = Route(status=301, headers={"Location": "/feed/"})
+    config = write_config([("/old.xml", "Blog")])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        ids = sorted(p["id"] for p in store.posts())
+    config = write_config([("/feed", "Blog")])
+    with Store(config.database) as store:
+        clock.now += timedelta(hours=1)
+        assert update(config, store, clock=clock).new == 0
+        assert sorted(p["id"] for p in store.posts()) == ids
+        assert [f["url"] for f in store.feeds()] == [server.url("/feed")]
+
+
 def test_the_same_feed_url_spelt_otherwise_keeps_the_feed_history(
     server: FeedServer, write_config: WriteConfig, clock: Clock
 ) -> None:
