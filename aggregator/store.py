@@ -848,12 +848,16 @@ class Store:
             ).fetchall()
         )
         by_id = {row[0]: row for row in existing}
-        by_guid = {row[1]: row for row in existing if row[1]}
+        # A guid several stored posts carry (a document gave it to all of them, each told
+        # apart by its link) identifies none of them, even once the feed carries it once:
+        # matched by it, one post took another's place.
+        stored_guids = collections.Counter(row[1] for row in existing if row[1])
+        by_guid = {row[1]: row for row in existing if row[1] and stored_guids[row[1]] == 1}
         by_link = {row[2]: row for row in existing if row[2]}
         by_title = {(row[3], row[4]): row for row in existing if row[3]}
         lone_titles: dict[str, Any] | None = None  # made when first needed: rarely
         guids_now = {e.guid for e in parsed.entries if e.guid}
-        shared = shared_guids(parsed.entries)
+        shared = shared_guids(parsed.entries) | {g for g, n in stored_guids.items() if n > 1}
         link_counts: dict[str, int] = {}
         for e in parsed.entries:
             if e.link:

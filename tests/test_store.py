@@ -254,6 +254,15 @@ def test_posts_a_generator_gives_one_shared_guid_are_each_kept_and_never_overwri
     # The next post under the same guid is one more post; the others stay as they were.
     assert h.store_doc(rss(*(lab(n) for n in range(0, 5)))) == (1, 0)
     assert sorted(r["title"] for r in h.rows()) == [f"Lab {n}: OSPF areas" for n in range(5)]
+    # The feed shrinks to one of them, edited: the guid is no longer shared in the
+    # document, yet it still names five stored posts. That one post is updated, by its
+    # link; before, it overwrote another post, which was lost.
+    edited = Item("Lab 4: OSPF areas, revised", guid="lab", link="https://blog.example.net/lab-4/")
+    assert h.store_doc(rss(edited)) == (0, 1)
+    assert sorted((r["link"], r["title"]) for r in h.rows()) == [
+        *((f"https://blog.example.net/lab-{n}/", f"Lab {n}: OSPF areas") for n in range(4)),
+        ("https://blog.example.net/lab-4/", "Lab 4: OSPF areas, revised"),
+    ]
 
 
 def test_episodes_without_guids_that_all_link_to_the_show_are_each_kept(tmp_path: Path) -> None:
