@@ -323,6 +323,16 @@ def _digest(fields: dict[str, Any]) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
+def _with_ids_of(result: Any, home: Any) -> Any:
+    """result with its entries' ids as home (the same document read against another
+    base) has them; result as it is if the two read different entries."""
+    entries = result.get("entries") or []
+    ids = [entry.get("id") for entry in home.get("entries") or []]
+    if len(ids) != len(entries):
+        return result
+    return {**result, "entries": [{**e, "id": i} if i else e for e, i in zip(entries, ids, strict=True)]}
+
+
 def parse_feed(
     url: str, body: bytes, headers: Mapping[str, str] | None = None, now: datetime | None = None
 ) -> ParsedFeed:
@@ -356,17 +366,27 @@ def read_feed(
     location = response_headers.get("content-location")
     response_headers["content-location"] = without_credentials(urljoin(base, location)) if location else base
 
-    def run_feedparser(document: bytes) -> Any:
-        # A file-like object: given bytes or a str, feedparser may treat them as a path or URL to open.
-        return feedparser.parse(
-            io.BytesIO(document),
-            response_headers=response_headers,
-            sanitize_html=False,
-            resolve_relative_uris=False,
-        )
+    def parsed_with(found_at: Mapping[str, str]) -> Any:
+        def run_feedparser(document: bytes) -> Any:
+            # A file-like object: given bytes or a str, feedparser may treat them as a path or URL to open.
+            return feedparser.parse(
+                io.BytesIO(document),
+                response_headers=found_at,
+                sanitize_html=False,
+                resolve_relative_uris=False,
+            )
+
+        return (fast and fastfeed.read(body, found_at, run_feedparser)) or run_feedparser(body)
 
     try:
-        result = (fast and fastfeed.read(body, response_headers, run_feedparser)) or run_feedparser(body)
+        result = parsed_with(response_headers)
+        # An entry's id is its identity, not a link: a relative Atom id resolved against
+        # where a redirect led (a CDN's 302) would make every post a new one. Ids resolve
+        # against the configured URL, as they always have.
+        at_home = without_credentials(url)
+        home = without_credentials(urljoin(at_home, location)) if location else at_home
+        if home != response_headers["content-location"]:
+            result = _with_ids_of(result, parsed_with({**response_headers, "content-location": home}))
     except DefusedXmlException as exc:
         raise ParseError(
             url, f"refused: {exc} (entity declarations and external references are not read)"

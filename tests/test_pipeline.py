@@ -260,6 +260,35 @@ def test_parse_pool_is_used_for_larger_runs(server: FeedServer, write_config: Wr
     assert summary.count(Outcome.OK) == 20 and summary.new == 100
 
 
+def test_a_temporary_redirect_does_not_make_relative_atom_ids_new_posts(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    # Episodes whose <id> is relative ("1000") and whose links all go to the show's page:
+    # resolved against where a CDN's 302 led, the ids changed, and every episode was
+    # stored again. Links resolve there; ids against the configured URL.
+    entries = "".join(
+        f"<entry><id>{1000 + n}</id><title>Episode {n}</title><link href='/show/'/>"
+        f"<updated>2026-11-{10 + n}T08:00:00Z</updated><content type='html'>Notes for episode {n}</content>"
+        f"<link rel='enclosure' href='ep{n}.mp3' type='audio/mpeg' length='1'/></entry>"
+        for n in range(3)
+    )
+    body = (
+        "<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><title>Show</title>"
+        f"<id>urn:show</id><updated>2026-11-20T08:00:00Z</updated>{entries}</feed>"
+    ).encode()
+    server.routes["/t/show.atom"] = Route(body=body, content_type="application/atom+xml")
+    server.routes["/cdn/show.atom"] = Route(body=body, content_type="application/atom+xml")
+    config = write_config([("/t/show.atom", "Show")])
+    with Store(config.database) as store:
+        assert update(config, store, clock=clock).new == 3
+        server.routes["/t/show.atom"] = Route(status=302, headers={"Location": "/cdn/show.atom"})
+        clock.now += timedelta(hours=1)
+        assert update(config, store, clock=clock, force=True).new == 0
+        posts = list(store.posts())
+        assert len(posts) == 3
+        assert {p["guid"] for p in posts} == {server.url(f"/t/{1000 + n}") for n in range(3)}
+
+
 def test_taking_the_redirect_suggestion_keeps_the_feed_history(
     server: FeedServer, write_config: WriteConfig, clock: Clock
 ) -> None:
