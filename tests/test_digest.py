@@ -289,6 +289,59 @@ def test_near_identical_text_from_two_sources_is_one_story(
     assert "Site One, Site Two" in text
 
 
+def test_two_posts_of_one_feed_are_two_stories(
+    store: Store, inbox: tuple[Inbox, int], screener: Screener
+) -> None:
+    # One feed's two "Worth reading" posts (one title), and two episodes whose notes open
+    # with the same sponsor: merged as "stories", one of each pair was never told.
+    handler, port = inbox
+    url = "https://packet-notes.example.net/feed.xml"
+    store.sync_feeds([FeedConfig(url, "Packet Notes")], NOW)
+    sponsor = (
+        "This episode is brought to you by Vendor X, whose 51.2 terabit spine switch ships with "
+        "EVPN VXLAN and BGP unnumbered out of the box. Today we talk about"
+    )
+    doc = rss(
+        Item(
+            "Worth reading: BGP and OSPF",
+            guid="w1",
+            link="https://packet-notes.example.net/w1",
+            body="<p>Route reflectors, OSPF areas and a BGP add-path write-up.</p>",
+            date="Tue, 24 Nov 2026 10:00:00 GMT",
+        ),
+        Item(
+            "Worth reading: BGP and OSPF",
+            guid="w2",
+            link="https://packet-notes.example.net/w2",
+            body="<p>IS-IS flooding and an RPKI deployment story from an IXP.</p>",
+            date="Tue, 24 Nov 2026 11:00:00 GMT",
+        ),
+        Item(
+            "Episode 101: BGP route leaks",
+            guid="e1",
+            link="https://packet-notes.example.net/e1",
+            body=f"<p>{sponsor} BGP route leaks and how RPKI helps.</p>",
+            date="Tue, 24 Nov 2026 12:00:00 GMT",
+        ),
+        Item(
+            "Episode 102: BGP security",
+            guid="e2",
+            link="https://packet-notes.example.net/e2",
+            body=f"<p>{sponsor} BGPsec and ASPA for route origin and path checks.</p>",
+            date="Tue, 24 Nov 2026 13:00:00 GMT",
+        ),
+    )
+    store_feed(store, screener, url, doc, NOW, store.start_run(NOW, 1))
+    store.index_topics()
+    send(
+        store, digest_config(port, Subscriber("gus@example.org", "Gus", (), Frequency.WEEKLY, day=2, hour=7))
+    )
+    text, _html = parts(handler.messages[0])
+    for link in ("w1", "w2", "e1", "e2"):
+        assert f"https://packet-notes.example.net/{link}" in text, link
+    assert "Packet Notes, Packet Notes" not in text
+
+
 def test_a_run_stopped_half_way_resumes_and_nothing_goes_twice(
     store: Store, inbox: tuple[Inbox, int]
 ) -> None:

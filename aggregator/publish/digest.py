@@ -153,12 +153,21 @@ def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
         keys = [
             k for k in (f"link:{row['link']}" if row["link"] else "", f"title:{_normal(row['title'])}") if k
         ]
-        story = next((by_key[k] for k in keys if k in by_key), None)
+        # A story is what several feeds carried: two posts of one feed (two "Worth reading"
+        # posts, episodes whose notes open with the same sponsor) are two stories, as on
+        # the site (model.merge_carried).
+        feed = row["feed_url"]
+        story = next((by_key[k] for k in keys if k in by_key and feed not in by_key[k]["feeds"]), None)
         prefix = _prefix(shingles, rarity) if len(shingles) >= 8 else []
         if story is None:
             candidates = sorted({i for shingle in prefix for i in by_shingle.get(shingle, ())})
             story = next(
-                (stories[i] for i in candidates if _same_text(stories[i]["shingles"], shingles)), None
+                (
+                    stories[i]
+                    for i in candidates
+                    if feed not in stories[i]["feeds"] and _same_text(stories[i]["shingles"], shingles)
+                ),
+                None,
             )
         own = on_own_site(row["link"], row["feed_url"])
         news = not _back_catalogue(row)
@@ -171,6 +180,7 @@ def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
                 "sources": [],
                 "topics": [],
                 "shingles": shingles,
+                "feeds": set(),
             }
             for shingle in prefix:
                 by_shingle.setdefault(shingle, []).append(len(stories))
@@ -181,6 +191,7 @@ def stories_of(rows: Sequence[dict[str, Any]]) -> list[Story]:
             # carries (or forged: its own text under a member's title).
             story["row"], story["own"], story["shown_news"] = row, own, news
         story["news"] = story["news"] or news
+        story["feeds"].add(feed)
         if (row["source"], row["link"]) not in story["sources"]:
             story["sources"].append((row["source"], row["link"]))
         story["topics"] += [t for t, _ in row["topics"] if t not in story["topics"]]
