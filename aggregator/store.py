@@ -1283,11 +1283,12 @@ class Store:
         """A post's row; stamp: the run's time as stored (iso(now)), made once per feed;
         undated_stamp: the date a new undated post gets (stamp when not given)."""
         date = entry.published or entry.updated
-        if date is not None and old is not None and old[5] == "feed" and iso(date) > old[4]:
+        if date is not None and old is not None and iso(date) > old[4]:
             # A stored post the feed re-dates later (a CMS migration re-stamping its
-            # archive, a bumped pubDate) keeps its place: an update must not move old
-            # posts above the new ones on the river, in the feeds and the digests.
-            published, source = old[4], "feed"
+            # archive, a bumped pubDate, a post dated days ahead that was dated when first
+            # seen) keeps its place: an update must not move old posts above the new ones
+            # on the river, in the feeds and the digests.
+            published, source = old[4], old[5]
         elif date is not None:
             published, source = iso(date), "feed"
         elif old is not None:

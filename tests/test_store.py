@@ -16,7 +16,7 @@ from feedgen import Item, rss
 
 from aggregator.errors import DatabaseError
 from aggregator.parse import parse_feed
-from aggregator.store import Store, backoff, migrations, post_id
+from aggregator.store import Store, backoff, migrations, post_id, stamp_of
 from aggregator.types import FetchResult, Outcome
 
 URL = "https://blog.example.net/feed.xml"
@@ -475,3 +475,18 @@ def test_an_hourly_run_for_a_year_keeps_the_run_log_bounded(tmp_path: Path) -> N
     orphans = "SELECT count(*) FROM fetch_log WHERE run_id NOT IN (SELECT id FROM runs)"
     assert store.db.execute(orphans).fetchone()[0] == 0
     assert store.last_run()["id"] == run  # type: ignore[index]
+
+
+def test_a_post_dated_days_ahead_keeps_the_date_it_was_first_seen_at(tmp_path: Path) -> None:
+    # Dated when first seen (its pubDate was more than 48 hours ahead), it jumped above
+    # the newer posts once its date came within 48 hours.
+    h = harness(tmp_path)
+    ahead = Item("Scheduled: BGP maintenance window", guid="s", date="Fri, 27 Nov 2026 09:00:00 GMT")
+    h.store_doc(rss(ahead))
+    (row,) = h.rows()
+    assert (row["published"], row["date_source"]) == (stamp_of(T0), "first_seen")
+    later = T0 + timedelta(days=2)
+    h.store_doc(rss(Item("Posted on the 26th", guid="n", date="Thu, 26 Nov 2026 10:00:00 GMT"), ahead), later)
+    dates = {r["title"]: (r["published"], r["date_source"]) for r in h.rows()}
+    assert dates["Scheduled: BGP maintenance window"] == (stamp_of(T0), "first_seen")
+    assert dates["Posted on the 26th"] == ("2026-11-26T10:00:00+00:00", "feed")
