@@ -431,6 +431,9 @@ def read_feed(
         notes.append(
             f"{repeats:,} entries repeat an earlier entry's title and content; each post was read once"
         )
+    nameless = sum(1 for e in parsed if not (e.guid or e.link or e.title))
+    if nameless:  # the store cannot tell them apart from one fetch to the next
+        notes.append(f"{nameless:,} entries have no guid, link or title, and were left out")
     warning = "; ".join(notes) or None
     language = feed.get("language")
     feed_record = ParsedFeed(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import fixture_bytes
+from feedgen import Item, rss
 from feedparser.util import FeedParserDict
 
 from aggregator.errors import ParseError
@@ -669,3 +670,12 @@ def test_chapter_titles_read_the_same_from_a_malformed_feed(channel_title: str) 
         "Rock 'n' roll routing",
         "Intro: Q&A from listeners",
     ]
+
+
+def test_entries_with_nothing_to_identify_them_are_noted() -> None:
+    # The store leaves out an entry with no guid, link or title (it could not tell it from
+    # one fetch to the next); status said nothing of it.
+    body = rss(Item("A post", guid="a"), Item("", guid=None, link=None, body="<p>Only words.</p>"))
+    assert parse_feed("https://blog.example.net/feed.xml", body).warning == (
+        "1 entries have no guid, link or title, and were left out"
+    )
