@@ -813,12 +813,13 @@ class Store:
         # A gone feed has no next fetch: no run asks for it again unless forced.
         next_fetch = None if gone else iso(now + wait)
         # A permanent redirect to an address that is not there (404, 410) is no address
-        # to move to: no suggestion, and an older one goes too.
-        dead_end = fetched.permanent_redirect is not None and fetched.status in (404, 410)
+        # to move to: not suggested. One suggested before (when the address worked) stays:
+        # a 404 may pass, and the owner who takes it keeps the feed's history.
+        dead_end = fetched.status in (404, 410)
         self.db.execute(
             """UPDATE feeds SET last_status = ?, last_fetch = ?, consecutive_errors = ?,
             next_fetch = ?, fresh_by = NULL, last_error = ?, gone = ?,
-            redirect_url = CASE WHEN ? THEN NULL ELSE coalesce(?, redirect_url) END WHERE url = ?""",
+            redirect_url = coalesce(?, redirect_url) WHERE url = ?""",
             [
                 fetched.status,
                 iso(now),
@@ -826,8 +827,7 @@ class Store:
                 next_fetch,
                 one_line(error),
                 1 if gone else 0,
-                dead_end,
-                _redirect(fetched.permanent_redirect),
+                None if dead_end else _redirect(fetched.permanent_redirect),
                 fetched.url,
             ],
         )

@@ -216,6 +216,14 @@ def test_a_permanent_redirect_to_a_missing_feed_is_not_suggested(
     aggregator("--config", config.path, "update", env=cli_env)
     status = aggregator("--config", config.path, "status", env=cli_env).stdout
     assert "failing: HTTP 404" in status and "moved permanently" not in status
+    # Suggested while the new address worked, the suggestion outlives a passing 404 there:
+    # the owner who takes it keeps the feed's history.
+    serve_fixture(server, "/missing.xml", "rss2.xml")
+    aggregator("--config", config.path, "update", "--force", env=cli_env)
+    server.routes["/missing.xml"] = Route(status=404)
+    aggregator("--config", config.path, "update", "--force", env=cli_env)
+    status = aggregator("--config", config.path, "status", env=cli_env).stdout
+    assert f"moved permanently: change url to {server.url('/missing.xml')}" in status
 
 
 def test_status_shows_a_long_suggested_url_whole(
