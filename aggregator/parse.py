@@ -382,9 +382,9 @@ def read_feed(
         result = parsed_with(response_headers)
         # An entry's id is its identity, not a link: a relative Atom id resolved against
         # where a redirect led (a CDN's 302) would make every post a new one. Ids resolve
-        # against the configured URL, as they always have.
-        at_home = without_credentials(url)
-        home = without_credentials(urljoin(at_home, location)) if location else at_home
+        # against the configured URL as written, as they always have (credentials and
+        # all: ids are never published, and changed they would store every post again).
+        home = urljoin(url, location) if location else url
         if home != response_headers["content-location"]:
             result = _with_ids_of(result, parsed_with({**response_headers, "content-location": home}))
     except DefusedXmlException as exc:

@@ -44,6 +44,7 @@ from .types import (
     FeedOutcome,
     FetchResult,
     Outcome,
+    ParsedEntry,
     ParsedFeed,
     RunSummary,
     StoredVerdict,
@@ -125,9 +126,8 @@ def parse_job(
         verdicts: dict[str, StoredVerdict] = {}
         if fresh:
             hint = hint or primary_language(parsed.language)
-            found = screener.screen(
-                [(e.title, lead, hint) for e, lead in fresh], [bool(e.enclosures) for e, _ in fresh]
-            )
+            media = [carries_media(e) for e, _ in fresh]  # episodes: their subject is in the audio
+            found = screener.screen([(e.title, lead, hint) for e, lead in fresh], media)
             found = screener.feed_record(found, history)
             verdicts = {e.content_hash: v.stored() for (e, _), v in zip(fresh, found, strict=True)}
         return parsed, verdicts
@@ -135,6 +135,12 @@ def parse_job(
         return exc.message
     except Exception as exc:  # a parser bug must cost one feed, not the run
         return f"could not parse: {type(exc).__name__}: {exc}"
+
+
+def carries_media(entry: ParsedEntry) -> bool:
+    """Whether an entry carries audio or video (a podcast episode), not only an image or a
+    document; an enclosure of no stated type counts (most are a show's audio)."""
+    return any(not e.type or e.type.startswith(("audio/", "video/")) for e in entry.enclosures)
 
 
 @dataclass(frozen=True)

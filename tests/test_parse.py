@@ -679,3 +679,19 @@ def test_entries_with_nothing_to_identify_them_are_noted() -> None:
     assert parse_feed("https://blog.example.net/feed.xml", body).warning == (
         "1 entries have no guid, link or title, and were left out"
     )
+
+
+def test_relative_guids_of_a_feed_behind_a_password_are_what_they_were() -> None:
+    # Ids are identity, never published: resolved against the URL as configured, as every
+    # version did. Resolved without its credentials, each episode of such a feed (relative
+    # permalink guids, every link the show's page) was stored a second time on upgrade.
+    url = "https://member:secret@pod.example.net/feed.xml"
+    body = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Pod</title>'
+        "<link>https://pod.example.net/</link><item><title>Episode 1</title>"
+        '<guid isPermaLink="true">ep-1</guid><link>/show</link>'
+        '<enclosure url="/1.mp3" length="1" type="audio/mpeg"/></item></channel></rss>'
+    ).encode()
+    entry = parse_feed(url, body).entries[0]
+    assert entry.guid == "https://member:secret@pod.example.net/ep-1"
+    assert entry.link == "https://pod.example.net/show"  # links never carry the password

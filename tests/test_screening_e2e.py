@@ -800,9 +800,18 @@ def test_a_short_episode_title_is_kept_for_its_audio_and_a_short_post_is_not(
     # too short to judge.
     episode = Item("Episode 42", guid="e42", body="", enclosure="https://pod.example.net/42.mp3")
     server.routes["/pod.xml"] = Route(body=rss(episode, title="A Podcast"))
-    server.routes["/blog.xml"] = Route(body=rss(Item("Back soon", guid="b1", body="")))
+    # An image is not the post's subject: "Merry Christmas" with a picture is still short.
+    card = rss(Item("Back soon", guid="b1", body=""), Item("Merry Christmas", guid="b2", body=""))
+    picture = b'<enclosure url="https://blog.example.net/card.jpg" type="image/jpeg"/>'
+    guid = b'<guid isPermaLink="false">b2</guid>'
+    card = card.replace(guid, guid + picture)
+    server.routes["/blog.xml"] = Route(body=card)
     config = write_config([("/pod.xml", "A Podcast"), ("/blog.xml", "A Blog")])
     with Store(config.database) as store:
         update(config, store, clock=clock)
         statuses = {p["title"]: (p["status"], p["reason"]) for p in store.posts()}
-    assert statuses == {"Episode 42": ("kept", None), "Back soon": ("dropped", "offtopic")}
+    assert statuses == {
+        "Episode 42": ("kept", None),
+        "Back soon": ("dropped", "offtopic"),
+        "Merry Christmas": ("dropped", "offtopic"),
+    }
