@@ -853,6 +853,8 @@ class Store:
         # matched by it, one post took another's place.
         stored_guids = collections.Counter(row[1] for row in existing if row[1])
         by_guid = {row[1]: row for row in existing if row[1] and stored_guids[row[1]] == 1}
+        # ... though with its title it still names one of them (a post whose date moves).
+        by_shared_guid = {(row[1], row[3]): row for row in existing if row[1] and stored_guids[row[1]] > 1}
         by_link = {row[2]: row for row in existing if row[2]}
         by_title = {(row[3], row[4]): row for row in existing if row[3]}
         lone_titles: dict[str, Any] | None = None  # made when first needed: rarely
@@ -885,6 +887,8 @@ class Store:
                     not candidate[1] or candidate[1] not in guids_now or candidate[1] in shared
                 ):
                     match = candidate
+            if match is None and entry.guid and stored_guids[entry.guid] > 1:
+                match = by_shared_guid.get((entry.guid, entry.title))
             date = entry.published or entry.updated
             if match is None and date is not None:
                 candidate = by_title.get((entry.title, iso(date)))
@@ -899,10 +903,17 @@ class Store:
                     match = candidate
             if match is None and not guid and not distinctive_link:
                 match = by_title.get((entry.title, iso(date) if date else None))
-                if match is None and entry.enclosures:
+                if match is None and (entry.enclosures or date is not None):
                     if lone_titles is None:
                         lone_titles = _lone_titles(existing, parsed.entries)
-                    match = self._redated_episode(entry, lone_titles.get(entry.title))
+                    lone = lone_titles.get(entry.title)
+                    if entry.enclosures:
+                        match = self._redated_episode(entry, lone)
+                    if match is None and lone is not None and lone[5] == "first_seen":
+                        # Dated when first seen (no date, or one days ahead), and dated by
+                        # the feed now: the same post, if no other has its title and its
+                        # notes are the very same (else a second post, not one folded in).
+                        match = self._same_notes(entry, lone)
             if match is not None:
                 pid = match[0]
             elif guid:
@@ -943,6 +954,17 @@ class Store:
         if rerated:
             self.db.conn.executemany("UPDATE posts SET explicit = ? WHERE id = ?", rerated)
         return StoreCounts(new=len(inserts), updated=len(updates))
+
+    def _same_notes(self, entry: ParsedEntry, candidate: Any) -> Any:
+        """candidate (a stored post's row) if its content and summary are the entry's,
+        and not empty; else None."""
+        notes = (entry.content_html, entry.summary_html)
+        if candidate is None or not any(notes):
+            return None
+        stored = self.db.execute(
+            "SELECT content_html, summary_html FROM posts WHERE id = ?", [candidate[0]]
+        ).fetchone()
+        return candidate if stored is not None and tuple(stored) == notes else None
 
     def _redated_episode(self, entry: ParsedEntry, candidate: Any) -> Any:
         """The stored post an episode told apart by title and date (episodes that all

@@ -687,11 +687,11 @@ def test_relative_guids_of_a_feed_behind_a_password_are_what_they_were() -> None
     # permalink guids, every link the show's page) was stored a second time on upgrade.
     url = "https://member:secret@pod.example.net/feed.xml"
     body = (
-        '<?xml version="1.0"?><rss version="2.0"><channel><title>Pod</title>'
-        "<link>https://pod.example.net/</link><item><title>Episode 1</title>"
-        '<guid isPermaLink="true">ep-1</guid><link>/show</link>'
-        '<enclosure url="/1.mp3" length="1" type="audio/mpeg"/></item></channel></rss>'
-    ).encode()
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Pod</title>'
+        b"<link>https://pod.example.net/</link><item><title>Episode 1</title>"
+        b'<guid isPermaLink="true">ep-1</guid><link>/show</link>'
+        b'<enclosure url="/1.mp3" length="1" type="audio/mpeg"/></item></channel></rss>'
+    )
     entry = parse_feed(url, body).entries[0]
     assert entry.guid == "https://member:secret@pod.example.net/ep-1"
     assert entry.link == "https://pod.example.net/show"  # links never carry the password
