@@ -955,16 +955,20 @@ class Store:
             self.db.conn.executemany("UPDATE posts SET explicit = ? WHERE id = ?", rerated)
         return StoreCounts(new=len(inserts), updated=len(updates))
 
-    def _same_notes(self, entry: ParsedEntry, candidate: Any) -> Any:
+    def _same_notes(self, entry: ParsedEntry, candidate: Any, audio: bool = False) -> Any:
         """candidate (a stored post's row) if its content and summary are the entry's,
-        and not empty; else None."""
+        and not empty (audio: and it has the entry's first enclosure); else None."""
         notes = (entry.content_html, entry.summary_html)
         if candidate is None or not any(notes):
             return None
         stored = self.db.execute(
-            "SELECT content_html, summary_html FROM posts WHERE id = ?", [candidate[0]]
+            "SELECT enclosures, content_html, summary_html FROM posts WHERE id = ?", [candidate[0]]
         ).fetchone()
-        return candidate if stored is not None and tuple(stored) == notes else None
+        if stored is None or tuple(stored[1:]) != notes:
+            return None
+        if audio and json.dumps(entry.enclosures[0].url, ensure_ascii=False) not in (stored[0] or ""):
+            return None  # the enclosure's URL, as stored
+        return candidate
 
     def _redated_episode(self, entry: ParsedEntry, candidate: Any) -> Any:
         """The stored post an episode told apart by title and date (episodes that all
@@ -973,16 +977,7 @@ class Store:
         post under one title with one fixed enclosure, a logo or latest.mp3, has other
         notes; notes edited as well as re-dated make a second post, which is better than
         folding one post into another.)"""
-        notes = (entry.content_html, entry.summary_html)
-        if candidate is None or not any(notes):
-            return None
-        stored = self.db.execute(
-            "SELECT enclosures, content_html, summary_html FROM posts WHERE id = ?", [candidate[0]]
-        ).fetchone()
-        audio = json.dumps(entry.enclosures[0].url, ensure_ascii=False)  # as stored
-        if stored is None or audio not in (stored[0] or "") or tuple(stored[1:]) != notes:
-            return None
-        return candidate
+        return self._same_notes(entry, candidate, audio=True)
 
     def apply_overrides(self, overrides: Overrides, now: datetime) -> int:
         """Publish what the owner allowed, drop what they denied, restore the rest; a post
