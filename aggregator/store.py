@@ -853,8 +853,6 @@ class Store:
         # matched by it, one post took another's place.
         stored_guids = collections.Counter(row[1] for row in existing if row[1])
         by_guid = {row[1]: row for row in existing if row[1] and stored_guids[row[1]] == 1}
-        # ... though with its title it still names one of them (a post whose date moves).
-        by_shared_guid = {(row[1], row[3]): row for row in existing if row[1] and stored_guids[row[1]] > 1}
         by_link = {row[2]: row for row in existing if row[2]}
         by_title = {(row[3], row[4]): row for row in existing if row[3]}
         lone_titles: dict[str, Any] | None = None  # made when first needed: rarely
@@ -887,8 +885,6 @@ class Store:
                     not candidate[1] or candidate[1] not in guids_now or candidate[1] in shared
                 ):
                     match = candidate
-            if match is None and entry.guid and stored_guids[entry.guid] > 1:
-                match = by_shared_guid.get((entry.guid, entry.title))
             date = entry.published or entry.updated
             if match is None and date is not None:
                 candidate = by_title.get((entry.title, iso(date)))
@@ -903,17 +899,10 @@ class Store:
                     match = candidate
             if match is None and not guid and not distinctive_link:
                 match = by_title.get((entry.title, iso(date) if date else None))
-                if match is None and (entry.enclosures or date is not None):
+                if match is None and entry.enclosures:
                     if lone_titles is None:
                         lone_titles = _lone_titles(existing, parsed.entries)
-                    lone = lone_titles.get(entry.title)
-                    if entry.enclosures:
-                        match = self._redated_episode(entry, lone)
-                    if match is None and lone is not None and lone[5] == "first_seen":
-                        # Dated when first seen (no date, or one days ahead), and dated by
-                        # the feed now: the same post, if no other has its title and its
-                        # notes are the very same (else a second post, not one folded in).
-                        match = self._same_notes(entry, lone)
+                    match = self._redated_episode(entry, lone_titles.get(entry.title))
             if match is not None:
                 pid = match[0]
             elif guid:
@@ -955,21 +944,6 @@ class Store:
             self.db.conn.executemany("UPDATE posts SET explicit = ? WHERE id = ?", rerated)
         return StoreCounts(new=len(inserts), updated=len(updates))
 
-    def _same_notes(self, entry: ParsedEntry, candidate: Any, audio: bool = False) -> Any:
-        """candidate (a stored post's row) if its content and summary are the entry's,
-        and not empty (audio: and it has the entry's first enclosure); else None."""
-        notes = (entry.content_html, entry.summary_html)
-        if candidate is None or not any(notes):
-            return None
-        stored = self.db.execute(
-            "SELECT enclosures, content_html, summary_html FROM posts WHERE id = ?", [candidate[0]]
-        ).fetchone()
-        if stored is None or tuple(stored[1:]) != notes:
-            return None
-        if audio and json.dumps(entry.enclosures[0].url, ensure_ascii=False) not in (stored[0] or ""):
-            return None  # the enclosure's URL, as stored
-        return candidate
-
     def _redated_episode(self, entry: ParsedEntry, candidate: Any) -> Any:
         """The stored post an episode told apart by title and date (episodes that all
         link to the show) still is when the show re-dates it: the one stored post of its
@@ -977,7 +951,16 @@ class Store:
         post under one title with one fixed enclosure, a logo or latest.mp3, has other
         notes; notes edited as well as re-dated make a second post, which is better than
         folding one post into another.)"""
-        return self._same_notes(entry, candidate, audio=True)
+        notes = (entry.content_html, entry.summary_html)
+        if candidate is None or not any(notes):
+            return None
+        stored = self.db.execute(
+            "SELECT enclosures, content_html, summary_html FROM posts WHERE id = ?", [candidate[0]]
+        ).fetchone()
+        audio = json.dumps(entry.enclosures[0].url, ensure_ascii=False)  # as stored
+        if stored is None or audio not in (stored[0] or "") or tuple(stored[1:]) != notes:
+            return None
+        return candidate
 
     def apply_overrides(self, overrides: Overrides, now: datetime) -> int:
         """Publish what the owner allowed, drop what they denied, restore the rest; a post

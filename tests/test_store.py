@@ -490,31 +490,3 @@ def test_a_post_dated_days_ahead_keeps_the_date_it_was_first_seen_at(tmp_path: P
     dates = {r["title"]: (r["published"], r["date_source"]) for r in h.rows()}
     assert dates["Scheduled: BGP maintenance window"] == (stamp_of(T0), "first_seen")
     assert dates["Posted on the 26th"] == ("2026-11-26T10:00:00+00:00", "feed")
-
-
-def test_a_post_under_a_shared_guid_whose_date_moves_is_updated_not_stored_again(tmp_path: Path) -> None:
-    # Two posts under one guid, no links: once the feed carries one of them, whose
-    # pubDate moves a day each run, a new post was stored every run.
-    h = harness(tmp_path)
-    bgp = Item("BGP route reflectors explained", guid="G", date="Fri, 20 Nov 2026 08:00:00 GMT")
-    ospf = Item("OSPF area design", guid="G", date="Fri, 20 Nov 2026 09:00:00 GMT")
-    assert h.store_doc(rss(bgp, ospf)) == (2, 0)
-    for day in (21, 22, 23):
-        moved = Item("OSPF area design", guid="G", date=f"Sat, {day} Nov 2026 09:00:00 GMT")
-        h.store_doc(rss(moved), T0 + timedelta(hours=day))
-    assert sorted(r["title"] for r in h.rows()) == ["BGP route reflectors explained", "OSPF area design"]
-
-
-def test_a_post_with_no_guid_dated_when_first_seen_is_the_same_post_once_dated(tmp_path: Path) -> None:
-    # No guid, every link the same page: told apart by title and date. Dated when first
-    # seen (its date was days ahead), it was stored again once the feed's date came near.
-    h = harness(tmp_path)
-    news = "https://blog.example.net/news"
-    other = Item("Weekly notes", link=news, date="Mon, 23 Nov 2026 08:00:00 GMT")
-    ahead = Item("EVPN VXLAN fabrics", link=news, date="Mon, 30 Nov 2026 12:00:00 GMT")
-    h.store_doc(rss(other, ahead))
-    near = Item("EVPN VXLAN fabrics", link=news, date="Wed, 25 Nov 2026 12:00:00 GMT")
-    h.store_doc(rss(other, near), T0 + timedelta(hours=30))
-    rows = {r["title"]: r for r in h.rows()}
-    assert sorted(rows) == ["EVPN VXLAN fabrics", "Weekly notes"]
-    assert rows["EVPN VXLAN fabrics"]["date_source"] == "first_seen"
