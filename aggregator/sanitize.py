@@ -8,6 +8,8 @@ from functools import lru_cache
 
 import nh3
 
+from .oneline import one_line
+
 TAGS = frozenset(
     [
         "a",
@@ -118,7 +120,6 @@ DROP_WITH_CONTENT = frozenset(
         "title",
     }
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 # The HTML parser behind nh3 (html5ever) checks the stack of open elements for every tag,
 # so markup nested n deep costs n² steps: 100,000 nested <div> take it many seconds, a
 # million of them hours. Chromium's parser stops nesting at 512 (deeper elements become
@@ -216,15 +217,7 @@ def clean_again(stored: str) -> str:
     return str(_cleaner(None).clean(stored)).strip() if stored else ""
 
 
-def clean_text(value: str) -> str:
-    """Text that is already plain: control characters (CR, LF included) and runs of
-    whitespace collapsed to one space. Safe for one-line fields and email headers."""
-    text = " ".join(value.split())  # split() knows every Unicode space, and is fast
-    # No character str.isprintable() refuses is left (control characters among them):
-    # the usual case, told in C without a regex pass.
-    if text.isprintable():
-        return text
-    return " ".join(_CONTROL.sub(" ", value).split())
+clean_text = one_line  # text that is already plain, on one line (oneline.py)
 
 
 def plain_text(fragment: str | None) -> str:

@@ -1108,6 +1108,13 @@ class Store:
             )
         return released
 
+    def denied_kept(self) -> int:
+        """How many posts screening keeps and an override denies: taken off the site."""
+        row = self.db.execute(
+            "SELECT count(*) FROM posts WHERE override = 'deny' AND screen_status = 'kept'"
+        ).fetchone()
+        return int(row[0])
+
     def held_denied(self, feed_url: str) -> int:
         """How many of a feed's held posts an override denies: release() does not publish them."""
         row = self.db.execute(

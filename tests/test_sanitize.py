@@ -146,7 +146,7 @@ def test_clean_link_shortcut_agrees_with_the_full_path(link: str) -> None:
     ],
 )
 def test_clean_text_shortcut_agrees_with_the_regex(value: str) -> None:
-    from aggregator.sanitize import _CONTROL
+    from aggregator.oneline import _CONTROL
 
     assert clean_text(value) == " ".join(_CONTROL.sub(" ", value).split())
 

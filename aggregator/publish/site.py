@@ -370,11 +370,7 @@ def build_site(
     data = load_site(store, site_config, taxonomy, now, configured)
     live = live_posts(out)
     if live is not None and not allow_shrink and len(data.posts) * 2 < live.posts:
-        # Denied posts that screening keeps: those the override took off the site.
-        denied = store.db.execute(
-            "SELECT count(*) FROM posts WHERE override = 'deny' AND screen_status = 'kept'"
-        ).fetchone()[0]
-        raise ShrinkRefused(_shrink_message(out, live, len(data.posts), store.path, int(denied)))
+        raise ShrinkRefused(_shrink_message(out, live, len(data.posts), store.path, store.denied_kept()))
     manifest_path = out.parent / f".{out.name}.manifest.json"
     if live is None and _has_files(out) and not manifest_path.exists():
         # Not a site this tool built: a web root, a home folder, a project. The build
