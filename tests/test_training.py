@@ -14,7 +14,9 @@ from aggregator.cards import MODEL_DIR
 from aggregator.cli import cli
 from aggregator.errors import AggregatorError, ModelError
 from aggregator.features.linear import LinearTextModel
+from aggregator.screen.text import screening_text
 from aggregator.screen.verdict import Screener
+from aggregator.topics.model import TopicModel
 from aggregator.train import check_topic_corpus, train_screening
 
 
@@ -125,12 +127,32 @@ def test_topic_training_reproduces_the_committed_topic_model(tmp_path: Path) -> 
     card = train_topics(MODEL_DIR / "data", out, echo=lambda _: None)
     committed = json.loads((MODEL_DIR / "topics.json").read_text())
     assert card["version"] == committed["version"]
+    # The thresholds and the second-topic rule are chosen out of fold from grids, the same
+    # way on every machine.
     assert card["thresholds"] == committed["thresholds"]
-    # The second-topic rule is chosen out of fold, the same way each time.
     assert card["second_topic_share"] == committed["second_topic_share"]
-    assert card["second_topic_share_micro_f1"] == committed["second_topic_share_micro_f1"]
+    # Weights and out-of-fold figures agree up to floating-point rounding: OpenBLAS picks
+    # its kernels by CPU (AVX2 or AVX-512), and a sum taken in another order differs in
+    # the fourth decimal. The tolerances are that rounding, far under what moves a tag.
+    fresh_f1, saved_f1 = card["second_topic_share_micro_f1"], committed["second_topic_share_micro_f1"]
+    assert fresh_f1.keys() == saved_f1.keys()
+    assert all(abs(fresh_f1[share] - saved_f1[share]) <= 0.0005 for share in saved_f1)
     with np.load(out / "topics.npz") as fresh, np.load(MODEL_DIR / "topics.npz") as saved:
-        assert np.array_equal(fresh["coef"], saved["coef"])
+        assert fresh["coef"].shape == saved["coef"].shape
+        assert np.allclose(fresh["coef"], saved["coef"], rtol=0, atol=0.005)
+    # What a user sees: the retrained model tags the realistic evaluation set exactly as
+    # the committed one does.
+    posts = [json.loads(line) for line in (MODEL_DIR / "data" / "eval_realistic.jsonl").open()]
+    reading, batch = Screener.load(topics=False).read(
+        [screening_text(post["title"], post["summary"]) for post in posts], [post["title"] for post in posts]
+    )
+
+    def tags(model_dir: Path) -> list[list[str]]:
+        return [[tag.topic for tag in post] for post in TopicModel.load(model_dir).tag_batch(batch, reading)]
+
+    committed_tags = tags(MODEL_DIR)
+    assert sum(map(bool, committed_tags)) > 400
+    assert tags(out) == committed_tags
 
 
 def test_a_second_topic_needs_half_the_main_ones_probability() -> None:
