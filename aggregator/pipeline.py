@@ -75,10 +75,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-# The screener that parse_job uses in this process, by allowed languages. The parser
-# workers load it when they start, while the run's process begins fetching; the run's
-# process itself only needs it when it parses (small runs, or when a worker died), and
-# never imports NumPy, feedparser or nh3 otherwise.
+# The screener that parse_job uses in this process, by allowed languages. A run with a
+# pool of parser workers loads it before forking them, and they share it; a run without
+# one loads it when it first parses. Until then the process imports no NumPy,
+# feedparser or nh3 (a run whose feeds all answer 304 on one core never does).
 _screeners: dict[tuple[str, ...], Screener] = {}
 _languages: list[tuple[str, ...]] = [("en",)]  # the run's allowed languages
 # The lexicon and vocabulary, when this process loaded them before forking the workers:
@@ -319,22 +319,26 @@ def start_parsers(workers: int, feeds: int, screener: Screener | None = None) ->
     """The parser pool for a run: worker processes when the run is big enough.
 
     Call it before the event loop starts: the workers are forked at once, while this
-    process has no other thread (a fork copies locks other threads may hold). They load
-    the models themselves (unless a screener is given, which they then share), while
-    this process goes on to fetch.
+    process has no other thread (a fork copies locks other threads may hold). They share
+    the models this process loads first (or the screener given).
     """
     if screener is not None:
         _languages[0] = screener.languages
         _screeners[screener.languages] = screener
     if workers > 1 and feeds >= POOL_MIN_FEEDS:
         if screener is None and not _words:
-            # The lexicon (20,000 entries, ~10 MB) and the vocabulary are loaded once, here,
-            # and shared with the workers; the models they load themselves, while this
-            # process fetches.
+            # The models (the lexicon's 20,000 entries, both weight matrices, NumPy) and
+            # the parser's modules are loaded once, here, and shared with the workers:
+            # loaded in each worker they cost 8-10 MB more at a first run's peak, for
+            # 0.25 s saved before the first fetch. NumPy's BLAS would start a thread of its
+            # own, and a fork should copy no thread: nothing here multiplies matrices.
+            os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+            from . import parse  # noqa: F401  (feedparser, nh3)
             from .topics.taxonomy import load_words
 
             with contextlib.suppress(ModelError):  # parse_job raises it again, for the run to report
                 _words.append(load_words())
+                _screener()
         # What exists now (modules, models) is never garbage: kept out of collections,
         # its pages stay shared with the workers instead of being copied into each.
         gc.freeze()
