@@ -27,9 +27,10 @@ from .types import Config, FeedOutcome, Outcome, RunSummary
 
 
 class Context:
-    def __init__(self, config_path: str, db: str | None) -> None:
+    def __init__(self, config_path: str, db: str | None, config_given: bool = False) -> None:
         self.config_path = config_path
         self.db = db
+        self.config_given = config_given  # by --config or AGGREGATOR_CONFIG, not the default
 
     def config(self) -> Config:
         return load_config(self.config_path, database=self.db)
@@ -99,7 +100,8 @@ def cli(ctx: click.Context, config_path: str, db: str | None) -> None:
     Reads the feeds listed in feeds.yaml, stores posts in SQLite, screens and tags
     them, and publishes a static site with topic feeds and email digests.
     """
-    ctx.obj = Context(config_path, db)
+    source = ctx.get_parameter_source("config_path")
+    ctx.obj = Context(config_path, db, source is not click.core.ParameterSource.DEFAULT)
 
 
 @cli.command()
@@ -812,6 +814,12 @@ def _label_context(obj: Context) -> Any:
         if Path(obj.config_path).exists():
             raise
         languages, overrides_file, database = ("en",), Path.cwd() / "overrides.yaml", None  # no config
+        if obj.config_given:  # named, but not there: a typo must not pass unseen
+            click.echo(
+                f"aggregator label: {obj.config_path}: no such file; judging with languages [en], "
+                f"the overrides in {overrides_file} (if any) and no feed records",
+                err=True,
+            )
     screener = Screener.load(languages)
     overrides = load_overrides(overrides_file)
     if database and Path(database).exists():

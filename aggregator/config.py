@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import yaml
 
@@ -28,7 +28,7 @@ from .types import (
     SmtpSettings,
     Subscriber,
 )
-from .urls import feed_key, host_name, idna_problem
+from .urls import feed_key, host_name, idna_problem, without_userinfo
 
 DEFAULT_CONFIG = "feeds.yaml"
 DEFAULT_DATABASE = "aggregator.db"
@@ -146,7 +146,9 @@ class _Problems:
     items: list[str]
 
     def add(self, line: int, where: str, message: str) -> None:
-        self.items.append(f"line {line}, {where}: {message}")
+        """A problem at line (0: a command-line option, which has none)."""
+        message = without_userinfo(message) or message  # a feed's password stays out of logs
+        self.items.append(f"line {line}, {where}: {message}" if line else f"{where}: {message}")
 
 
 def _unknown_key(key: str, known: tuple[str, ...]) -> str:
@@ -184,6 +186,62 @@ def check_feed_url(url: Any) -> str | None:
     if problem := idna_problem(parts.hostname):  # one the fetcher cannot encode fails every run
         return f"'{url}' is not a valid URL ({problem}); write the host name as it is registered"
     return None
+
+
+def _database_clash(db_path: Path, config_path: Path) -> str | None:
+    """Why db_path cannot be the database: it is the configuration, a file beside it that
+    the owner writes (overrides.yaml, corrections.yaml), or a folder. Opened as a database,
+    such a file would be refused, or, when empty, made into one."""
+    target = db_path.resolve()
+    folder = config_path.resolve().parent
+    owned = {config_path.resolve(): "the configuration itself"}
+    owned |= {folder / n: n for n in ("overrides.yaml", "corrections.yaml")}
+    if target in owned:
+        return (
+            f"{db_path} is {owned[target]}, not a database; name a file of its own, "
+            f"such as {DEFAULT_DATABASE}"
+        )
+    if target.is_dir():
+        return f"{db_path} is a folder; name a file in it, such as {Path(db_path) / DEFAULT_DATABASE}"
+    return None
+
+
+def check_site_url(url: Any) -> str | None:
+    """Return why a URL cannot be the site's own address (site.url), or None. Every
+    published link starts with it: a password in it would be published, and a query or
+    a fragment would end up in the middle of every link."""
+    reason = check_feed_url(url)
+    if reason:
+        return reason
+    parts = urlsplit(str(url).strip())
+    if parts.username is not None or parts.password is not None:
+        return (
+            f"'{without_userinfo(str(url).strip())}' has a user name or password in it, which every "
+            "published link would carry; write the site's public address without them"
+        )
+    if re.search(r"\.(html?|php|xml|aspx?)$", parts.path, re.IGNORECASE):
+        return (
+            f"'{url}' names a page; write the folder the site is served from "
+            f"(every page and feed is published under it), such as {url.rsplit('/', 1)[0]}/"
+        )
+    if parts.query or parts.fragment or str(url).strip().endswith(("?", "#")):
+        return (
+            f"'{url}' has a query (?...) or a fragment (#...); write the folder the site is served "
+            "from, such as https://planet.example.net/ or https://example.net/planet/"
+        )
+    return None
+
+
+def site_address(url: str) -> str:
+    """site.url as every published link starts: host in lower case (punycode for a
+    non-ASCII name), path percent-encoded, ending in a slash."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    netloc = host_name(parts.hostname) or (parts.hostname or "")
+    if parts.port is not None and (scheme, parts.port) not in (("http", 80), ("https", 443)):
+        netloc += f":{parts.port}"
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+    return urlunsplit((scheme, netloc, path if path.endswith("/") else path + "/", "", ""))
 
 
 def unknown_topics(config: Config, known: set[str] | frozenset[str], subscribers: bool = True) -> list[str]:
@@ -286,7 +344,7 @@ def read_yaml(text: str, name: str, numbers: bool = True) -> Any:
         raise ConfigError(
             name,
             [
-                f"holds more than {MAX_VALUES:,} values once its aliases (*name) are expanded; "
+                f"its aliases (*name), expanded, add more than {MAX_VALUES:,} values; "
                 "write the values out instead of nesting aliases"
             ],
         )
@@ -297,12 +355,20 @@ MAX_VALUES = 100_000
 
 
 def _expands_past(data: Any, limit: int) -> bool:
-    """Whether data, its aliases expanded, holds more than limit values (stops counting there)."""
+    """Whether data's aliases, expanded, add more than limit values to what the file
+    holds written out (a large file without aliases adds none; counting stops there)."""
+    written, seen, stack = 0, set(), [data]
+    while stack:  # each mapping and list once: what the file holds as written
+        value = stack.pop()
+        written += 1
+        if isinstance(value, dict | list) and id(value) not in seen:
+            seen.add(id(value))
+            stack.extend(value.values() if isinstance(value, dict) else value)
     count, stack = 0, [data]
-    while stack:
+    while stack:  # every alias expanded
         value = stack.pop()
         count += 1
-        if count > limit:
+        if count > written + limit:
             return True
         if isinstance(value, dict):
             stack.extend(value.values())
@@ -346,6 +412,15 @@ def parse_config(text: str, name: str, database: str | None = None) -> Config:
     digest = _digest(data, problems)
 
     given = data.get("database")
+    if database is not None and not database.strip():
+        # `--db "$DB"` with DB unset would otherwise split the data into a second database
+        # in whatever folder the command runs from.
+        problems.add(
+            0,
+            "--db",
+            "is empty; give the database's path, or leave --db out to use the file's database:",
+        )
+        database = None
     db_value = database or given or DEFAULT_DATABASE
     if not isinstance(db_value, str) or (
         "database" in data and not database and not str(given or "").strip()
@@ -364,6 +439,8 @@ def parse_config(text: str, name: str, database: str | None = None) -> Config:
     if not db_path.is_absolute() and database is None:
         # Relative to the config file, not the working directory: cron starts in $HOME.
         db_path = Path(name).resolve().parent / db_path
+    if clash := _database_clash(db_path, Path(name)):
+        problems.add(data.key_lines.get("database", 0) if database is None else 0, "database", clash)
 
     site_raw = data.get("site")
     output_line = site_raw.key_lines.get("output", 0) if isinstance(site_raw, _Mapping) else 0
@@ -423,7 +500,7 @@ def _site(data: _Mapping, problems: _Problems) -> SiteConfig:
         problems.add(raw.key_lines.get("title", raw.line), "site.title", "must be a non-empty string")
         title = SiteConfig.title
     url = raw.get("url", SiteConfig.url)
-    reason = check_feed_url(url)
+    reason = check_site_url(url)
     if reason:
         problems.add(raw.key_lines.get("url", raw.line), "site.url", reason)
         url = SiteConfig.url
@@ -460,10 +537,13 @@ def _site(data: _Mapping, problems: _Problems) -> SiteConfig:
     if reason:
         problems.add(raw.key_lines.get("podcast_image", raw.line), "site.podcast_image", reason)
         podcast_image = SiteConfig.podcast_image
-    url = str(url).strip()
+    if not urlsplit(podcast_image.strip()).scheme:
+        # A path under site.url, as the docs say, also when written with a leading slash:
+        # joined to the host's root it would miss a site served from a folder.
+        podcast_image = podcast_image.strip().lstrip("/")
     return SiteConfig(
         title=title.strip(),
-        url=url if url.endswith("/") else url + "/",
+        url=site_address(str(url)),
         output=output.strip(),
         per_page=per_page,
         description=description.strip(),

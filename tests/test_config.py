@@ -323,9 +323,20 @@ def test_a_yaml_alias_bomb_is_refused_without_expanding_it(tmp_path: Path) -> No
         levels.append(f"{name}: &{name} [{','.join(['*' + prev] * 9)}]")
     found = problems(tmp_path, "\n".join(levels) + "\nfetch: {timeout: *h}\nfeeds: []\n")
     assert found == [
-        "holds more than 100,000 values once its aliases (*name) are expanded; "
+        "its aliases (*name), expanded, add more than 100,000 values; "
         "write the values out instead of nesting aliases"
     ]
+
+
+def test_a_large_configuration_without_aliases_is_read(tmp_path: Path) -> None:
+    # 25,000 feeds written out are 150,000 values: the alias limit counts only what aliases add.
+    lines = ["feeds:"] + [
+        f"  - {{name: Feed {i}, url: 'https://h{i}.example.net/feed/', language: en, topics: [bgp, igp]}}"
+        for i in range(25_000)
+    ]
+    path = tmp_path / "feeds.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    assert len(load_config(path).feeds) == 25_000
 
 
 def test_nesting_too_deep_for_a_configuration_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
@@ -421,3 +432,68 @@ def test_a_home_folder_of_no_known_user_is_a_problem_not_a_traceback(tmp_path: P
         "line 4, site.output: '~no-such-user-here/pub' names a home folder this system does not know; "
         "write the path out"
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("https://user:secret@planet.example.net/", "has a user name or password in it"),
+        ("https://planet.example.net/blog?x=1", "has a query (?...) or a fragment (#...)"),
+        ("https://planet.example.net/#top", "has a query (?...) or a fragment (#...)"),
+        ("https://planet.example.net/index.html", "names a page"),
+    ],
+)
+def test_a_site_url_every_link_could_not_start_with_is_a_problem(tmp_path: Path, url: str, why: str) -> None:
+    # Every published link starts with site.url: a password in it would be published,
+    # a query would sit in the middle of every link.
+    found = problems(tmp_path, f'site:\n  url: "{url}"\nfeeds: []\n')
+    assert len(found) == 1 and found[0].startswith("line 2, site.url: ") and why in found[0]
+    assert "secret" not in found[0]
+
+
+def test_the_site_url_is_published_as_a_link_can_carry_it(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    for written, published in [
+        ("https://Planet.Example.NET:443/our planet", "https://planet.example.net/our%20planet/"),
+        ("https://münchen.example/", "https://xn--mnchen-3ya.example/"),
+        ("http://planet.example.net:8080/p/", "http://planet.example.net:8080/p/"),
+    ]:
+        path.write_text(f'site:\n  url: "{written}"\n  podcast_image: /static/cover.png\nfeeds: []\n')
+        site = load_config(path).site
+        assert site.url == published
+        # A path under site.url, also when written from the root: a site served from a
+        # folder would otherwise point podcast directories at the host's root.
+        assert site.podcast_image == "static/cover.png"
+
+
+def test_a_database_that_is_the_configuration_or_a_folder_is_a_problem(tmp_path: Path) -> None:
+    for value, why in [
+        ("feeds.yaml", "is the configuration itself, not a database"),
+        ("overrides.yaml", "is overrides.yaml, not a database"),
+        ("corrections.yaml", "is corrections.yaml, not a database"),
+        (".", "is a folder; name a file in it"),
+    ]:
+        found = problems(tmp_path, f"database: {value}\nfeeds: []\n")
+        assert len(found) == 1 and found[0].startswith("line 1, database: ") and why in found[0], found
+    assert not (tmp_path / "overrides.yaml").exists()  # nothing was made of it
+
+
+def test_an_empty_db_option_is_refused_not_a_new_database_in_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `--db "$DB"` with DB unset: the runs would go on into a second, empty database.
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "cwd").mkdir()
+    (tmp_path / "conf" / "feeds.yaml").write_text("feeds: []\n")
+    monkeypatch.chdir(tmp_path / "cwd")
+    result = CliRunner().invoke(cli, ["--config", "../conf/feeds.yaml", "--db", "", "check"])
+    assert result.exit_code == 2
+    assert "--db: is empty; give the database's path" in result.output
+    assert list((tmp_path / "cwd").iterdir()) == []
+
+
+def test_a_feed_password_stays_out_of_configuration_messages(tmp_path: Path) -> None:
+    url = "https://reader:hunter2@a.example.net/feed"
+    found = problems(tmp_path, f"feeds:\n  - {{name: A, url: '{url}'}}\n  - {{name: B, url: '{url}'}}\n")
+    assert found and "listed twice" in found[0]
+    assert not any("hunter2" in p or "reader:" in p for p in found)
