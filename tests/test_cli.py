@@ -878,13 +878,3 @@ def test_build_names_an_owners_file_it_cannot_read_instead_of_skipping_it(
     result = runner.invoke(cli, ["--config", config.path, "build"])
     assert result.exit_code == 2, result.output
     assert "overrides.yaml: 1 problem(s)" in result.output and "is a folder, not a file" in result.output
-
-
-def test_label_says_when_the_configuration_it_was_given_is_not_there(tmp_path: Path) -> None:
-    # A mistyped --config would otherwise judge German posts as non-English, silently.
-    rows = tmp_path / "rows.jsonl"
-    rows.write_text('{"id": 1, "title": "BGP route reflectors in the core"}\n', encoding="utf-8")
-    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "feed.yaml"), "label", str(rows)])
-    assert result.exit_code == 0
-    assert json.loads(result.stdout)["keep"] is True
-    assert f"{tmp_path / 'feed.yaml'}: no such file; judging with languages [en]" in result.stderr
