@@ -487,23 +487,28 @@ class Fetcher:
                 final_url=current,
                 permanent_redirect=permanent,
             )
+        # An answer from where a redirect led names that address: the configured URL
+        # itself answered 301 or 302, and "404" alone would blame it.
+        at = f"redirected to {current}: " if current != url else ""
         if status in (429, 503):
             wait = parse_retry_after(response.headers.get("retry-after"), self._clock())
             note = f"; asked to retry after {wait:.0f} s" if wait is not None else ""
             return self._error(
                 url,
                 status,
-                _reason(status) + note,
+                at + _reason(status) + note,
                 retry_after=wait,
                 final_url=current,
                 permanent_redirect=permanent,
             )
         if status >= 400 or status < 200 or status in REDIRECTS:
-            return self._error(url, status, _reason(status), final_url=current, permanent_redirect=permanent)
+            return self._error(
+                url, status, at + _reason(status), final_url=current, permanent_redirect=permanent
+            )
         try:
             body = await self._read_capped(current, response)
         except FetchError as exc:  # over a limit: the answer was still this status
-            return self._error(url, status, exc.message, final_url=current, permanent_redirect=permanent)
+            return self._error(url, status, at + exc.message, final_url=current, permanent_redirect=permanent)
         return FetchResult(
             url=url,
             status=status,

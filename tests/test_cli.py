@@ -261,6 +261,18 @@ def test_demo_runs_offline_and_says_where_to_look(tmp_path: Path, cli_env: dict[
     assert "28 kept" in result.stdout
     status = aggregator("--config", str(out / "feeds.yaml"), "status", env=cli_env)
     assert "moved permanently" in status.stdout
+    # Run again into its own folder it starts over; a planet of the owner's it leaves alone.
+    again = aggregator("demo", "--out", str(out), env=cli_env)
+    assert again.returncode == 0 and f"Stored 33 posts in {out / 'aggregator.db'}" in again.stdout
+    planet = tmp_path / "planet"
+    planet.mkdir()
+    (planet / "feeds.yaml").write_text("feeds: []\n")
+    (planet / "aggregator.db").write_bytes(b"the owner's posts")
+    refused = aggregator("demo", "--out", str(planet), env=cli_env)
+    assert refused.returncode == 1
+    assert "holds feeds.yaml, aggregator.db, which `aggregator demo` did not write" in refused.stderr
+    assert (planet / "feeds.yaml").read_text() == "feeds: []\n"
+    assert (planet / "aggregator.db").read_bytes() == b"the owner's posts"
 
 
 def test_terminal_gets_a_progress_bar_and_a_summary(

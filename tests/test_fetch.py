@@ -92,6 +92,18 @@ def test_a_chain_records_where_its_permanent_hops_lead_not_past_a_temporary_one(
     assert fetch(server.url("/first-temporary.xml"), allow(server)).permanent_redirect is None
 
 
+def test_an_error_where_a_redirect_led_names_that_address(server: FeedServer) -> None:
+    # The configured URL answered 302; "HTTP 404" alone would blame it.
+    server.routes["/gone.xml"] = Route(status=302, headers={"Location": "/missing.xml"})
+    server.routes["/broken.xml"] = Route(status=301, headers={"Location": "/error.xml"})
+    server.routes["/error.xml"] = Route(status=500, body=b"oops")
+    missing = fetch(server.url("/gone.xml"), allow(server))
+    assert missing.error == f"redirected to {server.url('/missing.xml')}: HTTP 404 Not Found"
+    broken = fetch(server.url("/broken.xml"), allow(server))
+    assert broken.error == f"redirected to {server.url('/error.xml')}: HTTP 500 Internal Server Error"
+    assert fetch(server.url("/missing.xml"), allow(server)).error == "HTTP 404 Not Found"
+
+
 def test_redirect_loop_stops(server: FeedServer) -> None:
     server.routes["/a"] = Route(status=302, headers={"Location": "/b"})
     server.routes["/b"] = Route(status=302, headers={"Location": "/a"})

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import load_config
+from ..errors import AggregatorError
 from ..feedserver import FeedServer, Route
 from ..pipeline import run_update
 from ..store import Store
@@ -56,9 +57,28 @@ def _serve(server: FeedServer) -> None:
         )
 
 
+MARK = "# Written by `aggregator demo`: sample feeds served from 127.0.0.1."
+
+
+def _check_scratch(folder: Path) -> None:
+    """Refuse a folder that holds a planet the demo did not write: the demo replaces the
+    database and feeds.yaml it finds there (`demo --out .` in /srv/planet would wipe it)."""
+    config = folder / "feeds.yaml"
+    ours = config.is_file() and config.read_text(encoding="utf-8", errors="replace").startswith(MARK)
+    if ours:
+        return
+    foreign = [p.name for p in (config, *sorted(folder.glob("aggregator.db*"))) if p.exists()]
+    if foreign:
+        raise AggregatorError(
+            f"{folder} holds {', '.join(foreign)}, which `aggregator demo` did not write and "
+            "would replace; nothing was changed. Give the demo a folder of its own, such as "
+            "--out demo-output"
+        )
+
+
 def _write_config(folder: Path, server: FeedServer) -> Path:
     lines = [
-        "# Written by `aggregator demo`: sample feeds served from 127.0.0.1.",
+        MARK,
         "site:",
         "  title: Demo Network Planet",
         "  url: http://localhost:8000/",
@@ -79,6 +99,8 @@ def _write_config(folder: Path, server: FeedServer) -> Path:
 
 def run_demo(folder: Path, echo: Callable[[str], None]) -> tuple[Config, list[RunSummary]]:
     """Serve the samples, write a scratch config, run the update twice, return the results."""
+    if folder.is_dir():
+        _check_scratch(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for leftover in folder.glob("aggregator.db*"):
         leftover.unlink()
