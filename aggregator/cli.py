@@ -202,6 +202,18 @@ def _print_summary(summary: RunSummary, config: Config, skipped: bool = False) -
     click.echo(summary.line())
 
 
+def _known_topics(config: Config) -> Config:
+    """config, once every topic name its subscribers ask for is one the taxonomy has: a
+    typo is an invalid configuration (exit 2), as `check` says. (The update goes on with
+    a feed's unknown topic hint, which only the site shows: the build refuses it.)"""
+    from . import cards
+
+    problems = unknown_topics(config, set(cards.topic_names()), subscribers=True)
+    if problems:
+        raise ConfigError(config.path, problems)
+    return config
+
+
 def _do_update(obj: Context, quiet: bool, verbose: bool, force: bool, feeds: tuple[str, ...]) -> None:
     with _errors():
         config = obj.config()
@@ -312,7 +324,7 @@ def _do_digest(obj: Context, dry_run_to: Path | None, quiet: bool, verbose: bool
     from .publish.digest import digest_from_config
 
     with _errors():
-        config = _existing_database(obj)
+        config = _known_topics(_existing_database(obj))
         report = digest_from_config(config, datetime.now(UTC), dry_run_to)
     for email, why in report.failed:
         click.echo(f"digest for {email} not sent: {why}", err=True)

@@ -1521,12 +1521,15 @@ class Store:
         return sorted(rows, key=lambda r: (r["published"], r["id"]))
 
     def last_digest(self, subscriber: str) -> datetime | None:
-        row = self.db.execute("SELECT max(until) FROM digests WHERE subscriber = ?", [subscriber]).fetchone()
+        # One mailbox whatever the case of its address: check reads both spellings as one.
+        row = self.db.execute(
+            "SELECT max(until) FROM digests WHERE subscriber = ? COLLATE NOCASE", [subscriber]
+        ).fetchone()
         return parse_iso(row[0]) if row and row[0] else None
 
     def digest_sent(self, subscriber: str, period: str) -> bool:
         found = self.db.execute(
-            "SELECT 1 FROM digests WHERE subscriber = ? AND period = ?", [subscriber, period]
+            "SELECT 1 FROM digests WHERE subscriber = ? COLLATE NOCASE AND period = ?", [subscriber, period]
         ).fetchone()
         return found is not None
 

@@ -143,6 +143,12 @@ def test_weekly_digest_grouped_by_topic_with_both_parts_and_sent_once(
     assert max(len(line) for line in text.splitlines()) <= 100  # readable in a terminal
     again = send(store, digest_config(port, alice), WEDNESDAY_8 + timedelta(hours=3))
     assert again.sent == [] and len(handler.messages) == 1  # cron's next hourly call sends nothing
+    # The same mailbox written in capitals (check reads it as the same subscriber).
+    shouting = Subscriber("Alice@Example.ORG", "Alice Example", (), Frequency.WEEKLY, day=2, hour=7)
+    assert send(store, digest_config(port, shouting), WEDNESDAY_8 + timedelta(hours=4)).sent == []
+    # 7-bit on the wire, the text part included: no BODY=8BITMIME is declared (RFC 6152).
+    assert "—" in text or any(not c.isascii() for c in text)
+    assert all(byte < 128 for byte in handler.received[0])
 
 
 def test_topics_filter_and_a_story_from_two_sources_appears_once(
@@ -974,9 +980,12 @@ def test_an_empty_password_or_a_refused_login_says_which(
 ) -> None:
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
+    accepted = {"password": b"s3cret"}
+
     def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
         assert isinstance(data, LoginPassword)
-        return AuthResult(success=data.password == b"s3cret", handled=False)  # handled: 535 from aiosmtpd
+        # handled=False: a refusal is aiosmtpd's own 535
+        return AuthResult(success=data.password == accepted["password"], handled=False)
 
     port = free_port()
     controller = Controller(
@@ -998,6 +1007,10 @@ def test_an_empty_password_or_a_refused_login_says_which(
         monkeypatch.setenv("TEST_PW", "wrong")
         with pytest.raises(DigestError, match=r"refused the login of 'planet' \(535 .*TEST_PW"):
             send(store, config)
+        # A password beyond ASCII, which smtplib cannot encode, goes as AUTH PLAIN in UTF-8.
+        monkeypatch.setenv("TEST_PW", "s3crét")
+        accepted["password"] = "s3crét".encode()
+        assert send(store, config).sent == ["gil@example.org 2026-W48"]
     finally:
         controller.stop()
 
@@ -1099,7 +1112,10 @@ def test_a_digest_not_sent_fails_the_command_after_the_others_went_out(
     config = ["--config", str(tmp_path / "feeds.yaml")]
     result = CliRunner().invoke(cli, [*config, "digest", "-q"])
     assert result.exit_code == 1, result.output
-    assert "digest for bounce@example.org not sent: SMTPRecipientsRefused" in result.output
+    assert (
+        "digest for bounce@example.org not sent: recipient refused: 550 5.1.1 no such mailbox (permanent)"
+        in result.output
+    )
     assert [m["To"] for m in handler.messages] == ["dana@example.org"]
     # A dry run into a folder that cannot be made names it.
     (tmp_path / "a-file").write_text("")
@@ -1227,3 +1243,29 @@ def test_a_sigterm_while_a_digest_is_sent_waits_until_it_is_recorded(
         assert [m["To"] for m in handler.messages] == ["dana@example.org"]
     finally:
         controller.stop()
+
+
+def test_a_daily_digest_that_covers_missed_days_names_them_all(
+    store: Store, inbox: tuple[Inbox, int]
+) -> None:
+    # The mail server was down for two days: the digest that finally goes covers three.
+    handler, port = inbox
+    bob = Subscriber("bob@example.org", "", (), Frequency.DAILY, hour=7)
+    store.record_digest(
+        "bob@example.org", "2026-11-22", NOW - timedelta(days=4), NOW - timedelta(days=3), 1, "<x@y>", NOW
+    )
+    assert send(store, digest_config(port, bob), WEDNESDAY_8).sent == ["bob@example.org 2026-11-25"]
+    assert "Daily digest, 22 Nov to 25 Nov 2026 (" in handler.messages[0]["Subject"]
+
+
+def test_a_subscribers_unknown_topic_is_an_invalid_configuration_for_digest_as_for_check(
+    tmp_path: Path, screener: Screener, inbox: tuple[Inbox, int]
+) -> None:
+    # check says exit 2 (an invalid configuration); digest said 1, a failed send.
+    handler, port = inbox
+    config = daily_planet(tmp_path, screener, port, "dana@example.org")
+    config.write_text(config.read_text().replace("hour: 0}", "hour: 0, topics: [dnss]}"))
+    result = CliRunner().invoke(cli, ["--config", str(config), "digest", "-q"])
+    assert result.exit_code == 2, result.output
+    assert "digest subscriber dana@example.org: unknown topic 'dnss'" in result.output
+    assert handler.messages == []

@@ -12,6 +12,7 @@ that stopped half way resumes where it stopped.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import email.errors
 import email.policy
@@ -273,11 +274,17 @@ def _back_catalogue(row: Mapping[str, Any]) -> bool:
 
 
 def subject_of(digest: Digest, site: SiteConfig) -> str:
+    last_day = digest.until - timedelta(seconds=1)
     if digest.subscriber.frequency is Frequency.DAILY:
-        when = f"{digest.until - timedelta(days=1):%a %d %b %Y}"
         kind = "Daily"
+        if digest.until - digest.since > timedelta(days=1, hours=1):
+            # Days the digest could not go out (a mail server down, cron off) come in one:
+            # named by one day, the others' posts would seem misdated.
+            when = f"{digest.since:%d %b} to {last_day:%d %b %Y}"
+        else:
+            when = f"{digest.until - timedelta(days=1):%a %d %b %Y}"
     else:
-        when = f"{digest.since:%d %b} to {digest.until - timedelta(seconds=1):%d %b %Y}"
+        when = f"{digest.since:%d %b} to {last_day:%d %b %Y}"
         kind = "Weekly"
     count = digest.count
     # Only our own words and numbers: nothing from a feed reaches a header.
@@ -292,7 +299,9 @@ def _sender(config_sender: str) -> tuple[str, str]:
 
 def message_id(digest: Digest, sender: str) -> str:
     domain = _sender(sender)[1].rpartition("@")[2].strip() or "localhost"
-    token = hashlib.sha1(f"{digest.subscriber.email}\0{digest.period}".encode(), usedforsecurity=False)
+    # One mailbox whatever the case of its address (check refuses both spellings as one).
+    address = digest.subscriber.email.lower()
+    token = hashlib.sha1(f"{address}\0{digest.period}".encode(), usedforsecurity=False)
     return f"<digest.{digest.period}.{token.hexdigest()[:16]}@{domain}>"
 
 
@@ -345,7 +354,8 @@ def render_message(
     if config.unsubscribe and config.unsubscribe.startswith("https://"):
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(text)
+    # 7-bit on the wire: raw UTF-8 needs BODY=8BITMIME (RFC 6152), which is not declared.
+    message.set_content(text, cte="7bit" if text.isascii() else "quoted-printable")
     message.add_alternative(html, subtype="html")
     return message
 
@@ -360,6 +370,42 @@ def _text(reply: bytes | str) -> str:
 # accepted a message but answered after it was reported "not sent", and the digest went
 # out again on every run.
 SEND_TIMEOUT = 600.0
+
+
+def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
+    """smtp.login, also for a user name or password beyond ASCII, which smtplib cannot
+    encode: AUTH PLAIN carries UTF-8 (RFC 4616)."""
+    if username.isascii() and password.isascii():
+        smtp.login(username, password)
+        return
+    smtp.ehlo_or_helo_if_needed()
+    if "PLAIN" not in smtp.esmtp_features.get("auth", "").upper().split():
+        raise DigestError(
+            "the SMTP password or user name has characters beyond ASCII, which only AUTH PLAIN "
+            f"carries, and the server offers {smtp.esmtp_features.get('auth', 'no AUTH').strip() or 'none'}; "
+            "use an ASCII password"
+        )
+    token = base64.b64encode(f"\0{username}\0{password}".encode()).decode("ascii")
+    code, reply = smtp.docmd("AUTH", f"PLAIN {token}")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
+def refusal(exc: smtplib.SMTPException) -> str:
+    """What the server said, in words: its code, its text, and whether trying again may
+    help (4xx: the next run tries again) or not (5xx: fix the address or the message)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        parts = [f"{_said(code, text)} for {addr}" for addr, (code, text) in exc.recipients.items()]
+        return "recipient refused: " + "; ".join(parts)
+    code = getattr(exc, "smtp_code", None)
+    if isinstance(code, int):
+        return f"{type(exc).__name__.removeprefix('SMTP')}: {_said(code, getattr(exc, 'smtp_error', b''))}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _said(code: int, text: bytes | str) -> str:
+    kind = "temporary" if 400 <= code < 500 else "permanent" if code >= 500 else "unexpected"
+    return f"{code} {_text(text).strip()} ({kind})"
 
 
 class Sender:
@@ -417,7 +463,7 @@ class Sender:
                         "export the SMTP password in that variable"
                     )
                 try:
-                    smtp.login(s.username, password)
+                    _login(smtp, s.username, password)
                 except smtplib.SMTPAuthenticationError as exc:
                     raise DigestError(
                         f"the SMTP server {s.host}:{s.port} refused the login of {s.username!r} "
@@ -425,9 +471,15 @@ class Sender:
                         f"digest.smtp.username and the password in ${s.password_env}"
                     ) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise DigestError(
-                f"cannot reach the SMTP server {s.host}:{s.port} ({exc}); check digest.smtp"
-            ) from exc
+            hint = "check digest.smtp"
+            if isinstance(exc, ssl.SSLError | smtplib.SMTPNotSupportedError | smtplib.SMTPServerDisconnected):
+                # TLS at once against a STARTTLS port, or the other way round, fails so.
+                hint = (
+                    f"does digest.smtp.security ({s.security}) match port {s.port}? "
+                    "tls is TLS from the start (usually port 465), starttls upgrades a plain "
+                    "connection (usually 587)"
+                )
+            raise DigestError(f"cannot reach the SMTP server {s.host}:{s.port} ({exc}); {hint}") from exc
         return smtp
 
     def close(self) -> None:
@@ -494,7 +546,7 @@ def send_digests(
                     sender.send(message)
                 except smtplib.SMTPException as exc:
                     # This subscriber's server said no: report it, go on with the others.
-                    report.failed.append((subscriber.email, f"{type(exc).__name__}: {exc}"))
+                    report.failed.append((subscriber.email, refusal(exc)))
                     continue
                 # Recorded at once: a run that stops after this resumes with the next one.
                 store.record_digest(
