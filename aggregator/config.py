@@ -460,7 +460,7 @@ def parse_config(text: str, name: str, database: str | None = None) -> Config:
         raise ConfigError(name, problems.items)
     return Config(
         path=name,
-        site=site,
+        site=replace(site, language=languages[0]) if languages else site,
         languages=languages,
         fetch=fetch,
         feeds=tuple(feeds),

@@ -921,3 +921,39 @@ def test_a_build_stopped_after_its_swap_leaves_no_manifest_of_the_site_before(
     build_site(store, first, load_taxonomy(), out, NOW, search=False)
     stale = [name for name, body in files(out).items() if name.endswith(".html") and b"Planet Two" in body]
     assert stale == []
+
+
+def test_feeds_carry_the_sites_language_each_author_and_a_quoted_tag_as_text(
+    tmp_path: Path, screener: Screener
+) -> None:
+    from dataclasses import replace
+    from xml.etree import ElementTree
+
+    store = make_site_db(tmp_path / "site.db", screener, hostile=False)
+    atom_doc = (
+        b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        b"<title>Fabric Notes</title><id>urn:fabric</id><updated>2026-11-20T08:00:00Z</updated>"
+        b'<entry><title type="html">EVPN &amp;amp; VXLAN &amp;lt;i&amp;gt;multihoming&amp;lt;/i&amp;gt;</title>'
+        b'<id>urn:fabric:1</id><link href="https://fabric.example.net/esi"/>'
+        b"<updated>2026-11-20T08:00:00Z</updated><author><name>Priya</name></author>"
+        b"<author><name>Sam</name></author><summary>EVPN multihoming with ESI-LAG on two leaves: "
+        b"the DF election, the aliasing routes and what a VTEP does with BUM traffic.</summary></entry></feed>"
+    )
+    add_feed(store, screener, "https://fabric.example.net/atom.xml", "Fabric Notes", atom_doc)
+    out = tmp_path / "public"
+    build_site(store, replace(SITE, language="de"), load_taxonomy(), out, NOW, search=False)
+
+    # The site's language, not always English (languages: [de, ...] in feeds.yaml).
+    assert json.loads((out / "feeds/all.json").read_text())["language"] == "de"
+    assert ElementTree.parse(out / "feeds/all.rss").getroot().findtext("channel/language") == "de"
+    atom = ElementTree.parse(out / "feeds/all.atom").getroot()
+    assert atom.get("{http://www.w3.org/XML/1998/namespace}lang") == "de"
+    assert '<html lang="de">' in (out / "index.html").read_text()
+    # RFC 4287: each author an atom:author of their own, not one "Priya, Sam".
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    (entry,) = [e for e in atom.iterfind("a:entry", ns) if e.find("a:link", ns).get("href").endswith("/esi")]
+    assert [a.findtext("a:name", namespaces=ns) for a in entry.iterfind("a:author", ns)] == ["Priya", "Sam"]
+    # A title that quotes a tag as text stays text in RSS readers, which read titles as HTML.
+    parsed = feedparser.parse((out / "feeds/all.rss").read_bytes())
+    (item,) = [e for e in parsed.entries if e.link == "https://fabric.example.net/esi"]
+    assert "<i>" not in item.title and "multihoming" in item.title

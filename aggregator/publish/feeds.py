@@ -22,6 +22,7 @@ from .model import Episode, Post, SiteData, Source
 ATOM = "http://www.w3.org/2005/Atom"
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 CONTENT = "http://purl.org/rss/1.0/modules/content/"
+XML = "http://www.w3.org/XML/1998/namespace"
 PODCAST = "https://podcastindex.org/namespace/1.0"
 # Prefixes for the foreign elements inside RSS. Atom is never registered as the default
 # namespace: that would put <rss> itself in the Atom namespace for every namespace-aware
@@ -97,7 +98,7 @@ def atom(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]]
     # Atom is the default namespace here, declared as an attribute: its elements are
     # written unqualified under it (ET's default_namespace option refuses the plain
     # attribute names Atom uses).
-    feed = ET.Element("feed", {"xmlns": ATOM})
+    feed = ET.Element("feed", {"xmlns": ATOM, f"{{{XML}}}lang": site.config.language})
     _sub(feed, "id", urljoin(base, spec.stem + ".atom"))
     _sub(feed, "title", spec.title)
     _sub(feed, "subtitle", site.config.description)
@@ -124,8 +125,8 @@ def atom(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]]
             _sub(entry, "link", **attrs)
         _sub(entry, "published", _iso(post.published))
         _sub(entry, "updated", _iso(post.modified))
-        author = _sub(entry, "author")
-        _sub(author, "name", ", ".join(post.authors) or post.source)
+        for name in post.authors or (post.source,):  # RFC 4287: one atom:author each
+            _sub(_sub(entry, "author"), "name", name)
         source = _sub(entry, "source")
         _sub(source, "title", post.source)
         _sub(source, "link", rel="self", href=post.public_feed_url)
@@ -149,6 +150,7 @@ def rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]])
     _sub(channel, "title", spec.title)
     _sub(channel, "link", urljoin(base, spec.page))
     _sub(channel, "description", site.config.description)
+    _sub(channel, "language", site.config.language)
     _sub(
         channel,
         f"{{{ATOM}}}link",
@@ -160,7 +162,7 @@ def rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]])
     _sub(channel, "generator", "aggregator")
     for post in spec.posts:
         item = _sub(channel, "item")
-        _sub(item, "title", post.title)
+        _sub(item, "title", _rss_title(post.title))
         if post.link:
             _sub(item, "link", post.link)
         _sub(item, "guid", f"urn:aggregator:post:{post.feed_id}", isPermaLink="false")
@@ -183,6 +185,13 @@ def rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]])
                 length=_enclosure_length(post.episode),
             )
     return _serialize(root)
+
+
+def _rss_title(title: str) -> str:
+    """An item's title for RSS. Readers take an RSS title as HTML when it looks like some
+    (feedparser does): a title that quotes a tag ("EVPN <i>multihoming</i>", as text) is
+    escaped as the description is, or it would turn into markup there."""
+    return html.escape(title, quote=False) if "<" in title else title
 
 
 def json_feed(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]]) -> str:
@@ -219,7 +228,7 @@ def json_feed(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, 
         "home_page_url": urljoin(base, spec.page),
         "feed_url": urljoin(base, spec.stem + ".json"),
         "description": site.config.description,
-        "language": "en",
+        "language": site.config.language,
         "items": items,
     }
     # <, > and & as \u escapes: the same JSON values, and no markup-looking text even
@@ -238,7 +247,7 @@ def podcast_rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str
     _sub(channel, "title", spec.title)
     _sub(channel, "link", urljoin(base, spec.page))
     _sub(channel, "description", site.config.description)
-    _sub(channel, "language", "en")
+    _sub(channel, "language", site.config.language)
     image = _sub(channel, "image")  # RSS 2.0's own artwork, for apps that skip itunes:image
     _sub(image, "url", artwork)
     _sub(image, "title", spec.title)
@@ -263,7 +272,7 @@ def podcast_rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str
         if episode is None:
             continue
         item = _sub(channel, "item")
-        _sub(item, "title", post.title)
+        _sub(item, "title", _rss_title(post.title))
         if post.link:
             _sub(item, "link", post.link)
         _sub(item, "guid", f"urn:aggregator:post:{post.feed_id}", isPermaLink="false")
