@@ -933,11 +933,13 @@ def test_feeds_carry_the_sites_language_each_author_and_a_quoted_tag_as_text(
     atom_doc = (
         b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
         b"<title>Fabric Notes</title><id>urn:fabric</id><updated>2026-11-20T08:00:00Z</updated>"
-        b'<entry><title type="html">EVPN &amp;amp; VXLAN &amp;lt;i&amp;gt;multihoming&amp;lt;/i&amp;gt;</title>'
+        b'<entry><title type="html">EVPN &amp;amp; VXLAN '
+        b"&amp;lt;i&amp;gt;multihoming&amp;lt;/i&amp;gt;</title>"
         b'<id>urn:fabric:1</id><link href="https://fabric.example.net/esi"/>'
         b"<updated>2026-11-20T08:00:00Z</updated><author><name>Priya</name></author>"
         b"<author><name>Sam</name></author><summary>EVPN multihoming with ESI-LAG on two leaves: "
-        b"the DF election, the aliasing routes and what a VTEP does with BUM traffic.</summary></entry></feed>"
+        b"the DF election, the aliasing routes and what a VTEP does with BUM traffic."
+        b"</summary></entry></feed>"
     )
     add_feed(store, screener, "https://fabric.example.net/atom.xml", "Fabric Notes", atom_doc)
     out = tmp_path / "public"
