@@ -118,7 +118,11 @@ def check(obj: Context) -> None:
     allow = config.fetch.allow_private_addresses
     click.echo(f"{config.path}: OK")
     click.echo(f"  site:      {config.site.title} <{config.site.url}>")
-    click.echo(f"  feeds:     {len(config.feeds)} ({blogs} blogs, {len(config.feeds) - blogs} podcasts)")
+    podcasts = len(config.feeds) - blogs
+    click.echo(
+        f"  feeds:     {len(config.feeds)} ({blogs} blog{'s' * (blogs != 1)}, "
+        f"{podcasts} podcast{'s' * (podcasts != 1)})"
+    )
     click.echo(f"  languages: {', '.join(config.languages)}")
     click.echo(f"  database:  {config.database}")
     click.echo(
@@ -150,7 +154,8 @@ def check(obj: Context) -> None:
         digest = config.digest
         daily = sum(1 for s in digest.subscribers if s.frequency.value == "daily")
         click.echo(
-            f"  digest:    {len(digest.subscribers)} subscribers ({daily} daily, "
+            f"  digest:    {len(digest.subscribers)} subscriber{'s' * (len(digest.subscribers) != 1)} "
+            f"({daily} daily, "
             f"{len(digest.subscribers) - daily} weekly) via {digest.smtp.host}:{digest.smtp.port} "
             f"({digest.smtp.security})"
         )

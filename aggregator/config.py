@@ -211,6 +211,8 @@ def check_site_url(url: Any) -> str | None:
     published link starts with it: a password in it would be published, and a query or
     a fragment would end up in the middle of every link."""
     reason = check_feed_url(url)
+    if reason and "is not an http(s) URL" in reason:
+        return f"'{url}' is not an http(s) URL; the site is published at an http:// or https:// address"
     if reason:
         return reason
     parts = urlsplit(str(url).strip())
@@ -375,6 +377,13 @@ def _expands_past(data: Any, limit: int) -> bool:
         elif isinstance(value, list):
             stack.extend(value)
     return False
+
+
+def _yaml_bool(value: Any) -> str:
+    """The fix when YAML read a language code as true or false (no: Norwegian)."""
+    if isinstance(value, bool):
+        return "; YAML reads no, yes, on and off as true or false: put the code in quotes, 'no'"
+    return ""
 
 
 def _shown(value: Any) -> str:
@@ -586,7 +595,9 @@ def _languages(data: _Mapping, problems: _Problems) -> tuple[str, ...]:
         # "eng" and "deu" are "en" and "de", the codes screening names a post's language by.
         code = primary_language(item) if isinstance(item, str) and item.strip().isalpha() else None
         if code is None:
-            problems.add(line, "languages", f"'{item}' is not an ISO 639-1 code such as en, de, fr")
+            problems.add(
+                line, "languages", f"'{item}' is not an ISO 639-1 code such as en, de, fr{_yaml_bool(item)}"
+            )
         else:
             out.append(code)
     return tuple(out) or ("en",)
@@ -747,7 +758,7 @@ def _feeds(data: _Mapping, problems: _Problems) -> list[FeedConfig]:
         if language is not None and (
             not isinstance(language, str) or not language.isalpha() or len(language) not in (2, 3)
         ):
-            add("language", f"{language!r} is not an ISO 639-1 code such as en")
+            add("language", f"{language!r} is not an ISO 639-1 code such as en{_yaml_bool(language)}")
         topics = entry.get("topics", [])
         if isinstance(topics, str):
             topics = [topics]
@@ -1040,7 +1051,12 @@ def _subscriber(entry: object, index: int, line: int, problems: _Problems) -> Su
         problems.add(
             entry.key_lines.get("hour", line),
             f"{where}.hour",
-            f"must be an hour from 0 to 23 (UTC), not {hour!r}",
+            f"must be an hour from 0 to 23 (UTC), not {hour!r}"
+            + (
+                "; write it without the leading zero (YAML reads 08 and 09 as text)"
+                if isinstance(hour, str)
+                else ""
+            ),
         )
         hour, ok = 7, False
     if not ok:

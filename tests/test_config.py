@@ -497,3 +497,15 @@ def test_a_feed_password_stays_out_of_configuration_messages(tmp_path: Path) -> 
     found = problems(tmp_path, f"feeds:\n  - {{name: A, url: '{url}'}}\n  - {{name: B, url: '{url}'}}\n")
     assert found and "listed twice" in found[0]
     assert not any("hunter2" in p or "reader:" in p for p in found)
+
+
+def test_values_yaml_reads_otherwise_than_written_get_the_fix(tmp_path: Path) -> None:
+    # YAML 1.1: no (Norwegian) is false, 08 is no number. The message says why and how.
+    found = problems(
+        tmp_path,
+        "languages: [en, no]\nfeeds:\n  - {name: A, url: 'https://a.example.net/feed', language: no}\n"
+        "digest: {from: p@example.net, subscribers: [{email: a@example.org, hour: 08}]}\n",
+    )
+    assert len(found) == 3
+    assert all("put the code in quotes, 'no'" in p for p in found[:2])
+    assert found[2].endswith("not '08'; write it without the leading zero (YAML reads 08 and 09 as text)")
