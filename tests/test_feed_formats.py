@@ -7,6 +7,7 @@ namespaces declared on it, the elements each spec requires, and the dates' forma
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -19,6 +20,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import feedparser
 import pytest
 from feedgen import Item, rss
 from sitekit import NOW, SITE, add_feed, make_site_db, store_feed
@@ -174,9 +176,17 @@ def test_rss_channels_and_items_have_what_rss_2_requires(site: Path) -> None:
     source = item.find("source")
     assert source is not None and source.get("url", "").startswith("https://")
     assert [c.text for c in item.findall("category")] and item.find(f"{{{CONTENT}}}encoded") is not None
-    # What a hostile feed put in a title comes back as the same text, escaped on the way.
+    # What a hostile feed put in a title comes back as the same text, escaped on the way:
+    # once more in RSS, whose readers take a title as HTML.
     titles = [text(i, "title") for i in everything.iter("item")]
-    assert 'BGP <script>alert("title")</script> route leaks & RFC 7908' in titles
+    assert 'BGP &lt;script&gt;alert("title")&lt;/script&gt; route leaks &amp; RFC 7908' in titles
+    # A reader renders it as HTML (feedparser says text/html), and shows the same text.
+    (entry,) = [
+        e for e in feedparser.parse((site / "feeds/all.rss").read_bytes()).entries if "RFC 7908" in e.title
+    ]
+    assert entry.title_detail.type == "text/html"
+    assert html.unescape(entry.title) == 'BGP <script>alert("title")</script> route leaks & RFC 7908'
+    assert "<script" not in entry.title
 
 
 def test_podcast_feeds_carry_what_podcast_directories_require(site: Path) -> None:
@@ -308,7 +318,10 @@ def test_an_atom_entry_without_a_link_still_has_content(tmp_path: Path, screener
     assert found >= 2  # in the river's feed and its topic's
 
 
-BGP_BODY = "<p>BGP route reflection, OSPF area design and MPLS segment routing in a provider network.</p>"
+BGP_BODY = (
+    "<p>BGP route reflection in a provider network: where the reflectors sit, their cluster IDs, "
+    "and why the iBGP sessions to them stay up when a core link fails.</p>"
+)
 
 
 def _rss_item(title: str, guid: str, link: str, date: str, extra: str = "") -> str:
