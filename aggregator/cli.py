@@ -717,6 +717,12 @@ def explain(obj: Context, post: str) -> None:
         click.echo(f"    {tag['topic']:<12} score {tag['score']:.2f}, from: {', '.join(tag['terms'])}")
     for note in _second_topics_left_out(screener, reading, batch):
         click.echo(f"    {note}")
+    if screener.topics is not None:
+        for _post, j in screener.topics.titled(reading):
+            click.echo(
+                f"    {screener.topics.topics[j]}: given because the title names it, before any "
+                "setting words, by the topic's own name"
+            )
     if row["status"] != "kept":
         click.echo("  published topics: none; the post is not published")
     elif row["corrected"]:

@@ -192,3 +192,23 @@ def test_training_rows_with_unusable_topics_are_all_named_by_line(tmp_path: Path
     assert 'line 2: topics must be a list of topic names, such as ["bgp"], not null' in message
     assert 'line 3: topics must be a list of topic names, such as ["bgp"], not "bgp"' in message
     assert "line 4: unknown topic(s) routing; the topics are those of models/topics.yaml" in message
+
+
+def test_a_title_that_names_one_topic_by_its_own_name_gives_that_topic() -> None:
+    # Real titles name their subject plainly ("Full-Mesh BGP Network Over WireGuard"), where
+    # the text model, trained on texts that name it less, leaned to the setting (security).
+    screener = Screener.load()
+    model = screener.topics
+    assert model is not None
+    titles = [
+        "Full-Mesh BGP Network Over WireGuard Backbone",  # the head names bgp: given
+        "Residential Broadband TV and IP Multicast on a lab router",  # a keyword inside a term
+        "OSPF and BGP compared for a small campus",  # two topics: the model decides
+        "Lab notes over OSPF",  # OSPF is the setting, after "over"
+        "Ten thousand set-top boxes and one rp_filter",  # a lexicon term, not the topic's name
+    ]
+    text = "Three sites, a tunnel between each pair, and a route table that looked fine until it was not."
+    reading, batch = screener.read([screening_text(t, text) for t in titles], titles)
+    assert [(i, model.topics[j]) for i, j in model.titled(reading)] == [(0, "bgp"), (1, "multicast")]
+    tags = [[tag.topic for tag in post] for post in model.tag_batch(batch, reading)]
+    assert "bgp" in tags[0] and "multicast" in tags[1]

@@ -10,6 +10,7 @@ contributed most.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -147,7 +148,10 @@ class TopicModel:
         subject). A topic is given when that clears the topic's threshold."""
         token_lists = reading.words
         gathered, strong, probabilities = self._last_stage(batch, reading)
-        clears = given(probabilities, self.low, self.second_share).tolist()
+        clears = given(probabilities, self.low, self.second_share)
+        for i, j in self.titled(reading):
+            clears[i, j] = True
+        clears = clears.tolist()
         scores = probabilities.tolist()
         chosen = [_best_first(row, post) for row, post in zip(clears, scores, strict=True)]
         # A tag's terms: its strong keywords, then the lexicon's terms of the topic the
@@ -185,6 +189,47 @@ class TopicModel:
                 post_tags.append(Tag(self.topics[j], post_scores[j], tuple(terms)))
             tags.append(post_tags)
         return tags
+
+    def titled(self, reading: Reading) -> list[tuple[int, int]]:
+        """(post, topic column) for each post whose title's head (before the words that
+        turn to the setting: "... over WireGuard", "... in a Kubernetes cluster") names
+        one topic alone, by that topic's own name: its name, a keyword of the taxonomy, a
+        strong keyword ("Full-Mesh BGP Network Over WireGuard", "IP Multicast for
+        residential TV"). Such a post is about that topic whatever its text weighs: real
+        titles name their subject so far more often than the training texts, which the
+        text model learned to read past."""
+        out = []
+        for i, head in enumerate(reading.head_found):
+            if len(head.topics) != 1:
+                continue
+            topic, terms = next(iter(head.topics.items()))
+            if any(self._own_name(topic, term) for term in terms):
+                out.append((i, self._column[topic]))
+        return out
+
+    def _own_name(self, topic: str, term: str) -> bool:
+        """Whether term is, or holds as whole words, one of the topic's own names."""
+        return self._own_names[topic].search(term.lower()) is not None
+
+    @cached_property
+    def _own_names(self) -> dict[str, re.Pattern[str]]:
+        """Each topic's own names as one pattern of whole words, lower case: the topic's
+        name, the taxonomy's keywords, the card's strong keywords."""
+        names: dict[str, set[str]] = {
+            t.name: {t.name, *t.keywords.words, *(" ".join(phrase) for phrase in t.keywords.phrases)}
+            for t in self.taxonomy
+        }
+        for keyword, topics in self.strong.items():
+            for topic in topics:
+                names[topic].add(keyword)
+        return {
+            topic: re.compile(
+                r"(?<![\w-])(?:"
+                + "|".join(re.escape(n.lower()) for n in sorted(found, key=len, reverse=True))
+                + r")(?![\w-])"
+            )
+            for topic, found in names.items()
+        }
 
     def probabilities(self, batch: FeatureBatch, reading: Reading) -> np.ndarray[Any, Any]:
         """(posts, topics): the last stage's probability of every topic, before the
