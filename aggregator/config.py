@@ -218,9 +218,11 @@ def check_site_url(url: Any) -> str | None:
     parts = urlsplit(str(url).strip())
     if parts.username is not None or parts.password is not None:
         return (
-            f"'{without_userinfo(str(url).strip())}' has a user name or password in it, which every "
-            "published link would carry; write the site's public address without them"
+            "has a user name or password in it, which every published link would carry; write the "
+            f"site's public address without them, such as {without_userinfo(str(url).strip())}"
         )
+    if re.search(r"%(?![0-9A-Fa-f]{2})", parts.path):
+        return f"'{url}' has a % that starts no escape (%20, %C3%A9); write % itself as %25"
     if re.search(r"\.(html?|php|xml|aspx?)$", parts.path, re.IGNORECASE):
         return (
             f"'{url}' names a page; write the folder the site is served from "
@@ -340,13 +342,15 @@ def read_yaml(text: str, name: str, numbers: bool = True) -> Any:
             problem = f"a tab character at column {mark.column + 1}"
             fix = "YAML indents with spaces only: replace the tab with spaces"
         raise ConfigError(name, [f"{where}not valid YAML ({problem}); {fix}"]) from exc
-    if _expands_past(data, MAX_VALUES):
+    # A value written out takes two characters at least ("- a"): what the text cannot
+    # hold written out came from aliases (*name, and the merges <<: *name).
+    if _expands_past(data, MAX_VALUES + len(text) // 2):
         # Aliases share their values, so such a file loads small; every message, check
         # or copy that walked it would not (a "billion laughs" of nested aliases).
         raise ConfigError(
             name,
             [
-                f"its aliases (*name), expanded, add more than {MAX_VALUES:,} values; "
+                f"its aliases (*name, <<: *name), expanded, add more than {MAX_VALUES:,} values; "
                 "write the values out instead of nesting aliases"
             ],
         )
@@ -357,20 +361,12 @@ MAX_VALUES = 100_000
 
 
 def _expands_past(data: Any, limit: int) -> bool:
-    """Whether data's aliases, expanded, add more than limit values to what the file
-    holds written out (a large file without aliases adds none; counting stops there)."""
-    written, seen, stack = 0, set(), [data]
-    while stack:  # each mapping and list once: what the file holds as written
-        value = stack.pop()
-        written += 1
-        if isinstance(value, dict | list) and id(value) not in seen:
-            seen.add(id(value))
-            stack.extend(value.values() if isinstance(value, dict) else value)
+    """Whether data, its aliases expanded, holds more than limit values (stops counting there)."""
     count, stack = 0, [data]
-    while stack:  # every alias expanded
+    while stack:
         value = stack.pop()
         count += 1
-        if count > written + limit:
+        if count > limit:
             return True
         if isinstance(value, dict):
             stack.extend(value.values())
@@ -427,7 +423,7 @@ def parse_config(text: str, name: str, database: str | None = None) -> Config:
         problems.add(
             0,
             "--db",
-            "is empty; give the database's path, or leave --db out to use the file's database:",
+            "is empty; give the database's path, or leave --db out to use the one feeds.yaml names",
         )
         database = None
     db_value = database or given or DEFAULT_DATABASE
@@ -469,7 +465,7 @@ def parse_config(text: str, name: str, database: str | None = None) -> Config:
         raise ConfigError(name, problems.items)
     return Config(
         path=name,
-        site=replace(site, language=languages[0]) if languages else site,
+        site=replace(site, language=languages[0] if len(languages) == 1 else ""),
         languages=languages,
         fetch=fetch,
         feeds=tuple(feeds),
@@ -546,9 +542,10 @@ def _site(data: _Mapping, problems: _Problems) -> SiteConfig:
     if reason:
         problems.add(raw.key_lines.get("podcast_image", raw.line), "site.podcast_image", reason)
         podcast_image = SiteConfig.podcast_image
-    if not urlsplit(podcast_image.strip()).scheme:
+    if not urlsplit(podcast_image.strip()).scheme and not podcast_image.strip().startswith("//"):
         # A path under site.url, as the docs say, also when written with a leading slash:
-        # joined to the host's root it would miss a site served from a folder.
+        # joined to the host's root it would miss a site served from a folder. (//host/...
+        # is a URL on another host.)
         podcast_image = podcast_image.strip().lstrip("/")
     return SiteConfig(
         title=title.strip(),
@@ -1054,7 +1051,7 @@ def _subscriber(entry: object, index: int, line: int, problems: _Problems) -> Su
             f"must be an hour from 0 to 23 (UTC), not {hour!r}"
             + (
                 "; write it without the leading zero (YAML reads 08 and 09 as text)"
-                if isinstance(hour, str)
+                if isinstance(hour, str) and re.fullmatch(r"0[0-9]+", hour.strip())
                 else ""
             ),
         )

@@ -40,6 +40,7 @@ from .addresses import AddressPolicy
 from .errors import BlockedAddress, FetchError
 from .oneline import one_line
 from .types import FetchResult, FetchSettings, Outcome
+from .urls import without_userinfo
 
 PROJECT_URL = "https://github.com/netplanet/aggregator"
 USER_AGENT = f"aggregator/{__version__} (network-engineering feed aggregator; +{PROJECT_URL})"
@@ -478,18 +479,19 @@ class Fetcher:
                 final_url=current,
                 permanent_redirect=permanent,
             )
+        # An answer from where a redirect led names that address (without the user name
+        # and password a relative Location inherits): the configured URL itself answered
+        # 301 or 302, and "404" alone would blame it.
+        at = f"redirected to {without_userinfo(current)}: " if current != url else ""
         if status == 410:
             return FetchResult(
                 url=url,
                 status=status,
                 outcome=Outcome.GONE,
-                error="HTTP 410 Gone: the publisher removed this feed; remove it from the configuration",
+                error=at + "HTTP 410 Gone: the publisher removed this feed; remove it from the configuration",
                 final_url=current,
                 permanent_redirect=permanent,
             )
-        # An answer from where a redirect led names that address: the configured URL
-        # itself answered 301 or 302, and "404" alone would blame it.
-        at = f"redirected to {current}: " if current != url else ""
         if status in (429, 503):
             wait = parse_retry_after(response.headers.get("retry-after"), self._clock())
             note = f"; asked to retry after {wait:.0f} s" if wait is not None else ""

@@ -339,6 +339,13 @@ def m015_body_hash(db: sqlite_utils.Database) -> None:
         db.execute("ALTER TABLE feeds ADD COLUMN body_hash TEXT")
 
 
+@migrations()
+def m016_digests_by_mailbox(db: sqlite_utils.Database) -> None:
+    # A subscriber is one mailbox whatever the case of its address: the digests are looked
+    # up so (COLLATE NOCASE), which the primary key's binary order cannot serve.
+    db.execute("CREATE INDEX IF NOT EXISTS digests_by_mailbox ON digests (subscriber COLLATE NOCASE, period)")
+
+
 def _lone_titles(existing: list[Any], entries: Iterable[ParsedEntry]) -> dict[str, Any]:
     """Title -> the stored post (row) of a feed whose title no other stored post and no
     other entry of the fetched document has."""

@@ -63,7 +63,8 @@ class SiteConfig:
     # (150,000 posts: 130 s and 5.7 GB on every hourly build; 10,000: 9 s and 480 MB,
     # bench/site_bench.py); older posts stay on their topic, source and digest pages.
     search_posts: int = 10_000
-    # The site's language, the first of `languages`: the pages' lang and the feeds' language.
+    # The site's language when `languages` names one ("" when several: the posts are of
+    # more than one, and no feed or page says one language for all of them).
     language: str = "en"
 
 

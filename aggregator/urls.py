@@ -95,7 +95,9 @@ def without_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
-_USERINFO = re.compile(r"(?<=://)[^/?#@\s]*@")
+# Up to the last @ before the path: a password may hold @, # or ? (a URL that is then no
+# valid URL is still quoted in messages).
+_USERINFO = re.compile(r"(?<=://)[^/\s]*@")
 
 
 def without_userinfo(text: str | None) -> str | None:

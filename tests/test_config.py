@@ -323,7 +323,18 @@ def test_a_yaml_alias_bomb_is_refused_without_expanding_it(tmp_path: Path) -> No
         levels.append(f"{name}: &{name} [{','.join(['*' + prev] * 9)}]")
     found = problems(tmp_path, "\n".join(levels) + "\nfetch: {timeout: *h}\nfeeds: []\n")
     assert found == [
-        "its aliases (*name), expanded, add more than 100,000 values; "
+        "its aliases (*name, <<: *name), expanded, add more than 100,000 values; "
+        "write the values out instead of nesting aliases"
+    ]
+
+
+def test_merge_keys_that_multiply_a_small_file_are_refused(tmp_path: Path) -> None:
+    # 68 KB: one anchored mapping of 300 keys merged into 1,000 feeds is 300,000 values.
+    lines = ["defaults: &d", *[f"  k{i}: v" for i in range(300)], "feeds:"]
+    for i in range(1000):
+        lines += ["  - <<: *d", f"    url: https://e{i}.example.net/feed", f"    name: F{i}"]
+    assert problems(tmp_path, "\n".join(lines) + "\n") == [
+        "its aliases (*name, <<: *name), expanded, add more than 100,000 values; "
         "write the values out instead of nesting aliases"
     ]
 
@@ -441,6 +452,7 @@ def test_a_home_folder_of_no_known_user_is_a_problem_not_a_traceback(tmp_path: P
         ("https://planet.example.net/blog?x=1", "has a query (?...) or a fragment (#...)"),
         ("https://planet.example.net/#top", "has a query (?...) or a fragment (#...)"),
         ("https://planet.example.net/index.html", "names a page"),
+        ("https://planet.example.net/%zz/", "has a % that starts no escape"),
     ],
 )
 def test_a_site_url_every_link_could_not_start_with_is_a_problem(tmp_path: Path, url: str, why: str) -> None:
@@ -464,6 +476,10 @@ def test_the_site_url_is_published_as_a_link_can_carry_it(tmp_path: Path) -> Non
         # A path under site.url, also when written from the root: a site served from a
         # folder would otherwise point podcast directories at the host's root.
         assert site.podcast_image == "static/cover.png"
+    path.write_text(
+        'site:\n  url: "https://p.example.net/x/"\n  podcast_image: //cdn.example.net/c.png\nfeeds: []\n'
+    )
+    assert load_config(path).site.podcast_image == "//cdn.example.net/c.png"  # another host
 
 
 def test_a_database_that_is_the_configuration_or_a_folder_is_a_problem(tmp_path: Path) -> None:
@@ -497,6 +513,11 @@ def test_a_feed_password_stays_out_of_configuration_messages(tmp_path: Path) -> 
     found = problems(tmp_path, f"feeds:\n  - {{name: A, url: '{url}'}}\n  - {{name: B, url: '{url}'}}\n")
     assert found and "listed twice" in found[0]
     assert not any("hunter2" in p or "reader:" in p for p in found)
+    # A password may hold @, # or ?: all of it stays out, also of a URL it makes invalid.
+    for password in ("p@ss", "se#cret", "a?b@c"):
+        bad = f"https://bob:{password}@a.example.net/feed"
+        found = problems(tmp_path, f"feeds:\n  - {{name: A, url: '{bad}'}}\n  - {{name: B, url: '{bad}'}}\n")
+        assert found and not any(password in p or "bob" in p for p in found), found
 
 
 def test_values_yaml_reads_otherwise_than_written_get_the_fix(tmp_path: Path) -> None:

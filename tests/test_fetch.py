@@ -102,6 +102,14 @@ def test_an_error_where_a_redirect_led_names_that_address(server: FeedServer) ->
     broken = fetch(server.url("/broken.xml"), allow(server))
     assert broken.error == f"redirected to {server.url('/error.xml')}: HTTP 500 Internal Server Error"
     assert fetch(server.url("/missing.xml"), allow(server)).error == "HTTP 404 Not Found"
+    # A relative Location inherits the configured URL's password: never quoted.
+    secret = server.url("/gone.xml").replace("://", "://bob:hunter2@")
+    assert "hunter2" not in (fetch(secret, allow(server)).error or "")
+    server.routes["/retired.xml"] = Route(status=301, headers={"Location": "/removed.xml"})
+    server.routes["/removed.xml"] = Route(status=410)
+    retired = fetch(server.url("/retired.xml"), allow(server))
+    assert retired.outcome is Outcome.GONE
+    assert (retired.error or "").startswith(f"redirected to {server.url('/removed.xml')}: HTTP 410 Gone")
 
 
 def test_redirect_loop_stops(server: FeedServer) -> None:

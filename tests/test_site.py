@@ -945,7 +945,7 @@ def test_feeds_carry_the_sites_language_each_author_and_a_quoted_tag_as_text(
     out = tmp_path / "public"
     build_site(store, replace(SITE, language="de"), load_taxonomy(), out, NOW, search=False)
 
-    # The site's language, not always English (languages: [de, ...] in feeds.yaml).
+    # The site's language, not always English (languages: [de] in feeds.yaml).
     assert json.loads((out / "feeds/all.json").read_text())["language"] == "de"
     assert ElementTree.parse(out / "feeds/all.rss").getroot().findtext("channel/language") == "de"
     atom = ElementTree.parse(out / "feeds/all.atom").getroot()
@@ -959,3 +959,9 @@ def test_feeds_carry_the_sites_language_each_author_and_a_quoted_tag_as_text(
     parsed = feedparser.parse((out / "feeds/all.rss").read_bytes())
     (item,) = [e for e in parsed.entries if e.link == "https://fabric.example.net/esi"]
     assert "<i>" not in item.title and "multihoming" in item.title
+    # Several languages (languages: [de, en]): no feed or page claims one for all posts.
+    mixed = tmp_path / "mixed"
+    build_site(store, replace(SITE, language=""), load_taxonomy(), mixed, NOW, search=False)
+    assert "language" not in json.loads((mixed / "feeds/all.json").read_text())
+    assert ElementTree.parse(mixed / "feeds/all.rss").getroot().find("channel/language") is None
+    assert '<html lang="en">' in (mixed / "index.html").read_text()  # the interface's

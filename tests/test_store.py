@@ -68,11 +68,12 @@ def test_schema_is_created_by_recorded_migrations_in_wal_mode(tmp_path: Path) ->
         "m013_listed_at",
         "m014_explicit",
         "m015_body_hash",
+        "m016_digests_by_mailbox",
     ]
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"feeds", "posts", "runs", "fetch_log"} <= tables
     Store(tmp_path / "a.db").close()  # reopening applies nothing twice
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 15
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 16
 
 
 def test_html_stored_with_a_cite_attribute_is_sanitized_again_on_upgrade(tmp_path: Path) -> None:
@@ -378,7 +379,7 @@ def test_a_missing_database_is_created_whole_and_leaves_nothing_else(tmp_path: P
     Store(tmp_path / "new" / "a.db").close()
     assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["a.db"]
     conn = sqlite3.connect(tmp_path / "new" / "a.db")
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 15
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 16
 
 
 def test_a_database_from_an_earlier_version_opens_and_catches_up(tmp_path: Path) -> None:
@@ -390,7 +391,7 @@ def test_a_database_from_an_earlier_version_opens_and_catches_up(tmp_path: Path)
     with Store(tmp_path / "old.db") as store:
         assert [f["name"] for f in store.feeds()] == ["Blog"]
         applied = [r[0] for r in store.db.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
-        assert applied[-1] == "m015_body_hash" and len(applied) == 15
+        assert applied[-1] == "m016_digests_by_mailbox" and len(applied) == 16
         assert "corrected" in store.db["posts"].columns_dict
 
 

@@ -67,7 +67,9 @@ def _check_scratch(folder: Path) -> None:
     ours = config.is_file() and config.read_text(encoding="utf-8", errors="replace").startswith(MARK)
     if ours:
         return
-    foreign = [p.name for p in (config, *sorted(folder.glob("aggregator.db*"))) if p.exists()]
+    site = folder / "public" / "build.json"  # a site aggregator built, whatever its config's name
+    candidates = (config, *sorted(folder.glob("*.db")), *sorted(folder.glob("aggregator.db*")), site)
+    foreign = list(dict.fromkeys(str(p.relative_to(folder)) for p in candidates if p.exists()))
     if foreign:
         raise AggregatorError(
             f"{folder} holds {', '.join(foreign)}, which `aggregator demo` did not write and "

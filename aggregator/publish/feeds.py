@@ -98,7 +98,10 @@ def atom(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]]
     # Atom is the default namespace here, declared as an attribute: its elements are
     # written unqualified under it (ET's default_namespace option refuses the plain
     # attribute names Atom uses).
-    feed = ET.Element("feed", {"xmlns": ATOM, f"{{{XML}}}lang": site.config.language})
+    attrs = {"xmlns": ATOM}
+    if site.config.language:  # one language for every entry (languages: [de])
+        attrs[f"{{{XML}}}lang"] = site.config.language
+    feed = ET.Element("feed", attrs)
     _sub(feed, "id", urljoin(base, spec.stem + ".atom"))
     _sub(feed, "title", spec.title)
     _sub(feed, "subtitle", site.config.description)
@@ -150,7 +153,8 @@ def rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]])
     _sub(channel, "title", spec.title)
     _sub(channel, "link", urljoin(base, spec.page))
     _sub(channel, "description", site.config.description)
-    _sub(channel, "language", site.config.language)
+    if site.config.language:
+        _sub(channel, "language", site.config.language)
     _sub(
         channel,
         f"{{{ATOM}}}link",
@@ -189,9 +193,14 @@ def rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]])
 
 def _rss_title(title: str) -> str:
     """An item's title for RSS. Readers take an RSS title as HTML when it looks like some
-    (feedparser does): a title that quotes a tag ("EVPN <i>multihoming</i>", as text) is
-    escaped as the description is, or it would turn into markup there."""
-    return html.escape(title, quote=False) if "<" in title else title
+    (feedparser does): a title that quotes a tag ("EVPN <i>multihoming</i>", as text) or
+    an entity ("&lt;ospf&gt;", as text) is escaped as the description is, or it would
+    turn into markup there."""
+    looks_like_markup = "<" in title or _ENTITY.search(title) is not None  # as feedparser judges
+    return html.escape(title, quote=False) if looks_like_markup else title
+
+
+_ENTITY = re.compile(r"&#?\w+;")
 
 
 def json_feed(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, str]]) -> str:
@@ -228,9 +237,10 @@ def json_feed(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str, 
         "home_page_url": urljoin(base, spec.page),
         "feed_url": urljoin(base, spec.stem + ".json"),
         "description": site.config.description,
-        "language": site.config.language,
         "items": items,
     }
+    if site.config.language:
+        document["language"] = site.config.language
     # <, > and & as \u escapes: the same JSON values, and no markup-looking text even
     # for a reader that wrongly pastes a plain-text field into a page.
     text = json.dumps(document, ensure_ascii=False, indent=1)
@@ -247,7 +257,8 @@ def podcast_rss(spec: FeedSpec, site: SiteData, contents: Mapping[str, tuple[str
     _sub(channel, "title", spec.title)
     _sub(channel, "link", urljoin(base, spec.page))
     _sub(channel, "description", site.config.description)
-    _sub(channel, "language", site.config.language)
+    # Podcast directories require a language: the site's, else English (the interface's).
+    _sub(channel, "language", site.config.language or "en")
     image = _sub(channel, "image")  # RSS 2.0's own artwork, for apps that skip itunes:image
     _sub(image, "url", artwork)
     _sub(image, "title", spec.title)
