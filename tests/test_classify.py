@@ -112,6 +112,23 @@ def test_explain_names_a_second_topic_left_out_and_why(
     assert "but a second topic needs 0.5 of the main one's (kubernetes " in note
 
 
+def test_explain_says_a_topic_was_given_because_the_title_names_it(
+    server: FeedServer, write_config: WriteConfig, clock: Clock
+) -> None:
+    title = "Full-Mesh BGP Network Over WireGuard Backbone"
+    body = (
+        "<p>Three sites, a tunnel between each pair, and a route table that looked fine until it was not.</p>"
+    )
+    server.routes["/f.xml"] = Route(body=rss(Item(title, guid="w1", body=body)))
+    config = write_config(["/f.xml"])
+    with Store(config.database) as store:
+        update(config, store, clock=clock)
+        (post,) = store.posts()
+    assert "bgp" in [t["topic"] for t in json.loads(post["tags"])]
+    explained = CliRunner().invoke(cli, ["--config", config.path, "explain", post["id"]]).output
+    assert "bgp: given because the title names it, before any setting words" in explained
+
+
 def test_topics_left_pending_by_a_killed_run_are_published_by_the_next(
     server: FeedServer, write_config: WriteConfig, clock: Clock, monkeypatch
 ) -> None:
