@@ -331,10 +331,28 @@ def read_yaml(text: str, name: str, numbers: bool = True) -> Any:
             name,
             [f"line {dup.second}: key '{dup.key}' appears twice (first on line {dup.first}); keep one"],
         ) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, other C0)
+        line = text[: exc.position].count("\n") + 1
+        raise ConfigError(
+            name,
+            [
+                f"line {line}: a control character (U+{exc.character:04X}) YAML does not allow; "
+                "remove it (a file saved in another encoding, or binary, shows so)"
+            ],
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
+        context = getattr(exc, "context_mark", None)
+        if mark is not None and context is not None and mark.line >= len(text.splitlines()):
+            # An unclosed quote or bracket runs to the end: where it was opened says more.
+            mark = context
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = " ".join((getattr(exc, "problem", None) or str(exc)).split())
+        if context is not None and mark is context:
+            opened = re.sub(
+                r"^while (scanning|parsing) ", "", " ".join(str(getattr(exc, "context", "")).split())
+            )
+            problem = f"{opened} opened here is not closed"
         fix = "check indentation and quoting"
         row = (text.splitlines()[mark.line : mark.line + 1] or [""])[0] if mark is not None else ""
         if mark is not None and row[mark.column : mark.column + 1] == "\t":

@@ -113,7 +113,7 @@ def test_duplicate_yaml_key_and_broken_yaml(tmp_path: Path) -> None:
     found = problems(tmp_path, "feeds: []\nfeeds: []\n")
     assert found == ["line 2: key 'feeds' appears twice (first on line 1); keep one"]
     found = problems(tmp_path, "feeds:\n  - url: [unclosed\n")
-    assert found[0].startswith("line 3: not valid YAML")
+    assert found[0].startswith("line 2: not valid YAML (a flow sequence opened here is not closed)")
 
 
 def test_allow_private_addresses_forms(tmp_path: Path) -> None:
@@ -530,3 +530,13 @@ def test_values_yaml_reads_otherwise_than_written_get_the_fix(tmp_path: Path) ->
     assert len(found) == 3
     assert all("put the code in quotes, 'no'" in p for p in found[:2])
     assert found[2].endswith("not '08'; write it without the leading zero (YAML reads 08 and 09 as text)")
+
+
+def test_yaml_that_cannot_be_read_names_the_line_to_look_at(tmp_path: Path) -> None:
+    # An unclosed quote ran to the end of the file, and the message named a line past it.
+    assert problems(tmp_path, 'feeds:\n  - name: "A\n    url: https://a.example.net/\n') == [
+        "line 2: not valid YAML (a quoted scalar opened here is not closed); check indentation and quoting"
+    ]
+    # A NUL: the message had no line and broke over two lines.
+    (found,) = problems(tmp_path, "feeds:\n  - name: A\x00\n")
+    assert found.startswith("line 2: a control character (U+0000) YAML does not allow") and "\n" not in found
