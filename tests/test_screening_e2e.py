@@ -684,7 +684,10 @@ def test_overrides_file_problems_name_their_line_and_a_key_given_twice_is_refuse
     assert "line 4: unknown key 'permit'; use allow: or deny:" in result.output
     overrides.write_text("allow:\n  - post: [x\n")
     result = runner.invoke(cli, ["--config", config.path, "check"])
-    assert result.exit_code == 2 and "line 3: not valid YAML" in result.output
+    assert (
+        result.exit_code == 2
+        and "line 2: not valid YAML (a flow sequence opened here is not closed)" in result.output
+    )
 
 
 def test_an_override_naming_a_prefix_of_a_post_id_is_refused_not_ignored(
