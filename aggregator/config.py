@@ -716,6 +716,13 @@ def _allow_value(value: Any, line: int, where: str, problems: _Problems) -> bool
 
 def _feeds(data: _Mapping, problems: _Problems) -> list[FeedConfig]:
     raw = data.get("feeds")
+    if raw is None and "feeds" in data:  # every entry commented out, say
+        problems.add(
+            data.key_lines["feeds"],
+            "feeds",
+            "is empty; list the feeds under it, each with url and name (or write feeds: [] for none)",
+        )
+        return []
     if raw is None:
         problems.add(1, "top level", "missing 'feeds:'; add a list of feeds, each with url and name")
         return []

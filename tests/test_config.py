@@ -540,3 +540,13 @@ def test_yaml_that_cannot_be_read_names_the_line_to_look_at(tmp_path: Path) -> N
     # A NUL: the message had no line and broke over two lines.
     (found,) = problems(tmp_path, "feeds:\n  - name: A\x00\n")
     assert found.startswith("line 2: a control character (U+0000) YAML does not allow") and "\n" not in found
+
+
+def test_a_feeds_list_with_every_entry_commented_out_is_called_empty_at_its_line(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path, "languages: [en]\n\nfeeds:\n#  - {name: A, url: 'https://a.example.net/feed'}\n"
+    )
+    assert found == [
+        "line 3, feeds: is empty; list the feeds under it, each with url and name "
+        "(or write feeds: [] for none)"
+    ]
