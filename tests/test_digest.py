@@ -948,8 +948,8 @@ def test_a_long_unsubscribe_url_stays_one_url_in_its_header(store: Store, inbox:
 def test_a_digest_over_its_limit_lists_the_newest_and_not_a_new_feeds_back_catalogue(
     store: Store, inbox: tuple[Inbox, int], screener: Screener
 ) -> None:
-    # A feed added this week brings its archive: 2010's posts filled the digest's 200
-    # places and this week's were the ones counted, not listed.
+    # A feed added this week brings its archive: 2010's posts filled the digest's places
+    # and this week's were the ones counted, not listed.
     url = "https://new-member.example.net/feed.xml"
     store.sync_feeds([FeedConfig(url, "New Member")], NOW)
     words = "bgp ospf isis evpn vxlan mpls ldp rsvp multicast pim igmp prefix route reflector".split()
@@ -987,6 +987,10 @@ def test_a_digest_over_its_limit_lists_the_newest_and_not_a_new_feeds_back_catal
     assert "OSPF area design this week, part 229" in text  # the newest are listed
     assert "OSPF area design this week, part 0\n" not in text
     assert "more" in text
+    # Gmail clips a message whose HTML passes 102 KB, the unsubscribe link with it.
+    html = message.get_body(("html",))
+    assert html is not None and len(html.get_content().encode()) < 102_000
+    assert "unsubscribe" in html.get_content().lower()
 
 
 def test_an_empty_password_or_a_refused_login_says_which(

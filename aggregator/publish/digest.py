@@ -45,7 +45,10 @@ from ..types import DigestConfig, Frequency, SiteConfig, SmtpSettings, Subscribe
 from ..urls import clean_link, on_own_site
 from .templates import render
 
-MAX_STORIES = 200  # more than this in one digest: the oldest are counted, not listed
+# More than this in one digest: the oldest are counted, not listed. Gmail clips a message
+# whose HTML passes 102 KB, hiding what follows (the unsubscribe link among it): a story
+# takes about 0.9 KB with its inlined styles, so 80 of them leave room for the rest.
+MAX_STORIES = 80
 # A post published this long before it was first stored is the back catalogue of a feed
 # just added (or allowed whole, or re-dating its archive): the site has it; the digest,
 # which tells what is new, leaves it out. A month, so that a feed that failed for weeks
