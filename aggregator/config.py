@@ -174,7 +174,7 @@ def check_feed_url(url: Any) -> str | None:
         parts = urlsplit(url.strip())
         parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
     except ValueError as exc:
-        return f"'{url}' is not a valid URL ({exc}); write it as https://host[:port]/path"
+        return f"'{_unparsed(url)}' is not a valid URL ({exc}); write it as https://host[:port]/path"
     if parts.scheme not in ("http", "https"):
         return f"'{url}' is not an http(s) URL; only http:// and https:// feeds can be fetched"
     if not parts.hostname:
@@ -186,6 +186,15 @@ def check_feed_url(url: Any) -> str | None:
     if problem := idna_problem(parts.hostname):  # one the fetcher cannot encode fails every run
         return f"'{url}' is not a valid URL ({problem}); write the host name as it is registered"
     return None
+
+
+def _unparsed(url: str) -> str:
+    """A URL no parser reads, quoted without anything before the last @ of what would be
+    its host: a password written with a raw # or ? (which makes the URL invalid) must not
+    reach a message either."""
+    scheme, sep, rest = url.strip().partition("://")
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{path}" if sep else url
 
 
 def _database_clash(db_path: Path, config_path: Path) -> str | None:
@@ -299,6 +308,14 @@ def read_utf8(path: Path) -> str:
             [f"cannot be read ({exc.strerror or exc}); make it readable by the user the runs go as"],
         ) from None
     except UnicodeDecodeError as exc:
+        if exc.object[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Notepad's "Unicode"
+            raise ConfigError(
+                str(path),
+                [
+                    "saved as UTF-16; save it as UTF-8 (an editor's 'Save with encoding', "
+                    "or iconv -f utf-16 -t utf-8)"
+                ],
+            ) from None
         line = exc.object[: exc.start].count(b"\n") + 1
         raise ConfigError(
             str(path),
@@ -343,12 +360,15 @@ def read_yaml(text: str, name: str, numbers: bool = True) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         context = getattr(exc, "context_mark", None)
-        if mark is not None and context is not None and mark.line >= len(text.splitlines()):
-            # An unclosed quote or bracket runs to the end: where it was opened says more.
+        unclosed = any(w in str(getattr(exc, "context", "")) for w in ("quoted scalar", "flow"))
+        runs_to_end = mark is not None and (mark.line >= len(text.splitlines()) or mark.index >= len(text))
+        if mark is not None and context is not None and runs_to_end:
+            # A problem found at the end of the file (an unclosed quote or bracket, a
+            # last key without its colon): the line where it began is the one to look at.
             mark = context
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = " ".join((getattr(exc, "problem", None) or str(exc)).split())
-        if context is not None and mark is context:
+        if context is not None and mark is context and unclosed:
             opened = re.sub(
                 r"^while (scanning|parsing) ", "", " ".join(str(getattr(exc, "context", "")).split())
             )
@@ -560,7 +580,8 @@ def _site(data: _Mapping, problems: _Problems) -> SiteConfig:
     if reason:
         problems.add(raw.key_lines.get("podcast_image", raw.line), "site.podcast_image", reason)
         podcast_image = SiteConfig.podcast_image
-    if not urlsplit(podcast_image.strip()).scheme and not podcast_image.strip().startswith("//"):
+    other_host = re.match(r"//[^/]*[.:]", podcast_image.strip()) is not None  # //cdn.example.net/...
+    if not urlsplit(podcast_image.strip()).scheme and not other_host:
         # A path under site.url, as the docs say, also when written with a leading slash:
         # joined to the host's root it would miss a site served from a folder. (//host/...
         # is a URL on another host.)
@@ -615,7 +636,7 @@ def _languages(data: _Mapping, problems: _Problems) -> tuple[str, ...]:
             )
         else:
             out.append(code)
-    return tuple(out) or ("en",)
+    return tuple(dict.fromkeys(out)) or ("en",)  # [en, eng] is one language
 
 
 # The whole numbers of fetch: and their bounds. Past these a setting only costs: a

@@ -371,11 +371,15 @@ class Fetcher:
         for _hop in range(self.settings.max_redirects + 1):
             parts = urlsplit(current)
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                return self._error(url, None, f"redirected to '{current}', which is not an http(s) URL")
+                return self._error(
+                    url, None, f"redirected to '{without_userinfo(current)}', which is not an http(s) URL"
+                )
             # (The configured URL passed `check`; where a server sends a feed may not.)
             if current != url and (problem := _invalid(current)) is not None:
                 return self._error(
-                    url, None, f"redirected to '{current}', which is not a valid URL ({problem})"
+                    url,
+                    None,
+                    f"redirected to '{without_userinfo(current)}', which is not a valid URL ({problem})",
                 )
             headers = {}
             if etag:
@@ -405,7 +409,9 @@ class Fetcher:
                 all_permanent = False
             current = result[0]
         return self._error(
-            url, None, f"more than {self.settings.max_redirects} redirects; stopped at {current}"
+            url,
+            None,
+            f"more than {self.settings.max_redirects} redirects; stopped at {without_userinfo(current)}",
         )
 
     def _hop_failure(self, url: str, current: str, exc: Exception) -> str:
@@ -419,7 +425,7 @@ class Fetcher:
                     "or allow_private_addresses: true on this feed)"
                 )
             return self._failure(exc)
-        return f"redirected to {current}: {self._failure(exc)}"
+        return f"redirected to {without_userinfo(current)}: {self._failure(exc)}"
 
     async def _request(
         self,
@@ -439,7 +445,9 @@ class Fetcher:
                 return await self._answer(url, current, response, etag, last_modified, permanent)
         except httpx.InvalidURL as exc:  # current is valid: the server's Location is not
             return self._error(
-                url, None, f"'{current}' redirected to a Location that is not a valid URL ({exc})"
+                url,
+                None,
+                f"'{without_userinfo(current)}' redirected to a Location that is not a valid URL ({exc})",
             )
 
     async def _answer(

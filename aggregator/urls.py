@@ -95,9 +95,11 @@ def without_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
-# Up to the last @ before the path: a password may hold @, # or ? (a URL that is then no
-# valid URL is still quoted in messages).
-_USERINFO = re.compile(r"(?<=://)[^/\s]*@")
+# The user information as a URL parser reads it: up to the last @ before the path, the
+# query or the fragment (a password may hold @; an @ in a query, "?list=ops@example.net",
+# is no user's). A password written with a raw # or ? makes no valid URL: config.py
+# quotes such a URL without anything before its last @.
+_USERINFO = re.compile(r"(?<=://)[^/?#\s]*@")
 
 
 def without_userinfo(text: str | None) -> str | None:

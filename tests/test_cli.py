@@ -269,6 +269,9 @@ def test_demo_runs_offline_and_says_where_to_look(tmp_path: Path, cli_env: dict[
     planet.mkdir()
     (planet / "feeds.yaml").write_text("feeds: []\n")
     (planet / "aggregator.db").write_bytes(b"the owner's posts")
+    (tmp_path / "thumbs").mkdir()
+    (tmp_path / "thumbs" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0 not a database")
+    assert aggregator("demo", "--out", str(tmp_path / "thumbs"), env=cli_env).returncode == 0
     refused = aggregator("demo", "--out", str(planet), env=cli_env)
     assert refused.returncode == 1
     assert "holds feeds.yaml, aggregator.db, which `aggregator demo` did not write" in refused.stderr

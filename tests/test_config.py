@@ -550,3 +550,33 @@ def test_a_feeds_list_with_every_entry_commented_out_is_called_empty_at_its_line
         "line 3, feeds: is empty; list the feeds under it, each with url and name "
         "(or write feeds: [] for none)"
     ]
+
+
+def test_yaml_read_badly_gets_the_line_and_the_fix(tmp_path: Path) -> None:
+    # The last feed without its colon: the line it is on, with libyaml's hint.
+    last = "feeds:\n  - name: A\n    url: https://a.example.net/\n  - name: B\n    url https://b.example/\n"
+    assert problems(tmp_path, last) == [
+        "line 5: not valid YAML (could not find expected ':'); check indentation and quoting"
+    ]
+    # An unclosed quote in a file without a final newline.
+    assert problems(tmp_path, 'feeds:\n  - name: "A\n    url: https://a.example.net/')[0].startswith(
+        "line 2: not valid YAML (a quoted scalar opened here is not closed)"
+    )
+    # Notepad's "Unicode" is UTF-16: iconv from latin1 would make it worse.
+    path = tmp_path / "feeds.yaml"
+    path.write_bytes("feeds: []\n".encode("utf-16"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems == [
+        "saved as UTF-16; save it as UTF-8 (an editor's 'Save with encoding', or iconv -f utf-16 -t utf-8)"
+    ]
+
+
+def test_one_language_written_twice_is_one_language(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("languages: [en, eng]\nfeeds: []\n")
+    config = load_config(path)
+    assert config.languages == ("en",) and config.site.language == "en"
+    # A doubled slash before a path is a path under site.url; before a host name, a URL.
+    path.write_text("site:\n  url: https://p.example.net/x/\n  podcast_image: //static/c.png\nfeeds: []\n")
+    assert load_config(path).site.podcast_image == "static/c.png"

@@ -117,6 +117,9 @@ def test_redirect_loop_stops(server: FeedServer) -> None:
     server.routes["/b"] = Route(status=302, headers={"Location": "/a"})
     result = fetch(server.url("/a"), allow(server))
     assert result.outcome is Outcome.ERROR and "redirects" in (result.error or "")
+    # The address it stopped at inherits the configured URL's password: never quoted.
+    secret = fetch(server.url("/a").replace("://", "://bob:hunter2@"), allow(server))
+    assert "redirects; stopped at" in (secret.error or "") and "hunter2" not in (secret.error or "")
 
 
 def test_410_marks_gone_and_404_is_an_error(server: FeedServer) -> None:

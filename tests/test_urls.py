@@ -165,3 +165,21 @@ def test_a_feed_url_spelt_otherwise_has_one_key() -> None:
 def test_a_url_that_is_no_url_is_its_own_key_not_an_error() -> None:
     assert feed_key(" https://a.example.net:99999/feed ") == "https://a.example.net:99999/feed"
     assert feed_key("http://[::1/feed") == "http://[::1/feed"
+
+
+def test_user_information_is_taken_out_of_messages_and_nothing_else() -> None:
+    from aggregator.urls import without_userinfo
+
+    assert (
+        without_userinfo("stopped at https://bob:p@ss@a.example.net/feed")
+        == "stopped at https://a.example.net/feed"
+    )
+    # An @ in a query or a fragment is no user's: the host stays.
+    assert (
+        without_userinfo("http://127.0.0.1:8080?email=bob@example.org")
+        == "http://127.0.0.1:8080?email=bob@example.org"
+    )
+    assert (
+        without_userinfo("https://feeds.example.net#me@example.org")
+        == "https://feeds.example.net#me@example.org"
+    )

@@ -67,15 +67,27 @@ def _check_scratch(folder: Path) -> None:
     ours = config.is_file() and config.read_text(encoding="utf-8", errors="replace").startswith(MARK)
     if ours:
         return
-    site = folder / "public" / "build.json"  # a site aggregator built, whatever its config's name
-    candidates = (config, *sorted(folder.glob("*.db")), *sorted(folder.glob("aggregator.db*")), site)
+    public = folder / "public"  # where the demo builds: a site, or anything else, is not its own
+    databases = [p for p in sorted(folder.glob("*.db")) if _is_sqlite(p)]
+    candidates = (config, *databases, *sorted(folder.glob("aggregator.db*")))
     foreign = list(dict.fromkeys(str(p.relative_to(folder)) for p in candidates if p.exists()))
+    if public.is_dir() and any(public.iterdir()):
+        foreign.append("public/")
     if foreign:
         raise AggregatorError(
             f"{folder} holds {', '.join(foreign)}, which `aggregator demo` did not write and "
             "would replace; nothing was changed. Give the demo a folder of its own, such as "
             "--out demo-output"
         )
+
+
+def _is_sqlite(path: Path) -> bool:
+    """Whether path is an SQLite database (a Thumbs.db is not)."""
+    try:
+        with path.open("rb") as file:
+            return file.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
 
 
 def _write_config(folder: Path, server: FeedServer) -> Path:

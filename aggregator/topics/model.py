@@ -82,6 +82,10 @@ class TopicModel:
     strong: dict[str, frozenset[str]]  # strong keyword -> its topics (strong_keywords)
     stack_coef: np.ndarray[Any, Any]  # (topics, features)
     stack_intercept: np.ndarray[Any, Any]  # (topics,)
+    # The protocols' own names (models/lexicon/embedded.tsv: names no English word holds,
+    # such as bgp, ospf, igmp, evpn): what a title names a topic by, with the topic's name
+    # and its strong keywords (titled()).
+    protocol_names: frozenset[str] = frozenset()
 
     @property
     def version(self) -> str:
@@ -122,6 +126,7 @@ class TopicModel:
             keyword_index(taxonomy),
             strong_map(card.get("strong_keywords", {})),
             *_stack(card, topics, card_path),
+            protocol_names(model_dir / "lexicon" / "embedded.tsv"),
         )
 
     def rows(self, index: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -193,11 +198,12 @@ class TopicModel:
     def titled(self, reading: Reading) -> list[tuple[int, int]]:
         """(post, topic column) for each post whose title's head (before the words that
         turn to the setting: "... over WireGuard", "... in a Kubernetes cluster") names
-        one topic alone, by that topic's own name: its name, a keyword of the taxonomy, a
-        strong keyword ("Full-Mesh BGP Network Over WireGuard", "IP Multicast for
-        residential TV"). Such a post is about that topic whatever its text weighs: real
-        titles name their subject so far more often than the training texts, which the
-        text model learned to read past."""
+        one topic alone, by that topic's own name: its name, a strong keyword, or a
+        protocol's name among its keywords ("Full-Mesh BGP Network Over WireGuard", "IP
+        Multicast for residential TV"). Such a post is about that topic whatever its text
+        weighs: real titles name their subject so far more often than the training texts,
+        which the text model learned to read past. Keywords that are weaker evidence (TTL
+        for dns, SSM or RP for multicast, traceroute for observability) do not count."""
         out = []
         for i, head in enumerate(reading.head_found):
             if len(head.topics) != 1:
@@ -214,9 +220,10 @@ class TopicModel:
     @cached_property
     def _own_names(self) -> dict[str, re.Pattern[str]]:
         """Each topic's own names as one pattern of whole words, lower case: the topic's
-        name, the taxonomy's keywords, the card's strong keywords."""
+        name, the card's strong keywords, and the protocol names among the taxonomy's
+        keywords."""
         names: dict[str, set[str]] = {
-            t.name: {t.name, *t.keywords.words, *(" ".join(phrase) for phrase in t.keywords.phrases)}
+            t.name: {t.name, *(w.lower() for w in t.keywords.words if w.lower() in self.protocol_names)}
             for t in self.taxonomy
         }
         for keyword, topics in self.strong.items():
@@ -372,6 +379,13 @@ def topic_features(
     if strong_posts:
         out[strong_posts, [j for post_strong in strong for j in post_strong], 2] = 1.0
     return out
+
+
+def protocol_names(path: Path) -> frozenset[str]:
+    """The protocol names of embedded.tsv, lower case (none when the file is not there)."""
+    from .lexicon import read_embedded
+
+    return frozenset(read_embedded(path)) if path.exists() else frozenset()
 
 
 def _terms(strong: Iterable[str], named: Iterable[str]) -> list[str]:
