@@ -269,6 +269,11 @@ def test_demo_runs_offline_and_says_where_to_look(tmp_path: Path, cli_env: dict[
     planet.mkdir()
     (planet / "feeds.yaml").write_text("feeds: []\n")
     (planet / "aggregator.db").write_bytes(b"the owner's posts")
+    (tmp_path / "web" / "public").mkdir(parents=True)
+    (tmp_path / "web" / "public" / "index.html").write_text("<p>the owner's page</p>")
+    web = aggregator("demo", "--out", str(tmp_path / "web"), env=cli_env)
+    assert web.returncode == 1 and "public/" in web.stderr
+    assert sorted(p.name for p in (tmp_path / "web").iterdir()) == ["public"]  # nothing written
     (tmp_path / "thumbs").mkdir()
     (tmp_path / "thumbs" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0 not a database")
     assert aggregator("demo", "--out", str(tmp_path / "thumbs"), env=cli_env).returncode == 0

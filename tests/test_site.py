@@ -959,6 +959,11 @@ def test_feeds_carry_the_sites_language_each_author_and_a_quoted_tag_as_text(
     parsed = feedparser.parse((out / "feeds/all.rss").read_bytes())
     (item,) = [e for e in parsed.entries if e.link == "https://fabric.example.net/esi"]
     assert "<i>" not in item.title and "multihoming" in item.title
+    from aggregator.publish.feeds import _rss_title
+
+    # An entity as text ("&lt;ospf&gt;") is markup to a reader too: escaped; "AT&T" is not.
+    assert _rss_title("Escaping &lt;ospf&gt; in Jinja") == "Escaping &amp;lt;ospf&amp;gt; in Jinja"
+    assert _rss_title("AT&T peering in Dallas") == "AT&T peering in Dallas"
     # Several languages (languages: [de, en]): no feed or page claims one for all posts.
     mixed = tmp_path / "mixed"
     build_site(store, replace(SITE, language=""), load_taxonomy(), mixed, NOW, search=False)
