@@ -166,8 +166,8 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def check_feed_url(url: Any) -> str | None:
-    """Return why a feed URL is unusable, or None."""
+def check_feed_url(url: Any, what: str = "only http:// and https:// feeds can be fetched") -> str | None:
+    """Return why a feed URL is unusable, or None. what: why the URL must be http(s)."""
     if not isinstance(url, str) or not url.strip():
         return "must be a non-empty string such as https://example.net/feed.xml"
     try:
@@ -176,7 +176,7 @@ def check_feed_url(url: Any) -> str | None:
     except ValueError as exc:
         return f"'{_unparsed(url)}' is not a valid URL ({exc}); write it as https://host[:port]/path"
     if parts.scheme not in ("http", "https"):
-        return f"'{url}' is not an http(s) URL; only http:// and https:// feeds can be fetched"
+        return f"'{url}' is not an http(s) URL; {what}"
     if not parts.hostname:
         return f"'{url}' has no host name"
     if not url.strip().isprintable():
@@ -219,9 +219,7 @@ def check_site_url(url: Any) -> str | None:
     """Return why a URL cannot be the site's own address (site.url), or None. Every
     published link starts with it: a password in it would be published, and a query or
     a fragment would end up in the middle of every link."""
-    reason = check_feed_url(url)
-    if reason and "is not an http(s) URL" in reason:
-        return f"'{url}' is not an http(s) URL; the site is published at an http:// or https:// address"
+    reason = check_feed_url(url, "the site is published at an http:// or https:// address")
     if reason:
         return reason
     parts = urlsplit(str(url).strip())

@@ -349,10 +349,15 @@ class Fetcher:
             return _network_failure(exc)
         return f"{type(exc).__name__}: {exc}"
 
-    def _error(self, url: str, status: int | None, message: str, **extra: Any) -> FetchResult:
+    def _error(
+        self, url: str, status: int | None, message: str, outcome: Outcome = Outcome.ERROR, **extra: Any
+    ) -> FetchResult:
         # Messages quote what servers send (a Content-Encoding, a Location): never their
-        # control characters, which reach the terminal and the health pages.
-        return FetchResult(url=url, status=status, error=one_line(message), outcome=Outcome.ERROR, **extra)
+        # control characters, which reach the terminal and the health pages; and the
+        # addresses they name never carry the user name and password a redirect's relative
+        # Location inherits from the configured URL.
+        error = one_line(without_userinfo(message) or message)
+        return FetchResult(url=url, status=status, error=error, outcome=outcome, **extra)
 
     async def _fetch(
         self, url: str, etag: str | None, last_modified: str | None, policy: AddressPolicy
@@ -371,15 +376,13 @@ class Fetcher:
         for _hop in range(self.settings.max_redirects + 1):
             parts = urlsplit(current)
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                return self._error(
-                    url, None, f"redirected to '{without_userinfo(current)}', which is not an http(s) URL"
-                )
+                return self._error(url, None, f"redirected to '{current}', which is not an http(s) URL")
             # (The configured URL passed `check`; where a server sends a feed may not.)
             if current != url and (problem := _invalid(current)) is not None:
                 return self._error(
                     url,
                     None,
-                    f"redirected to '{without_userinfo(current)}', which is not a valid URL ({problem})",
+                    f"redirected to '{current}', which is not a valid URL ({problem})",
                 )
             headers = {}
             if etag:
@@ -411,7 +414,7 @@ class Fetcher:
         return self._error(
             url,
             None,
-            f"more than {self.settings.max_redirects} redirects; stopped at {without_userinfo(current)}",
+            f"more than {self.settings.max_redirects} redirects; stopped at {current}",
         )
 
     def _hop_failure(self, url: str, current: str, exc: Exception) -> str:
@@ -425,7 +428,7 @@ class Fetcher:
                     "or allow_private_addresses: true on this feed)"
                 )
             return self._failure(exc)
-        return f"redirected to {without_userinfo(current)}: {self._failure(exc)}"
+        return f"redirected to {current}: {self._failure(exc)}"
 
     async def _request(
         self,
@@ -447,7 +450,7 @@ class Fetcher:
             return self._error(
                 url,
                 None,
-                f"'{without_userinfo(current)}' redirected to a Location that is not a valid URL ({exc})",
+                f"'{current}' redirected to a Location that is not a valid URL ({exc})",
             )
 
     async def _answer(
@@ -490,13 +493,13 @@ class Fetcher:
         # An answer from where a redirect led names that address (without the user name
         # and password a relative Location inherits): the configured URL itself answered
         # 301 or 302, and "404" alone would blame it.
-        at = f"redirected to {without_userinfo(current)}: " if current != url else ""
+        at = f"redirected to {current}: " if current != url else ""
         if status == 410:
-            return FetchResult(
-                url=url,
-                status=status,
-                outcome=Outcome.GONE,
-                error=at + "HTTP 410 Gone: the publisher removed this feed; remove it from the configuration",
+            return self._error(
+                url,
+                status,
+                at + "HTTP 410 Gone: the publisher removed this feed; remove it from the configuration",
+                Outcome.GONE,
                 final_url=current,
                 permanent_redirect=permanent,
             )
