@@ -88,6 +88,22 @@ def test_the_longest_match_wins(lexicon: Lexicon) -> None:
     assert {"igmp snooping", "multicast dns"} <= beside and "multicast" not in beside
 
 
+def test_a_phrase_counts_in_the_plural(lexicon: Lexicon) -> None:
+    """Real posts name things in the plural: "Internet Exchanges", "route servers",
+    "service meshes", "network policies". A plural phrase is the phrase, in the title too,
+    and its words inside it are not counted again on their own."""
+    networking, _, _ = found(lexicon, "Interconnection, Peering, and Internet Exchanges: a deep dive")
+    assert "internet exchange" in networking and "exchange" not in networking
+    text = "Looking glasses at three exchanges\nWe queried the looking glasses of three IXPs."
+    post = lexicon.find(tokens(text), text)
+    assert "looking glass" in {e.key for e in post.networking}
+    assert "bgp" in lexicon.within(post, tokens("Looking glasses at three exchanges")).topics
+    assert "service mesh" in found(lexicon, "Two service meshes, one cluster")[0]
+    assert "ingress controller" in found(lexicon, "Comparing three ingress controllers")[0]
+    # A plural the lexicon has as an entry of its own stays that entry.
+    assert "network policies" in found(lexicon, "Network policies that default-deny egress")[0]
+
+
 def test_an_acronym_counts_only_written_as_one(lexicon: Lexicon) -> None:
     assert "as" in found(lexicon, "Prepending AS 65010 three times")[0]
     assert "as" not in found(lexicon, "as far as I can tell")[0]

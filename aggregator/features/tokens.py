@@ -59,6 +59,20 @@ def tokens_with_case(text: str) -> tuple[list[str], list[str]]:
     return (_TOKEN_ASCII if ascii_only else TOKEN).findall(text.lower()), ordinary
 
 
+def plurals(word: str) -> tuple[str, ...]:
+    """The plural spellings of a noun written as a token: word + "s" (as always), and the
+    English "-es" after s, x, z, ch and sh ("meshes", "prefixes", "addresses") and "-ies"
+    after a consonant and y ("policies", "proxies"). Nothing for a token that does not
+    end in a letter ("ipv6", "802.1x" does)."""
+    if not word[-1:].isalpha():
+        return ()
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        return (word + "s", word + "es")
+    if len(word) > 2 and word[-1] == "y" and word[-2] not in "aeiou":
+        return (word + "s", word[:-1] + "ies")
+    return (word + "s",)
+
+
 def grams(words: list[str]) -> list[str]:
     """Words and word pairs: the model's features before hashing."""
     return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-from ..features.tokens import Remembered
+from ..features.tokens import Remembered, plurals
 from .taxonomy import Topic
 
 
@@ -49,7 +49,12 @@ class KeywordIndex:
 
     @cached_property
     def _plurals(self) -> dict[str, str]:
-        return {word + "s": word for word in self.words}
+        """A keyword's plurals (plurals()) -> the keyword."""
+        found: dict[str, str] = {}
+        for word in sorted(self.words):
+            for plural in plurals(word):
+                found.setdefault(plural, word)
+        return found
 
     @cached_property
     def _plural_keys(self) -> frozenset[str]:
@@ -58,11 +63,13 @@ class KeywordIndex:
     @cached_property
     def _needles(self) -> dict[str, tuple[tuple[frozenset[str], str, str, frozenset[str]], ...]]:
         """Each phrase by first word: (its words, the text it makes among space-joined
-        tokens, the phrase, its topics)."""
+        tokens, the phrase, its topics), for the phrase as written and for it with its last
+        word in the plural ("route reflectors", "network policies")."""
         return {
             start: tuple(
-                (frozenset(phrase), f" {' '.join(phrase)} ", " ".join(phrase), topics)
+                (frozenset(spelling), f" {' '.join(spelling)} ", " ".join(phrase), topics)
                 for phrase, topics in by_start
+                for spelling in (phrase, *((*phrase[:-1], p) for p in plurals(phrase[-1])))
             )
             for start, by_start in self.phrases.items()
         }

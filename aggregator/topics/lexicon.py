@@ -31,7 +31,7 @@ from pathlib import Path
 
 from ..cards import MODEL_DIR
 from ..errors import ModelError
-from ..features.tokens import Remembered, tokens
+from ..features.tokens import Remembered, plurals, tokens
 
 LEXICON_DIR = MODEL_DIR / "lexicon"
 NETWORKING = "networking"
@@ -261,7 +261,9 @@ class Lexicon:
         text = f" {' '.join(words)} "
 
         def named(entry: Entry) -> bool:
-            return entry.key in present if " " not in entry.key else f" {entry.key} " in text
+            if " " not in entry.key:
+                return entry.key in present
+            return any(f" {spelling} " in text for spelling in self._spellings[entry.key])
 
         return Found(
             tuple(filter(named, found.networking)),
@@ -272,7 +274,15 @@ class Lexicon:
     def indexed(self) -> Lexicon:
         """The lexicon with its indexes built now, not on first use (before a fork, so
         that the workers share them)."""
-        for name in ("_words", "_plurals", "_plural_keys", "_phrases", "_phrase_pairs", "_sorts"):
+        for name in (
+            "_words",
+            "_plurals",
+            "_plural_keys",
+            "_spellings",
+            "_phrases",
+            "_phrase_pairs",
+            "_sorts",
+        ):
             getattr(self, name)
         return self
 
@@ -300,23 +310,47 @@ class Lexicon:
 
     @cached_property
     def _plurals(self) -> dict[str, str]:
-        return {w + "s": w for w in self._words if w[-1].isalpha() and w + "s" not in self.entries}
+        """A word entry's plurals (plurals()) -> the entry's key, unless an entry of its
+        own (or, for two words with one plural, the first in order) has that spelling."""
+        found: dict[str, str] = {}
+        for word in sorted(self._words):
+            for plural in plurals(word):
+                if plural not in self.entries:
+                    found.setdefault(plural, word)
+        return found
 
     @cached_property
     def _plural_keys(self) -> frozenset[str]:
         return frozenset(self._plurals)
 
     @cached_property
-    def _phrases(self) -> dict[str, tuple[str, ...]]:
-        """The keys of phrases by their first two words ("show ip"). Indexed by pairs of
-        words, a post is only checked for the phrases that start with a pair of words it
-        has, side by side; thousands of commands start with "show"."""
-        pairs: dict[str, list[str]] = {}
+    def _phrases(self) -> dict[str, tuple[tuple[str, str], ...]]:
+        """(spelling, key) of the phrases by the first two words of the spelling ("show
+        ip"). Indexed by pairs of words, a post is only checked for the phrases that start
+        with a pair of words it has, side by side; thousands of commands start with
+        "show". A phrase is also spelled with its last word in the plural ("route
+        reflectors", "network policies", "internet exchanges"), unless an entry of its
+        own has that spelling."""
+        pairs: dict[str, list[tuple[str, str]]] = {}
         for key in sorted(self.entries):
-            if " " in key:
-                first, second = key.split()[:2]
-                pairs.setdefault(f"{first} {second}", []).append(key)
+            for spelling in self._spellings.get(key, ()):
+                first, second = spelling.split()[:2]
+                pairs.setdefault(f"{first} {second}", []).append((spelling, key))
         return {pair: tuple(found) for pair, found in pairs.items()}
+
+    @cached_property
+    def _spellings(self) -> dict[str, tuple[str, ...]]:
+        """Each phrase's key -> how a text may spell it: as the key, and with its last
+        word in the plural."""
+        found: dict[str, tuple[str, ...]] = {}
+        for key in self.entries:
+            if " " in key:
+                head, last = key.rsplit(" ", 1)
+                found[key] = (
+                    key,
+                    *(f"{head} {p}" for p in plurals(last) if f"{head} {p}" not in self.entries),
+                )
+        return found
 
     @cached_property
     def _phrase_pairs(self) -> frozenset[str]:
@@ -372,9 +406,16 @@ class Lexicon:
         starts = self._phrase_pairs.intersection(map(" ".join, itertools.pairwise(words)))
         if starts:
             text = f" {' '.join(words)} "
-            phrases = [key for pair in starts for key in self._phrases[pair] if f" {key} " in text]
-            if phrases:
-                found = self._outside(text, phrases, found) + phrases
+            hits = [
+                (spelling, key)
+                for pair in starts
+                for spelling, key in self._phrases[pair]
+                if f" {spelling} " in text
+            ]
+            if hits:
+                found = self._outside(text, [spelling for spelling, _ in hits], found) + [
+                    key for _, key in hits
+                ]
         # Sorted: a set's order changes from run to run, and what is stored must not.
         return sorted(set(found))
 
@@ -387,7 +428,16 @@ class Lexicon:
             times = text.count(f" {phrase} ")
             for word in phrase.split():
                 inside[word] = inside.get(word, 0) + times
-        return [key for key in found if key not in inside or text.count(f" {key} ") > inside[key]]
+                singular = self._plurals.get(word)  # "exchanges" of "internet exchanges"
+                if singular is not None:
+                    inside[singular] = inside.get(singular, 0) + times
+        return [key for key in found if key not in inside or self._times(text, key) > inside[key]]
+
+    def _times(self, text: str, key: str) -> int:
+        """How often a single-word key occurs in text, in the singular or a plural."""
+        return text.count(f" {key} ") + sum(
+            text.count(f" {p} ") for p in plurals(key) if self._plurals.get(p) == key
+        )
 
     def find(self, words: list[str], text: str) -> Found:
         """What the post's tokens name: networking entries (settled or ambiguous) and
