@@ -109,6 +109,9 @@ def test_an_acronym_counts_only_written_as_one(lexicon: Lexicon) -> None:
     assert "as" not in found(lexicon, "as far as I can tell")[0]
     assert "lisp" in found(lexicon, "LISP map servers for the campus")[0]
     assert "lisp" not in found(lexicon, "Writing Lisp macros on a rainy day")[0]
+    # IS-IS's NET, not the framework a dot joins to it.
+    assert "net" in found(lexicon, "Choosing the NET for each IS-IS router")[0]
+    assert "net" not in found(lexicon, "Porting the gadget firmware to .NET and ASP.NET")[0]
 
 
 def test_an_acronym_spelled_like_a_general_name_counts_only_in_context(lexicon: Lexicon) -> None:

@@ -42,35 +42,55 @@ def _plain(text: str) -> str:
     return text.translate(_HYPHENS) if _TYPESET.search(text) else text
 
 
+# A character outside ASCII that the patterns read as part of a word: a letter or digit
+# of another alphabet, or the typographic apostrophe ("don’t"). Any other (a dash, curly
+# quotes, an ellipsis, a no-break space, a symbol) separates words as a space does.
+_WORDLIKE_BEYOND_ASCII = re.compile(r"[^\W\x00-\x7f]|’")
+_BEYOND_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _as_ascii(text: str) -> str | None:
+    """text (its typeset hyphens plain) with every character outside ASCII a space, when
+    all of those only separate words: the ASCII patterns then find the same words, faster.
+    English text is often ASCII but for its dashes and quotes. None otherwise."""
+    if text.isascii():
+        return text
+    text = _plain(text)
+    if _WORDLIKE_BEYOND_ASCII.search(text) is not None:
+        return None
+    return _BEYOND_ASCII.sub(" ", text)
+
+
 def tokens(text: str) -> list[str]:
     """Lower-case word tokens; dots, dashes and slashes inside a word stay (802.1x, is-is)."""
-    if text.isascii():
-        return _TOKEN_ASCII.findall(text.lower())
+    plain = _as_ascii(text)
+    if plain is not None:
+        return _TOKEN_ASCII.findall(plain.lower())
     return TOKEN.findall(_plain(text).lower())
 
 
 def tokens_with_case(text: str) -> tuple[list[str], list[str]]:
     """(tokens(text), the ordinary words for language checks, lower-cased)."""
-    ascii_only = text.isascii()
-    if not ascii_only:
-        text = _plain(text)
+    plain = _as_ascii(text)
+    ascii_only = plain is not None
+    text = plain if plain is not None else _plain(text)
     words = (_WORD_ASCII if ascii_only else WORD).findall(text)
     ordinary = [w.lower() for w in words if len(w) > 1 and not w.isupper()]
     return (_TOKEN_ASCII if ascii_only else TOKEN).findall(text.lower()), ordinary
 
 
-def plurals(word: str) -> tuple[str, ...]:
-    """The plural spellings of a noun written as a token: word + "s" (as always), and the
-    English "-es" after s, x, z, ch and sh ("meshes", "prefixes", "addresses") and "-ies"
-    after a consonant and y ("policies", "proxies"). Nothing for a token that does not
-    end in a letter ("ipv6", "802.1x" does)."""
-    if not word[-1:].isalpha():
-        return ()
-    if word.endswith(("s", "x", "z", "ch", "sh")):
-        return (word + "s", word + "es")
+def plural(word: str) -> str | None:
+    """The English plural of a phrase's last word, as tokens() writes it: "-es" after ss,
+    x, z, ch and sh ("meshes", "prefixes", "addresses"), "-ies" after a consonant and y
+    ("policies", "proxies"), "-s" otherwise ("route servers"). None for a word that is
+    likely a plural already (ends in one s), or is no word of letters ("ipv6", "5506-x")."""
+    if not word.replace("-", "").isalpha() or len(word) < 2 or (word[-1] == "s" and word[-2] != "s"):
+        return None
+    if word.endswith(("ss", "x", "z", "ch", "sh")):
+        return word + "es"
     if len(word) > 2 and word[-1] == "y" and word[-2] not in "aeiou":
-        return (word + "s", word[:-1] + "ies")
-    return (word + "s",)
+        return word[:-1] + "ies"
+    return word + "s"
 
 
 def grams(words: list[str]) -> list[str]:

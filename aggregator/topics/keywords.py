@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-from ..features.tokens import Remembered, plurals
+from ..features.tokens import Remembered, plural
 from .taxonomy import Topic
 
 
@@ -49,12 +49,7 @@ class KeywordIndex:
 
     @cached_property
     def _plurals(self) -> dict[str, str]:
-        """A keyword's plurals (plurals()) -> the keyword."""
-        found: dict[str, str] = {}
-        for word in sorted(self.words):
-            for plural in plurals(word):
-                found.setdefault(plural, word)
-        return found
+        return {word + "s": word for word in self.words}
 
     @cached_property
     def _plural_keys(self) -> frozenset[str]:
@@ -69,7 +64,7 @@ class KeywordIndex:
             start: tuple(
                 (frozenset(spelling), f" {' '.join(spelling)} ", " ".join(phrase), topics)
                 for phrase, topics in by_start
-                for spelling in (phrase, *((*phrase[:-1], p) for p in plurals(phrase[-1])))
+                for spelling in _spellings(phrase)
             )
             for start, by_start in self.phrases.items()
         }
@@ -128,8 +123,8 @@ class KeywordIndex:
         # Set intersections run in C: most words of a post are no keyword at all.
         direct = present & self._word_keys
         found = {word: self.words[word] for word in direct}
-        for plural in present & self._plural_keys - direct:  # a keyword itself stays itself
-            singular = self._plurals[plural]
+        for word in present & self._plural_keys - direct:  # a keyword itself stays itself
+            singular = self._plurals[word]
             found[singular] = self.words[singular]
         starts = present & self._phrase_keys
         if starts:
@@ -240,3 +235,9 @@ def strong_map(card_keywords: dict[str, list[str]]) -> dict[str, frozenset[str]]
         for keyword in keywords:
             topics.setdefault(keyword, set()).add(topic)
     return {keyword: frozenset(named) for keyword, named in topics.items()}
+
+
+def _spellings(phrase: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """A phrase as written, and with its last word in the plural when it has one."""
+    spelled = plural(phrase[-1])
+    return (phrase, (*phrase[:-1], spelled)) if spelled else (phrase,)

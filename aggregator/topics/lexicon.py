@@ -31,7 +31,7 @@ from pathlib import Path
 
 from ..cards import MODEL_DIR
 from ..errors import ModelError
-from ..features.tokens import Remembered, plurals, tokens
+from ..features.tokens import Remembered, plural, tokens
 
 LEXICON_DIR = MODEL_DIR / "lexicon"
 NETWORKING = "networking"
@@ -310,14 +310,7 @@ class Lexicon:
 
     @cached_property
     def _plurals(self) -> dict[str, str]:
-        """A word entry's plurals (plurals()) -> the entry's key, unless an entry of its
-        own (or, for two words with one plural, the first in order) has that spelling."""
-        found: dict[str, str] = {}
-        for word in sorted(self._words):
-            for plural in plurals(word):
-                if plural not in self.entries:
-                    found.setdefault(plural, word)
-        return found
+        return {w + "s": w for w in self._words if w[-1].isalpha() and w + "s" not in self.entries}
 
     @cached_property
     def _plural_keys(self) -> frozenset[str]:
@@ -346,10 +339,9 @@ class Lexicon:
         for key in self.entries:
             if " " in key:
                 head, last = key.rsplit(" ", 1)
-                found[key] = (
-                    key,
-                    *(f"{head} {p}" for p in plurals(last) if f"{head} {p}" not in self.entries),
-                )
+                spelled = plural(last)
+                plural_key = f"{head} {spelled}"
+                found[key] = (key, plural_key) if spelled and plural_key not in self.entries else (key,)
         return found
 
     @cached_property
@@ -434,10 +426,9 @@ class Lexicon:
         return [key for key in found if key not in inside or self._times(text, key) > inside[key]]
 
     def _times(self, text: str, key: str) -> int:
-        """How often a single-word key occurs in text, in the singular or a plural."""
-        return text.count(f" {key} ") + sum(
-            text.count(f" {p} ") for p in plurals(key) if self._plurals.get(p) == key
-        )
+        """How often a single-word key occurs in text, in the singular or with an s."""
+        times = text.count(f" {key} ")
+        return times + text.count(f" {key}s ") if self._plurals.get(f"{key}s") == key else times
 
     def find(self, words: list[str], text: str) -> Found:
         """What the post's tokens name: networking entries (settled or ambiguous) and
@@ -468,13 +459,14 @@ class Lexicon:
 
 def _written(term: str, text: str) -> bool:
     """Whether text writes term as written, as a word of its own ("AS" in "AS 65000" and
-    "AS65000", not in "ASA" or "LAS VEGAS")."""
+    "AS65000", not in "ASA" or "LAS VEGAS"); a dot joined to its start makes it another
+    name (".NET", "ASP.NET" are not IS-IS's NET)."""
     start = text.find(term)
     while start >= 0:
         end = start + len(term)
         before = text[start - 1] if start else " "
         after = text[end] if end < len(text) else " "
-        if not (before.isalnum() or after.isalpha()):
+        if not (before.isalnum() or before == "." or after.isalpha()):
             return True
         start = text.find(term, start + 1)
     return False
