@@ -114,6 +114,23 @@ def test_an_acronym_counts_only_written_as_one(lexicon: Lexicon) -> None:
     assert "net" not in found(lexicon, "Porting the gadget firmware to .NET and ASP.NET")[0]
 
 
+def test_a_name_written_in_its_own_capitals_settles_its_ambiguity(lexicon: Lexicon) -> None:
+    """BIRD, FRR or KinD written so are the daemon and the tool; "a bird", "frr" or "kind"
+    stay ambiguous, and so does a text in capitals, where capitals tell nothing."""
+    assert "bird" in found(lexicon, "BIRD version 2.0.11 is out")[0]
+    assert "bird" in found(lexicon, "A bird on the feeder at dawn")[1]
+    assert "bird" in found(lexicon, "I FINALLY SAW THE BIRD")[1]
+    assert "kind" in found(lexicon, "Testing the CNI upgrade in KinD first")[0]
+    assert "kind" in found(lexicon, "The kind of week it was")[1]
+    # A spelling that the other senses share settles nothing: Canon's EOS cameras.
+    assert "eos" not in found(lexicon, "Canon EOS R6 on a rainy day")[0]
+
+
+def test_internet_slang_is_no_acronym_of_the_field(lexicon: Lexicon) -> None:
+    assert found(lexicon, "TL;DR: I moved from vim to Emacs")[:2] == (set(), set())
+    assert "dr" in found(lexicon, "Which router is the DR on this segment?")[0]
+
+
 def test_an_acronym_spelled_like_a_general_name_counts_only_in_context(lexicon: Lexicon) -> None:
     # PHP is penultimate hop popping and the language, DOM and LCP are optics monitoring
     # and the web page's: the capitals cannot tell them apart, the words around them can.

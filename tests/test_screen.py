@@ -413,7 +413,9 @@ def test_a_feeds_record_keeps_its_borderline_posts_but_not_its_departures() -> N
         return Verdict(keep, reason, "en", "test", {}, score, (), "m", **fields)  # type: ignore[arg-type]
 
     regular = [post(True, 0.95) for _ in range(18)]
-    borderline = post(False, max(0.02, screener.threshold / 3), "offtopic")
+    # Only just failing: half the odds the threshold needs.
+    odds = screener.threshold / (1 - screener.threshold) / 2
+    borderline = post(False, odds / (1 + odds), "offtopic")
     near_miss = post(False, 0.01, "offtopic", evidence=(), general=("desktop: tmux", "desktop: WezTerm"))
     foreign = Verdict(False, "non_english", "id", "test", {}, 0.9, (), "m")
     judged = screener.feed_record([*regular, borderline, near_miss, foreign])

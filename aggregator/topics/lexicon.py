@@ -50,6 +50,10 @@ class Entry:
     # A general-computing name is spelled exactly as this networking one ("PHP", "DOM",
     # "LCP", "NGINX"): its spelling cannot tell which is meant.
     spelled_alike: bool = False
+    # A spelling of an ambiguous networking entry that settles it where a text writes it
+    # so ("BIRD" the routing daemon, "FRR", "KinD" beside "bird", "frr", "kind"); the
+    # entry stays ambiguous written otherwise. "" when it has none.
+    settled_as: str = ""
     # The concept token the models read for the entry: its kind, for a networking name
     # ("~net:daemon"), its area for a general-computing one ("~gen:desktop"). Set once
     # here: every post reads it for each entry it names (a property cost 2 us a post).
@@ -97,16 +101,36 @@ def merge(a: Entry, b: Entry) -> Entry:
         # The spelling shown is the plain one: "network", not "Network+", whose mark the
         # tokens drop.
         first = b if _plain(b) and not _plain(a) else a
+    merged_senses = "; ".join(dict.fromkeys(senses))
+    settled_as = next(
+        (
+            spelling
+            for spelling in (a.settled_as, b.settled_as, *(e.term for e in (a, b) if e.networking))
+            if _settles(spelling, merged_senses)
+        ),
+        "",
+    )
     return Entry(
         first.term,
         first.kind,
         first.domain,
         a.topics | b.topics,
-        "; ".join(dict.fromkeys(senses)),
+        merged_senses,
         "; ".join(dict.fromkeys(s for s in (a.source, b.source) if s)),
         first.key,
         spelled_alike,
+        "" if spelled_alike else settled_as,
     )
+
+
+def _settles(spelling: str, senses: str) -> bool:
+    """Whether a spelling tells the networking sense from the others: one word written
+    with two capitals or more ("BIRD", "KinD", "GAiA"), which the other senses are not
+    written as ("EOS" is also Canon's cameras, "PVC" the plastic: their senses say so).
+    A phrase in capitals ("Route Server") is only a title's style."""
+    if not spelling or " " in spelling or sum(c.isupper() for c in spelling) < 2:
+        return False
+    return re.search(rf"(?<![\w-]){re.escape(spelling)}(?![\w-])", senses) is None
 
 
 def _plain(entry: Entry) -> bool:
@@ -194,7 +218,7 @@ class Found:
         return found
 
 
-_SETTLED, _AMBIGUOUS, _EXACT, _GENERAL, _GENERAL_EXACT, _IDLE = range(6)
+_SETTLED, _AMBIGUOUS, _EXACT, _GENERAL, _GENERAL_EXACT, _IDLE, _AMBIGUOUS_UNLESS_WRITTEN = range(7)
 NOTHING = Found((), (), ())  # what a post that names nothing the lexicon knows has
 
 
@@ -290,12 +314,18 @@ class Lexicon:
 
     @cached_property
     def _sorts(self) -> dict[str, int]:
-        """How each key's entry counts (_SETTLED, _AMBIGUOUS, _EXACT, _GENERAL, _IDLE),
+        """How each key's entry counts (_SETTLED, _AMBIGUOUS, _AMBIGUOUS_UNLESS_WRITTEN,
+        _EXACT, _GENERAL, _GENERAL_EXACT, _IDLE),
         worked out once."""
         sorts: dict[str, int] = {}
         for key, entry in self.entries.items():
             if entry.networking:
-                sort = _SETTLED if not entry.senses else _AMBIGUOUS if entry.exact is None else _EXACT
+                if not entry.senses:
+                    sort = _SETTLED
+                elif entry.exact is not None:
+                    sort = _EXACT
+                else:
+                    sort = _AMBIGUOUS_UNLESS_WRITTEN if entry.settled_as else _AMBIGUOUS
             elif not entry.senses:
                 sort = _GENERAL
             else:
@@ -444,6 +474,13 @@ class Lexicon:
             sort = sorts[key]
             if sort == _SETTLED:
                 networking.append(entries[key])
+            elif sort == _AMBIGUOUS_UNLESS_WRITTEN:
+                # "BIRD 2.0 is out" names the daemon; "a bird", or a title in capitals, not.
+                entry = entries[key]
+                if _written(entry.settled_as, text) and not _shouted(text):
+                    networking.append(entry)
+                else:
+                    ambiguous.append(entry)
             elif sort == _AMBIGUOUS:
                 ambiguous.append(entries[key])
             elif sort == _GENERAL:
@@ -455,6 +492,11 @@ class Lexicon:
                 if _written(entry.term, text):
                     (networking if sort == _EXACT else general).append(entry)
         return Found(tuple(networking), tuple(ambiguous), tuple(general))
+
+
+def _shouted(text: str) -> bool:
+    """Whether text is written mostly in capitals, where capitals tell nothing."""
+    return sum(map(str.isupper, text)) > sum(map(str.islower, text))
 
 
 def _written(term: str, text: str) -> bool:
