@@ -76,6 +76,9 @@ def test_a_keyword_counts_in_the_plural() -> None:
     assert "kubernetes" in index.topics_in(tokens("Comparing three ingress controllers"))
     assert "kubernetes" in index.topics_in(tokens("How many service meshes does one cluster need?"))
     assert "kubernetes" not in index.topics_in(tokens("Two ingress doors and a garden"))
+    # A plural that is a keyword of its own is that keyword, found once.
+    assert set(index.hits(tokens("Our BGP peer groups"))) == {"bgp", "peer groups"}
+    assert "bgp" not in index.topics_in(tokens("Excel stores dates as paths and as numbers"))
 
 
 def test_update_stores_tags_with_scores_and_terms(

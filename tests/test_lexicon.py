@@ -94,14 +94,27 @@ def test_a_phrase_counts_in_the_plural(lexicon: Lexicon) -> None:
     and its words inside it are not counted again on their own."""
     networking, _, _ = found(lexicon, "Interconnection, Peering, and Internet Exchanges: a deep dive")
     assert "internet exchange" in networking and "exchange" not in networking
-    text = "Looking glasses at three exchanges\nWe queried the looking glasses of three IXPs."
+    text = "Internet Exchanges in Europe\nWe peer at three of them."
     post = lexicon.find(tokens(text), text)
-    assert "looking glass" in {e.key for e in post.networking}
-    assert "bgp" in lexicon.within(post, tokens("Looking glasses at three exchanges")).topics
+    assert "internet exchange" in {e.key for e in post.networking}
+    assert "bgp" in lexicon.within(post, tokens("Internet Exchanges in Europe")).topics
     assert "service mesh" in found(lexicon, "Two service meshes, one cluster")[0]
     assert "ingress controller" in found(lexicon, "Comparing three ingress controllers")[0]
     # A plural the lexicon has as an entry of its own stays that entry.
     assert "network policies" in found(lexicon, "Network policies that default-deny egress")[0]
+    # A name written in capitals is found in the plural too, and its words no longer alone.
+    assert {"spf run", "syslog"} <= found(lexicon, "Counting SPF runs with syslog")[0]
+    assert "vpn gateway" in found(lexicon, "Three compromised VPN gateways, zero alerts")[0]
+    # Only noun phrases: no command's verb ("show run": "the show runs"), no phrase that
+    # opens with a function word ("AS number": "as numbers"), no product's name.
+    for text in (
+        "The show features interviews with three chefs",
+        "The show runs every Tuesday night",
+        "Excel stores dates as numbers, not as text",
+        "The discount is available only to customers in the UK",
+        "If the token has expired, the server then rejects the request",
+    ):
+        assert found(lexicon, text)[0] == set(), text
 
 
 def test_an_acronym_counts_only_written_as_one(lexicon: Lexicon) -> None:
@@ -122,8 +135,20 @@ def test_a_name_written_in_its_own_capitals_settles_its_ambiguity(lexicon: Lexic
     assert "bird" in found(lexicon, "I FINALLY SAW THE BIRD")[1]
     assert "kind" in found(lexicon, "Testing the CNI upgrade in KinD first")[0]
     assert "kind" in found(lexicon, "The kind of week it was")[1]
-    # A spelling that the other senses share settles nothing: Canon's EOS cameras.
+    assert "bird" in found(lexicon, "BIRD 2.16.1")[0]
+    # A line in capitals tells nothing, even above a body in lower case.
+    assert "bird" in found(lexicon, "BIRD OF THE WEEK: THE KINGFISHER\nThree weekends at the lake.")[1]
+    # A spelling that the other senses share settles nothing: Canon's EOS cameras, other
+    # expansions of the acronym (MTR, Hong Kong's railway; TTP, tactics, techniques and
+    # procedures; BSS, business support systems), and names that are no software (ISIS).
     assert "eos" not in found(lexicon, "Canon EOS R6 on a rainy day")[0]
+    for text, key in (
+        ("MTR fares rise three per cent across Hong Kong", "mtr"),
+        ("Mapping a new TTP to the ATT&CK matrix", "ttp"),
+        ("Telcos are replacing their OSS and BSS stacks", "bss"),
+        ("ISIS claims responsibility for the attack", "isis"),
+    ):
+        assert key in found(lexicon, text)[1], text
 
 
 def test_internet_slang_is_no_acronym_of_the_field(lexicon: Lexicon) -> None:

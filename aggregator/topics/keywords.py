@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 from ..features.tokens import Remembered, plural
+from ..screen.language import ENGLISH_WORDS
 from .taxonomy import Topic
 
 
@@ -64,7 +65,7 @@ class KeywordIndex:
             start: tuple(
                 (frozenset(spelling), f" {' '.join(spelling)} ", " ".join(phrase), topics)
                 for phrase, topics in by_start
-                for spelling in _spellings(phrase)
+                for spelling in _spellings(phrase, by_start)
             )
             for start, by_start in self.phrases.items()
         }
@@ -237,7 +238,14 @@ def strong_map(card_keywords: dict[str, list[str]]) -> dict[str, frozenset[str]]
     return {keyword: frozenset(named) for keyword, named in topics.items()}
 
 
-def _spellings(phrase: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
-    """A phrase as written, and with its last word in the plural when it has one."""
-    spelled = plural(phrase[-1])
-    return (phrase, (*phrase[:-1], spelled)) if spelled else (phrase,)
+def _spellings(
+    phrase: tuple[str, ...], phrases: tuple[tuple[tuple[str, ...], frozenset[str]], ...]
+) -> tuple[tuple[str, ...], ...]:
+    """A phrase as written, and with its last word in the plural when it has one, it
+    opens with no English function word ("as path") and the plural is no keyword of its
+    own (phrases: the keywords that start with the same word)."""
+    spelled = plural(phrase[-1]) if phrase[0] not in ENGLISH_WORDS else None
+    if spelled is None:
+        return (phrase,)
+    plural_phrase = (*phrase[:-1], spelled)
+    return (phrase,) if any(known == plural_phrase for known, _ in phrases) else (phrase, plural_phrase)

@@ -32,6 +32,7 @@ from pathlib import Path
 from ..cards import MODEL_DIR
 from ..errors import ModelError
 from ..features.tokens import Remembered, plural, tokens
+from ..screen.language import ENGLISH_WORDS
 
 LEXICON_DIR = MODEL_DIR / "lexicon"
 NETWORKING = "networking"
@@ -102,13 +103,13 @@ def merge(a: Entry, b: Entry) -> Entry:
         # tokens drop.
         first = b if _plain(b) and not _plain(a) else a
     merged_senses = "; ".join(dict.fromkeys(senses))
+    candidates = [
+        (a.settled_as, a.kind),
+        (b.settled_as, b.kind),
+        *((e.term, e.kind) for e in (a, b) if e.networking),
+    ]
     settled_as = next(
-        (
-            spelling
-            for spelling in (a.settled_as, b.settled_as, *(e.term for e in (a, b) if e.networking))
-            if _settles(spelling, merged_senses)
-        ),
-        "",
+        (spelling for spelling, kind in candidates if _settles(spelling, kind, merged_senses)), ""
     )
     return Entry(
         first.term,
@@ -123,14 +124,52 @@ def merge(a: Entry, b: Entry) -> Entry:
     )
 
 
-def _settles(spelling: str, senses: str) -> bool:
-    """Whether a spelling tells the networking sense from the others: one word written
-    with two capitals or more ("BIRD", "KinD", "GAiA"), which the other senses are not
-    written as ("EOS" is also Canon's cameras, "PVC" the plastic: their senses say so).
-    A phrase in capitals ("Route Server") is only a title's style."""
-    if not spelling or " " in spelling or sum(c.isupper() for c in spelling) < 2:
+# The kinds of phrase entries that name things, whose plural is the same thing ("route
+# servers", "VPN gateways"): not commands ("show run", "then accept": "shows", "accepts"
+# are verbs), nor the names of products and standards ("New Relic").
+_NOUN_KINDS = frozenset(
+    "concept hardware technology protocol config-object device k8s-object role ingress proxy "
+    "service-mesh".split()
+)
+
+
+def _pluralizes(kind: str, key: str) -> bool:
+    """Whether a phrase entry also matches with its last word in the plural: a noun
+    phrase that does not open with an English function word ("as path": "as paths" is
+    English; "only to customer")."""
+    return kind in _NOUN_KINDS and key.split(" ", 1)[0] not in ENGLISH_WORDS
+
+
+# The kinds of entries that name one piece of software or one product: the names a
+# capitalized spelling can settle ("BIRD" the daemon, "KinD" the tool, "GAiA" the OS).
+_NAMED_KINDS = frozenset(
+    "daemon tool os platform library framework app product service vendor cni proxy ingress "
+    "service-mesh".split()
+)
+# Senses that say the spelling has other expansions: the capitals settle nothing then.
+_OTHER_EXPANSIONS = re.compile(r"abbreviation|acronym|\ba name\b|expansion", re.IGNORECASE)
+_MINOR_WORDS = frozenset("a an and for in of on the to with".split())
+
+
+def _settles(spelling: str, kind: str, senses: str) -> bool:
+    """Whether a spelling tells the networking sense from the others: the name of a piece
+    of software or a product, one word written with two capitals or more ("BIRD", "KinD",
+    "GAiA"), which no other sense shares. A sense written the same way ("EOS" is also
+    Canon's cameras), spelled out with the same initials ("TTP": tactics, techniques and
+    procedures), or said to be another abbreviation or a name, shares it. A phrase in
+    capitals ("Route Server") is only a title's style."""
+    if not spelling or kind not in _NAMED_KINDS or " " in spelling or sum(c.isupper() for c in spelling) < 2:
         return False
-    return re.search(rf"(?<![\w-]){re.escape(spelling)}(?![\w-])", senses) is None
+    if _OTHER_EXPANSIONS.search(senses):
+        return False
+    if re.search(rf"(?<![\w-]){re.escape(spelling)}(?![\w-])", senses):
+        return False
+    for sense in senses.split(";"):
+        words = re.findall(r"[^\W\d_]+", re.sub(r"\([^)]*\)", " ", sense))
+        initials = "".join(w[0] for w in words if w.lower() not in _MINOR_WORDS)
+        if initials.upper() == spelling.upper():
+            return False
+    return True
 
 
 def _plain(entry: Entry) -> bool:
@@ -366,10 +405,10 @@ class Lexicon:
         """Each phrase's key -> how a text may spell it: as the key, and with its last
         word in the plural."""
         found: dict[str, tuple[str, ...]] = {}
-        for key in self.entries:
+        for key, entry in self.entries.items():
             if " " in key:
                 head, last = key.rsplit(" ", 1)
-                spelled = plural(last)
+                spelled = plural(last) if _pluralizes(entry.kind, key) else None
                 plural_key = f"{head} {spelled}"
                 found[key] = (key, plural_key) if spelled and plural_key not in self.entries else (key,)
         return found
@@ -477,7 +516,7 @@ class Lexicon:
             elif sort == _AMBIGUOUS_UNLESS_WRITTEN:
                 # "BIRD 2.0 is out" names the daemon; "a bird", or a title in capitals, not.
                 entry = entries[key]
-                if _written(entry.settled_as, text) and not _shouted(text):
+                if _written_unshouted(entry.settled_as, text):
                     networking.append(entry)
                 else:
                     ambiguous.append(entry)
@@ -489,14 +528,49 @@ class Lexicon:
                 # An acronym or a name written otherwise is the other word ("as" is not AS,
                 # "rust" not Rust); a general word with other senses counts for nothing.
                 entry = entries[key]
-                if _written(entry.term, text):
+                if _written(entry.term, text) or (
+                    " " in entry.term and _written(_plural_term(entry.term), text)
+                ):
                     (networking if sort == _EXACT else general).append(entry)
         return Found(tuple(networking), tuple(ambiguous), tuple(general))
 
 
-def _shouted(text: str) -> bool:
-    """Whether text is written mostly in capitals, where capitals tell nothing."""
-    return sum(map(str.isupper, text)) > sum(map(str.islower, text))
+def _plural_term(term: str) -> str:
+    """A phrase as written with its last word in the plural ("SPF run": "SPF runs"), or
+    the phrase itself when it has none."""
+    head, last = term.rsplit(" ", 1)
+    spelled = plural(last.lower())
+    if spelled is None:
+        return term
+    return (
+        f"{head} {last[:-1]}ies"
+        if spelled.endswith("ies") and not last.endswith("ies")
+        else f"{head} {last}{spelled[len(last) :]}"
+    )
+
+
+def _written_unshouted(term: str, text: str) -> bool:
+    """Whether text writes term as written, as a word of its own, on a line whose other
+    words are not mostly capitals ("BIRD 2.16.1 is out", "BIRD 2.16.1"; not "BIRD OF THE
+    WEEK", where capitals tell nothing)."""
+    start = text.find(term)
+    while start >= 0:
+        end = start + len(term)
+        if _alone(text, start, end):
+            line_start = text.rfind("\n", 0, start) + 1
+            line_end = text.find("\n", end)
+            rest = text[line_start:start] + text[end : len(text) if line_end < 0 else line_end]
+            if sum(map(str.isupper, rest)) <= sum(map(str.islower, rest)):
+                return True
+        start = text.find(term, start + 1)
+    return False
+
+
+def _alone(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] stands as a word of its own (see _written)."""
+    before = text[start - 1] if start else " "
+    after = text[end] if end < len(text) else " "
+    return not (before.isalnum() or before == "." or after.isalpha())
 
 
 def _written(term: str, text: str) -> bool:
@@ -505,10 +579,7 @@ def _written(term: str, text: str) -> bool:
     name (".NET", "ASP.NET" are not IS-IS's NET)."""
     start = text.find(term)
     while start >= 0:
-        end = start + len(term)
-        before = text[start - 1] if start else " "
-        after = text[end] if end < len(text) else " "
-        if not (before.isalnum() or before == "." or after.isalpha()):
+        if _alone(text, start, start + len(term)):
             return True
         start = text.find(term, start + 1)
     return False
