@@ -326,7 +326,10 @@ class Lexicon:
         def named(entry: Entry) -> bool:
             if " " not in entry.key:
                 return entry.key in present
-            return any(f" {spelling} " in text for spelling in self._spellings[entry.key])
+            if f" {entry.key} " in text:
+                return True
+            spelled = self._plural_spelling(entry.key)
+            return spelled is not None and f" {spelled} " in text
 
         return Found(
             tuple(filter(named, found.networking)),
@@ -341,7 +344,7 @@ class Lexicon:
             "_words",
             "_plurals",
             "_plural_keys",
-            "_spellings",
+            "_singular_of",
             "_phrases",
             "_phrase_pairs",
             "_sorts",
@@ -386,32 +389,41 @@ class Lexicon:
         return frozenset(self._plurals)
 
     @cached_property
-    def _phrases(self) -> dict[str, tuple[tuple[str, str], ...]]:
-        """(spelling, key) of the phrases by the first two words of the spelling ("show
-        ip"). Indexed by pairs of words, a post is only checked for the phrases that start
-        with a pair of words it has, side by side; thousands of commands start with
-        "show". A phrase is also spelled with its last word in the plural ("route
-        reflectors", "network policies", "internet exchanges"), unless an entry of its
-        own has that spelling."""
-        pairs: dict[str, list[tuple[str, str]]] = {}
+    def _phrases(self) -> dict[str, tuple[str, ...]]:
+        """How a text spells the phrases, by their first two words ("show ip"). Indexed by
+        pairs of words, a post is only checked for the phrases that start with a pair of
+        words it has, side by side; thousands of commands start with "show". A noun
+        phrase is also spelled with its last word in the plural ("route reflectors",
+        "internet exchanges"; _singular_of leads back to its key)."""
+        pairs: dict[str, list[str]] = {}
         for key in sorted(self.entries):
-            for spelling in self._spellings.get(key, ()):
-                first, second = spelling.split()[:2]
-                pairs.setdefault(f"{first} {second}", []).append((spelling, key))
+            if " " in key:
+                spelled = self._plural_spelling(key)
+                for spelling in (key, spelled) if spelled else (key,):
+                    first, second = spelling.split()[:2]
+                    pairs.setdefault(f"{first} {second}", []).append(spelling)
         return {pair: tuple(found) for pair, found in pairs.items()}
 
     @cached_property
-    def _spellings(self) -> dict[str, tuple[str, ...]]:
-        """Each phrase's key -> how a text may spell it: as the key, and with its last
-        word in the plural."""
-        found: dict[str, tuple[str, ...]] = {}
-        for key, entry in self.entries.items():
+    def _singular_of(self) -> dict[str, str]:
+        """A phrase's plural spelling -> the phrase's key (the plural is no key itself)."""
+        found: dict[str, str] = {}
+        for key in self.entries:
             if " " in key:
-                head, last = key.rsplit(" ", 1)
-                spelled = plural(last) if _pluralizes(entry.kind, key) else None
-                plural_key = f"{head} {spelled}"
-                found[key] = (key, plural_key) if spelled and plural_key not in self.entries else (key,)
+                spelled = self._plural_spelling(key)
+                if spelled:
+                    found[spelled] = key
         return found
+
+    def _plural_spelling(self, key: str) -> str | None:
+        """A phrase entry's key with its last word in the plural, when the entry is a noun
+        phrase (_pluralizes()) and no entry of its own is spelled so."""
+        if not _pluralizes(self.entries[key].kind, key):
+            return None
+        head, last = key.rsplit(" ", 1)
+        spelled = plural(last)
+        spelling = f"{head} {spelled}"
+        return spelling if spelled and spelling not in self.entries else None
 
     @cached_property
     def _phrase_pairs(self) -> frozenset[str]:
@@ -468,14 +480,12 @@ class Lexicon:
         if starts:
             text = f" {' '.join(words)} "
             hits = [
-                (spelling, key)
-                for pair in starts
-                for spelling, key in self._phrases[pair]
-                if f" {spelling} " in text
+                spelling for pair in starts for spelling in self._phrases[pair] if f" {spelling} " in text
             ]
             if hits:
-                found = self._outside(text, [spelling for spelling, _ in hits], found) + [
-                    key for _, key in hits
+                singular = self._singular_of
+                found = self._outside(text, hits, found) + [
+                    singular.get(spelling, spelling) for spelling in hits
                 ]
         # Sorted: a set's order changes from run to run, and what is stored must not.
         return sorted(set(found))
