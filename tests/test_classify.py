@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -68,19 +69,6 @@ def test_the_parts_of_a_compound_word_are_keywords() -> None:
     assert "igp" not in index.topics_in(tokens("A rip-and-replace of the campus switches"))
 
 
-def test_a_keyword_counts_in_the_plural() -> None:
-    """The taxonomy's keywords in the plural, phrases too: "route reflectors",
-    "ingress controllers", "network policies" name their topic as the singular does."""
-    index = keyword_index(load_taxonomy())
-    assert "bgp" in index.topics_in(tokens("Two peering sessions per transit provider"))
-    assert "kubernetes" in index.topics_in(tokens("Comparing three ingress controllers"))
-    assert "kubernetes" in index.topics_in(tokens("How many service meshes does one cluster need?"))
-    assert "kubernetes" not in index.topics_in(tokens("Two ingress doors and a garden"))
-    # A plural that is a keyword of its own is that keyword, found once.
-    assert set(index.hits(tokens("Our BGP peer groups"))) == {"bgp", "peer groups"}
-    assert "bgp" not in index.topics_in(tokens("Excel stores dates as paths and as numbers"))
-
-
 def test_update_stores_tags_with_scores_and_terms(
     server: FeedServer, write_config: WriteConfig, clock: Clock
 ) -> None:
@@ -108,26 +96,56 @@ def test_update_stores_tags_with_scores_and_terms(
     assert "multicast" in explained.output and "score" in explained.output
 
 
+def _a_post_with_a_second_topic_left_out() -> tuple[str, str, str, str]:
+    """(title, text, main topic, left-out topic) of the first post of the team's evaluation
+    sets that the current models keep with a topic that clears its own threshold but not
+    the share of the main topic's probability a second one needs."""
+    import numpy as np
+
+    from aggregator.screen.text import screening_text
+    from aggregator.topics.model import given
+
+    screener = Screener.load()
+    model = screener.topics
+    assert model is not None and model.second_share
+    rows = [
+        json.loads(line)
+        for name in ("eval_realistic.jsonl", "topics_eval.jsonl")
+        for line in (MODEL_DIR / "data" / name).read_text(encoding="utf-8").splitlines()
+    ]
+    rows = [r for r in rows if r.get("summary") and r.get("expect", "keep") == "keep"]
+    texts = [screening_text(r["title"], r["summary"]) for r in rows]
+    reading, batch = screener.read(texts, [r["title"] for r in rows])
+    probabilities = model.probabilities(batch, reading)
+    tagged = given(probabilities, model.low, model.second_share)
+    left_out = (probabilities >= model.low) & ~tagged
+    for i in np.flatnonzero(left_out.any(axis=1)):
+        row = rows[int(i)]
+        if screener.screen([(row["title"], row["summary"], "en")])[0].keep:
+            main = int((probabilities[i] * tagged[i]).argmax())
+            other = int(np.flatnonzero(left_out[i])[0])
+            return row["title"], row["summary"], model.topics[main], model.topics[other]
+    raise AssertionError("no evaluation post has a second topic left out by the share")
+
+
 def test_explain_names_a_second_topic_left_out_and_why(
     server: FeedServer, write_config: WriteConfig, clock: Clock
 ) -> None:
-    # A multicast lab over an IPsec tunnel: security clears its own threshold, but is
-    # under the share of multicast's probability a second topic needs, so it is not given.
+    # A post whose second topic clears its own threshold, but is under the share of the
+    # main topic's probability a second topic needs: it is not given, and explain says why.
     share = TopicModel.load().second_share
-    body = (
-        "<p>Sources at the head office, receivers at three branches, and a tunnel in between "
-        "that drops multicast: GRE inside the tunnel, PIM-SM on the GRE, and the shared tree comes up.</p>"
-    )
-    server.routes["/f.xml"] = Route(body=rss(Item("Running PIM over an IPsec tunnel", guid="p1", body=body)))
+    title, text, main, other = _a_post_with_a_second_topic_left_out()
+    server.routes["/f.xml"] = Route(body=rss(Item(title, guid="p1", body=f"<p>{escape(text)}</p>")))
     config = write_config(["/f.xml"])
     with Store(config.database) as store:
         update(config, store, clock=clock)
         (post,) = store.posts()
-    assert [t["topic"] for t in json.loads(post["tags"])] == ["multicast"]
+    assert main in [t["topic"] for t in json.loads(post["tags"])]
+    assert other not in [t["topic"] for t in json.loads(post["tags"])]
     explained = CliRunner().invoke(cli, ["--config", config.path, "explain", post["id"]]).output
     note = next(line.strip() for line in explained.splitlines() if "not given:" in line)
-    assert note.startswith("not given: security score ")
-    assert f"but a second topic needs {share:g} of the main one's (multicast " in note
+    assert note.startswith(f"not given: {other} score ")
+    assert f"but a second topic needs {share:g} of the main one's ({main} " in note
 
 
 def test_explain_says_a_topic_was_given_because_the_title_names_it(

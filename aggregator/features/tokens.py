@@ -79,20 +79,6 @@ def tokens_with_case(text: str) -> tuple[list[str], list[str]]:
     return (_TOKEN_ASCII if ascii_only else TOKEN).findall(text.lower()), ordinary
 
 
-def plural(word: str) -> str | None:
-    """The English plural of a phrase's last word, as tokens() writes it: "-es" after ss,
-    x, z, ch and sh ("meshes", "prefixes", "addresses"), "-ies" after a consonant and y
-    ("policies", "proxies"), "-s" otherwise ("route servers"). None for a word that is
-    likely a plural already (ends in one s), or is no word of letters ("ipv6", "5506-x")."""
-    if not word.replace("-", "").isalpha() or len(word) < 2 or (word[-1] == "s" and word[-2] != "s"):
-        return None
-    if word.endswith(("ss", "x", "z", "ch", "sh")):
-        return word + "es"
-    if len(word) > 2 and word[-1] == "y" and word[-2] not in "aeiou":
-        return word[:-1] + "ies"
-    return word + "s"
-
-
 def grams(words: list[str]) -> list[str]:
     """Words and word pairs: the model's features before hashing."""
     return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-from ..features.tokens import Remembered, plural
-from ..screen.language import ENGLISH_WORDS
+from ..features.tokens import Remembered
 from .taxonomy import Topic
 
 
@@ -59,13 +58,11 @@ class KeywordIndex:
     @cached_property
     def _needles(self) -> dict[str, tuple[tuple[frozenset[str], str, str, frozenset[str]], ...]]:
         """Each phrase by first word: (its words, the text it makes among space-joined
-        tokens, the phrase, its topics), for the phrase as written and for it with its last
-        word in the plural ("route reflectors", "network policies")."""
+        tokens, the phrase, its topics)."""
         return {
             start: tuple(
-                (frozenset(spelling), f" {' '.join(spelling)} ", " ".join(phrase), topics)
+                (frozenset(phrase), f" {' '.join(phrase)} ", " ".join(phrase), topics)
                 for phrase, topics in by_start
-                for spelling in _spellings(phrase, by_start)
             )
             for start, by_start in self.phrases.items()
         }
@@ -124,8 +121,8 @@ class KeywordIndex:
         # Set intersections run in C: most words of a post are no keyword at all.
         direct = present & self._word_keys
         found = {word: self.words[word] for word in direct}
-        for word in present & self._plural_keys - direct:  # a keyword itself stays itself
-            singular = self._plurals[word]
+        for plural in present & self._plural_keys - direct:  # a keyword itself stays itself
+            singular = self._plurals[plural]
             found[singular] = self.words[singular]
         starts = present & self._phrase_keys
         if starts:
@@ -236,16 +233,3 @@ def strong_map(card_keywords: dict[str, list[str]]) -> dict[str, frozenset[str]]
         for keyword in keywords:
             topics.setdefault(keyword, set()).add(topic)
     return {keyword: frozenset(named) for keyword, named in topics.items()}
-
-
-def _spellings(
-    phrase: tuple[str, ...], phrases: tuple[tuple[tuple[str, ...], frozenset[str]], ...]
-) -> tuple[tuple[str, ...], ...]:
-    """A phrase as written, and with its last word in the plural when it has one, it
-    opens with no English function word ("as path") and the plural is no keyword of its
-    own (phrases: the keywords that start with the same word)."""
-    spelled = plural(phrase[-1]) if phrase[0] not in ENGLISH_WORDS else None
-    if spelled is None:
-        return (phrase,)
-    plural_phrase = (*phrase[:-1], spelled)
-    return (phrase,) if any(known == plural_phrase for known, _ in phrases) else (phrase, plural_phrase)

@@ -31,8 +31,7 @@ from pathlib import Path
 
 from ..cards import MODEL_DIR
 from ..errors import ModelError
-from ..features.tokens import Remembered, plural, tokens
-from ..screen.language import ENGLISH_WORDS
+from ..features.tokens import Remembered, tokens
 
 LEXICON_DIR = MODEL_DIR / "lexicon"
 NETWORKING = "networking"
@@ -52,8 +51,8 @@ class Entry:
     # "LCP", "NGINX"): its spelling cannot tell which is meant.
     spelled_alike: bool = False
     # A spelling of an ambiguous networking entry that settles it where a text writes it
-    # so ("BIRD" the routing daemon, "FRR", "KinD" beside "bird", "frr", "kind"); the
-    # entry stays ambiguous written otherwise. "" when it has none.
+    # so, with a version number after it ("BIRD 2.0.11", "KinD v0.20"): the name of a
+    # piece of software. "" when it has none.
     settled_as: str = ""
     # The concept token the models read for the entry: its kind, for a networking name
     # ("~net:daemon"), its area for a general-computing one ("~gen:desktop"). Set once
@@ -103,14 +102,11 @@ def merge(a: Entry, b: Entry) -> Entry:
         # tokens drop.
         first = b if _plain(b) and not _plain(a) else a
     merged_senses = "; ".join(dict.fromkeys(senses))
-    candidates = [
-        (a.settled_as, a.kind),
-        (b.settled_as, b.kind),
-        *((e.term, e.kind) for e in (a, b) if e.networking),
-    ]
-    settled_as = next(
-        (spelling for spelling, kind in candidates if _settles(spelling, kind, merged_senses)), ""
-    )
+    # A spelling carried from an earlier merge was a named kind's then; a row's own
+    # spelling is checked with the row's own kind.
+    carried = [spelling for spelling in (a.settled_as, b.settled_as) if spelling]
+    rows = [e.term for e in (a, b) if e.networking and e.kind in _NAMED_KINDS]
+    settled_as = next((spelling for spelling in (*carried, *rows) if _settles(spelling, merged_senses)), "")
     return Entry(
         first.term,
         first.kind,
@@ -124,24 +120,8 @@ def merge(a: Entry, b: Entry) -> Entry:
     )
 
 
-# The kinds of phrase entries that name things, whose plural is the same thing ("route
-# servers", "VPN gateways"): not commands ("show run", "then accept": "shows", "accepts"
-# are verbs), nor the names of products and standards ("New Relic").
-_NOUN_KINDS = frozenset(
-    "concept hardware technology protocol config-object device k8s-object role ingress proxy "
-    "service-mesh".split()
-)
-
-
-def _pluralizes(kind: str, key: str) -> bool:
-    """Whether a phrase entry also matches with its last word in the plural: a noun
-    phrase that does not open with an English function word ("as path": "as paths" is
-    English; "only to customer")."""
-    return kind in _NOUN_KINDS and key.split(" ", 1)[0] not in ENGLISH_WORDS
-
-
 # The kinds of entries that name one piece of software or one product: the names a
-# capitalized spelling can settle ("BIRD" the daemon, "KinD" the tool, "GAiA" the OS).
+# capitalized spelling with a version number can settle ("BIRD 2.0.11", "KinD v0.20").
 _NAMED_KINDS = frozenset(
     "daemon tool os platform library framework app product service vendor cni proxy ingress "
     "service-mesh".split()
@@ -151,23 +131,28 @@ _OTHER_EXPANSIONS = re.compile(r"abbreviation|acronym|\ba name\b|expansion", re.
 _MINOR_WORDS = frozenset("a an and for in of on the to with".split())
 
 
-def _settles(spelling: str, kind: str, senses: str) -> bool:
-    """Whether a spelling tells the networking sense from the others: the name of a piece
-    of software or a product, one word written with two capitals or more ("BIRD", "KinD",
-    "GAiA"), which no other sense shares. A sense written the same way ("EOS" is also
-    Canon's cameras), spelled out with the same initials ("TTP": tactics, techniques and
-    procedures), or said to be another abbreviation or a name, shares it. A phrase in
-    capitals ("Route Server") is only a title's style."""
-    if not spelling or kind not in _NAMED_KINDS or " " in spelling or sum(c.isupper() for c in spelling) < 2:
+def _settles(spelling: str, senses: str) -> bool:
+    """Whether a spelling tells the networking sense from the others: one word written
+    with two capitals or more ("BIRD", "KinD", "GAiA"), which no other sense shares. A
+    sense written the same way ("EOS" is also Canon's cameras; "B.I.R.D."), spelled out
+    with the same initials ("TTP": tactics, techniques and procedures; "TOR": the onion
+    router), or said to be another abbreviation or a name, shares it."""
+    if not spelling or " " in spelling or sum(c.isupper() for c in spelling) < 2:
         return False
     if _OTHER_EXPANSIONS.search(senses):
         return False
-    if re.search(rf"(?<![\w-]){re.escape(spelling)}(?![\w-])", senses):
+    undotted = spelling.replace(".", "")
+    if re.search(rf"(?<![\w-]){re.escape(undotted)}(?![\w-])", senses.replace(".", "")):
         return False
-    for sense in senses.split(";"):
-        words = re.findall(r"[^\W\d_]+", re.sub(r"\([^)]*\)", " ", sense))
-        initials = "".join(w[0] for w in words if w.lower() not in _MINOR_WORDS)
-        if initials.upper() == spelling.upper():
+    wanted = undotted.upper()
+    # Each sense, and each part in parentheses on its own ("Hong Kong railway (Mass
+    # Transit Railway)"), less a leading "also".
+    parts = [p for sense in senses.split(";") for p in re.split(r"[()]", sense)]
+    for part in parts:
+        words = re.findall(r"[^\W\d_]+", re.sub(r"^\s*also\s+", "", part))
+        every = "".join(w[0] for w in words).upper()
+        major = "".join(w[0] for w in words if w.lower() not in _MINOR_WORDS).upper()
+        if every.startswith(wanted) or major.startswith(wanted):
             return False
     return True
 
@@ -257,7 +242,7 @@ class Found:
         return found
 
 
-_SETTLED, _AMBIGUOUS, _EXACT, _GENERAL, _GENERAL_EXACT, _IDLE, _AMBIGUOUS_UNLESS_WRITTEN = range(7)
+_SETTLED, _AMBIGUOUS, _EXACT, _GENERAL, _GENERAL_EXACT, _IDLE, _AMBIGUOUS_UNLESS_VERSIONED = range(7)
 NOTHING = Found((), (), ())  # what a post that names nothing the lexicon knows has
 
 
@@ -324,12 +309,7 @@ class Lexicon:
         text = f" {' '.join(words)} "
 
         def named(entry: Entry) -> bool:
-            if " " not in entry.key:
-                return entry.key in present
-            if f" {entry.key} " in text:
-                return True
-            spelled = self._plural_spelling(entry.key)
-            return spelled is not None and f" {spelled} " in text
+            return entry.key in present if " " not in entry.key else f" {entry.key} " in text
 
         return Found(
             tuple(filter(named, found.networking)),
@@ -340,15 +320,7 @@ class Lexicon:
     def indexed(self) -> Lexicon:
         """The lexicon with its indexes built now, not on first use (before a fork, so
         that the workers share them)."""
-        for name in (
-            "_words",
-            "_plurals",
-            "_plural_keys",
-            "_singular_of",
-            "_phrases",
-            "_phrase_pairs",
-            "_sorts",
-        ):
+        for name in ("_words", "_plurals", "_plural_keys", "_phrases", "_phrase_pairs", "_sorts"):
             getattr(self, name)
         return self
 
@@ -356,9 +328,8 @@ class Lexicon:
 
     @cached_property
     def _sorts(self) -> dict[str, int]:
-        """How each key's entry counts (_SETTLED, _AMBIGUOUS, _AMBIGUOUS_UNLESS_WRITTEN,
-        _EXACT, _GENERAL, _GENERAL_EXACT, _IDLE),
-        worked out once."""
+        """How each key's entry counts (_SETTLED, _AMBIGUOUS, _AMBIGUOUS_UNLESS_VERSIONED,
+        _EXACT, _GENERAL, _GENERAL_EXACT, _IDLE), worked out once."""
         sorts: dict[str, int] = {}
         for key, entry in self.entries.items():
             if entry.networking:
@@ -367,7 +338,7 @@ class Lexicon:
                 elif entry.exact is not None:
                     sort = _EXACT
                 else:
-                    sort = _AMBIGUOUS_UNLESS_WRITTEN if entry.settled_as else _AMBIGUOUS
+                    sort = _AMBIGUOUS_UNLESS_VERSIONED if entry.settled_as else _AMBIGUOUS
             elif not entry.senses:
                 sort = _GENERAL
             else:
@@ -390,40 +361,15 @@ class Lexicon:
 
     @cached_property
     def _phrases(self) -> dict[str, tuple[str, ...]]:
-        """How a text spells the phrases, by their first two words ("show ip"). Indexed by
-        pairs of words, a post is only checked for the phrases that start with a pair of
-        words it has, side by side; thousands of commands start with "show". A noun
-        phrase is also spelled with its last word in the plural ("route reflectors",
-        "internet exchanges"; _singular_of leads back to its key)."""
+        """The keys of phrases by their first two words ("show ip"). Indexed by pairs of
+        words, a post is only checked for the phrases that start with a pair of words it
+        has, side by side; thousands of commands start with "show"."""
         pairs: dict[str, list[str]] = {}
         for key in sorted(self.entries):
             if " " in key:
-                spelled = self._plural_spelling(key)
-                for spelling in (key, spelled) if spelled else (key,):
-                    first, second = spelling.split()[:2]
-                    pairs.setdefault(f"{first} {second}", []).append(spelling)
+                first, second = key.split()[:2]
+                pairs.setdefault(f"{first} {second}", []).append(key)
         return {pair: tuple(found) for pair, found in pairs.items()}
-
-    @cached_property
-    def _singular_of(self) -> dict[str, str]:
-        """A phrase's plural spelling -> the phrase's key (the plural is no key itself)."""
-        found: dict[str, str] = {}
-        for key in self.entries:
-            if " " in key:
-                spelled = self._plural_spelling(key)
-                if spelled:
-                    found[spelled] = key
-        return found
-
-    def _plural_spelling(self, key: str) -> str | None:
-        """A phrase entry's key with its last word in the plural, when the entry is a noun
-        phrase (_pluralizes()) and no entry of its own is spelled so."""
-        if not _pluralizes(self.entries[key].kind, key):
-            return None
-        head, last = key.rsplit(" ", 1)
-        spelled = plural(last)
-        spelling = f"{head} {spelled}"
-        return spelling if spelled and spelling not in self.entries else None
 
     @cached_property
     def _phrase_pairs(self) -> frozenset[str]:
@@ -479,14 +425,9 @@ class Lexicon:
         starts = self._phrase_pairs.intersection(map(" ".join, itertools.pairwise(words)))
         if starts:
             text = f" {' '.join(words)} "
-            hits = [
-                spelling for pair in starts for spelling in self._phrases[pair] if f" {spelling} " in text
-            ]
-            if hits:
-                singular = self._singular_of
-                found = self._outside(text, hits, found) + [
-                    singular.get(spelling, spelling) for spelling in hits
-                ]
+            phrases = [key for pair in starts for key in self._phrases[pair] if f" {key} " in text]
+            if phrases:
+                found = self._outside(text, phrases, found) + phrases
         # Sorted: a set's order changes from run to run, and what is stored must not.
         return sorted(set(found))
 
@@ -499,13 +440,14 @@ class Lexicon:
             times = text.count(f" {phrase} ")
             for word in phrase.split():
                 inside[word] = inside.get(word, 0) + times
-                singular = self._plurals.get(word)  # "exchanges" of "internet exchanges"
+                singular = self._plurals.get(word)  # "cidrs" of "pod cidrs" is a "cidr"
                 if singular is not None:
                     inside[singular] = inside.get(singular, 0) + times
         return [key for key in found if key not in inside or self._times(text, key) > inside[key]]
 
     def _times(self, text: str, key: str) -> int:
-        """How often a single-word key occurs in text, in the singular or with an s."""
+        """How often a single-word key occurs in text, as itself or with the -s it is
+        found with ("routes" beside "static route")."""
         times = text.count(f" {key} ")
         return times + text.count(f" {key}s ") if self._plurals.get(f"{key}s") == key else times
 
@@ -523,13 +465,10 @@ class Lexicon:
             sort = sorts[key]
             if sort == _SETTLED:
                 networking.append(entries[key])
-            elif sort == _AMBIGUOUS_UNLESS_WRITTEN:
-                # "BIRD 2.0 is out" names the daemon; "a bird", or a title in capitals, not.
+            elif sort == _AMBIGUOUS_UNLESS_VERSIONED:
+                # "BIRD 2.0.11 is out" names the daemon; "a bird", "BIRD (2024)" not.
                 entry = entries[key]
-                if _written_unshouted(entry.settled_as, text):
-                    networking.append(entry)
-                else:
-                    ambiguous.append(entry)
+                (networking if _versioned(entry.settled_as, text) else ambiguous).append(entry)
             elif sort == _AMBIGUOUS:
                 ambiguous.append(entries[key])
             elif sort == _GENERAL:
@@ -538,49 +477,9 @@ class Lexicon:
                 # An acronym or a name written otherwise is the other word ("as" is not AS,
                 # "rust" not Rust); a general word with other senses counts for nothing.
                 entry = entries[key]
-                if _written(entry.term, text) or (
-                    " " in entry.term and _written(_plural_term(entry.term), text)
-                ):
+                if _written(entry.term, text):
                     (networking if sort == _EXACT else general).append(entry)
         return Found(tuple(networking), tuple(ambiguous), tuple(general))
-
-
-def _plural_term(term: str) -> str:
-    """A phrase as written with its last word in the plural ("SPF run": "SPF runs"), or
-    the phrase itself when it has none."""
-    head, last = term.rsplit(" ", 1)
-    spelled = plural(last.lower())
-    if spelled is None:
-        return term
-    return (
-        f"{head} {last[:-1]}ies"
-        if spelled.endswith("ies") and not last.endswith("ies")
-        else f"{head} {last}{spelled[len(last) :]}"
-    )
-
-
-def _written_unshouted(term: str, text: str) -> bool:
-    """Whether text writes term as written, as a word of its own, on a line whose other
-    words are not mostly capitals ("BIRD 2.16.1 is out", "BIRD 2.16.1"; not "BIRD OF THE
-    WEEK", where capitals tell nothing)."""
-    start = text.find(term)
-    while start >= 0:
-        end = start + len(term)
-        if _alone(text, start, end):
-            line_start = text.rfind("\n", 0, start) + 1
-            line_end = text.find("\n", end)
-            rest = text[line_start:start] + text[end : len(text) if line_end < 0 else line_end]
-            if sum(map(str.isupper, rest)) <= sum(map(str.islower, rest)):
-                return True
-        start = text.find(term, start + 1)
-    return False
-
-
-def _alone(text: str, start: int, end: int) -> bool:
-    """Whether text[start:end] stands as a word of its own (see _written)."""
-    before = text[start - 1] if start else " "
-    after = text[end] if end < len(text) else " "
-    return not (before.isalnum() or before == "." or after.isalpha())
 
 
 def _written(term: str, text: str) -> bool:
@@ -589,7 +488,37 @@ def _written(term: str, text: str) -> bool:
     name (".NET", "ASP.NET" are not IS-IS's NET)."""
     start = text.find(term)
     while start >= 0:
-        if _alone(text, start, start + len(term)):
+        end = start + len(term)
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        # ".NET" and "ASP.NET" are names of their own; "...NAT" is NAT after an ellipsis.
+        joined = before == "." and (start < 2 or text[start - 2] != ".")
+        if not (before.isalnum() or joined or after.isalpha()):
+            return True
+        start = text.find(term, start + 1)
+    return False
+
+
+# A release number after the name: three parts ("2.0.11"), or two after a word or a
+# letter that says it is one ("version 2.16", "v0.20", "R81.20"); "BIRD 3.5/5" or "BIRD
+# 14.5 points" (a film's rating, a player's average) or "BIRD 20.12.2024" (a date) is no
+# release.
+_VERSION = re.compile(
+    r"[ \t]+(?:(?:[Vv]ersion|[Rr]elease)[ \t]+[vV]?\d+\.\d+|[vVR]\d+\.\d+"
+    r"|(?!\d+\.\d+\.(?:19|20)\d\d\b)\d+\.\d+\.\d+)(?![\d/%])"
+)
+
+
+def _versioned(term: str, text: str) -> bool:
+    """Whether text writes term as written, as a word of its own, with a release number
+    after it ("BIRD 2.0.11", "KinD v0.20", "BIRD version 2.16", "GAiA R81.20"): a release
+    of that software, not a bird, a band, a film or a player ("BIRD OF THE WEEK", "BIRD
+    (2024)", "BIRD 3.5/5")."""
+    start = text.find(term)
+    while start >= 0:
+        end = start + len(term)
+        before = text[start - 1] if start else " "
+        if not (before.isalnum() or before in ".-") and _VERSION.match(text, end):
             return True
         start = text.find(term, start + 1)
     return False
