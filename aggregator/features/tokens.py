@@ -49,31 +49,28 @@ _WORDLIKE_BEYOND_ASCII = re.compile(r"[^\W\x00-\x7f]|’")
 _BEYOND_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
-def _as_ascii(text: str) -> str | None:
-    """text (its typeset hyphens plain) with every character outside ASCII a space, when
-    all of those only separate words: the ASCII patterns then find the same words, faster.
-    English text is often ASCII but for its dashes and quotes. None otherwise."""
+def _readable(text: str) -> tuple[str, bool]:
+    """(text as the patterns read it, whether the ASCII patterns may): typeset hyphens
+    plain, and every character outside ASCII a space when all of those only separate
+    words (English text is often ASCII but for its dashes and quotes), so that the ASCII
+    patterns find the same words, faster."""
     if text.isascii():
-        return text
+        return text, True
     text = _plain(text)
     if _WORDLIKE_BEYOND_ASCII.search(text) is not None:
-        return None
-    return _BEYOND_ASCII.sub(" ", text)
+        return text, False
+    return _BEYOND_ASCII.sub(" ", text), True
 
 
 def tokens(text: str) -> list[str]:
     """Lower-case word tokens; dots, dashes and slashes inside a word stay (802.1x, is-is)."""
-    plain = _as_ascii(text)
-    if plain is not None:
-        return _TOKEN_ASCII.findall(plain.lower())
-    return TOKEN.findall(_plain(text).lower())
+    text, ascii_only = _readable(text)
+    return (_TOKEN_ASCII if ascii_only else TOKEN).findall(text.lower())
 
 
 def tokens_with_case(text: str) -> tuple[list[str], list[str]]:
     """(tokens(text), the ordinary words for language checks, lower-cased)."""
-    plain = _as_ascii(text)
-    ascii_only = plain is not None
-    text = plain if plain is not None else _plain(text)
+    text, ascii_only = _readable(text)
     words = (_WORD_ASCII if ascii_only else WORD).findall(text)
     ordinary = [w.lower() for w in words if len(w) > 1 and not w.isupper()]
     return (_TOKEN_ASCII if ascii_only else TOKEN).findall(text.lower()), ordinary

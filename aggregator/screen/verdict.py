@@ -213,7 +213,7 @@ class Screener:
             words.vocabulary,
             words.prose,
             languages,
-            TopicModel.load(model_dir, words.taxonomy) if topics else None,
+            TopicModel.load(model_dir, words.taxonomy, frozenset(words.lexicon.embedded)) if topics else None,
         )
 
     def networking_scores(

@@ -98,9 +98,14 @@ class TopicModel:
         return float(self.card.get("second_topic_share", 0.0))
 
     @classmethod
-    def load(cls, model_dir: Path = MODEL_DIR, taxonomy: tuple[Topic, ...] | None = None) -> TopicModel:
-        """The topic model of model_dir; taxonomy: model_dir's topics.yaml, when the caller
-        has read it."""
+    def load(
+        cls,
+        model_dir: Path = MODEL_DIR,
+        taxonomy: tuple[Topic, ...] | None = None,
+        protocols: frozenset[str] | None = None,
+    ) -> TopicModel:
+        """The topic model of model_dir; taxonomy: model_dir's topics.yaml, and protocols:
+        the names of its lexicon's embedded.tsv, when the caller has read them."""
         card_path = model_dir / "topics.json"
         card, coef, intercept = read_model(
             model_dir / "topics",
@@ -126,7 +131,7 @@ class TopicModel:
             keyword_index(taxonomy),
             strong_map(card.get("strong_keywords", {})),
             *_stack(card, topics, card_path),
-            protocol_names(model_dir / "lexicon" / "embedded.tsv"),
+            protocol_names(model_dir / "lexicon" / "embedded.tsv") if protocols is None else protocols,
         )
 
     def rows(self, index: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
