@@ -104,6 +104,10 @@ def test_a_release_of_a_named_piece_of_software_settles_its_ambiguity(lexicon: L
         ("Upgrading BIND 9.18.4 to 9.20.1", "bind"),
         ("Testing the CNI upgrade in KinD v0.20 first", "kind"),
         ("GAiA R81.20 on the gateways", "gaia"),
+        # A name written with one capital, or in any case, is the software as well once a
+        # release number follows it.
+        ("Suricata 7.0.0 released", "suricata"),
+        ("apt pulled in bind 9.18.24 overnight", "bind"),
     ):
         assert key in found(lexicon, text)[0], text
     for text, key in (
@@ -115,6 +119,7 @@ def test_a_release_of_a_named_piece_of_software_settles_its_ambiguity(lexicon: L
         ("BIRD 20.12.2024 at the lake", "bird"),
         ("Grindcore veterans NAPALM DEATH headline Saturday", "napalm"),
         ("The kind of week it was, version 2.0 of it", "kind"),
+        ("Suricata suricatta, the meerkat, at the zoo", "suricata"),
     ):
         assert key in found(lexicon, text)[1], text
     # A spelling that the other senses share settles nothing: Canon's EOS cameras, other

@@ -132,12 +132,13 @@ _MINOR_WORDS = frozenset("a an and for in of on the to with".split())
 
 
 def _settles(spelling: str, senses: str) -> bool:
-    """Whether a spelling tells the networking sense from the others: one word written
-    with two capitals or more ("BIRD", "KinD", "GAiA"), which no other sense shares. A
-    sense written the same way ("EOS" is also Canon's cameras; "B.I.R.D."), spelled out
-    with the same initials ("TTP": tactics, techniques and procedures; "TOR": the onion
-    router), or said to be another abbreviation or a name, shares it."""
-    if not spelling or " " in spelling or sum(c.isupper() for c in spelling) < 2:
+    """Whether a spelling tells the networking sense from the others once a release
+    number follows it: one word with a capital ("BIRD", "KinD", "Suricata"), which no
+    other sense shares. A sense written the same way ("EOS" is also Canon's cameras;
+    "B.I.R.D."), spelled out with the same initials ("TTP": tactics, techniques and
+    procedures; "TOR": the onion router), or said to be another abbreviation or a name,
+    shares it."""
+    if not spelling or " " in spelling or not any(map(str.isupper, spelling)):
         return False
     if _OTHER_EXPANSIONS.search(senses):
         return False
@@ -510,17 +511,15 @@ _VERSION = re.compile(
 
 
 def _versioned(term: str, text: str) -> bool:
-    """Whether text writes term as written, as a word of its own, with a release number
-    after it ("BIRD 2.0.11", "KinD v0.20", "BIRD version 2.16", "GAiA R81.20"): a release
-    of that software, not a bird, a band, a film or a player ("BIRD OF THE WEEK", "BIRD
-    (2024)", "BIRD 3.5/5")."""
-    start = text.find(term)
-    while start >= 0:
-        end = start + len(term)
+    """Whether text writes term, as a word of its own and in any case, with a release
+    number after it ("BIRD 2.0.11", "bind 9.18.4", "KinD v0.20", "BIRD version 2.16",
+    "GAiA R81.20", "Suricata 7.0.0"): a release of that software, not a bird, a band, a
+    film or a player ("BIRD OF THE WEEK", "BIRD (2024)", "BIRD 3.5/5")."""
+    for match in re.finditer(re.escape(term), text, re.IGNORECASE):
+        start = match.start()
         before = text[start - 1] if start else " "
-        if not (before.isalnum() or before in ".-") and _VERSION.match(text, end):
+        if not (before.isalnum() or before in ".-") and _VERSION.match(text, match.end()):
             return True
-        start = text.find(term, start + 1)
     return False
 
 
