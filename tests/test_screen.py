@@ -289,7 +289,8 @@ def test_a_card_from_before_the_lexicon_is_refused_not_scored(tmp_path: Path) ->
 
 
 def test_ascii_tokenizing_shortcut_matches_the_unicode_patterns() -> None:
-    # ASCII text is tokenized with ASCII patterns (faster); they must find the same words.
+    # ASCII (and Latin-1) text is tokenized with narrower patterns (faster); they must find
+    # the same words.
     import json
 
     from aggregator.cards import MODEL_DIR
@@ -328,6 +329,10 @@ def test_ascii_tokenizing_shortcut_matches_the_unicode_patterns() -> None:
             text = text[:spot] + extra + text[spot:]
         mixed.append(text)
     assert sum(t.isascii() for t in mixed) == 0
+    # Text whose letters are Latin-1 takes patterns that spell those out: every Latin-1
+    # character inside, before and after a word, beside marks beyond Latin-1.
+    latin1 = [chr(c) for c in range(0x80, 0x100)]
+    mixed += [f"Z{c}rich’s {c}-{c}B “{c}” O{c}SPF—{c}1.{c}/x caf{c}" for c in latin1]
     for text in ascii_texts + mixed:
         found, ordinary = tokens_with_case(text)
         plain = text.translate(HYPHENS) if not text.isascii() else text

@@ -47,33 +47,59 @@ def _plain(text: str) -> str:
 # quotes, an ellipsis, a no-break space, a symbol) separates words as a space does.
 _WORDLIKE_BEYOND_ASCII = re.compile(r"[^\W\x00-\x7f]|’")
 _BEYOND_ASCII = re.compile(r"[^\x00-\x7f]+")
+# Text whose letters and digits are all Latin-1 (English naming Zürich, São Paulo or a
+# café) is read by patterns that spell those out, which match faster than the Unicode
+# classes; they read a character beyond Latin-1 that is no letter or digit (a dash, curly
+# quotes) as the Unicode patterns do, as a separator, and the typographic apostrophe
+# inside a word as they do.
+_BEYOND_LATIN1 = re.compile(r"[^\x00-\xff]")
 
 
-def _readable(text: str) -> tuple[str, bool]:
-    """(text as the patterns read it, whether the ASCII patterns may): typeset hyphens
+def _latin1(pattern: str) -> str:
+    """The Latin-1 characters a Unicode pattern matches, as a character class."""
+    return "[" + "".join(re.escape(c) for c in map(chr, range(256)) if re.fullmatch(pattern, c)) + "]"
+
+
+_LETTER = _latin1(r"[^\W\d_]")
+_LATIN1_LETTERS = rf"{_LETTER}+(?:['’]{_LETTER}+)?"
+_WORD_LATIN1 = re.compile(
+    rf"(?>{_LATIN1_LETTERS})(?!-)|(?<![\w-]){_LATIN1_LETTERS}(?:-{_LATIN1_LETTERS})+(?![\w-])|{_LATIN1_LETTERS}"
+)
+_W = _latin1(r"\w")
+_TOKEN_LATIN1 = re.compile(rf"{_W}[{_W[1:-1]}.\-/]*{_W}|{_W}")
+
+# (tokens, words) patterns by the characters a text holds.
+_ASCII_PATTERNS = (_TOKEN_ASCII, _WORD_ASCII)
+_LATIN1_PATTERNS = (_TOKEN_LATIN1, _WORD_LATIN1)
+_UNICODE_PATTERNS = (TOKEN, WORD)
+
+
+def _readable(text: str) -> tuple[str, tuple[re.Pattern[str], re.Pattern[str]]]:
+    """(text as the patterns read it, the patterns that may read it): typeset hyphens
     plain, and every character outside ASCII a space when all of those only separate
-    words (English text is often ASCII but for its dashes and quotes), so that the ASCII
-    patterns find the same words, faster."""
+    words (English text is often ASCII but for its dashes and quotes), so that patterns
+    with narrower classes find the same words, faster."""
     if text.isascii():
-        return text, True
+        return text, _ASCII_PATTERNS
     text = _plain(text)
-    if _WORDLIKE_BEYOND_ASCII.search(text) is not None:
-        return text, False
-    return _BEYOND_ASCII.sub(" ", text), True
+    if _WORDLIKE_BEYOND_ASCII.search(text) is None:
+        return _BEYOND_ASCII.sub(" ", text), _ASCII_PATTERNS
+    if not any(map(str.isalnum, _BEYOND_LATIN1.findall(text))):
+        return text, _LATIN1_PATTERNS
+    return text, _UNICODE_PATTERNS
 
 
 def tokens(text: str) -> list[str]:
     """Lower-case word tokens; dots, dashes and slashes inside a word stay (802.1x, is-is)."""
-    text, ascii_only = _readable(text)
-    return (_TOKEN_ASCII if ascii_only else TOKEN).findall(text.lower())
+    text, (token, _) = _readable(text)
+    return token.findall(text.lower())
 
 
 def tokens_with_case(text: str) -> tuple[list[str], list[str]]:
     """(tokens(text), the ordinary words for language checks, lower-cased)."""
-    text, ascii_only = _readable(text)
-    words = (_WORD_ASCII if ascii_only else WORD).findall(text)
-    ordinary = [w.lower() for w in words if len(w) > 1 and not w.isupper()]
-    return (_TOKEN_ASCII if ascii_only else TOKEN).findall(text.lower()), ordinary
+    text, (token, word) = _readable(text)
+    ordinary = [w.lower() for w in word.findall(text) if len(w) > 1 and not w.isupper()]
+    return token.findall(text.lower()), ordinary
 
 
 def grams(words: list[str]) -> list[str]:
