@@ -95,6 +95,17 @@ def test_an_acronym_counts_only_written_as_one(lexicon: Lexicon) -> None:
     assert "lisp" not in found(lexicon, "Writing Lisp macros on a rainy day")[0]
 
 
+def test_capitals_in_a_line_written_all_in_capitals_say_nothing(lexicon: Lexicon) -> None:
+    """A heading in capitals writes every word as an acronym would be: "DENT" there is a
+    dent in a car door, not the network OS; a title of acronyms still names them."""
+    assert "dent" not in found(lexicon, "HOW TO FIX A DENT IN YOUR CAR DOOR")[0]
+    assert "dent" in found(lexicon, "Running DENT on white-box switches")[0]
+    assert "lisp" in found(lexicon, "VXLAN EVPN ON NX-OS WITH LISP")[0]
+    # The line is the heading's own: a summary below it in ordinary case does not count.
+    assert "dent" not in found(lexicon, "HOW TO FIX A DENT IN YOUR CAR DOOR\nFirst, warm the panel.")[0]
+    assert "dent" in found(lexicon, "THE WEEK IN REVIEW\nWe moved the lab to DENT on two switches.")[0]
+
+
 def test_a_release_of_a_named_piece_of_software_settles_its_ambiguity(lexicon: Lexicon) -> None:
     """BIRD, BIND, KinD written so with a version number after them are the daemon and the
     tool; "a bird", a band, a film or a heading in capitals stay ambiguous."""

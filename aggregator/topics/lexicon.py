@@ -494,10 +494,31 @@ def _written(term: str, text: str) -> bool:
         after = text[end] if end < len(text) else " "
         # ".NET" and "ASP.NET" are names of their own; "...NAT" is NAT after an ellipsis.
         joined = before == "." and (start < 2 or text[start - 2] != ".")
-        if not (before.isalnum() or joined or after.isalpha()):
+        if not (before.isalnum() or joined or after.isalpha() or _shouted(text, start, end)):
             return True
         start = text.find(term, start + 1)
     return False
+
+
+# Words that only a line of English prose has, written in capitals as a whole heading is.
+_SHOUTED_WORDS = frozenset(
+    "THE OF TO AND FOR WITH YOUR HOW WHY WHAT IS ARE MY OUR THIS THAT FROM YOU".split()
+)
+
+
+def _shouted(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] sits in a line written all in capitals ("HOW TO FIX A DENT
+    IN YOUR CAR DOOR", "BIRD OF THE WEEK"): there, capitals say nothing of an acronym or
+    a name. Two English words in capitals around it and no small letter tell such a line
+    from a title of acronyms ("VXLAN EVPN ON NX-OS")."""
+    low = max(0, start - 60)
+    low = text.rfind("\n", low, start) + 1 or low
+    high = min(len(text), end + 60)
+    newline = text.find("\n", end, high)
+    around = f"{text[low:start]} {text[end : high if newline < 0 else newline]}"
+    if any(c.islower() for c in around):
+        return False
+    return len(_SHOUTED_WORDS.intersection(re.findall(r"[A-Z]+", around))) >= 2
 
 
 # A release number after the name: three parts ("2.0.11"), or two after a word or a
