@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import load_config
+from ..dbfile import SQLITE_MAGIC
 from ..errors import AggregatorError
 from ..feedserver import FeedServer, Route
 from ..pipeline import run_update
@@ -85,7 +86,7 @@ def _is_sqlite(path: Path) -> bool:
     """Whether path is an SQLite database (a Thumbs.db is not)."""
     try:
         with path.open("rb") as file:
-            return file.read(16) == b"SQLite format 3\x00"
+            return file.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
     except OSError:
         return False
 
