@@ -206,9 +206,17 @@ def test_a_title_that_names_one_topic_by_its_own_name_gives_that_topic() -> None
         "OSPF and BGP compared for a small campus",  # two topics: the model decides
         "Lab notes over OSPF",  # OSPF is the setting, after "over"
         "Ten thousand set-top boxes and one rp_filter",  # a lexicon term, not the topic's name
+        "Toying with OSPF over WireGuard on FreeBSD",  # a lead-in naming nothing: its subject follows
+        "Notes on OSPF stub areas",  # the same after "on"
+        "Outage after an OSPF flap",  # after "after" comes the trigger, lead-in or not
     ]
     text = "Three sites, a tunnel between each pair, and a route table that looked fine until it was not."
     reading, batch = screener.read([screening_text(t, text) for t in titles], titles)
-    assert [(i, model.topics[j]) for i, j in model.titled(reading)] == [(0, "bgp"), (1, "multicast")]
+    assert [(i, model.topics[j]) for i, j in model.titled(reading)] == [
+        (0, "bgp"),
+        (1, "multicast"),
+        (5, "igp"),
+        (6, "igp"),
+    ]
     tags = [[tag.topic for tag in post] for post in model.tag_batch(batch, reading)]
-    assert "bgp" in tags[0] and "multicast" in tags[1]
+    assert "bgp" in tags[0] and "multicast" in tags[1] and "igp" in tags[5] and "igp" in tags[6]

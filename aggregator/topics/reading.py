@@ -62,6 +62,27 @@ SETTING_WORDS = frozenset(
 )
 
 
+# Setting words after which a title's subject comes when the words before them name no
+# topic: a lead-in ("Toying with OSPF over WireGuard", "Notes on IS-IS", "Adventures in
+# IPv6"). After the others ("Outage after an OSPF flap") it stays the setting.
+SUBJECT_AFTER = frozenset({"with", "on", "in"})
+
+
+def _head(lexicon: Lexicon, in_title: Found, title_words: list[str]) -> Found:
+    """What the title's head names: its words before the first setting word, or, when
+    those name no topic and a lead-in ends there, the words from there to the next one."""
+    size = len(title_words)
+    cut = next((k for k, w in enumerate(title_words) if w in SETTING_WORDS), size)
+    if cut == size:
+        return in_title
+    head = lexicon.within(in_title, title_words[:cut])
+    if head.topics or title_words[cut] not in SUBJECT_AFTER:
+        return head
+    rest = title_words[cut + 1 :]
+    end = next((k for k, w in enumerate(rest) if w in SETTING_WORDS), len(rest))
+    return lexicon.within(in_title, rest[:end])
+
+
 @dataclass(frozen=True)
 class Reading:
     """What the models read of a batch of posts, post by post."""
@@ -89,8 +110,7 @@ def read_posts(lexicon: Lexicon, texts: list[str], titles: list[str]) -> Reading
         size = min(len(tokens(title)), len(post_words)) if title else 0
         title_words = post_words[:size]
         in_title = lexicon.within(post, title_words)
-        head = next((k for k, w in enumerate(title_words) if w in SETTING_WORDS), size)
-        heads.append(in_title if head == size else lexicon.within(in_title, title_words[:head]))
+        heads.append(_head(lexicon, in_title, title_words))
         words.append(post_words)
         ordinary.append(post_ordinary)
         found.append(post)
