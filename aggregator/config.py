@@ -131,8 +131,22 @@ def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> _List:
     return result
 
 
+# An integer as people write one: YAML 1.1 also reads "010" as octal 8, "0x1A" as 26 and
+# "7:30" as 450 (base 60), which no one means in a configuration ("hour: 010" sent the
+# digest at 08:00). Those stay the text they are, which the field's check refuses.
+_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)")
+
+
+def _construct_int(loader: _LineLoader, node: yaml.ScalarNode) -> int | str:
+    text = loader.construct_scalar(node)
+    if _DECIMAL.fullmatch(text):
+        return int(text.replace("_", ""))
+    return str(text)
+
+
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+_LineLoader.add_constructor(_INT, _construct_int)
 
 
 class _DuplicateKey(Exception):
@@ -1094,7 +1108,7 @@ def _subscriber(entry: object, index: int, line: int, problems: _Problems) -> Su
             f"{where}.hour",
             f"must be an hour from 0 to 23 (UTC), not {hour!r}"
             + (
-                "; write it without the leading zero (YAML reads 08 and 09 as text)"
+                f"; write it without the leading zero: {int(hour)}"
                 if isinstance(hour, str) and re.fullmatch(r"0[0-9]+", hour.strip())
                 else ""
             ),

@@ -521,15 +521,22 @@ def test_a_feed_password_stays_out_of_configuration_messages(tmp_path: Path) -> 
 
 
 def test_values_yaml_reads_otherwise_than_written_get_the_fix(tmp_path: Path) -> None:
-    # YAML 1.1: no (Norwegian) is false, 08 is no number. The message says why and how.
+    # YAML 1.1: no (Norwegian) is false, 08 is no number, 010 is octal 8, 0x0A hexadecimal
+    # and 7:30 base 60 (450). The message says why and how; none is taken for another hour.
     found = problems(
         tmp_path,
         "languages: [en, no]\nfeeds:\n  - {name: A, url: 'https://a.example.net/feed', language: no}\n"
-        "digest: {from: p@example.net, subscribers: [{email: a@example.org, hour: 08}]}\n",
+        "digest: {from: p@example.net, subscribers: [{email: a@example.org, hour: 08},\n"
+        "  {email: b@example.org, hour: 010}, {email: c@example.org, hour: 0x0A},\n"
+        "  {email: d@example.org, hour: '7:30'}, {email: e@example.org, hour: 7:30}]}\n",
     )
-    assert len(found) == 3
+    assert len(found) == 7
     assert all("put the code in quotes, 'no'" in p for p in found[:2])
-    assert found[2].endswith("not '08'; write it without the leading zero (YAML reads 08 and 09 as text)")
+    assert found[2].endswith("not '08'; write it without the leading zero: 8")
+    assert found[3].endswith("not '010'; write it without the leading zero: 10")
+    assert found[4].endswith("must be an hour from 0 to 23 (UTC), not '0x0A'")
+    assert found[5].endswith("must be an hour from 0 to 23 (UTC), not '7:30'")
+    assert found[6].endswith("must be an hour from 0 to 23 (UTC), not '7:30'")
 
 
 def test_yaml_that_cannot_be_read_names_the_line_to_look_at(tmp_path: Path) -> None:
