@@ -504,12 +504,12 @@ def choose_second_share(
     """The share of the main topic's probability a second topic needs
     (topics.model.SECOND_TOPIC_SHARES), chosen by out-of-fold micro-F1 over every topic
     (the site shows all of them); a tie goes to the smaller share. Also each share's
-    micro-F1."""
+    micro-F1, and the micro-F1 without the rule (0)."""
     from .topics.model import SECOND_TOPIC_SHARES, given
 
     wanted = truth.astype(bool)
     micro = {}
-    for share in SECOND_TOPIC_SHARES:
+    for share in (0.0, *SECOND_TOPIC_SHARES):  # 0: without the rule, for the record
         got = given(stacked, low, share)
         tp = int((got & wanted).sum())
         wrong = int((got ^ wanted).sum())

@@ -220,6 +220,19 @@ def test_home_automation_is_not_network_automation(lexicon: Lexicon) -> None:
     assert "automation" not in {e.key for e in home.networking}
 
 
+def test_home_storage_and_self_hosting_are_general_computing(lexicon: Lexicon) -> None:
+    # A network blogger's NAS post ("My ZFS strategy", TrueNAS, RAIDZ2) named only a NAS
+    # and a Samba share, both ambiguous, and was kept; its storage names say what it is.
+    text = "Resilvering a RAIDZ2 pool on TrueNAS SCALE, and restic backups to Backblaze B2"
+    storage = lexicon.find(tokens(text), text)
+    assert {"raidz2", "truenas scale", "restic", "backblaze b2"} <= {e.key for e in storage.general}
+    assert not storage.networking
+    # The regional registries are networking names of no topic: an RIPE meeting report
+    # is tagged by what it treats, not bgp for the name.
+    text = "RIPE 91 daily report"
+    assert {e.key: e.topics for e in lexicon.find(tokens(text), text).networking} == {"ripe": frozenset()}
+
+
 def test_infrastructure_as_code_tools_are_networking_only_by_what_they_manage(lexicon: Lexicon) -> None:
     text = "Don't force-unlock Terraform state: a Pulumi and OpenTofu comparison"
     state = lexicon.find(tokens(text), text)
