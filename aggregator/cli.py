@@ -863,8 +863,15 @@ def _label_context(obj: Context) -> Any:
     "or none when --file is given).",
 )
 @click.option("--show", default=15, show_default=True, help="Mistakes to list.")
+@click.option(
+    "--together",
+    is_flag=True,
+    help="Also measure the screening sets as one: small labelled sets give one figure with a tighter margin.",
+)
 @click.pass_obj
-def evaluate(obj: Context, files: tuple[Path, ...], topics_files: tuple[Path, ...], show: int) -> None:
+def evaluate(
+    obj: Context, files: tuple[Path, ...], topics_files: tuple[Path, ...], show: int, together: bool
+) -> None:
     """Measure screening and topic tagging on the team's evaluation sets (never trained on)."""
     from .cards import MODEL_DIR
     from .label import LabelContext, evaluation_problems, read_rows
@@ -874,16 +881,24 @@ def evaluate(obj: Context, files: tuple[Path, ...], topics_files: tuple[Path, ..
     with _errors():
         screener = Screener.load(("en",))
         check = evaluation_problems(screener.topics.topics if screener.topics is not None else ())
-        for path in files or sorted((MODEL_DIR / "data").glob("eval_*.jsonl")):
+        every: list[dict[str, Any]] = []
+        paths = files or sorted((MODEL_DIR / "data").glob("eval_*.jsonl"))
+        for path in paths:
             rows = read_rows(path, ("id", "title", "summary", "expect"), check)
+            every += rows
             _print_screening(path, run_evaluation(rows, LabelContext(screener)), show)
+        if together and len(paths) > 1:
+            names = ", ".join(path.name for path in paths)
+            _print_screening(
+                f"{len(paths)} sets together ({names})", run_evaluation(every, LabelContext(screener)), show
+            )
         for topics_file in topics_files or (
             [] if files else sorted((MODEL_DIR / "data").glob("topics_eval*.jsonl"))
         ):
             _evaluate_topics(topics_file, screener)
 
 
-def _print_screening(path: Path, result: Any, show: int) -> None:
+def _print_screening(path: Path | str, result: Any, show: int) -> None:
     figures, baseline = result.figures, result.baseline
     click.echo(f"{path}: {result.total} posts")
     for expect in sorted(result.by_expect):

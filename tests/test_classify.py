@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from html import escape
@@ -207,6 +208,33 @@ def test_evaluate_prints_per_topic_metrics_beside_the_keywords() -> None:
     line = next(ln for ln in tags.splitlines() if "taxonomy keywords alone" in ln)
     model, keywords = (float(part.split()[-1]) for part in line.split(":", 1)[1].split(","))
     assert model > keywords
+
+
+def test_evaluate_together_measures_several_small_sets_as_one(tmp_path) -> None:
+    # Two labelled sets of two posts each: each alone, then the four together.
+    rows = [
+        ("a1", "PIM sparse mode: why the RP never saw the register", "keep", ["multicast"]),
+        ("a2", "Sourdough starter, week three", "offtopic", []),
+        ("b1", "OSPF stuck in EXSTART: an MTU mismatch again", "keep", ["igp"]),
+        ("b2", "Mi receta de tortilla de patatas con cebolla caramelizada", "non_english", []),
+    ]
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    for path, part in ((first, rows[:2]), (second, rows[2:])):
+        path.write_text(
+            "".join(
+                json.dumps({"id": i, "title": t, "summary": "", "expect": e, "topics": topics}) + "\n"
+                for i, t, e, topics in part
+            )
+        )
+    result = CliRunner().invoke(cli, ["evaluate", "--file", str(first), "--file", str(second), "--together"])
+    assert result.exit_code == 0, result.output
+    assert f"{first}: 2 posts" in result.output and f"{second}: 2 posts" in result.output
+    together = result.output.split("2 sets together (first.jsonl, second.jsonl): 4 posts", 1)[1]
+    assert re.search(r"English networking wrongly dropped: +0 of 2 \(0\.0%\)", together)
+    assert re.search(r"non-English kept: +0 of 1 \(0\.0%\)", together)
+    assert "expected offtopic        1: offtopic 1" in together
+    alone = CliRunner().invoke(cli, ["evaluate", "--file", str(first), "--file", str(second)])
+    assert "sets together" not in alone.output
 
 
 def test_evaluate_scores_no_topic_that_no_post_has(tmp_path) -> None:
