@@ -136,6 +136,36 @@ def test_text_mostly_in_another_script_is_not_english_whatever_the_feed_says(
     assert script in language.decided_by
 
 
+def test_english_nouns_in_another_scripts_sentences_leave_them_in_that_language() -> None:
+    # English technical nouns outnumber the Thai letters, but no English grammar joins
+    # them: the sentences are Thai.
+    text = (
+        "Segment Routing กับ SRv6 สำหรับ service provider network\nบทความนี้อธิบาย "
+        "segment routing architecture ของ provider core ที่ใช้ IS-IS flooding และ "
+        "traffic engineering policy พร้อม TI-LFA fast reroute protection"
+    )
+    language = detect_language(text, "en")
+    assert language.lang == "th" and "Thai" in language.decided_by
+
+
+def test_an_english_epigraph_leaves_a_post_in_its_own_language() -> None:
+    text = (
+        "Roteamento com OSPF no laboratório\nIt is not the network that fails, it is the "
+        "plan. Neste artigo vamos configurar o OSPF em três roteadores, e para isso é preciso "
+        "falar sobre as áreas. Também vamos ver como o custo das interfaces muda a escolha "
+        "da rota, pelo menos no nosso laboratório."
+    )
+    language = detect_language(text, "en")
+    assert language.lang == "pt" and language.decided_by == "function words (pt, in most sentences)"
+    # English prose that quotes a foreign sentence stays English.
+    text = (
+        "The motto on the NOC wall reads 'de la red para la gente'. It is a joke about our "
+        "budget, but the point is that the network is for the people who use it, and the "
+        "change process is built around that."
+    )
+    assert detect_language(text, None).lang == "en"
+
+
 def test_a_quoted_name_in_another_script_leaves_english_prose_english() -> None:
     text = (
         "The Great Firewall (防火长城) drops TCP resets on some paths; we measured which "

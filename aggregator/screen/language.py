@@ -16,7 +16,7 @@ Evidence is taken in order of how little it can be fooled:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -239,6 +239,25 @@ def _other_function_words(lowered: list[str]) -> tuple[str, int]:
     return best, count
 
 
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?\n]*")
+
+
+def _mostly(text: str, other: str) -> bool:
+    """Whether more of text's characters are in sentences with more of the other
+    language's function words than English ones than in sentences the other way round."""
+    theirs = ours = 0
+    for sentence in _SENTENCE.findall(text):
+        lowered = [w.lower() for w in ordinary_words(sentence)]
+        balance = sum(map(OTHER_FUNCTION_WORDS[other].__contains__, lowered)) - sum(
+            map(ENGLISH_WORDS.__contains__, lowered)
+        )
+        if balance > 0:
+            theirs += len(sentence)
+        elif balance < 0:
+            ours += len(sentence)
+    return theirs > ours
+
+
 def detect_language(
     text: str,
     fallback: str | None,
@@ -267,6 +286,13 @@ def detect_language(
         prose_words = vocabulary if prose is None else prose
         letters = sum(len(w) for w in lowered if w in ENGLISH_WORDS or w in prose_words)
         script = other_script(text, letters)
+        if script is not None and english < MIN_OTHER_FUNCTION_WORDS:
+            # English nouns in another script's sentences ("EVPN-VXLAN เป็น modern data
+            # center fabric technology ที่รวม ...") are the names the issue leaves to that
+            # language: with no English grammar around them (fewer function words than
+            # clear evidence needs), only the function words weigh for English.
+            grammar = sum(len(w) for w in lowered if w in ENGLISH_WORDS)
+            script = replace(script, english=float(grammar))
         if script is not None and script.decides:
             lang = script.lang
             found: list[tuple[str, float]] = []
@@ -279,11 +305,19 @@ def detect_language(
     # Two with no English function word decide a short text, where they are a fifth of
     # the words, not a list of terms ("le 28" in a prefix-list).
     short_and_foreign = other_count == 2 and not english and other_count >= 0.2 * len(words)
-    if (other_count >= MIN_OTHER_FUNCTION_WORDS or short_and_foreign) and other_count > english:
+    # Clear evidence of both (an English epigraph over a Portuguese post): the language
+    # of most of the text, sentence by sentence.
+    mixed = (
+        other_count >= MIN_OTHER_FUNCTION_WORDS
+        and english >= MIN_OTHER_FUNCTION_WORDS
+        and _mostly(text, other)
+    )
+    if (other_count >= MIN_OTHER_FUNCTION_WORDS or short_and_foreign) and (other_count > english or mixed):
         found = _probabilities(text)
         # langdetect may tell apart two close languages (Indonesian and Malay).
         lang = found[0][0] if found and found[0][0] in OTHER_FUNCTION_WORDS else other
-        return Language(lang, 1.0, dict(found) or {other: 1.0}, f"function words ({lang})")
+        how = f"function words ({lang}{', in most sentences' if other_count <= english else ''})"
+        return Language(lang, 1.0, dict(found) or {other: 1.0}, how)
     if len(words) >= MIN_WORDS:
         share = english / len(words)
         if share >= ENGLISH_SHARE:
