@@ -221,7 +221,7 @@ def test_home_automation_is_not_network_automation(lexicon: Lexicon) -> None:
 
 
 def test_home_storage_and_self_hosting_are_general_computing(lexicon: Lexicon) -> None:
-    # A network blogger's NAS post ("My ZFS strategy", TrueNAS, RAIDZ2) named only a NAS
+    # A network blogger's NAS post (a ZFS pool plan: TrueNAS, RAIDZ2) named only a NAS
     # and a Samba share, both ambiguous, and was kept; its storage names say what it is.
     text = "Resilvering a RAIDZ2 pool on TrueNAS SCALE, and restic backups to Backblaze B2"
     storage = lexicon.find(tokens(text), text)

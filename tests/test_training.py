@@ -206,7 +206,7 @@ def test_a_title_that_names_one_topic_by_its_own_name_gives_that_topic() -> None
         "OSPF and BGP compared for a small campus",  # two topics: the model decides
         "Lab notes over OSPF",  # OSPF is the setting, after "over"
         "Ten thousand set-top boxes and one rp_filter",  # a lexicon term, not the topic's name
-        "Toying with OSPF over WireGuard on FreeBSD",  # a lead-in naming nothing: its subject follows
+        "Playing with OSPF over a GRE mesh at home",  # a lead-in naming nothing: its subject follows
         "Notes on OSPF stub areas",  # the same after "on"
         "Outage after an OSPF flap",  # after "after" comes the trigger, lead-in or not
     ]

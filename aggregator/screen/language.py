@@ -287,8 +287,8 @@ def detect_language(
         letters = sum(len(w) for w in lowered if w in ENGLISH_WORDS or w in prose_words)
         script = other_script(text, letters)
         if script is not None and english < MIN_OTHER_FUNCTION_WORDS:
-            # English nouns in another script's sentences ("EVPN-VXLAN เป็น modern data
-            # center fabric technology ที่รวม ...") are the names the issue leaves to that
+            # English nouns in another script's sentences ("บทความนี้อธิบาย segment routing
+            # architecture ของ provider core ...") are the names the issue leaves to that
             # language: with no English grammar around them (fewer function words than
             # clear evidence needs), only the function words weigh for English.
             grammar = sum(len(w) for w in lowered if w in ENGLISH_WORDS)

@@ -63,7 +63,7 @@ SETTING_WORDS = frozenset(
 
 
 # Setting words after which a title's subject comes when the words before them name no
-# topic: a lead-in ("Toying with OSPF over WireGuard", "Notes on IS-IS", "Adventures in
+# topic: a lead-in ("Playing with OSPF over a GRE mesh", "Notes on IS-IS", "Adventures in
 # IPv6"). After the others ("Outage after an OSPF flap") it stays the setting.
 SUBJECT_AFTER = frozenset({"with", "on", "in"})
 
