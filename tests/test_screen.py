@@ -148,6 +148,19 @@ def test_english_nouns_in_another_scripts_sentences_leave_them_in_that_language(
     assert language.lang == "th" and "Thai" in language.decided_by
 
 
+def test_one_short_english_word_repeated_is_no_english_prose() -> None:
+    # Slovenian writes "in" (and), "do" (to) and "da" (that): five of them made an
+    # English share of function words, with only two different ones.
+    text = (
+        "Usmerjevalnik in stikalo\nKako nastavimo VLAN in DHCP na napravi MikroTik, da je "
+        "promet do strežnika ločen od gostujočega omrežja in da lahko uporabniki v pisarni "
+        "še vedno dostopajo do tiskalnika in do skupnih map."
+    )
+    assert detect_language(text, "en").lang == "sl"
+    # A short English title uses two of them at most, and stays English.
+    assert detect_language("Floating static routes as a backup path for a branch office", None).lang == "en"
+
+
 def test_an_english_epigraph_leaves_a_post_in_its_own_language() -> None:
     text = (
         "Roteamento com OSPF no laboratório\nIt is not the network that fails, it is the "

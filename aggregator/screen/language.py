@@ -320,7 +320,12 @@ def detect_language(
         return Language(lang, 1.0, dict(found) or {other: 1.0}, how)
     if len(words) >= MIN_WORDS:
         share = english / len(words)
-        if share >= ENGLISH_SHARE:
+        # A longer text needs a few different ones: "in", "do" and "so" are also Slovenian,
+        # Croatian or Swahili words, which the lists above do not hold, and one of them
+        # five times over is no English prose.
+        if share >= ENGLISH_SHARE and (
+            len(words) < 2 * MIN_WORDS or len(ENGLISH_WORDS.intersection(lowered)) >= MIN_OTHER_FUNCTION_WORDS
+        ):
             return Language("en", 1.0, {"en": 1.0}, "function words")
         if vocabulary and sum(map(vocabulary.__contains__, lowered)) / len(words) >= ENGLISH_VOCABULARY_SHARE:
             return Language("en", 1.0, {"en": 1.0}, "English vocabulary")
