@@ -138,10 +138,8 @@ _DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)")
 
 
 def _construct_int(loader: _LineLoader, node: yaml.ScalarNode) -> int | str:
-    text = loader.construct_scalar(node)
-    if _DECIMAL.fullmatch(text):
-        return int(text.replace("_", ""))
-    return str(text)
+    text = str(loader.construct_scalar(node))
+    return int(text.replace("_", "")) if _DECIMAL.fullmatch(text) else text
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
