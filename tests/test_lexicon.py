@@ -279,3 +279,24 @@ def test_a_term_in_two_files_lists_each_of_its_senses_once(lexicon: Lexicon) -> 
         parts = [part.strip() for part in entry.senses.split(";") if part.strip()]
         assert len(parts) == len(set(parts)), (entry.term, entry.senses)
     assert lexicon.entries["neighbor"].senses == "English word; person living next door"
+
+
+def test_cabling_survey_and_community_names_are_networking(lexicon: Lexicon) -> None:
+    # Posts on the physical plant, Wi-Fi surveys and the field's own shows and operator
+    # groups named nothing the lexicon knew, or only ambiguous words (a rack, a cable).
+    text = "Re-terminating the IDF: a 110 block, a cable certifier and a fresh Fluke Networks report"
+    assert {"110 block", "cable certifier", "fluke networks"} <= {
+        e.key for e in lexicon.find(tokens(text), text).networking
+    }
+    text = "Notes from UKNOF and an Ekahau Sidekick 2 validation survey of the new wing"
+    named = {e.key: e.topics for e in lexicon.find(tokens(text), text).networking}
+    assert named["uknof"] == frozenset() and named["ekahau sidekick 2"] == {"wireless"}
+    assert named["validation survey"] == {"wireless"}
+    # Phrases with an everyday sense count only beside a settled name, as other ambiguous
+    # words do: tidying the cables behind a desk, or a book's spine and leaves.
+    desk = lexicon.find(tokens("Cable management behind the standing desk"), "")
+    assert "cable management" in {e.key for e in desk.ambiguous} and not desk.counted
+    book = lexicon.find(tokens("Spine and leaf: rebinding an old cookbook"), "")
+    assert "spine and leaf" in {e.key for e in book.ambiguous} and not book.counted
+    fabric = lexicon.find(tokens("A spine and leaf fabric with EVPN on every leaf"), "")
+    assert "spine and leaf" in {e.key for e in fabric.counted}
