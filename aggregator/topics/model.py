@@ -214,11 +214,9 @@ class TopicModel:
         for dns, SSM or RP for multicast, traceroute for observability) do not count."""
         out = []
         for i, head in enumerate(reading.head_found):
-            if len(head.topics) != 1:
-                continue
-            topic, terms = next(iter(head.topics.items()))
-            if any(self._own_name(topic, term) for term in terms):
-                out.append((i, self._column[topic]))
+            own = [t for t, terms in head.topics.items() if any(self._own_name(t, term) for term in terms)]
+            if len(own) == 1:
+                out.append((i, self._column[own[0]]))
         return out
 
     def _own_name(self, topic: str, term: str) -> bool:
@@ -228,10 +226,14 @@ class TopicModel:
     @cached_property
     def _own_names(self) -> dict[str, re.Pattern[str]]:
         """Each topic's own names as one pattern of whole words, lower case: the topic's
-        name, the card's strong keywords, and the protocol names among the taxonomy's
-        keywords."""
+        name, the card's strong keywords, the protocol names among the taxonomy's keywords,
+        and the taxonomy's `names` (protocol names English words contain, such as IS-IS)."""
         names: dict[str, set[str]] = {
-            t.name: {t.name, *(w.lower() for w in t.keywords.words if w.lower() in self.protocol_names)}
+            t.name: {
+                t.name,
+                *t.names,
+                *(w.lower() for w in t.keywords.words if w.lower() in self.protocol_names),
+            }
             for t in self.taxonomy
         }
         for keyword, topics in self.strong.items():

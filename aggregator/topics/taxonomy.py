@@ -42,6 +42,9 @@ class Topic:
     covers: str
     keywords: Keywords
     exclude: tuple[tuple[str, ...], ...] = ()  # phrases whose words are not evidence
+    # Protocol names a title names the topic by, besides those of lexicon/embedded.tsv
+    # (which leaves out names English words contain: "isis" is in "crisis"); see titled().
+    names: tuple[str, ...] = ()
 
 
 def taxonomy_entries(taxonomy: tuple[Topic, ...]) -> list[Entry]:
@@ -87,6 +90,7 @@ def load_taxonomy(path: Path = MODEL_DIR / "topics.yaml") -> tuple[Topic, ...]:
                 t["covers"],
                 Keywords.from_terms([str(k).lower() for k in t.get("keywords", [])]),
                 tuple(tuple(str(e).lower().split()) for e in t.get("exclude", [])),
+                tuple(str(n).lower() for n in t.get("names", [])),
             )
             for t in data["topics"]
         )
