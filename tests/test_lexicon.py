@@ -300,3 +300,16 @@ def test_cabling_survey_and_community_names_are_networking(lexicon: Lexicon) -> 
     assert "spine and leaf" in {e.key for e in book.ambiguous} and not book.counted
     fabric = lexicon.find(tokens("A spine and leaf fabric with EVPN on every leaf"), "")
     assert "spine and leaf" in {e.key for e in fabric.counted}
+
+
+def test_a_taxonomy_term_list_written_as_one_string_is_refused(tmp_path: Path) -> None:
+    # `names: is-is` would be read letter by letter: "i", "s" and "-" each a name of igp.
+    path = tmp_path / "topics.yaml"
+    path.write_text(
+        "topics:\n  - name: igp\n    description: d\n    covers: c\n    keywords: [ospf]\n    names: is-is\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ModelError, match=r"topics\.yaml: topic 'igp': `names` must be a list of terms"):
+        load_taxonomy(path)
+    path.write_text(path.read_text(encoding="utf-8").replace("names: is-is", 'names: ["is-is"]'))
+    assert load_taxonomy(path)[0].names == ("is-is",)

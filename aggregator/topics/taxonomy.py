@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -88,14 +89,26 @@ def load_taxonomy(path: Path = MODEL_DIR / "topics.yaml") -> tuple[Topic, ...]:
                 t["name"],
                 t["description"],
                 t["covers"],
-                Keywords.from_terms([str(k).lower() for k in t.get("keywords", [])]),
-                tuple(tuple(str(e).lower().split()) for e in t.get("exclude", [])),
-                tuple(str(n).lower() for n in t.get("names", [])),
+                Keywords.from_terms([k.lower() for k in _terms(t, "keywords", path)]),
+                tuple(tuple(e.lower().split()) for e in _terms(t, "exclude", path)),
+                tuple(n.lower() for n in _terms(t, "names", path)),
             )
             for t in data["topics"]
         )
     except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
         raise ModelError(f"{path}: cannot read the topic taxonomy ({exc})") from exc
+
+
+def _terms(topic: dict[str, Any], field: str, path: Path) -> list[str]:
+    """A topic's list of terms (keywords, exclude, names): a YAML list of strings. A bare
+    string would be read letter by letter, each letter a term."""
+    value = topic.get(field, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ModelError(
+            f"{path}: topic {topic.get('name')!r}: `{field}` must be a list of terms, "
+            f'as in {field}: ["is-is", "ospf"]'
+        )
+    return value
 
 
 @dataclass(frozen=True)
