@@ -206,20 +206,23 @@ class TopicModel:
     def titled(self, reading: Reading) -> list[tuple[int, int]]:
         """(post, topic column) for each post whose title's head (before the words that
         turn to the setting: "... over WireGuard", "... in a Kubernetes cluster") names
-        one topic by that topic's own name: its name, a strong keyword, a protocol's name
-        among its keywords or the taxonomy's `names` ("Full-Mesh BGP Network Over
-        WireGuard", "IP Multicast for residential TV"), whatever other topics lesser terms
-        of the head name ("ContainerLab and BGP": a tool of automation). Such a post is
-        about that topic whatever its text weighs: real titles name their subject so far
-        more often than the training texts, which the text model learned to read past.
-        Keywords that are weaker evidence (TTL for dns, SSM or RP for multicast, traceroute
-        for observability) do not count; two topics named by their own names are left to
-        the model ("OSPF and BGP compared")."""
+        one topic alone, by that topic's own name: its name, a strong keyword, a protocol's
+        name among its keywords or the taxonomy's `names` ("Full-Mesh BGP Network Over
+        WireGuard", "IP Multicast for residential TV", "IS-IS levels explained"). Such a
+        post is about that topic whatever its text weighs: real titles name their subject
+        so far more often than the training texts, which the text model learned to read
+        past. Keywords that are weaker evidence (TTL for dns, SSM or RP for multicast,
+        traceroute for observability) do not count. A head that names a second topic, even
+        by a lesser term ("ContainerLab and BGP", "ndots:5 and the DNS queries behind every
+        API call"), is left to the model: LABELLING.md makes some topics subordinate in
+        another's context (cluster DNS is kubernetes), which the title cannot tell."""
         out = []
         for i, head in enumerate(reading.head_found):
-            own = [t for t, terms in head.topics.items() if any(self._own_name(t, term) for term in terms)]
-            if len(own) == 1:
-                out.append((i, self._column[own[0]]))
+            if len(head.topics) != 1:
+                continue
+            topic, terms = next(iter(head.topics.items()))
+            if any(self._own_name(topic, term) for term in terms):
+                out.append((i, self._column[topic]))
         return out
 
     def _own_name(self, topic: str, term: str) -> bool:
