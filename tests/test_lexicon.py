@@ -294,9 +294,9 @@ def test_cabling_survey_and_community_names_are_networking(lexicon: Lexicon) -> 
     assert named["validation survey"] == {"wireless"}
     # Phrases with an everyday sense count only beside a settled name, as other ambiguous
     # words do: tidying the cables behind a desk, or a book's spine and leaves.
-    desk = lexicon.find(tokens("Cable management behind the standing desk"), "")
+    desk = lexicon.find(tokens("Cable management under my desk, with velcro and a tray"), "")
     assert "cable management" in {e.key for e in desk.ambiguous} and not desk.counted
-    book = lexicon.find(tokens("Spine and leaf: rebinding an old cookbook"), "")
+    book = lexicon.find(tokens("Spine and leaf repairs on a cloth-bound notebook"), "")
     assert "spine and leaf" in {e.key for e in book.ambiguous} and not book.counted
     fabric = lexicon.find(tokens("A spine and leaf fabric with EVPN on every leaf"), "")
     assert "spine and leaf" in {e.key for e in fabric.counted}

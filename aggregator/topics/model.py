@@ -213,7 +213,7 @@ class TopicModel:
         so far more often than the training texts, which the text model learned to read
         past. Keywords that are weaker evidence (TTL for dns, SSM or RP for multicast,
         traceroute for observability) do not count. A head that names a second topic, even
-        by a lesser term ("ContainerLab and BGP", "ndots:5 and the DNS queries behind every
+        by a lesser term ("a containerlab lab with BGP", "ndots and the DNS queries of every
         API call"), is left to the model: LABELLING.md makes some topics subordinate in
         another's context (cluster DNS is kubernetes), which the title cannot tell."""
         out = []
