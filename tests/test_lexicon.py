@@ -313,3 +313,7 @@ def test_a_taxonomy_term_list_written_as_one_string_is_refused(tmp_path: Path) -
         load_taxonomy(path)
     path.write_text(path.read_text(encoding="utf-8").replace("names: is-is", 'names: ["is-is"]'))
     assert load_taxonomy(path)[0].names == ("is-is",)
+    # `under` names topics of the taxonomy: a misspelt one would silently never apply.
+    path.write_text(path.read_text(encoding="utf-8") + '    under: ["multicats"]\n', encoding="utf-8")
+    with pytest.raises(ModelError, match=r"topic 'igp': `under` names no topic of the taxonomy: multicats"):
+        load_taxonomy(path)

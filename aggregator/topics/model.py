@@ -206,24 +206,33 @@ class TopicModel:
     def titled(self, reading: Reading) -> list[tuple[int, int]]:
         """(post, topic column) for each post whose title's head (before the words that
         turn to the setting: "... over WireGuard", "... in a Kubernetes cluster") names
-        one topic alone, by that topic's own name: its name, a strong keyword, a protocol's
-        name among its keywords or the taxonomy's `names` ("Full-Mesh BGP Network Over
+        one topic by that topic's own name: its name, a strong keyword, a protocol's name
+        among its keywords or the taxonomy's `names` ("Full-Mesh BGP Network Over
         WireGuard", "IP Multicast for residential TV", "IS-IS levels explained"). Such a
         post is about that topic whatever its text weighs: real titles name their subject
         so far more often than the training texts, which the text model learned to read
         past. Keywords that are weaker evidence (TTL for dns, SSM or RP for multicast,
-        traceroute for observability) do not count. A head that names a second topic, even
-        by a lesser term ("a containerlab lab with BGP", "ndots and the DNS queries of every
-        API call"), is left to the model: LABELLING.md makes some topics subordinate in
-        another's context (cluster DNS is kubernetes), which the title cannot tell."""
+        traceroute for observability) do not count, and two topics named by their own
+        names are left to the model ("OSPF and BGP compared"). Other topics the head names
+        by lesser terms ("a containerlab lab with BGP": a tool of automation) leave the
+        topic its subject, unless the post names a topic the taxonomy puts it `under`
+        (LABELLING.md: cluster DNS is kubernetes, so "ndots and the DNS queries of every
+        API call" is left to the model)."""
         out = []
-        for i, head in enumerate(reading.head_found):
-            if len(head.topics) != 1:
+        for i, (head, found) in enumerate(zip(reading.head_found, reading.found, strict=True)):
+            own = [t for t, terms in head.topics.items() if any(self._own_name(t, term) for term in terms)]
+            if len(own) != 1:
                 continue
-            topic, terms = next(iter(head.topics.items()))
-            if any(self._own_name(topic, term) for term in terms):
-                out.append((i, self._column[topic]))
+            topic = own[0]
+            if len(head.topics) > 1 and not self._under[topic].isdisjoint(found.topics):
+                continue  # another topic's context, where LABELLING.md makes this one no subject
+            out.append((i, self._column[topic]))
         return out
+
+    @cached_property
+    def _under(self) -> dict[str, frozenset[str]]:
+        """Each topic's `under` topics (topics.yaml)."""
+        return {t.name: frozenset(t.under) for t in self.taxonomy}
 
     def _own_name(self, topic: str, term: str) -> bool:
         """Whether term is, or holds as whole words, one of the topic's own names."""

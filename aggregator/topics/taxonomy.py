@@ -46,6 +46,9 @@ class Topic:
     # Protocol names a title names the topic by, besides those of lexicon/embedded.tsv
     # (which leaves out names English words contain: "isis" is in "crisis"); see titled().
     names: tuple[str, ...] = ()
+    # Topics in whose context this one is no subject of its own (LABELLING.md: cluster DNS
+    # is kubernetes, BGP as EVPN's control plane is evpn-vxlan); see titled().
+    under: tuple[str, ...] = ()
 
 
 def taxonomy_entries(taxonomy: tuple[Topic, ...]) -> list[Entry]:
@@ -84,7 +87,7 @@ def load_lexicon(model_dir: Path = MODEL_DIR, taxonomy: tuple[Topic, ...] | None
 def load_taxonomy(path: Path = MODEL_DIR / "topics.yaml") -> tuple[Topic, ...]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return tuple(
+        taxonomy = tuple(
             Topic(
                 t["name"],
                 t["description"],
@@ -92,11 +95,20 @@ def load_taxonomy(path: Path = MODEL_DIR / "topics.yaml") -> tuple[Topic, ...]:
                 Keywords.from_terms([k.lower() for k in _terms(t, "keywords", path)]),
                 tuple(tuple(e.lower().split()) for e in _terms(t, "exclude", path)),
                 tuple(n.lower() for n in _terms(t, "names", path)),
+                tuple(_terms(t, "under", path)),
             )
             for t in data["topics"]
         )
     except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
         raise ModelError(f"{path}: cannot read the topic taxonomy ({exc})") from exc
+    names = {t.name for t in taxonomy}
+    for topic in taxonomy:
+        unknown = sorted(set(topic.under) - names)
+        if unknown:
+            raise ModelError(
+                f"{path}: topic {topic.name!r}: `under` names no topic of the taxonomy: {', '.join(unknown)}"
+            )
+    return taxonomy
 
 
 def _terms(topic: dict[str, Any], field: str, path: Path) -> list[str]:
