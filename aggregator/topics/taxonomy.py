@@ -112,13 +112,14 @@ def load_taxonomy(path: Path = MODEL_DIR / "topics.yaml") -> tuple[Topic, ...]:
 
 
 def _terms(topic: dict[str, Any], field: str, path: Path) -> list[str]:
-    """A topic's list of terms (keywords, exclude, names): a YAML list of strings. A bare
-    string would be read letter by letter, each letter a term."""
+    """A topic's list of terms (keywords, exclude, names, under): a YAML list of strings. A
+    bare string would be read letter by letter, each letter a term."""
     value = topic.get(field, [])
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        example = '["kubernetes", "bgp"]' if field == "under" else '["is-is", "ospf"]'
         raise ModelError(
             f"{path}: topic {topic.get('name')!r}: `{field}` must be a list of terms, "
-            f'as in {field}: ["is-is", "ospf"]'
+            f"as in {field}: {example}"
         )
     return value
 
