@@ -234,6 +234,19 @@ def test_fake_support_lines_and_cracks_are_spam_even_in_networking_words() -> No
     )
 
 
+def test_router_login_seo_pages_go_by_their_misspelt_addresses() -> None:
+    # The addresses these pages are written to rank for, letters for digits: decisive
+    # even beside many networking words, which such pages are full of.
+    page = "192.168.l.l Admin Login: default router username and password for TP-Link and Netgear Wi-Fi"
+    assert spam_signals(tokens(page), page) == ["seo:192.168.l.l"]
+    assert is_spam(page, 5)
+    assert is_spam("How to use 10.0.0.l piso wifi pause time on your router", 3)
+    # The same words with the address as engineers write it are a networking post.
+    assert not is_spam("Log in to 192.168.1.1, change the default admin password, update the firmware", 4)
+    # Letters and dots that make no private address are no signal: a public one, a version.
+    assert spam_signals(tokens("l.l.l.l and 1.0.l.2 builds"), "l.l.l.l and 1.0.l.2 builds") == []
+
+
 def test_strong_spam_still_goes_beside_a_networking_word() -> None:
     # A lottery table that borrows one networking word is still a lottery table.
     assert is_spam("Keluaran HK hari ini, data SGP lengkap, server cepat", 1)

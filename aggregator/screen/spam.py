@@ -3,17 +3,19 @@
 Lottery tables, slot and casino promotions, SEO link pages and pill shops use a vocabulary
 of their own. Some of it has innocent senses a networking post uses: RTP is the Real-time
 Transport Protocol, a line card sits in a slot, a customer may be a casino resort, an
-engineer is "betting on SRv6". So the terms are of two strengths:
+engineer is "betting on SRv6". So the signals are of three strengths:
 
 - strong: words only spam uses (togel, gacor, sbobet, viagra) and spam phrases ("free
   spins", "slot gacor", "buy backlinks");
 - weak: words with other senses (casino, slot, jackpot, betting, rtp, pragmatic...), link
-  lists and keyword stuffing.
+  lists and keyword stuffing;
+- decisive: a private address spelt with letters for digits ("192.168.l.l"), which only
+  router-login SEO pages write.
 
-A post is spam with one strong signal, or with two signals of any strength, unless it is
-plainly about networking (several distinct networking terms) and its signals are weak:
-a spam word inside a company name, or next to strong networking evidence, does not drop a
-post on its own. See docs/screening.md.
+A post is spam with a decisive signal, one strong signal, or two signals of any strength,
+unless it is plainly about networking (several distinct networking terms) and its signals
+are weak: a spam word inside a company name, or next to strong networking evidence, does
+not drop a post on its own. See docs/screening.md.
 """
 
 from __future__ import annotations
@@ -101,7 +103,30 @@ SPAM_PHRASES = (
 )
 _PHRASE_WORDS = tuple((p, frozenset(p.split())) for p in sorted(set(SPAM_PHRASES)))
 _SPAM_FIRST = frozenset(p.split()[0] for p in SPAM_PHRASES)
+_MAYBE_MISSPELT = re.compile(r"[0-9lIoO]\.[lIoO]|[lIoO]\.[0-9]")
 _TOLL_FREE = re.compile(r"\b1?[-. (]*8(00|33|44|55|66|77|88)[-. )]+\d{3}[-. ]\d{4}\b")
+
+# A private address written with letters for digits ("192.168.l.l", "10.0.0.l",
+# "192.168.o.1"): the misspellings router-login SEO pages are written to rank for. No
+# engineer types them, so one decides alone, beside any number of networking terms.
+_ADDRESS_LIKE = re.compile(r"(?<![\w.])[0-9lIoO]{1,3}(?:\.[0-9lIoO]{1,3}){3}(?![\w]|\.\w)")
+_DIGITS_OF = str.maketrans("lIoO", "1100")
+
+
+def _misspelt_addresses(text: str) -> list[str]:
+    """The private IPv4 addresses in text that are spelt with letters for some digits."""
+    found = []
+    for candidate in _ADDRESS_LIKE.findall(text):
+        if candidate.replace(".", "").isdigit():
+            continue  # an address as written: no signal
+        octets = [int(o) for o in candidate.translate(_DIGITS_OF).split(".")]
+        if max(octets) > 255:
+            continue
+        a, b = octets[0], octets[1]
+        if a == 10 or (a == 192 and b == 168) or (a == 172 and 16 <= b <= 31):
+            found.append(candidate)
+    return found
+
 
 # Distinct networking terms (lexicon hits) that make a post plainly about networking:
 # then weak spam signals alone do not drop it.
@@ -111,7 +136,7 @@ PLAINLY_NETWORKING = 2
 def spam_signals(words: list[str], text: str) -> list[str]:
     """The spam signals in a post's tokens (screen.tokens(text)), as short labels:
     "term:togel" (strong), "weak:casino", "phrase:free spins", "repetition:vpnx9",
-    "links:many"."""
+    "links:many", "seo:192.168.l.l" (decisive)."""
     present = set(words)
     # Set operations first: most posts have none of the terms, and those run in C.
     signals = [f"term:{w}" for w in sorted(STRONG_SPAM.intersection(present))]
@@ -139,6 +164,9 @@ def spam_signals(words: list[str], text: str) -> list[str]:
     # Fake support lines: a toll-free number in the title or lead.
     if "-8" in text and _TOLL_FREE.search(text):
         signals.append("phone:toll-free")
+    # Only text with a letter-dot-digit or digit-dot-letter run can hold a misspelt address.
+    if _MAYBE_MISSPELT.search(text):
+        signals += [f"seo:{a}" for a in dict.fromkeys(_misspelt_addresses(text))]
     return signals
 
 
@@ -153,6 +181,9 @@ def judge_spam(signals: list[str] | tuple[str, ...], networking_terms: int) -> S
     names."""
     if not signals:
         return SpamCall(False, "no spam signals")
+    seo = [s for s in signals if s.startswith("seo:")]
+    if seo:
+        return SpamCall(True, f"a private address spelt with letters ({seo[0][4:]}): router-login SEO")
     strong = [s for s in signals if s.startswith(("term:", "phrase:", "phone:"))]
     if networking_terms >= PLAINLY_NETWORKING and not strong:
         return SpamCall(False, f"only weak spam signals, beside {networking_terms} networking terms")
