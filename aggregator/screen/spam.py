@@ -103,7 +103,10 @@ SPAM_PHRASES = (
 )
 _PHRASE_WORDS = tuple((p, frozenset(p.split())) for p in sorted(set(SPAM_PHRASES)))
 _SPAM_FIRST = frozenset(p.split()[0] for p in SPAM_PHRASES)
-_MAYBE_MISSPELT = re.compile(r"[0-9lIoO]\.[lIoO]|[lIoO]\.[0-9]")
+# Any dotted quad has its two middle parts between dots: a pattern that begins with a dot
+# is searched for that character first, in C (0.25 µs a post; one that begins with a class
+# of characters tries every position, 6 µs), and one post in a hundred holds such a run.
+_MAYBE_QUAD = re.compile(r"\.[0-9lIoO]{1,3}\.[0-9lIoO]{1,3}\.")
 _TOLL_FREE = re.compile(r"\b1?[-. (]*8(00|33|44|55|66|77|88)[-. )]+\d{3}[-. ]\d{4}\b")
 
 # A private address written with letters for digits ("192.168.l.l", "10.0.0.l",
@@ -164,8 +167,7 @@ def spam_signals(words: list[str], text: str) -> list[str]:
     # Fake support lines: a toll-free number in the title or lead.
     if "-8" in text and _TOLL_FREE.search(text):
         signals.append("phone:toll-free")
-    # Only text with a letter-dot-digit or digit-dot-letter run can hold a misspelt address.
-    if _MAYBE_MISSPELT.search(text):
+    if _MAYBE_QUAD.search(text):
         signals += [f"seo:{a}" for a in dict.fromkeys(_misspelt_addresses(text))]
     return signals
 
