@@ -247,6 +247,55 @@ def test_router_login_seo_pages_go_by_their_misspelt_addresses() -> None:
     assert spam_signals(tokens("l.l.l.l and 1.0.l.2 builds"), "l.l.l.l and 1.0.l.2 builds") == []
 
 
+@pytest.mark.parametrize(
+    "title",
+    [
+        "192.168.0.1 Admin Login – Username & Password for Every Router",
+        "192.168 Username Password: the Complete Guide",
+        "10.0.0.1",
+        "Change Router Password 172.16.0.1 Login: Secure Your Home Wi-Fi",
+        "Router Login Default Password: Access and Manage Your Router",
+    ],
+)
+def test_router_login_seo_titles_decide_beside_networking_words(title: str) -> None:
+    # Such pages read like a how-to full of networking words; their titles give them away.
+    text = "Open the router's web interface, enter the default username and password, change the SSID."
+    signals = spam_signals(tokens(text), text, title)
+    assert [s.split(":")[0] for s in signals] == ["seo-title"]
+    assert judge_spam(signals, 6).spam
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Log in to 192.168.1.1, change the default admin password, update the firmware",
+        "192.168.1.0/24 everywhere: why home VPNs collide",
+        "10.0.0.0/8 is not enough: renumbering a campus",
+        "OSPF router ID 10.0.0.1 versus the loopback address",
+        "Router login banners with Ansible",
+        "Rate limits that actually protect a login page",
+    ],
+)
+def test_an_engineers_title_with_a_private_address_is_no_spam_signal(title: str) -> None:
+    assert spam_signals(tokens(title), title, title) == []
+
+
+def test_the_screener_reads_the_title_for_router_login_seo(screener: Screener) -> None:
+    text = (
+        "Your router's admin page lives at a private IP address. Type it into the browser, enter the "
+        "default username and password printed on the label, then change the Wi-Fi password."
+    )
+    seo, how_to = screener.screen(
+        [
+            ("192.168.1.254 Admin Login and Default Password", text, "en"),
+            ("Securing a home router", text, "en"),
+        ]
+    )
+    assert (seo.keep, seo.reason) == (False, "spam")
+    assert "router-login SEO title" in seo.decided_by
+    assert how_to.reason != "spam"
+
+
 def test_strong_spam_still_goes_beside_a_networking_word() -> None:
     # A lottery table that borrows one networking word is still a lottery table.
     assert is_spam("Keluaran HK hari ini, data SGP lengkap, server cepat", 1)

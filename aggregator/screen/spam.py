@@ -10,7 +10,8 @@ engineer is "betting on SRv6". So the signals are of three strengths:
 - weak: words with other senses (casino, slot, jackpot, betting, rtp, pragmatic...), link
   lists and keyword stuffing;
 - decisive: a private address spelt with letters for digits ("192.168.l.l"), which only
-  router-login SEO pages write.
+  router-login SEO pages write, and a title built the way those pages title themselves
+  ("192.168.0.1 Login", "Router Login Default Password").
 
 A post is spam with a decisive signal, one strong signal, or two signals of any strength,
 unless it is plainly about networking (several distinct networking terms) and its signals
@@ -131,15 +132,44 @@ def _misspelt_addresses(text: str) -> list[str]:
     return found
 
 
+# Router-login SEO titles: the private address as the page's keyword ("192.168.0.1 Login",
+# "192.168 Username Password", the address alone), or "router login" beside the
+# credentials ("Router Login Default Password"). An engineer's title puts the address in a
+# sentence ("Log in to 192.168.1.1, then change the admin password"), which none of these
+# match. (Of the team's 13,000 rows, one has such a title: a spam row.)
+_PRIVATE = (
+    r"(?:192\.168(?:\.\d{1,3}){0,2}|10(?:\.\d{1,3}){3}|172\.(?:1[6-9]|2\d|3[01])(?:\.\d{1,3}){2})"
+    r"(?![\w.]*\d)"  # the whole address, not the start of a longer number or a prefix
+)
+_CREDENTIAL = r"(?:log ?in|login page|password|passwords|username|admin)"
+_SEO_TITLE = re.compile(
+    rf"^\W*{_PRIVATE}(?:\W*$|\W+{_CREDENTIAL}\b)"  # the address first: alone, or its login words next
+    rf"|\b{_PRIVATE}\W+{_CREDENTIAL}\b"  # "Change Router Password 192.168.0.1 Login"
+    rf"|\b(?:admin|log ?in)\W+{_PRIVATE}(?!\w)"  # "Login 192.168.1.1"
+    r"|\b(?:router|admin) log ?in\b.*\b(?:default|password|username)\b"
+    r"|\b(?:default|password|username)\b.*\b(?:router|admin) log ?in\b"
+)
+
+
+def _seo_title(title: str) -> str | None:
+    """The router-login SEO pattern a title matches, or None (most titles hold no "192.",
+    "10.", "172." or "login": a substring test in C tells)."""
+    lower = title.lower()
+    if not any(key in lower for key in ("192.", "10.", "172.", "log")):
+        return None
+    found = _SEO_TITLE.search(lower)
+    return found.group(0).strip(" -:|") if found else None
+
+
 # Distinct networking terms (lexicon hits) that make a post plainly about networking:
 # then weak spam signals alone do not drop it.
 PLAINLY_NETWORKING = 2
 
 
-def spam_signals(words: list[str], text: str) -> list[str]:
-    """The spam signals in a post's tokens (screen.tokens(text)), as short labels:
-    "term:togel" (strong), "weak:casino", "phrase:free spins", "repetition:vpnx9",
-    "links:many", "seo:192.168.l.l" (decisive)."""
+def spam_signals(words: list[str], text: str, title: str = "") -> list[str]:
+    """The spam signals in a post's tokens (screen.tokens(text)) and title, as short
+    labels: "term:togel" (strong), "weak:casino", "phrase:free spins", "repetition:vpnx9",
+    "links:many", "seo:192.168.l.l" and "seo-title:192.168.0.1 login" (decisive)."""
     present = set(words)
     # Set operations first: most posts have none of the terms, and those run in C.
     signals = [f"term:{w}" for w in sorted(STRONG_SPAM.intersection(present))]
@@ -169,6 +199,9 @@ def spam_signals(words: list[str], text: str) -> list[str]:
         signals.append("phone:toll-free")
     if _MAYBE_QUAD.search(text):
         signals += [f"seo:{a}" for a in dict.fromkeys(_misspelt_addresses(text))]
+    seo_title = _seo_title(title) if title else None
+    if seo_title:
+        signals.append(f"seo-title:{seo_title}")
     return signals
 
 
@@ -186,6 +219,9 @@ def judge_spam(signals: list[str] | tuple[str, ...], networking_terms: int) -> S
     seo = [s for s in signals if s.startswith("seo:")]
     if seo:
         return SpamCall(True, f"a private address spelt with letters ({seo[0][4:]}): router-login SEO")
+    seo = [s for s in signals if s.startswith("seo-title:")]
+    if seo:
+        return SpamCall(True, f'a router-login SEO title ("{seo[0][10:]}")')
     strong = [s for s in signals if s.startswith(("term:", "phrase:", "phone:"))]
     if networking_terms >= PLAINLY_NETWORKING and not strong:
         return SpamCall(False, f"only weak spam signals, beside {networking_terms} networking terms")

@@ -267,13 +267,13 @@ class Screener:
         tags = self.topics.tag_batch(batch, reading) if self.topics else [[] for _ in items]
         out = []
         default = self.languages[0]
-        for (_title, _text, hint), text, words, ordinary, post_found, score, post_tags, has_media in zip(
+        for (title, _text, hint), text, words, ordinary, post_found, score, post_tags, has_media in zip(
             items, texts, token_lists, reading.ordinary, found, scores, tags, carries, strict=True
         ):
             # Nothing known of the feed: the site's own language is the fallback.
             fallback, source = (hint, "feed language") if hint else (default, "site language")
             language = detect_language(text, fallback, source, self.vocabulary, ordinary, self.prose)
-            signals = tuple(spam_signals(words, text))
+            signals = tuple(spam_signals(words, text, title))
             settled = False
             counted = tuple(dict.fromkeys(e.term for e in post_found.counted))
             spam = judge_spam(signals, len(counted))
