@@ -71,6 +71,47 @@ def test_a_name_that_embeds_a_protocol_resolves_to_it(lexicon: Lexicon, text: st
 
 
 @pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("The uplink on GigabitEthernet0/1 went err-disabled", "gigabitethernet"),
+        ("Gi1/0/22 keeps flapping", "gigabitethernet"),
+        ("Only Te1/0/2.100 passes tagged frames", "tengigabitethernet"),
+        ("Hu0/0/0/3 shows CRC errors after the move", "hundredgige"),
+        ("Bundle-Ether10 lost a member", "bundle-ether"),
+        ("Port-channel1 is suspended on one side", "port-channel"),
+        ("Eth1/49 is the peer link", "ethernet"),
+        ("Why ge-0/0/0.0 has no family inet", "junos"),
+        ("ae0.100 carries the customer VLAN", "junos"),
+    ],
+)
+def test_an_interface_name_is_a_networking_name(lexicon: Lexicon, text: str, key: str) -> None:
+    # No English word or general-computing name is spelt so: settled evidence alone.
+    assert key in found(lexicon, text)[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "eth0 and wlan0 on my laptop",  # a Linux name has no slot
+        "te1 po1 gi2",  # a short form needs its slash
+        "Windows 10/11 and macOS 14",
+        "ge-1 and xe-2 in the release notes",
+        "Issue 2022/06 of the magazine",
+    ],
+)
+def test_a_number_after_a_word_is_no_interface_name(lexicon: Lexicon, text: str) -> None:
+    networking, _, _ = found(lexicon, text)
+    assert not networking & {
+        "gigabitethernet",
+        "tengigabitethernet",
+        "port-channel",
+        "ethernet",
+        "junos",
+        "hundredgige",
+    }
+
+
+@pytest.mark.parametrize(
     "word",
     ["crisis", "pimple", "filter", "lowland", "picnic", "montpelier", "rsvps", "focusflow", "songbird"],
 )

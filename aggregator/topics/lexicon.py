@@ -384,9 +384,15 @@ class Lexicon:
         return re.compile("|".join(map(re.escape, names)))
 
     def _resolve(self, word: str) -> tuple[str, ...]:
-        """The keys a token stands for besides its own: the parts of a compound
-        ("bgp-evpn": bgp, evpn; "ospf/is-is": ospf, is-is), and the protocols whose names
-        it embeds ("gobgp": bgp; "kubeconfig", "kube-vip": kubernetes)."""
+        """The keys a token stands for besides its own: the interface a router's or
+        switch's interface name belongs to ("gi0/1", "ge-0/0/0.0"; see _interface), the
+        parts of a compound ("bgp-evpn": bgp, evpn; "ospf/is-is": ospf, is-is), and the
+        protocols whose names it embeds ("gobgp": bgp; "kubeconfig", "kube-vip":
+        kubernetes)."""
+        if word[-1:].isdigit():
+            family = _interface(word)
+            if family is not None and family in self.entries:
+                return (family,)
         found: list[str] = []
         if "-" in word or "/" in word:
             joined = word.replace("-", " ").replace("/", " ")
@@ -481,6 +487,54 @@ class Lexicon:
                 if _written(entry.term, text):
                     (networking if sort == _EXACT else general).append(entry)
         return Found(tuple(networking), tuple(ambiguous), tuple(general))
+
+
+# Interface names as routers and switches write them, a family and a slot/port number:
+# Cisco's full names and their short forms ("GigabitEthernet0/1", "Gi1/0/22", "Te1/1",
+# "Hu0/0/0/3", "Bundle-Ether10", "Port-channel1", NX-OS's and EOS's "Ethernet1/1"), and
+# Junos's ("ge-0/0/0.0", "xe-1/2/3", "ae0.100"). No English word or general-computing name
+# is spelt so (a Linux "eth0" has no slot, and a short form needs its slash). The short
+# forms stand for their full names; a Junos name for Junos.
+_INTERFACE_FAMILIES = {
+    "gigabitethernet": "gigabitethernet",
+    "fastethernet": "fastethernet",
+    "tengigabitethernet": "tengigabitethernet",
+    "twentyfivegige": "twentyfivegige",
+    "fortygigabitethernet": "fortygigabitethernet",
+    "hundredgige": "hundredgige",
+    "fourhundredgige": "fourhundredgige",
+    "tengige": "tengige",
+    "bundle-ether": "bundle-ether",
+    "port-channel": "port-channel",
+}
+_SHORT_FAMILIES = {
+    "gi": "gigabitethernet",
+    "fa": "fastethernet",
+    "te": "tengigabitethernet",
+    "twe": "twentyfivegige",
+    "fo": "fortygigabitethernet",
+    "hu": "hundredgige",
+    "eth": "ethernet",
+    "ethernet": "ethernet",
+    "po": "port-channel",
+}
+_FULL_INTERFACE = re.compile(r"([a-z]+(?:-[a-z]+)?)(\d+(?:/\d+)*(?:[.:]\d+)?)")
+_SHORT_INTERFACE = re.compile(r"([a-z]+)\d+(?:/\d+)+(?:[.:]\d+)?")
+_JUNOS_INTERFACE = re.compile(r"(?:ge|xe|et|fe)-\d+/\d+/\d+(?:[.:]\d+)?|ae\d+\.\d+")
+
+
+def _interface(word: str) -> str | None:
+    """The key of the interface family a token names ("gi0/1": gigabitethernet,
+    "ge-0/0/0.0": junos), or None (a token, lower case, that ends in a digit)."""
+    full = _FULL_INTERFACE.fullmatch(word)
+    if full is not None and full.group(1) in _INTERFACE_FAMILIES:
+        return _INTERFACE_FAMILIES[full.group(1)]
+    short = _SHORT_INTERFACE.fullmatch(word)
+    if short is not None and short.group(1) in _SHORT_FAMILIES:
+        return _SHORT_FAMILIES[short.group(1)]
+    if _JUNOS_INTERFACE.fullmatch(word):
+        return "junos"
+    return None
 
 
 def _written(term: str, text: str) -> bool:
