@@ -306,6 +306,17 @@ def test_the_shipped_lexicon_files_are_well_formed() -> None:
     assert len(lexicon.entries) > 15000
 
 
+@pytest.mark.parametrize(
+    "term", ["400ZR", "ZR+", "OpenZR+", "DWDM", "PTP", "ptp4l", "IEEE 1588", "boundary clock", "RADIUS"]
+)
+def test_what_labelling_gives_no_topic_names_none(lexicon: Lexicon, term: str) -> None:
+    # models/LABELLING.md: optics and transport, PTP timing and RADIUS on a wired edge are
+    # no topic of their own; an entry that names one would tag such posts datacenter or
+    # security (every file an entry appears in counts).
+    keys = lexicon.keys_in(tokens(term))
+    assert keys and all(not lexicon.entries[key].topics for key in keys)
+
+
 def test_a_term_is_shown_as_plainly_written(lexicon: Lexicon) -> None:
     # "Network+" (the certification) and "network" are the same tokens; a post that says
     # "network" must not be explained as naming "Network+".
