@@ -307,14 +307,26 @@ def test_the_shipped_lexicon_files_are_well_formed() -> None:
 
 
 @pytest.mark.parametrize(
-    "term", ["400ZR", "ZR+", "OpenZR+", "DWDM", "PTP", "ptp4l", "IEEE 1588", "boundary clock", "RADIUS"]
+    "term",
+    [
+        *("400ZR", "ZR+", "OpenZR+", "DWDM", "PTP", "ptp4l", "IEEE 1588", "boundary clock", "RADIUS"),
+        *("NANOG", "network namespace", "netns", "veth"),
+    ],
 )
 def test_what_labelling_gives_no_topic_names_none(lexicon: Lexicon, term: str) -> None:
-    # models/LABELLING.md: optics and transport, PTP timing and RADIUS on a wired edge are
-    # no topic of their own; an entry that names one would tag such posts datacenter or
-    # security (every file an entry appears in counts).
+    # models/LABELLING.md: optics and transport, PTP timing, RADIUS on a wired edge,
+    # operators' meetings and Linux networking outside a cluster are no topic of their
+    # own; an entry that names one would tag such posts datacenter, security, bgp or
+    # kubernetes (every file an entry appears in counts).
     keys = lexicon.keys_in(tokens(term))
     assert keys and all(not lexicon.entries[key].topics for key in keys)
+
+
+@pytest.mark.parametrize("term", ["ndots", "kube-dns", "NodeLocal DNSCache"])
+def test_cluster_dns_is_kubernetes_not_dns(lexicon: Lexicon, term: str) -> None:
+    # LABELLING.md: cluster DNS is kubernetes; dns only when resolvers outside are studied.
+    # (The entry itself: "kube-dns" also names DNS, as a compound names its parts.)
+    assert lexicon.entries[" ".join(tokens(term))].topics == {"kubernetes"}
 
 
 def test_a_term_is_shown_as_plainly_written(lexicon: Lexicon) -> None:
