@@ -322,6 +322,22 @@ def test_what_labelling_gives_no_topic_names_none(lexicon: Lexicon, term: str) -
     assert keys and all(not lexicon.entries[key].topics for key in keys)
 
 
+@pytest.mark.parametrize(
+    ("term", "topics"),
+    [
+        ("L3VPN", {"mpls-sr"}),  # an L3VPN is mpls-sr; bgp only where BGP itself is worked
+        ("route target", {"evpn-vxlan", "mpls-sr"}),  # RD/RT concepts alone are no bgp
+        ("route distinguisher", {"evpn-vxlan", "mpls-sr"}),
+        ("VXLAN", {"evpn-vxlan"}),  # datacenter only where the fabric is studied too
+        ("VTEP", {"evpn-vxlan"}),
+        ("CCNP", set()),  # the certification, not a Kubernetes policy kind
+        ("rp_filter", set()),  # reverse-path filtering: multicast RPF as often as security
+    ],
+)
+def test_entries_name_the_topics_labelling_gives_them(lexicon: Lexicon, term: str, topics: set[str]) -> None:
+    assert lexicon.entries[" ".join(tokens(term))].topics == topics
+
+
 @pytest.mark.parametrize("term", ["ndots", "kube-dns", "NodeLocal DNSCache"])
 def test_cluster_dns_is_kubernetes_not_dns(lexicon: Lexicon, term: str) -> None:
     # LABELLING.md: cluster DNS is kubernetes; dns only when resolvers outside are studied.
