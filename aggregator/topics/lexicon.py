@@ -495,18 +495,20 @@ class Lexicon:
 # Junos's ("ge-0/0/0.0", "xe-1/2/3", "ae0.100"). No English word or general-computing name
 # is spelt so (a Linux "eth0" has no slot, and a short form needs its slash). The short
 # forms stand for their full names; a Junos name for Junos.
-_INTERFACE_FAMILIES = {
-    "gigabitethernet": "gigabitethernet",
-    "fastethernet": "fastethernet",
-    "tengigabitethernet": "tengigabitethernet",
-    "twentyfivegige": "twentyfivegige",
-    "fortygigabitethernet": "fortygigabitethernet",
-    "hundredgige": "hundredgige",
-    "fourhundredgige": "fourhundredgige",
-    "tengige": "tengige",
-    "bundle-ether": "bundle-ether",
-    "port-channel": "port-channel",
-}
+_INTERFACE_FAMILIES = frozenset(
+    {
+        "gigabitethernet",
+        "fastethernet",
+        "tengigabitethernet",
+        "twentyfivegige",
+        "fortygigabitethernet",
+        "hundredgige",
+        "fourhundredgige",
+        "tengige",
+        "bundle-ether",
+        "port-channel",
+    }
+)
 _SHORT_FAMILIES = {
     "gi": "gigabitethernet",
     "fa": "fastethernet",
@@ -528,7 +530,7 @@ def _interface(word: str) -> str | None:
     "ge-0/0/0.0": junos), or None (a token, lower case, that ends in a digit)."""
     full = _FULL_INTERFACE.fullmatch(word)
     if full is not None and full.group(1) in _INTERFACE_FAMILIES:
-        return _INTERFACE_FAMILIES[full.group(1)]
+        return full.group(1)
     short = _SHORT_INTERFACE.fullmatch(word)
     if short is not None and short.group(1) in _SHORT_FAMILIES:
         return _SHORT_FAMILIES[short.group(1)]
