@@ -326,6 +326,8 @@ def test_what_labelling_gives_no_topic_names_none(lexicon: Lexicon, term: str) -
     ("term", "topics"),
     [
         ("L3VPN", {"mpls-sr"}),  # an L3VPN is mpls-sr; bgp only where BGP itself is worked
+        ("RFC 4364", {"mpls-sr"}),
+        ("Inter-AS Option B", {"mpls-sr"}),
         ("route target", {"evpn-vxlan", "mpls-sr"}),  # RD/RT concepts alone are no bgp
         ("route distinguisher", {"evpn-vxlan", "mpls-sr"}),
         ("VXLAN", {"evpn-vxlan"}),  # datacenter only where the fabric is studied too
