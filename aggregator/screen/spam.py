@@ -139,26 +139,34 @@ def _misspelt_addresses(text: str) -> list[str]:
 # match. (Of the team's 13,000 rows, one has such a title: a spam row.)
 _PRIVATE = (
     r"(?:192\.168(?:\.\d{1,3}){0,2}|10(?:\.\d{1,3}){3}|172\.(?:1[6-9]|2\d|3[01])(?:\.\d{1,3}){2})"
-    r"(?![\w.]*\d)"  # the whole address, not the start of a longer number or a prefix
+    r"(?!\.?\d)"  # the whole address, not the start of a longer number
 )
 _CREDENTIAL = r"(?:log ?in|login page|password|passwords|username|admin)"
-_SEO_TITLE = re.compile(
+_SEO_ADDRESS = re.compile(
     rf"^\W*{_PRIVATE}(?:\W*$|\W+{_CREDENTIAL}\b)"  # the address first: alone, or its login words next
     rf"|\b{_PRIVATE}\W+{_CREDENTIAL}\b"  # "Change Router Password 192.168.0.1 Login"
     rf"|\b(?:admin|log ?in)\W+{_PRIVATE}(?!\w)"  # "Login 192.168.1.1"
-    r"|\b(?:router|admin) log ?in\b.*\b(?:default|password|username)\b"
-    r"|\b(?:default|password|username)\b.*\b(?:router|admin) log ?in\b"
 )
+_ROUTER_LOGIN = re.compile(r"\b(?:router|admin) log ?in\b")
+_CREDENTIALS = re.compile(r"\b(?:default|password|username)\b")
 
 
 def _seo_title(title: str) -> str | None:
     """The router-login SEO pattern a title matches, or None (most titles hold no "192.",
-    "10.", "172." or "login": a substring test in C tells)."""
+    "10.", "172." or "login": a substring test in C tells). Each search is linear in the
+    title's length, however hostile the title."""
     lower = title.lower()
     if not any(key in lower for key in ("192.", "10.", "172.", "log")):
         return None
-    found = _SEO_TITLE.search(lower)
-    return found.group(0).strip(" -:|") if found else None
+    found = _SEO_ADDRESS.search(lower)
+    if found is not None:
+        return found.group(0).strip(" -:|")
+    login = _ROUTER_LOGIN.search(lower)
+    credential = _CREDENTIALS.search(lower) if login is not None else None
+    if login is None or credential is None:
+        return None
+    first, second = sorted((login, credential), key=lambda m: m.start())
+    return f"{first.group(0)} ... {second.group(0)}"
 
 
 # Distinct networking terms (lexicon hits) that make a post plainly about networking:
