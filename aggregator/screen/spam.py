@@ -219,17 +219,22 @@ class SpamCall:
     why: str  # what decided, for explain
 
 
+# The decisive signals, by their labels' prefix, and what `explain` says of each.
+_DECISIVE = (
+    ("seo:", "a private address spelt with letters ({}): router-login SEO"),
+    ("seo-title:", 'a router-login SEO title ("{}")'),
+)
+
+
 def judge_spam(signals: list[str] | tuple[str, ...], networking_terms: int) -> SpamCall:
     """Whether the signals make a post spam, given how many distinct networking terms it
     names."""
     if not signals:
         return SpamCall(False, "no spam signals")
-    seo = [s for s in signals if s.startswith("seo:")]
-    if seo:
-        return SpamCall(True, f"a private address spelt with letters ({seo[0][4:]}): router-login SEO")
-    seo = [s for s in signals if s.startswith("seo-title:")]
-    if seo:
-        return SpamCall(True, f'a router-login SEO title ("{seo[0][10:]}")')
+    for prefix, why in _DECISIVE:
+        found = next((s for s in signals if s.startswith(prefix)), None)
+        if found is not None:
+            return SpamCall(True, why.format(found.removeprefix(prefix)))
     strong = [s for s in signals if s.startswith(("term:", "phrase:", "phone:"))]
     if networking_terms >= PLAINLY_NETWORKING and not strong:
         return SpamCall(False, f"only weak spam signals, beside {networking_terms} networking terms")
